@@ -1,0 +1,125 @@
+import { InvalidArgumentError, InvalidJsonError, ValueTooLargeError } from '../../common/errors';
+import { assertConfigKey, assertServiceName, isTenantId } from '../../common/identifiers';
+import type { RegisteredStrategy, StrategyRegistry } from './registry';
+import type { ConfigAddress, ConfigVersion, HistoryEntry, PutOptions } from './types';
+
+/**
+ * The one entry point to configuration storage: validates names and values, routes each key to its
+ * backend by prefix, and keeps the tenant in every lookup.
+ */
+export class ConfigStore {
+  constructor(private readonly registry: StrategyRegistry) {}
+
+  get prefixes(): string[] {
+    return this.registry.prefixes;
+  }
+
+  async getLive(address: ConfigAddress): Promise<ConfigVersion> {
+    const { strategy, normalized } = this.route(address);
+    return strategy.getLive(normalized);
+  }
+
+  async getVersion(address: ConfigAddress, version: number): Promise<ConfigVersion> {
+    assertVersion(version, 'version');
+    const { strategy, normalized } = this.route(address);
+    return strategy.getVersion(normalized, version);
+  }
+
+  async put(address: ConfigAddress, value: unknown, options: PutOptions): Promise<ConfigVersion> {
+    assertVersion(options.expectedVersion, 'expectedVersion', 0);
+    const { strategy, normalized } = this.route(address);
+    this.assertValue(strategy, normalized.key, value);
+    return strategy.put(normalized, value, options);
+  }
+
+  async promote(address: ConfigAddress, version: number): Promise<void> {
+    assertVersion(version, 'version');
+    const { strategy, normalized } = this.route(address);
+    return strategy.promote(normalized, version);
+  }
+
+  async history(address: ConfigAddress): Promise<HistoryEntry[]> {
+    const { strategy, normalized } = this.route(address);
+    return strategy.history(normalized);
+  }
+
+  async delete(address: ConfigAddress): Promise<void> {
+    const { strategy, normalized } = this.route(address);
+    return strategy.delete(normalized);
+  }
+
+  /** A tenant's live configuration across every backend, optionally narrowed to one service. */
+  async list(tenantId: string, service?: string): Promise<ConfigVersion[]> {
+    assertTenant(tenantId);
+    if (service !== undefined) assertServiceName(service);
+    const perBackend = await Promise.all(
+      this.registry.all.map(async ({ prefix, strategy }) =>
+        // A backend may hold names outside the platform's key space (written by hand); show only ours.
+        (await strategy.list(tenantId, service)).filter((entry) => this.owns(prefix, entry.key)),
+      ),
+    );
+    return perBackend.flat();
+  }
+
+  /** The validation a write gets, without writing: lets callers reject bad input before any work starts. */
+  validate(address: ConfigAddress, value: unknown): void {
+    const { strategy, normalized } = this.route(address);
+    this.assertValue(strategy, normalized.key, value);
+  }
+
+  private owns(prefix: string, key: string): boolean {
+    try {
+      assertConfigKey(key);
+      return this.registry.resolve(key).prefix === prefix;
+    } catch {
+      return false;
+    }
+  }
+
+  private route(address: ConfigAddress): RegisteredStrategy & { normalized: ConfigAddress } {
+    assertTenant(address.tenantId);
+    assertConfigKey(address.key);
+    const entry = this.registry.resolve(address.key);
+    if (!entry.strategy.perService) {
+      return { ...entry, normalized: { tenantId: address.tenantId, key: address.key } };
+    }
+    if (address.service === undefined || address.service === '') {
+      throw new InvalidArgumentError(`service is required for "${entry.prefix}" keys`, 'service');
+    }
+    assertServiceName(address.service);
+    return {
+      ...entry,
+      normalized: { tenantId: address.tenantId, key: address.key, service: address.service },
+    };
+  }
+
+  private assertValue(
+    strategy: RegisteredStrategy['strategy'],
+    key: string,
+    value: unknown,
+  ): asserts value is string {
+    if (typeof value !== 'string') throw new InvalidArgumentError('value must be a string', 'value');
+    if (value.length === 0) throw new InvalidArgumentError('value must not be empty', 'value');
+    const size = Buffer.byteLength(value, 'utf8');
+    if (size > strategy.maxValueBytes)
+      throw new ValueTooLargeError(strategy.backend, size, strategy.maxValueBytes);
+    if (strategy.format === 'json') {
+      try {
+        JSON.parse(value);
+      } catch (error) {
+        throw new InvalidJsonError(key, error instanceof Error ? error.message : String(error));
+      }
+    }
+  }
+}
+
+function assertTenant(tenantId: string): void {
+  // The tenant comes from a verified token; a malformed one here is a bug upstream, never user input.
+  if (!isTenantId(tenantId)) throw new InvalidArgumentError('tenant id is malformed', 'tenantId');
+}
+
+function assertVersion(version: number, field: string, min = 1): void {
+  if (!Number.isSafeInteger(version) || version < min) {
+    throw new InvalidArgumentError(`${field} must be an integer of at least ${min}`, field);
+  }
+}

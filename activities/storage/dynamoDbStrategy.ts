@@ -1,0 +1,328 @@
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  ResourceNotFoundException,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { BackendUnavailableError, NotFoundError, VersionConflictError } from '../../common/errors';
+import { callBackend } from './backendErrors';
+import type { ConfigAddress, ConfigStrategy, ConfigVersion, HistoryEntry, PutOptions } from './types';
+
+/** DynamoDB's item limit is 400 KB; the rest of the item (keys, versions, timestamps) stays under 1 KB. */
+const MAX_ITEM_BYTES = 400 * 1024;
+const ITEM_OVERHEAD_BYTES = 1024;
+const BATCH_WRITE_LIMIT = 25;
+
+/**
+ * Tenant-wide JSON configuration in one DynamoDB table, partitioned by tenant.
+ *
+ *   PK `TENANT#{tenantId}`, SK `CONFIG#{key}`            the current item: latest and live version numbers
+ *                                                       and the live value, so a read is one GetItem
+ *   PK `TENANT#{tenantId}`, SK `VERSION#{key}#{000000007}` every version ever written, for rollback and audit
+ *
+ * Writes are a transaction conditional on the latest version, so concurrent writers cannot lose updates.
+ */
+export class DynamoDbConfigStrategy implements ConfigStrategy {
+  readonly backend = 'DynamoDB';
+  readonly format = 'json';
+  readonly maxValueBytes = MAX_ITEM_BYTES - ITEM_OVERHEAD_BYTES;
+  readonly perService = false;
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async getLive(address: ConfigAddress): Promise<ConfigVersion> {
+    const item = await this.getCurrentItem(address);
+    const liveVersion = item ? numberOf(item.liveVersion) : 0;
+    if (!item || liveVersion === 0) throw notFound(address);
+    return {
+      key: address.key,
+      version: liveVersion,
+      value: stringOf(item.value),
+      format: this.format,
+      updatedAt: stringOf(item.liveUpdatedAt),
+    };
+  }
+
+  async getVersion(address: ConfigAddress, version: number): Promise<ConfigVersion> {
+    const { Item } = await this.call((client) =>
+      client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: { PK: { S: partitionKey(address.tenantId) }, SK: { S: versionSortKey(address.key, version) } },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    if (!Item) throw notFound(address, version);
+    return this.toVersion(address.key, Item);
+  }
+
+  async put(address: ConfigAddress, value: string, options: PutOptions): Promise<ConfigVersion> {
+    const version = options.expectedVersion + 1;
+    const updatedAt = this.now().toISOString();
+    const pk = { S: partitionKey(address.tenantId) };
+    const liveSet = options.makeLive
+      ? 'liveVersion = :version, #value = :value, liveUpdatedAt = :updatedAt'
+      : 'liveVersion = if_not_exists(liveVersion, :zero)';
+    const versionItem: Record<string, AttributeValue> = {
+      PK: pk,
+      SK: { S: versionSortKey(address.key, version) },
+      configKey: { S: address.key },
+      version: { N: String(version) },
+      value: { S: value },
+      createdAt: { S: updatedAt },
+      ...(options.writeId ? { writeId: { S: options.writeId } } : {}),
+    };
+    try {
+      await this.call(
+        (client) =>
+          client.send(
+            new TransactWriteItemsCommand({
+              TransactItems: [
+                {
+                  Update: {
+                    TableName: this.tableName,
+                    Key: { PK: pk, SK: { S: currentSortKey(address.key) } },
+                    UpdateExpression: `SET configKey = :key, latestVersion = :version, ${liveSet}`,
+                    ConditionExpression:
+                      options.expectedVersion === 0
+                        ? 'attribute_not_exists(SK)'
+                        : 'latestVersion = :expected',
+                    ExpressionAttributeNames: options.makeLive ? { '#value': 'value' } : undefined,
+                    ExpressionAttributeValues: {
+                      ':key': { S: address.key },
+                      ':version': { N: String(version) },
+                      ...(options.expectedVersion === 0
+                        ? {}
+                        : { ':expected': { N: String(options.expectedVersion) } }),
+                      ...(options.makeLive
+                        ? { ':value': { S: value }, ':updatedAt': { S: updatedAt } }
+                        : { ':zero': { N: '0' } }),
+                    },
+                  },
+                },
+                {
+                  Put: {
+                    TableName: this.tableName,
+                    Item: versionItem,
+                    ConditionExpression: 'attribute_not_exists(SK)',
+                  },
+                },
+              ],
+            }),
+          ),
+        (error) => (error instanceof TransactionCanceledException ? error : undefined),
+      );
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      return this.resolveLostWrite(address, options);
+    }
+    return this.toVersion(address.key, versionItem);
+  }
+
+  async promote(address: ConfigAddress, version: number): Promise<void> {
+    const target = await this.getVersion(address, version);
+    await this.call((client) =>
+      client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { PK: { S: partitionKey(address.tenantId) }, SK: { S: currentSortKey(address.key) } },
+          UpdateExpression: 'SET liveVersion = :version, #value = :value, liveUpdatedAt = :updatedAt',
+          ConditionExpression: 'attribute_exists(SK)',
+          ExpressionAttributeNames: { '#value': 'value' },
+          ExpressionAttributeValues: {
+            ':version': { N: String(target.version) },
+            ':value': { S: target.value },
+            ':updatedAt': { S: target.updatedAt },
+          },
+        }),
+      ),
+    );
+  }
+
+  async list(tenantId: string): Promise<ConfigVersion[]> {
+    const items = await this.query(tenantId, 'CONFIG#', true);
+    return items
+      .filter((item) => numberOf(item.liveVersion) > 0)
+      .map((item) => ({
+        key: stringOf(item.configKey),
+        version: numberOf(item.liveVersion),
+        value: stringOf(item.value),
+        format: this.format,
+        updatedAt: stringOf(item.liveUpdatedAt),
+      }));
+  }
+
+  async history(address: ConfigAddress): Promise<HistoryEntry[]> {
+    const [current, versions] = await Promise.all([
+      this.getCurrentItem(address),
+      this.query(address.tenantId, versionSortKeyPrefix(address.key), false),
+    ]);
+    if (!current) throw notFound(address);
+    const liveVersion = numberOf(current.liveVersion);
+    return versions.map((item) => ({
+      ...this.toVersion(address.key, item),
+      live: numberOf(item.version) === liveVersion,
+      ...(item.writeId?.S ? { writeId: item.writeId.S } : {}),
+    }));
+  }
+
+  async delete(address: ConfigAddress): Promise<void> {
+    const current = await this.getCurrentItem(address);
+    if (!current) throw notFound(address);
+    const versions = await this.query(address.tenantId, versionSortKeyPrefix(address.key), true);
+    // The current item goes last so a failure half-way leaves a key that can still be found and deleted.
+    const keys = [...versions, current].map((item) => ({ PK: item.PK!, SK: item.SK! }));
+    for (let start = 0; start < keys.length; start += BATCH_WRITE_LIMIT) {
+      await this.deleteBatch(keys.slice(start, start + BATCH_WRITE_LIMIT));
+    }
+  }
+
+  /** After a lost conditional write: a retry of our own write succeeded earlier, or someone else won. */
+  private async resolveLostWrite(address: ConfigAddress, options: PutOptions): Promise<ConfigVersion> {
+    const current = await this.getCurrentItem(address);
+    const latest = current ? numberOf(current.latestVersion) : 0;
+    if (options.writeId && latest > 0) {
+      const { Item } = await this.call((client) =>
+        client.send(
+          new GetItemCommand({
+            TableName: this.tableName,
+            Key: {
+              PK: { S: partitionKey(address.tenantId) },
+              SK: { S: versionSortKey(address.key, latest) },
+            },
+            ConsistentRead: true,
+          }),
+        ),
+      );
+      if (Item?.writeId?.S === options.writeId) return this.toVersion(address.key, Item);
+    }
+    throw new VersionConflictError(address.key, options.expectedVersion, latest);
+  }
+
+  private async deleteBatch(keys: Record<string, AttributeValue>[]): Promise<void> {
+    let pending = keys.map((Key) => ({ DeleteRequest: { Key } }));
+    for (let attempt = 0; pending.length > 0; attempt += 1) {
+      if (attempt > 0) await delay(Math.min(1000, 50 * 2 ** attempt));
+      const result = await this.call((client) =>
+        client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } })),
+      );
+      pending = (result.UnprocessedItems?.[this.tableName] ?? []).flatMap((request) =>
+        request.DeleteRequest?.Key ? [{ DeleteRequest: { Key: request.DeleteRequest.Key } }] : [],
+      );
+    }
+  }
+
+  /** Every call goes through here, so a missing table or an unreachable endpoint reads the same everywhere. */
+  private call<T>(
+    run: (client: DynamoDBClient) => Promise<T>,
+    translate?: (error: unknown) => Error | undefined,
+  ): Promise<T> {
+    return callBackend(
+      this.backend,
+      () => run(this.client),
+      (error) =>
+        translate?.(error) ??
+        (error instanceof ResourceNotFoundException
+          ? new BackendUnavailableError(
+              `DynamoDB table "${this.tableName}" does not exist: create it with \`npm run stack -- up\` locally or the deploy template on AWS`,
+            )
+          : undefined),
+    );
+  }
+
+  private async getCurrentItem(address: ConfigAddress): Promise<Record<string, AttributeValue> | undefined> {
+    const { Item } = await this.call((client) =>
+      client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: { PK: { S: partitionKey(address.tenantId) }, SK: { S: currentSortKey(address.key) } },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return Item;
+  }
+
+  private async query(
+    tenantId: string,
+    sortKeyPrefix: string,
+    ascending: boolean,
+  ): Promise<Record<string, AttributeValue>[]> {
+    const items: Record<string, AttributeValue>[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.call((client) =>
+        client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+            ExpressionAttributeValues: {
+              ':pk': { S: partitionKey(tenantId) },
+              ':prefix': { S: sortKeyPrefix },
+            },
+            ScanIndexForward: ascending,
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  private toVersion(key: string, item: Record<string, AttributeValue>): ConfigVersion {
+    return {
+      key,
+      version: numberOf(item.version),
+      value: stringOf(item.value),
+      format: this.format,
+      updatedAt: stringOf(item.createdAt),
+    };
+  }
+}
+
+export function partitionKey(tenantId: string): string {
+  return `TENANT#${tenantId}`;
+}
+
+export function currentSortKey(key: string): string {
+  return `CONFIG#${key}`;
+}
+
+function versionSortKeyPrefix(key: string): string {
+  return `VERSION#${key}#`;
+}
+
+/** Zero-padded so versions sort numerically in the sort key. */
+export function versionSortKey(key: string, version: number): string {
+  return `${versionSortKeyPrefix(key)}${String(version).padStart(10, '0')}`;
+}
+
+function notFound(address: ConfigAddress, version?: number): NotFoundError {
+  const what = version === undefined ? `config "${address.key}"` : `version ${version} of "${address.key}"`;
+  return new NotFoundError(`${what} not found`, 'key');
+}
+
+function numberOf(attribute: AttributeValue | undefined): number {
+  return attribute?.N ? Number(attribute.N) : 0;
+}
+
+function stringOf(attribute: AttributeValue | undefined): string {
+  return attribute?.S ?? '';
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

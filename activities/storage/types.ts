@@ -1,0 +1,60 @@
+/** The contract every storage backend implements; the registry picks one per key by its prefix. */
+
+export type ValueFormat = 'json' | 'text';
+
+/** Where one config value lives. The tenant always comes from a verified token, never from a request. */
+export interface ConfigAddress {
+  readonly tenantId: string;
+  readonly key: string;
+  /** Required by backends that keep values per service (Parameter Store); ignored by the others. */
+  readonly service?: string;
+}
+
+export interface ConfigVersion {
+  readonly key: string;
+  readonly service?: string;
+  readonly version: number;
+  readonly value: string;
+  readonly format: ValueFormat;
+  /** ISO 8601, UTC. */
+  readonly updatedAt: string;
+}
+
+export interface HistoryEntry extends ConfigVersion {
+  /** Whether this is the version cache-miss reads are served. */
+  readonly live: boolean;
+  /** The idempotency token of the write that made this version (a rollout id), if any. */
+  readonly writeId?: string;
+}
+
+export interface PutOptions {
+  /** The newest version the writer saw, 0 for a key that does not exist yet. */
+  readonly expectedVersion: number;
+  /** Serve the new version at once (a direct edit) or keep it as a candidate for a rollout to promote. */
+  readonly makeLive: boolean;
+  /**
+   * Makes the write idempotent: when the newest version was already written with this id (a retried
+   * activity), that version is returned instead of a conflict.
+   */
+  readonly writeId?: string;
+}
+
+export interface ConfigStrategy {
+  /** Human name of the backend, used in error messages. */
+  readonly backend: string;
+  readonly format: ValueFormat;
+  readonly maxValueBytes: number;
+  /** Whether values are kept per consuming service, so an address must name one. */
+  readonly perService: boolean;
+
+  getLive(address: ConfigAddress): Promise<ConfigVersion>;
+  getVersion(address: ConfigAddress, version: number): Promise<ConfigVersion>;
+  put(address: ConfigAddress, value: string, options: PutOptions): Promise<ConfigVersion>;
+  promote(address: ConfigAddress, version: number): Promise<void>;
+  /** The live version of each of a tenant's keys in this backend. */
+  list(tenantId: string, service?: string): Promise<ConfigVersion[]>;
+  /** Every kept version, newest first. */
+  history(address: ConfigAddress): Promise<HistoryEntry[]>;
+  /** Removes the key and its versions. */
+  delete(address: ConfigAddress): Promise<void>;
+}

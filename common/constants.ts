@@ -1,0 +1,36 @@
+/** Names and defaults shared by every part of the platform, kept in one place. */
+
+/** Root of the Parameter Store tree the platform owns; nothing else (no status, no settings) lives under it. */
+export const SSM_ROOT = '/config-service';
+
+/** The Parameter Store label that marks the version served to cache-miss reads. */
+export const SSM_LIVE_LABEL = 'live';
+
+export const DEFAULT_CONFIG_TABLE = 'tenant-config';
+
+export const DEFAULT_PORTS = {
+  grpc: 50051,
+  http: 8080,
+  temporal: 7233,
+  temporalUi: 8233,
+  dynamodb: 8000,
+  moto: 5000,
+  issuer: 8090,
+} as const;
+
+/** The local issuer impersonates a Cognito user pool so the very same verifier runs locally and on AWS. */
+export const LOCAL_ISSUER = {
+  region: 'us-east-1',
+  userPoolId: 'us-east-1_localdev',
+  clientId: 'local-dev-client',
+} as const;
+
+/** Cognito groups and the roles they grant. Roles come from `cognito:groups` only. */
+export const ROLE_BY_GROUP = {
+  'release-managers': 'release_manager',
+  operators: 'operator',
+  services: 'service',
+} as const;
+
+export type Role = (typeof ROLE_BY_GROUP)[keyof typeof ROLE_BY_GROUP];
+export type Group = keyof typeof ROLE_BY_GROUP;

@@ -1,0 +1,101 @@
+/**
+ * One error type per failure a caller can act on. Each carries a stable `code` (also used as the Temporal
+ * ApplicationFailure type, since bundlers may rename classes) and, where one input is at fault, the
+ * `field` that names it. HTTP and gRPC status codes are assigned once, in server/errorStatus.ts.
+ */
+export type ErrorCode =
+  | 'InvalidArgument'
+  | 'InvalidKey'
+  | 'UnknownPrefix'
+  | 'ValueTooLarge'
+  | 'InvalidJson'
+  | 'NotFound'
+  | 'VersionConflict'
+  | 'Unauthenticated'
+  | 'PermissionDenied'
+  | 'BackendUnavailable';
+
+export abstract class PlatformError extends Error {
+  abstract readonly code: ErrorCode;
+
+  constructor(
+    message: string,
+    readonly field?: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A request field is missing or malformed. */
+export class InvalidArgumentError extends PlatformError {
+  readonly code = 'InvalidArgument';
+}
+
+/** A config key uses characters outside the documented safe set. */
+export class InvalidKeyError extends PlatformError {
+  readonly code = 'InvalidKey';
+  constructor(message: string) {
+    super(message, 'key');
+  }
+}
+
+/** A config key's prefix names no storage backend. */
+export class UnknownPrefixError extends PlatformError {
+  readonly code = 'UnknownPrefix';
+  constructor(key: string, knownPrefixes: readonly string[]) {
+    super(`key "${key}" has no known prefix; expected one of: ${knownPrefixes.join(', ')}`, 'key');
+  }
+}
+
+/** A value exceeds what its backend can store. */
+export class ValueTooLargeError extends PlatformError {
+  readonly code = 'ValueTooLarge';
+  constructor(backend: string, sizeBytes: number, limitBytes: number) {
+    super(`value is ${sizeBytes} bytes; ${backend} accepts at most ${limitBytes}`, 'value');
+  }
+}
+
+/** A value that must be JSON does not parse. */
+export class InvalidJsonError extends PlatformError {
+  readonly code = 'InvalidJson';
+  constructor(key: string, reason: string) {
+    super(`value of "${key}" must be valid JSON: ${reason}`, 'value');
+  }
+}
+
+/** No such key or version for the caller's tenant (also what another tenant's key looks like). */
+export class NotFoundError extends PlatformError {
+  readonly code = 'NotFound';
+}
+
+/** A conditional write lost: the key moved on since the caller read it. Re-read and retry. */
+export class VersionConflictError extends PlatformError {
+  readonly code = 'VersionConflict';
+  constructor(
+    key: string,
+    readonly expectedVersion: number,
+    readonly actualVersion: number,
+  ) {
+    super(
+      `version conflict on "${key}": expected version ${expectedVersion}, found ${actualVersion}`,
+      'expectedVersion',
+    );
+  }
+}
+
+/** No credentials, or credentials that do not verify. */
+export class UnauthenticatedError extends PlatformError {
+  readonly code = 'Unauthenticated';
+}
+
+/** Verified caller whose role does not allow the action. */
+export class PermissionDeniedError extends PlatformError {
+  readonly code = 'PermissionDenied';
+}
+
+/** A storage backend could not be reached or refused for reasons the caller cannot fix. */
+export class BackendUnavailableError extends PlatformError {
+  readonly code = 'BackendUnavailable';
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { DEFAULT_CONFIG_TABLE, DEFAULT_PORTS } from './constants';
+
+/**
+ * Every setting the platform reads from the environment, validated in one place at start-up.
+ * A missing or malformed variable stops the process with a message that names it.
+ */
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const optionalUrl = z.string().url().optional();
+
+const awsSchema = z.object({
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  AWS_ENDPOINT_URL_DYNAMODB: optionalUrl,
+  AWS_ENDPOINT_URL_SSM: optionalUrl,
+  AWS_ENDPOINT_URL_SERVICEDISCOVERY: optionalUrl,
+});
+
+const storageSchema = z.object({
+  CONFIG_TABLE: z.string().min(3).default(DEFAULT_CONFIG_TABLE),
+  SSM_PARAMETER_TIER: z.enum(['Standard', 'Advanced']).default('Standard'),
+});
+
+const authSchema = z
+  .object({
+    COGNITO_USER_POOL_ID: z
+      .string()
+      .regex(/^[\w-]+_\w+$/, 'expected a user pool id such as us-east-1_AbC123'),
+    COGNITO_CLIENT_ID: z.string().min(1),
+    COGNITO_TOKEN_USE: z.enum(['access', 'id']).default('access'),
+    // Only for the local stack: where to fetch the keys of the local issuer that stands in for Cognito.
+    LOCAL_ISSUER_JWKS_URL: optionalUrl,
+  })
+  .refine((s) => !s.LOCAL_ISSUER_JWKS_URL || isLoopback(s.LOCAL_ISSUER_JWKS_URL), {
+    message: 'must point at a loopback address (127.0.0.1, localhost or [::1])',
+    path: ['LOCAL_ISSUER_JWKS_URL'],
+  });
+
+const serverSchema = z.object({
+  BIND_ADDRESS: z.string().min(1).default('127.0.0.1'),
+  GRPC_PORT: port(DEFAULT_PORTS.grpc),
+  HTTP_PORT: port(DEFAULT_PORTS.http),
+  CONFIG_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5000),
+  CONFIG_CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).default(10000),
+});
+
+export type AwsSettings = ReturnType<typeof toAwsSettings>;
+export type StorageSettings = ReturnType<typeof toStorageSettings>;
+export type AuthSettings = ReturnType<typeof toAuthSettings>;
+export type ServerSettings = ReturnType<typeof toServerSettings>;
+
+export class SettingsError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, env: Env): T {
+  // Empty strings count as unset so `FOO=` in an env file falls back to the default.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new SettingsError(`invalid environment: ${problems.join('; ')}`);
+  }
+  return result.data;
+}
+
+function toAwsSettings(s: z.infer<typeof awsSchema>) {
+  return {
+    region: s.AWS_REGION,
+    endpoints: {
+      dynamodb: s.AWS_ENDPOINT_URL_DYNAMODB,
+      ssm: s.AWS_ENDPOINT_URL_SSM,
+      serviceDiscovery: s.AWS_ENDPOINT_URL_SERVICEDISCOVERY,
+    },
+  };
+}
+
+function toStorageSettings(s: z.infer<typeof storageSchema>) {
+  return { tableName: s.CONFIG_TABLE, ssmParameterTier: s.SSM_PARAMETER_TIER };
+}
+
+function toAuthSettings(s: z.infer<typeof authSchema>) {
+  return {
+    userPoolId: s.COGNITO_USER_POOL_ID,
+    clientId: s.COGNITO_CLIENT_ID,
+    tokenUse: s.COGNITO_TOKEN_USE,
+    localJwksUrl: s.LOCAL_ISSUER_JWKS_URL,
+  };
+}
+
+function toServerSettings(s: z.infer<typeof serverSchema>) {
+  return {
+    bindAddress: s.BIND_ADDRESS,
+    grpcPort: s.GRPC_PORT,
+    httpPort: s.HTTP_PORT,
+    cacheTtlMs: s.CONFIG_CACHE_TTL_MS,
+    cacheMaxEntries: s.CONFIG_CACHE_MAX_ENTRIES,
+  };
+}
+
+export function loadAwsSettings(env: Env = process.env): AwsSettings {
+  return toAwsSettings(parse(awsSchema, env));
+}
+
+export function loadStorageSettings(env: Env = process.env): StorageSettings {
+  return toStorageSettings(parse(storageSchema, env));
+}
+
+export function loadAuthSettings(env: Env = process.env): AuthSettings {
+  return toAuthSettings(parse(authSchema, env));
+}
+
+export function loadServerSettings(env: Env = process.env): ServerSettings {
+  return toServerSettings(parse(serverSchema, env));
+}
+
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,23 @@
+import { createServer } from 'node:http';
+import { DEFAULT_PORTS } from '../common/constants';
+import { ensureIssuerKeys } from '../server/auth/localIssuer';
+
+/** Serves the local issuer's public keys on loopback, where the token verifier fetches them. */
+const port = Number(process.env.ISSUER_PORT ?? DEFAULT_PORTS.issuer);
+const jwks = JSON.stringify(ensureIssuerKeys().jwks);
+
+const server = createServer((request, response) => {
+  if (request.method === 'GET' && request.url === '/.well-known/jwks.json') {
+    response.writeHead(200, { 'content-type': 'application/json' }).end(jwks);
+  } else if (request.method === 'GET' && request.url === '/healthz') {
+    response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+  } else {
+    response.writeHead(404).end();
+  }
+});
+
+server.listen(port, '127.0.0.1', () =>
+  console.log(`local issuer JWKS on http://127.0.0.1:${port}/.well-known/jwks.json`),
+);
+for (const signal of ['SIGTERM', 'SIGINT'] as const)
+  process.on(signal, () => server.close(() => process.exit(0)));

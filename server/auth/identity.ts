@@ -1,0 +1,51 @@
+import { ROLE_BY_GROUP, type Role } from '../../common/constants';
+import { PermissionDeniedError, UnauthenticatedError } from '../../common/errors';
+
+/** Who is calling, as proven by a verified token. The only source of a request's tenant. */
+export interface Identity {
+  readonly tenantId: string;
+  /** The token's `sub`: who acted, for audit. */
+  readonly subject: string;
+  readonly roles: readonly Role[];
+}
+
+export type Action = 'config:read' | 'config:write' | 'rollout:read' | 'rollout:act';
+
+const ROLES_ALLOWED: Record<Action, readonly Role[]> = {
+  'config:read': ['release_manager', 'operator', 'service'],
+  'config:write': ['release_manager'],
+  'rollout:read': ['release_manager', 'operator', 'service'],
+  'rollout:act': ['release_manager'],
+};
+
+export function rolesFromGroups(groups: readonly string[]): Role[] {
+  return groups.flatMap((group) =>
+    group in ROLE_BY_GROUP ? [ROLE_BY_GROUP[group as keyof typeof ROLE_BY_GROUP]] : [],
+  );
+}
+
+export function authorize(identity: Identity, action: Action): void {
+  if (!identity.roles.some((role) => ROLES_ALLOWED[action].includes(role))) {
+    const groups = Object.entries(ROLE_BY_GROUP)
+      .filter(([, role]) => ROLES_ALLOWED[action].includes(role))
+      .map(([group]) => group);
+    throw new PermissionDeniedError(
+      `${action} requires membership of one of the groups: ${groups.join(', ')}`,
+    );
+  }
+}
+
+/** Reads `Bearer <token>` from an Authorization header or gRPC metadata value. */
+export function bearerToken(header: unknown): string {
+  if (typeof header !== 'string' || header.length === 0) {
+    throw new UnauthenticatedError(
+      'missing credentials: send "authorization: Bearer <token>"',
+      'authorization',
+    );
+  }
+  const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  if (!match?.[1]) {
+    throw new UnauthenticatedError('malformed authorization: expected "Bearer <token>"', 'authorization');
+  }
+  return match[1];
+}

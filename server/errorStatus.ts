@@ -1,0 +1,32 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { type ErrorCode, PlatformError } from '../common/errors';
+
+/** The one mapping from platform errors to HTTP and gRPC status codes. */
+const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
+  InvalidArgument: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
+  InvalidKey: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
+  UnknownPrefix: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
+  ValueTooLarge: { http: 413, grpc: GrpcStatus.INVALID_ARGUMENT },
+  InvalidJson: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
+  NotFound: { http: 404, grpc: GrpcStatus.NOT_FOUND },
+  VersionConflict: { http: 409, grpc: GrpcStatus.ABORTED },
+  Unauthenticated: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED },
+  PermissionDenied: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED },
+  BackendUnavailable: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
+};
+
+export interface ErrorReply {
+  readonly http: number;
+  readonly grpc: GrpcStatus;
+  readonly code: ErrorCode | 'Internal';
+  readonly message: string;
+  readonly field?: string;
+}
+
+/** Anything that is not a PlatformError is a bug: report it as internal without leaking its details. */
+export function errorReply(error: unknown): ErrorReply {
+  if (error instanceof PlatformError) {
+    return { ...STATUS_BY_CODE[error.code], code: error.code, message: error.message, field: error.field };
+  }
+  return { http: 500, grpc: GrpcStatus.INTERNAL, code: 'Internal', message: 'internal error' };
+}

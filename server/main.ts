@@ -1,0 +1,36 @@
+import { createAwsClients } from '../activities/awsClients';
+import { ConfigStore } from '../activities/storage/configStore';
+import { StrategyRegistry } from '../activities/storage/registry';
+import { createLogger } from '../common/logger';
+import {
+  loadAuthSettings,
+  loadAwsSettings,
+  loadServerSettings,
+  loadStorageSettings,
+} from '../common/settings';
+import { createTokenVerifier } from './auth/tokenVerifier';
+import { startPlatformServer } from './platformServer';
+
+/** Entry point of the config service: gRPC ConfigService and the REST API. */
+async function main(): Promise<void> {
+  const logger = createLogger({ component: 'config-service' });
+  const clients = createAwsClients(loadAwsSettings());
+  const store = new ConfigStore(StrategyRegistry.fromTable(clients, loadStorageSettings()));
+  const server = await startPlatformServer({
+    store,
+    verifier: createTokenVerifier(loadAuthSettings()),
+    logger,
+    settings: loadServerSettings(),
+  });
+  const shutdown = (signal: string) => {
+    logger.info('shutting down', { signal });
+    void server.stop().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,76 @@
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ConfigStore } from '../activities/storage/configStore';
+import type { Logger } from '../common/logger';
+import type { ServerSettings } from '../common/settings';
+import { Authenticator } from './auth/authenticator';
+import type { TokenVerifier } from './auth/tokenVerifier';
+import { CachedConfigReader } from './configReader';
+import { createConfigServiceHandlers } from './grpc/configServiceHandlers';
+import { startGrpcServer, stopGrpcServer } from './grpc/grpcServer';
+import { createHttpApp } from './http/app';
+
+export interface PlatformServer {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly reader: CachedConfigReader;
+  stop(): Promise<void>;
+}
+
+/** Starts the gRPC ConfigService and the REST API over one cached reader. */
+export async function startPlatformServer(deps: {
+  readonly store: ConfigStore;
+  readonly verifier: TokenVerifier;
+  readonly logger: Logger;
+  readonly settings: ServerSettings;
+}): Promise<PlatformServer> {
+  const { settings, logger } = deps;
+  // Keys are fetched before listening so no request waits for, or fails on, the first JWKS download.
+  await deps.verifier.hydrate();
+  const authenticator = new Authenticator(deps.verifier);
+  const reader = new CachedConfigReader(deps.store, {
+    ttlMs: settings.cacheTtlMs,
+    maxEntries: settings.cacheMaxEntries,
+  });
+
+  const grpc = await startGrpcServer(createConfigServiceHandlers({ authenticator, reader, logger }), {
+    host: settings.bindAddress,
+    port: settings.grpcPort,
+  });
+  const http = await listen(
+    createHttpApp({ authenticator, reader, logger }),
+    settings.bindAddress,
+    settings.httpPort,
+  );
+  const httpPort = (http.address() as AddressInfo).port;
+  logger.info('config service listening', {
+    grpcPort: grpc.port,
+    httpPort,
+    bindAddress: settings.bindAddress,
+  });
+
+  return {
+    grpcPort: grpc.port,
+    httpPort,
+    reader,
+    async stop() {
+      await Promise.all([
+        stopGrpcServer(grpc.server),
+        new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          http.closeAllConnections();
+        }),
+      ]);
+    },
+  };
+}
+
+function listen(app: ReturnType<typeof createHttpApp>, host: string, port: number): Promise<HttpServer> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('listening', () => resolve(server));
+    server.once('error', (error) =>
+      reject(new Error(`HTTP cannot listen on ${host}:${port}: ${error.message}`)),
+    );
+  });
+}

@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import { createAwsClients, type AwsClients } from '../../activities/awsClients';
+import { ConfigStore } from '../../activities/storage/configStore';
+import { StrategyRegistry } from '../../activities/storage/registry';
+import { LOCAL_ISSUER } from '../../common/constants';
+import { loadAuthSettings, loadAwsSettings, loadStorageSettings } from '../../common/settings';
+
+/**
+ * What tests share: clients of the local stack started by the jest global setup (which exports its
+ * endpoints into process.env), and names that keep concurrently running test files apart.
+ */
+export function stackClients(): AwsClients {
+  return createAwsClients(loadAwsSettings());
+}
+
+export function stackStore(clients: AwsClients): ConfigStore {
+  return new ConfigStore(StrategyRegistry.fromTable(clients, loadStorageSettings()));
+}
+
+/** A tenant id no other test uses, so tests need no cleanup between them and can run in parallel. */
+export function uniqueTenant(label = 't'): string {
+  return `${label}-${randomUUID().slice(0, 8)}`;
+}
+
+export function localAuthSettings() {
+  return loadAuthSettings({
+    ...process.env,
+    COGNITO_USER_POOL_ID: LOCAL_ISSUER.userPoolId,
+    COGNITO_CLIENT_ID: LOCAL_ISSUER.clientId,
+  });
+}

@@ -1,0 +1,96 @@
+import type { ConfigStore } from '../../activities/storage/configStore';
+import type { ConfigAddress, ConfigVersion } from '../../activities/storage/types';
+import { CachedConfigReader } from '../../server/configReader';
+
+/** A counting in-memory store: the real one is exercised against DynamoDB Local and moto elsewhere. */
+function fakeStore(initial: Record<string, ConfigVersion>) {
+  const values = { ...initial };
+  const reads: string[] = [];
+  const store = {
+    async getLive(address: ConfigAddress) {
+      reads.push(`${address.tenantId}/${address.key}`);
+      await new Promise((resolve) => setImmediate(resolve));
+      const value = values[`${address.tenantId}/${address.key}`];
+      if (!value) throw new Error('not found');
+      return value;
+    },
+  } as unknown as ConfigStore;
+  return { store, reads, values };
+}
+
+const entry = (value: string, version: number): ConfigVersion => ({
+  key: 'tenant_config_flags',
+  version,
+  value,
+  format: 'json',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+});
+
+describe('the config cache', () => {
+  test('keys entries by tenant: tenant B never gets tenant A’s cached value', async () => {
+    const { store } = fakeStore({
+      'a/tenant_config_flags': entry('"A"', 1),
+      'b/tenant_config_flags': entry('"B"', 1),
+    });
+    const reader = new CachedConfigReader(store, { ttlMs: 60_000, maxEntries: 10 });
+    expect((await reader.getLive({ tenantId: 'a', key: 'tenant_config_flags' })).value).toBe('"A"');
+    expect((await reader.getLive({ tenantId: 'b', key: 'tenant_config_flags' })).value).toBe('"B"');
+  });
+
+  test('serves repeated reads from memory and shares one backend read between concurrent misses', async () => {
+    const { store, reads } = fakeStore({ 'a/tenant_config_flags': entry('1', 1) });
+    const reader = new CachedConfigReader(store, { ttlMs: 60_000, maxEntries: 10 });
+    const address = { tenantId: 'a', key: 'tenant_config_flags' };
+    await Promise.all([reader.getLive(address), reader.getLive(address), reader.getLive(address)]);
+    await reader.getLive(address);
+    expect(reads).toHaveLength(1);
+  });
+
+  test('an invalidation with a newer version drops the entry; one with an older version keeps it', async () => {
+    const { store, reads, values } = fakeStore({ 'a/tenant_config_flags': entry('1', 1) });
+    const reader = new CachedConfigReader(store, { ttlMs: 60_000, maxEntries: 10 });
+    const address = { tenantId: 'a', key: 'tenant_config_flags' };
+    await reader.getLive(address);
+
+    reader.invalidate(address, 1);
+    await reader.getLive(address);
+    expect(reads).toHaveLength(1);
+
+    values['a/tenant_config_flags'] = entry('2', 2);
+    reader.invalidate(address, 2);
+    expect((await reader.getLive(address)).version).toBe(2);
+    expect(reads).toHaveLength(2);
+  });
+
+  test('entries expire after the TTL', async () => {
+    let now = 0;
+    const { store, reads } = fakeStore({ 'a/tenant_config_flags': entry('1', 1) });
+    const reader = new CachedConfigReader(store, { ttlMs: 1000, maxEntries: 10 }, () => now);
+    const address = { tenantId: 'a', key: 'tenant_config_flags' };
+    await reader.getLive(address);
+    now = 1001;
+    await reader.getLive(address);
+    expect(reads).toHaveLength(2);
+  });
+
+  test('holds at most maxEntries, evicting the oldest', async () => {
+    const { store } = fakeStore({
+      'a/tenant_config_x': entry('1', 1),
+      'a/tenant_config_y': entry('1', 1),
+      'a/tenant_config_z': entry('1', 1),
+    });
+    const reader = new CachedConfigReader(store, { ttlMs: 60_000, maxEntries: 2 });
+    for (const key of ['tenant_config_x', 'tenant_config_y', 'tenant_config_z'])
+      await reader.getLive({ tenantId: 'a', key });
+    expect(reader.size).toBe(2);
+  });
+
+  test('a failed read is not cached', async () => {
+    const { store, reads } = fakeStore({});
+    const reader = new CachedConfigReader(store, { ttlMs: 60_000, maxEntries: 10 });
+    const address = { tenantId: 'a', key: 'tenant_config_missing' };
+    await expect(reader.getLive(address)).rejects.toThrow();
+    await expect(reader.getLive(address)).rejects.toThrow();
+    expect(reads).toHaveLength(2);
+  });
+});

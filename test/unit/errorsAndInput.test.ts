@@ -1,0 +1,81 @@
+import { status } from '@grpc/grpc-js';
+import {
+  BackendUnavailableError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnauthenticatedError,
+  VersionConflictError,
+} from '../../common/errors';
+import { loadAuthSettings, loadServerSettings, SettingsError } from '../../common/settings';
+import { authorize, bearerToken } from '../../server/auth/identity';
+import { assertNoTenantNamed } from '../../server/auth/tenantSmuggling';
+import { errorReply } from '../../server/errorStatus';
+
+describe('error status mapping', () => {
+  test.each([
+    [new VersionConflictError('k', 1, 2), 409, status.ABORTED],
+    [new NotFoundError('gone'), 404, status.NOT_FOUND],
+    [new UnauthenticatedError('who?'), 401, status.UNAUTHENTICATED],
+    [new PermissionDeniedError('no'), 403, status.PERMISSION_DENIED],
+    [new BackendUnavailableError('down'), 503, status.UNAVAILABLE],
+  ])('%p maps to HTTP %i and gRPC %i', (error, http, grpc) => {
+    expect(errorReply(error)).toMatchObject({ http, grpc, code: error.code });
+  });
+
+  test('an unexpected error is internal and leaks no detail', () => {
+    expect(errorReply(new Error('password=hunter2'))).toEqual({
+      http: 500,
+      grpc: status.INTERNAL,
+      code: 'Internal',
+      message: 'internal error',
+    });
+  });
+});
+
+describe('tenant smuggling check', () => {
+  test.each(['tenantId', 'tenant_id', 'TENANT-ID', 'x-tenant-id', 'tenant', 'custom:tenantId'])(
+    'refuses %s',
+    (name) => {
+      expect(() => assertNoTenantNamed([name], 'query string')).toThrow(/taken from your token/);
+    },
+  );
+
+  test.each(['service', 'version', 'authorization', 'tenants-count'])('lets %s through', (name) => {
+    expect(() => assertNoTenantNamed([name], 'query string')).not.toThrow();
+  });
+});
+
+describe('roles and credentials', () => {
+  test('an operator may read config but not act on rollouts', () => {
+    const operator = { tenantId: 'a', subject: 's', roles: ['operator'] as const };
+    expect(() => authorize(operator, 'config:read')).not.toThrow();
+    expect(() => authorize(operator, 'rollout:act')).toThrow(/release-managers/);
+  });
+
+  test.each([undefined, '', 'Bearer', 'Token abc', 'Bearer a b'])(
+    'the authorization %p is refused',
+    (header) => {
+      expect(() => bearerToken(header)).toThrow(UnauthenticatedError);
+    },
+  );
+});
+
+describe('settings', () => {
+  test('a missing user pool id stops start-up with a message naming the variable', () => {
+    expect(() => loadAuthSettings({ COGNITO_CLIENT_ID: 'x' })).toThrow(/COGNITO_USER_POOL_ID/);
+  });
+
+  test('a local issuer JWKS URL off loopback is refused', () => {
+    expect(() =>
+      loadAuthSettings({
+        COGNITO_USER_POOL_ID: 'us-east-1_abc',
+        COGNITO_CLIENT_ID: 'x',
+        LOCAL_ISSUER_JWKS_URL: 'http://10.0.0.5/jwks.json',
+      }),
+    ).toThrow(SettingsError);
+  });
+
+  test('a malformed port names the variable', () => {
+    expect(() => loadServerSettings({ GRPC_PORT: 'fifty' })).toThrow(/GRPC_PORT/);
+  });
+});
