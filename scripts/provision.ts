@@ -4,7 +4,7 @@ import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 import { ensureIssuerKeys } from '../server/auth/localIssuer';
 
 /**
- * What the local stack needs before the platform can use it: the config table (DynamoDB Local runs in
+ * What the local stack needs before the platform can use it: the config table (the DynamoDB emulator runs in
  * memory, so after every start) and the local issuer's keys. Idempotent.
  */
 export async function provisionStack(
@@ -12,7 +12,7 @@ export async function provisionStack(
 ): Promise<string[]> {
   const clients = createAwsClients(loadAwsSettings(env));
   try {
-    const { tableName } = loadStorageSettings(env);
+    const { tableName } = loadStorageSettings();
     const table = await ensureConfigTable(clients.dynamodb, tableName);
     ensureIssuerKeys();
     return [`table ${tableName}: ${table}`];

@@ -7,11 +7,26 @@ import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 
 /** Two tenants' configuration in both backends, for the demo. Re-running it leaves what is there. */
 const SEED: { address: ConfigAddress; value: string }[] = [
-  { address: { tenantId: 'acme', key: 'tenant_config_featureFlags' }, value: '{"newCheckout":true,"darkMode":false}' },
-  { address: { tenantId: 'acme', key: 'tenant_config_paymentPreferences' }, value: '{"provider":"stripe","currency":"USD"}' },
-  { address: { tenantId: 'acme', key: 'param_config_apiEndpoint', service: 'orders' }, value: 'https://orders.acme.example/v2' },
-  { address: { tenantId: 'globex', key: 'tenant_config_featureFlags' }, value: '{"newCheckout":false,"darkMode":true}' },
-  { address: { tenantId: 'globex', key: 'param_config_apiEndpoint', service: 'orders' }, value: 'https://orders.globex.example/v1' },
+  {
+    address: { tenantId: 'acme', key: 'tenant_config_featureFlags' },
+    value: '{"newCheckout":true,"darkMode":false}',
+  },
+  {
+    address: { tenantId: 'acme', key: 'tenant_config_paymentPreferences' },
+    value: '{"provider":"stripe","currency":"USD"}',
+  },
+  {
+    address: { tenantId: 'acme', key: 'param_config_apiEndpoint', service: 'orders' },
+    value: 'https://orders.acme.example/v2',
+  },
+  {
+    address: { tenantId: 'globex', key: 'tenant_config_featureFlags' },
+    value: '{"newCheckout":false,"darkMode":true}',
+  },
+  {
+    address: { tenantId: 'globex', key: 'param_config_apiEndpoint', service: 'orders' },
+    value: 'https://orders.globex.example/v1',
+  },
 ];
 
 async function main(): Promise<void> {

@@ -50,9 +50,13 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
       } catch (error) {
         // The caller's token may be fine: we could not get the keys to check it.
         if (error instanceof FetchError) {
-          throw new BackendUnavailableError(`identity provider keys unavailable: ${error.message}`, undefined, {
-            cause: error,
-          });
+          throw new BackendUnavailableError(
+            `identity provider keys unavailable: ${error.message}`,
+            undefined,
+            {
+              cause: error,
+            },
+          );
         }
         if (error instanceof JwtBaseError) {
           throw new UnauthenticatedError(`invalid token: ${error.message}`, 'authorization', {
@@ -93,7 +97,8 @@ function loopbackFetcher(jwksUrl: string): Fetcher {
   return {
     async fetch(): Promise<ArrayBuffer> {
       const response = await fetch(jwksUrl, { signal: AbortSignal.timeout(3000) }).catch((error: unknown) => {
-        const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : error;
+        const reason =
+          error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : error;
         throw new FetchError(jwksUrl, `local issuer unreachable (${String(reason)}); is the stack up?`);
       });
       if (!response.ok) throw new FetchError(jwksUrl, `local issuer answered HTTP ${response.status}`);

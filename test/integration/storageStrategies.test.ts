@@ -26,7 +26,7 @@ afterAll(() => destroyAwsClients(clients));
 /** Both backends must keep the same contract; each runs the same cases against its real local server. */
 const backends = [
   {
-    name: 'DynamoDB (DynamoDB Local)',
+    name: 'DynamoDB (moto)',
     key: 'tenant_config_featureFlags',
     service: undefined,
     first: '{"newCheckout":false}',

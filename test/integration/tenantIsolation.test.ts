@@ -9,7 +9,7 @@ import { badTokens, validToken } from '../support/tokens';
 
 /**
  * Every way a request can fail authentication or try to cross tenants, on both front doors: the gRPC
- * ConfigService and the REST API, against the real server, DynamoDB Local, moto and the local issuer.
+ * ConfigService and the REST API, against the real server, the moto servers (DynamoDB, Parameter Store) and the local issuer.
  */
 let server: TestServer;
 let grpcClient: ConfigServiceClient;

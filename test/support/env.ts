@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { createAwsClients, type AwsClients } from '../../activities/awsClients';
 import { ConfigStore } from '../../activities/storage/configStore';
 import { StrategyRegistry } from '../../activities/storage/registry';
-import { LOCAL_ISSUER } from '../../common/constants';
 import { loadAuthSettings, loadAwsSettings, loadStorageSettings } from '../../common/settings';
 
 /**
@@ -22,10 +21,7 @@ export function uniqueTenant(label = 't'): string {
   return `${label}-${randomUUID().slice(0, 8)}`;
 }
 
+/** The global setup exports the local issuer's user pool and client with the stack's endpoints. */
 export function localAuthSettings() {
-  return loadAuthSettings({
-    ...process.env,
-    COGNITO_USER_POOL_ID: LOCAL_ISSUER.userPoolId,
-    COGNITO_CLIENT_ID: LOCAL_ISSUER.clientId,
-  });
+  return loadAuthSettings();
 }

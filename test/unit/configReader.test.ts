@@ -2,7 +2,7 @@ import type { ConfigStore } from '../../activities/storage/configStore';
 import type { ConfigAddress, ConfigVersion } from '../../activities/storage/types';
 import { CachedConfigReader } from '../../server/configReader';
 
-/** A counting in-memory store: the real one is exercised against DynamoDB Local and moto elsewhere. */
+/** A counting in-memory store: the real one is exercised against the local stack elsewhere. */
 function fakeStore(initial: Record<string, ConfigVersion>) {
   const values = { ...initial };
   const reads: string[] = [];

@@ -1,0 +1,101 @@
+import path from 'node:path';
+import { StackError } from './errors';
+import { expectedToolPath, repoRoot } from './paths';
+import { PORTS, STACK_HOST, resolvePort, type PortSetting } from './ports';
+import { httpGetSucceeds, temporalNamespaceReady, type Probe } from './probes';
+import type { LaunchSpec } from './processes';
+
+/** One server of the local stack. Adding a server is adding one entry to `COMPONENTS`. */
+export interface Component {
+  name: string;
+  /** The port that tells whether it runs; probed before a start and while waiting for it. */
+  port: PortSetting;
+  /** Other ports it binds: checked before a start, so a clash is named instead of showing up as a crash. */
+  otherPorts?: PortSetting[];
+  /** Source in this repository it runs; while that file is missing the component is skipped, not failed. */
+  sourceFile?: string;
+  launch(): LaunchSpec;
+  /** Ready, and the service we expect rather than anything listening on the port. */
+  answers: Probe;
+  readyTimeoutMs: number;
+}
+
+// What operators filter rollouts by, in the Temporal UI and CLI.
+const ROLLOUT_SEARCH_ATTRIBUTES = ['TenantId', 'ConfigKey', 'RolloutState'];
+
+// moto's own API: answers only once the server is up, and only a moto server answers it.
+const motoAnswers = httpGetSucceeds('/moto-api/config');
+
+function temporalDevServer(): LaunchSpec {
+  const listen = ['--ip', STACK_HOST, '--port', String(resolvePort(PORTS.temporal))];
+  const ui = ['--ui-port', String(resolvePort(PORTS.temporalUi))];
+  const searchAttributes = ROLLOUT_SEARCH_ATTRIBUTES.flatMap((name) => [
+    '--search-attribute',
+    `${name}=Keyword`,
+  ]);
+  // In memory (no --db-filename): every start is a clean server.
+  return {
+    command: expectedToolPath('temporal'),
+    args: ['server', 'start-dev', ...listen, ...ui, '--log-level', 'warn', ...searchAttributes],
+  };
+}
+
+function motoServer(port: PortSetting): LaunchSpec {
+  return {
+    command: expectedToolPath('moto_server'),
+    args: ['-H', STACK_HOST, '-p', String(resolvePort(port))],
+  };
+}
+
+export const COMPONENTS: readonly Component[] = [
+  {
+    name: 'temporal',
+    port: PORTS.temporal,
+    otherPorts: [PORTS.temporalUi],
+    launch: temporalDevServer,
+    answers: temporalNamespaceReady,
+    readyTimeoutMs: 60_000,
+  },
+  {
+    // A moto server of its own rather than DynamoDB Local, whose licence is the vendor's own terms,
+    // not an open-source one. Kept apart from `moto` so resetting that one keeps the provisioned table.
+    name: 'dynamodb',
+    port: PORTS.dynamodb,
+    launch: () => motoServer(PORTS.dynamodb),
+    answers: motoAnswers,
+    readyTimeoutMs: 60_000,
+  },
+  {
+    // SSM Parameter Store, Cloud Map and EventBridge, all on one port.
+    name: 'moto',
+    port: PORTS.moto,
+    launch: () => motoServer(PORTS.moto),
+    answers: motoAnswers,
+    readyTimeoutMs: 30_000,
+  },
+  {
+    // Serves the JWKS of the local JWT issuer that stands in for Cognito.
+    name: 'issuer',
+    port: PORTS.issuer,
+    sourceFile: 'scripts/local-issuer.ts',
+    launch: () => ({
+      command: path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
+      args: ['scripts/local-issuer.ts'],
+      env: { ISSUER_PORT: String(resolvePort(PORTS.issuer)) },
+    }),
+    answers: httpGetSucceeds('/healthz'),
+    readyTimeoutMs: 30_000,
+  },
+];
+
+export function componentsNamed(names: readonly string[] | undefined): Component[] {
+  if (names === undefined || names.length === 0) return [...COMPONENTS];
+  return names.map((name) => {
+    const component = COMPONENTS.find((candidate) => candidate.name === name);
+    if (component === undefined) {
+      const known = COMPONENTS.map((candidate) => candidate.name).join(', ');
+      throw new StackError(`unknown component "${name}"; the stack has: ${known}`);
+    }
+    return component;
+  });
+}

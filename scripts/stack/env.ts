@@ -1,0 +1,33 @@
+import { LOCAL_ISSUER } from '../../common/constants';
+import { PORTS, STACK_HOST, resolvePort } from './ports';
+
+/**
+ * What application code needs to talk to the local stack. AWS SDK clients read their endpoints from
+ * AWS_ENDPOINT_URL_<SERVICE>, so the same code talks to AWS when these are absent.
+ */
+export function localStackEnv(): Record<string, string> {
+  const dynamodb = `http://${STACK_HOST}:${resolvePort(PORTS.dynamodb)}`;
+  const moto = `http://${STACK_HOST}:${resolvePort(PORTS.moto)}`;
+  const issuerPort = resolvePort(PORTS.issuer);
+  return {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodb,
+    AWS_ENDPOINT_URL_SSM: moto,
+    AWS_ENDPOINT_URL_SERVICEDISCOVERY: moto,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: moto,
+    TEMPORAL_ADDRESS: `${STACK_HOST}:${resolvePort(PORTS.temporal)}`,
+    TEMPORAL_NAMESPACE: 'default',
+    ISSUER_PORT: String(issuerPort),
+    LOCAL_ISSUER_JWKS_URL: `http://${STACK_HOST}:${issuerPort}/.well-known/jwks.json`,
+    COGNITO_USER_POOL_ID: LOCAL_ISSUER.userPoolId,
+    COGNITO_CLIENT_ID: LOCAL_ISSUER.clientId,
+    // The SDK versions are pinned in the lock file; its notice concerns releases not used here.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
+export function temporalUiUrl(): string {
+  return `http://${STACK_HOST}:${resolvePort(PORTS.temporalUi)}`;
+}

@@ -1,0 +1,232 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { COMPONENTS, componentsNamed, type Component } from './components';
+import { localStackEnv } from './env';
+import { StackError } from './errors';
+import { withStackLock } from './lock';
+import { repoRoot } from './paths';
+import { provisionStack } from '../provision';
+import { resolvePort } from './ports';
+import { portAnswers } from './probes';
+import {
+  exitOf,
+  lastLogLines,
+  logFile,
+  removePidFile,
+  runningPid,
+  spawnDetached,
+  stopProcessGroup,
+  type ExitInfo,
+  type LaunchSpec,
+} from './processes';
+
+export type Log = (line: string) => void;
+
+export interface StackUpResult {
+  /** Components this call started; the ones a later `stackDown` should stop. */
+  started: string[];
+  /** Components that already answered (started earlier, or by another checkout) and are reused. */
+  alreadyRunning: string[];
+  /** Components whose source is not in the tree yet. */
+  skipped: string[];
+}
+
+export interface ComponentStatus {
+  name: string;
+  port: number;
+  /** `foreign`: the port answers, but not from a process this checkout started. */
+  state: 'running' | 'stopped' | 'foreign';
+  pid?: number;
+}
+
+type UpOutcome = { kind: 'started' | 'alreadyRunning' | 'skipped'; detail: string };
+
+const READY_POLL_MS = 500;
+
+/**
+ * Starts every component that is not answering yet, waits until all answer, then provisions them.
+ * All or nothing: when anything fails, the components this call started are stopped again and the
+ * error names each failure and what to do about it.
+ */
+export function stackUp(log: Log = console.log): Promise<StackUpResult> {
+  return withStackLock(() => upAll(log));
+}
+
+/** Stops the named components (default: all) that this checkout started; others are left alone. */
+export function stackDown(names?: readonly string[], log: Log = console.log): Promise<{ stopped: string[] }> {
+  return withStackLock(() => stopComponents(componentsNamed(names), log));
+}
+
+export async function stackStatus(): Promise<ComponentStatus[]> {
+  return Promise.all(
+    COMPONENTS.map(async (component): Promise<ComponentStatus> => {
+      const port = resolvePort(component.port);
+      const pid = runningPid(component.name, component.launch().command);
+      if (pid !== undefined) return { name: component.name, port, state: 'running', pid };
+      return { name: component.name, port, state: (await portAnswers(port)) ? 'foreign' : 'stopped' };
+    }),
+  );
+}
+
+async function upAll(log: Log): Promise<StackUpResult> {
+  const result: StackUpResult = { started: [], alreadyRunning: [], skipped: [] };
+  const failures: string[] = [];
+  await Promise.all(
+    COMPONENTS.map(async (component) => {
+      try {
+        const outcome = await bringUp(component);
+        result[outcome.kind].push(component.name);
+        log(`${component.name}: ${outcome.detail}`);
+      } catch (error) {
+        failures.push(`${component.name}: ${describe(error)}`);
+      }
+    }),
+  );
+  try {
+    if (failures.length > 0) throw new StackError(`the local stack did not start:\n${failures.join('\n')}`);
+    await provision(log);
+  } catch (error) {
+    await stopStarted(result.started, log);
+    throw error;
+  }
+  return result;
+}
+
+async function stopComponents(components: Component[], log: Log): Promise<{ stopped: string[] }> {
+  const stopped: string[] = [];
+  await Promise.all(
+    components.map(async (component) => {
+      const pid = runningPid(component.name, component.launch().command);
+      if (pid !== undefined) {
+        await stopProcessGroup(pid);
+        stopped.push(component.name);
+      }
+      removePidFile(component.name);
+      log(`${component.name}: ${pid === undefined ? 'no process of ours to stop' : `stopped (pid ${pid})`}`);
+    }),
+  );
+  return { stopped };
+}
+
+async function bringUp(component: Component): Promise<UpOutcome> {
+  if (component.sourceFile !== undefined && !existsSync(path.join(repoRoot, component.sourceFile))) {
+    return { kind: 'skipped', detail: `skipped: ${component.sourceFile} does not exist yet` };
+  }
+  const port = resolvePort(component.port);
+  const spec = component.launch();
+  const ourPid = runningPid(component.name, spec.command);
+  if (ourPid === undefined) removePidFile(component.name);
+
+  if (await portAnswers(port)) {
+    if (await component.answers(port)) {
+      const by = ourPid === undefined ? 'not started by this checkout, reused' : `pid ${ourPid}`;
+      return { kind: 'alreadyRunning', detail: `already running on port ${port} (${by})` };
+    }
+    if (ourPid === undefined) throw portInUse(component.port.envVar, port);
+  }
+  if (ourPid !== undefined) {
+    // Ours but not answering: still starting (an `up` interrupted midway) or stuck; give it the usual time.
+    const ended = () =>
+      runningPid(component.name, spec.command) === undefined ? 'is no longer running' : undefined;
+    await waitUntilAnswers(component, port, ended);
+    return { kind: 'alreadyRunning', detail: `already running on port ${port} (pid ${ourPid})` };
+  }
+
+  return startComponent(component, port, spec);
+}
+
+/** Starts a component whose port is free and waits until it answers; stops it again if it never does. */
+async function startComponent(component: Component, port: number, spec: LaunchSpec): Promise<UpOutcome> {
+  for (const other of component.otherPorts ?? []) {
+    const otherPort = resolvePort(other);
+    if (await portAnswers(otherPort)) throw portInUse(other.envVar, otherPort);
+  }
+  if (!existsSync(spec.command)) {
+    throw new StackError(
+      `not installed (${path.relative(repoRoot, spec.command)} is missing): run \`npm run setup\``,
+    );
+  }
+
+  const startedAt = Date.now();
+  const child = spawnDetached(component.name, spec);
+  let exited: ExitInfo | undefined;
+  void exitOf(child).then((info) => (exited = info));
+  try {
+    await waitUntilAnswers(component, port, () => exited && describeExit(exited));
+  } catch (error) {
+    if (exited === undefined && child.pid !== undefined) await stopProcessGroup(child.pid);
+    removePidFile(component.name);
+    throw error;
+  }
+  const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
+  return { kind: 'started', detail: `started on port ${port} (pid ${child.pid}) in ${seconds} s` };
+}
+
+/**
+ * Polls until the component answers. Fails as soon as `ended` says how its process ended, and at
+ * the component's timeout.
+ */
+async function waitUntilAnswers(
+  component: Component,
+  port: number,
+  ended: () => string | undefined,
+): Promise<void> {
+  const deadline = Date.now() + component.readyTimeoutMs;
+  for (;;) {
+    if (await component.answers(port)) return;
+    const how = ended();
+    if (how !== undefined) {
+      throw new StackError(
+        `crashed during start: it ${how}; last lines of ${logPath(component.name)}:\n` +
+          indent(lastLogLines(component.name)),
+      );
+    }
+    if (Date.now() > deadline) {
+      throw new StackError(
+        `did not answer on port ${port} within ${component.readyTimeoutMs / 1000} s; ` +
+          `last lines of ${logPath(component.name)}:\n${indent(lastLogLines(component.name))}`,
+      );
+    }
+    await sleep(READY_POLL_MS);
+  }
+}
+
+/** Creates what the platform expects on the stack (the table, the issuer's keys). */
+async function provision(log: Log): Promise<void> {
+  // The AWS SDK's default credential chain reads process.env itself.
+  Object.assign(process.env, localStackEnv());
+  try {
+    for (const line of await provisionStack()) log(`provision: ${line}`);
+  } catch (error) {
+    throw new StackError(`provisioning failed (scripts/provision.ts): ${describe(error)}`);
+  }
+}
+
+async function stopStarted(names: string[], log: Log): Promise<void> {
+  if (names.length === 0) return;
+  log(`stopping what this attempt started: ${names.join(', ')}`);
+  await stopComponents(componentsNamed(names), () => {});
+}
+
+function portInUse(envVar: string, port: number): StackError {
+  return new StackError(
+    `port ${port} is in use by another process: stop it, or set ${envVar} to a free port`,
+  );
+}
+
+function describeExit(exit: ExitInfo): string {
+  return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+}
+
+function logPath(name: string): string {
+  return path.relative(repoRoot, logFile(name));
+}
+
+function indent(text: string): string {
+  return text.replace(/^/gm, '    ');
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

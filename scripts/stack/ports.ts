@@ -1,0 +1,28 @@
+import { StackError } from './errors';
+
+/** A port with its default and the environment variable that overrides it. */
+export interface PortSetting {
+  envVar: string;
+  defaultPort: number;
+}
+
+export const PORTS = {
+  temporal: { envVar: 'TEMPORAL_PORT', defaultPort: 7233 },
+  temporalUi: { envVar: 'TEMPORAL_UI_PORT', defaultPort: 8233 },
+  dynamodb: { envVar: 'DYNAMODB_PORT', defaultPort: 8000 },
+  moto: { envVar: 'MOTO_PORT', defaultPort: 5000 },
+  issuer: { envVar: 'ISSUER_PORT', defaultPort: 8090 },
+} as const satisfies Record<string, PortSetting>;
+
+/** Every server of the stack binds here only. */
+export const STACK_HOST = '127.0.0.1';
+
+export function resolvePort(setting: PortSetting): number {
+  const raw = process.env[setting.envVar];
+  if (raw === undefined || raw === '') return setting.defaultPort;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new StackError(`${setting.envVar}=${raw} is not a port number (1-65535)`);
+  }
+  return port;
+}

@@ -1,0 +1,20 @@
+import { localStackEnv, stackUp } from '../scripts/stack/index';
+
+// jest runs the global setup and teardown in one process, so globalThis carries the list across.
+const globals = globalThis as { componentsStartedBySetup?: string[] };
+
+/** The components this run started, which the teardown stops; reused ones belong to someone else. */
+export function componentsStartedBySetup(): string[] {
+  return globals.componentsStartedBySetup ?? [];
+}
+
+/**
+ * Starts the local stack unless it is already running. The workers are spawned after this and
+ * inherit process.env, so every test file talks to the stack through the usual AWS and Temporal
+ * variables.
+ */
+export default async function globalSetup(): Promise<void> {
+  Object.assign(process.env, localStackEnv());
+  const { started } = await stackUp();
+  globals.componentsStartedBySetup = started;
+}
