@@ -1,8 +1,10 @@
 /**
- * npm run stack -- up | down [component...] | status
- * Starts, stops and shows the local stack (scripts/stack/). Exits non-zero on failure.
+ * npm run stack -- up | down [component...] | status | env
+ * Starts, stops and shows the local stack (scripts/stack/); `env` prints the variables that point a
+ * shell at it (`eval "$(npm run -s stack -- env)"`). Exits non-zero on failure.
  */
 import {
+  localStackEnv,
   StackError,
   stackDown,
   stackStatus,
@@ -11,7 +13,7 @@ import {
   type ComponentStatus,
 } from './stack/index';
 
-const USAGE = 'usage: npm run stack -- up | down [component...] | status';
+const USAGE = 'usage: npm run stack -- up | down [component...] | status | env';
 
 async function main([verb, ...names]: string[]): Promise<void> {
   switch (verb) {
@@ -25,6 +27,9 @@ async function main([verb, ...names]: string[]): Promise<void> {
     case 'status':
       console.log(statusTable(await stackStatus()));
       console.log(`Temporal UI: ${temporalUiUrl()}`);
+      return;
+    case 'env':
+      for (const [name, value] of Object.entries(localStackEnv())) console.log(`export ${name}='${value}'`);
       return;
     default:
       throw new StackError(USAGE);

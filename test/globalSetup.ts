@@ -15,6 +15,6 @@ export function componentsStartedBySetup(): string[] {
  */
 export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, localStackEnv());
-  const { started } = await stackUp();
+  const { started } = await stackUp({ tiers: ['infrastructure'] });
   globals.componentsStartedBySetup = started;
 }

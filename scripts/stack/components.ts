@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { localStackEnv } from './env';
 import { StackError } from './errors';
 import { expectedToolPath, repoRoot } from './paths';
 import { PORTS, STACK_HOST, resolvePort, type PortSetting } from './ports';
@@ -14,6 +15,11 @@ export interface Component {
   otherPorts?: PortSetting[];
   /** Source in this repository it runs; while that file is missing the component is skipped, not failed. */
   sourceFile?: string;
+  /**
+   * Infrastructure is what the platform runs on (tests start it); applications are the platform's own
+   * processes, started after infrastructure is provisioned, for the demo and for trying things by hand.
+   */
+  tier: 'infrastructure' | 'application';
   launch(): LaunchSpec;
   /** Ready, and the service we expect rather than anything listening on the port. */
   answers: Probe;
@@ -50,6 +56,7 @@ function motoServer(port: PortSetting): LaunchSpec {
 export const COMPONENTS: readonly Component[] = [
   {
     name: 'temporal',
+    tier: 'infrastructure',
     port: PORTS.temporal,
     otherPorts: [PORTS.temporalUi],
     launch: temporalDevServer,
@@ -60,6 +67,7 @@ export const COMPONENTS: readonly Component[] = [
     // A moto server of its own rather than DynamoDB Local, whose licence is the vendor's own terms,
     // not an open-source one. Kept apart from `moto` so resetting that one keeps the provisioned table.
     name: 'dynamodb',
+    tier: 'infrastructure',
     port: PORTS.dynamodb,
     launch: () => motoServer(PORTS.dynamodb),
     answers: motoAnswers,
@@ -68,6 +76,7 @@ export const COMPONENTS: readonly Component[] = [
   {
     // SSM Parameter Store, Cloud Map and EventBridge, all on one port.
     name: 'moto',
+    tier: 'infrastructure',
     port: PORTS.moto,
     launch: () => motoServer(PORTS.moto),
     answers: motoAnswers,
@@ -76,17 +85,38 @@ export const COMPONENTS: readonly Component[] = [
   {
     // Serves the JWKS of the local JWT issuer that stands in for Cognito.
     name: 'issuer',
+    tier: 'infrastructure',
     port: PORTS.issuer,
     sourceFile: 'scripts/local-issuer.ts',
-    launch: () => ({
-      command: path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
-      args: ['scripts/local-issuer.ts'],
-      env: { ISSUER_PORT: String(resolvePort(PORTS.issuer)) },
-    }),
+    launch: () => tsxProcess('scripts/local-issuer.ts', { ISSUER_PORT: String(resolvePort(PORTS.issuer)) }),
+    answers: httpGetSucceeds('/healthz'),
+    readyTimeoutMs: 30_000,
+  },
+  {
+    // gRPC ConfigService and the REST API, configured for the stack like any deployment: by env.
+    name: 'config-service',
+    tier: 'application',
+    port: PORTS.configHttp,
+    otherPorts: [PORTS.configGrpc],
+    sourceFile: 'server/main.ts',
+    launch: () =>
+      tsxProcess('server/main.ts', {
+        HTTP_PORT: String(resolvePort(PORTS.configHttp)),
+        GRPC_PORT: String(resolvePort(PORTS.configGrpc)),
+      }),
     answers: httpGetSucceeds('/healthz'),
     readyTimeoutMs: 30_000,
   },
 ];
+
+/** A TypeScript entry point of this repository, run with the stack's environment. */
+function tsxProcess(sourceFile: string, env: Record<string, string>): LaunchSpec {
+  return {
+    command: path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
+    args: [sourceFile],
+    env: { ...localStackEnv(), ...env },
+  };
+}
 
 export function componentsNamed(names: readonly string[] | undefined): Component[] {
   if (names === undefined || names.length === 0) return [...COMPONENTS];

@@ -11,6 +11,8 @@ export function localStackEnv(): Record<string, string> {
   const issuerPort = resolvePort(PORTS.issuer);
   return {
     AWS_REGION: 'us-east-1',
+    // The AWS CLI v1 reads only this one.
+    AWS_DEFAULT_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_ENDPOINT_URL_DYNAMODB: dynamodb,

@@ -49,8 +49,11 @@ const READY_POLL_MS = 500;
  * All or nothing: when anything fails, the components this call started are stopped again and the
  * error names each failure and what to do about it.
  */
-export function stackUp(log: Log = console.log): Promise<StackUpResult> {
-  return withStackLock(() => upAll(log));
+export function stackUp(
+  options: { tiers?: readonly Component['tier'][] } = {},
+  log: Log = console.log,
+): Promise<StackUpResult> {
+  return withStackLock(() => upAll(options.tiers ?? ['infrastructure', 'application'], log));
 }
 
 /** Stops the named components (default: all) that this checkout started; others are left alone. */
@@ -69,23 +72,28 @@ export async function stackStatus(): Promise<ComponentStatus[]> {
   );
 }
 
-async function upAll(log: Log): Promise<StackUpResult> {
+async function upAll(tiers: readonly Component['tier'][], log: Log): Promise<StackUpResult> {
   const result: StackUpResult = { started: [], alreadyRunning: [], skipped: [] };
-  const failures: string[] = [];
-  await Promise.all(
-    COMPONENTS.map(async (component) => {
-      try {
-        const outcome = await bringUp(component);
-        result[outcome.kind].push(component.name);
-        log(`${component.name}: ${outcome.detail}`);
-      } catch (error) {
-        failures.push(`${component.name}: ${describe(error)}`);
-      }
-    }),
-  );
-  try {
+  // Applications need provisioned infrastructure, so each tier starts once the one before answers.
+  const bringUpTier = async (tier: Component['tier']) => {
+    const failures: string[] = [];
+    await Promise.all(
+      COMPONENTS.filter((component) => component.tier === tier).map(async (component) => {
+        try {
+          const outcome = await bringUp(component);
+          result[outcome.kind].push(component.name);
+          log(`${component.name}: ${outcome.detail}`);
+        } catch (error) {
+          failures.push(`${component.name}: ${describe(error)}`);
+        }
+      }),
+    );
     if (failures.length > 0) throw new StackError(`the local stack did not start:\n${failures.join('\n')}`);
+  };
+  try {
+    await bringUpTier('infrastructure');
     await provision(log);
+    if (tiers.includes('application')) await bringUpTier('application');
   } catch (error) {
     await stopStarted(result.started, log);
     throw error;

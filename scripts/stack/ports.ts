@@ -12,6 +12,8 @@ export const PORTS = {
   dynamodb: { envVar: 'DYNAMODB_PORT', defaultPort: 8000 },
   moto: { envVar: 'MOTO_PORT', defaultPort: 5000 },
   issuer: { envVar: 'ISSUER_PORT', defaultPort: 8090 },
+  configHttp: { envVar: 'HTTP_PORT', defaultPort: 8080 },
+  configGrpc: { envVar: 'GRPC_PORT', defaultPort: 50051 },
 } as const satisfies Record<string, PortSetting>;
 
 /** Every server of the stack binds here only. */
