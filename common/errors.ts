@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'VersionConflict'
   | 'Unauthenticated'
   | 'PermissionDenied'
-  | 'BackendUnavailable';
+  | 'BackendUnavailable'
+  | 'RolloutInProgress';
 
 export abstract class PlatformError extends Error {
   abstract readonly code: ErrorCode;
@@ -98,4 +99,15 @@ export class PermissionDeniedError extends PlatformError {
 /** A storage backend could not be reached or refused for reasons the caller cannot fix. */
 export class BackendUnavailableError extends PlatformError {
   readonly code = 'BackendUnavailable';
+}
+
+/** Another rollout of the same tenant and key is still running: one at a time. */
+export class RolloutInProgressError extends PlatformError {
+  readonly code = 'RolloutInProgress';
+  constructor(readonly workflowId: string) {
+    super(
+      `a rollout of this key is already running (workflow ${workflowId}): wait for it, or abort it`,
+      'key',
+    );
+  }
 }

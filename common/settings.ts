@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { DEFAULT_CLOUD_MAP_NAMESPACE } from './cloudMap';
 import { DEFAULT_CONFIG_TABLE, DEFAULT_PORTS } from './constants';
+import { ROLLOUT_TASK_QUEUE } from './rollout';
 
 /**
  * Every setting the platform reads from the environment, validated in one place at start-up.
@@ -44,10 +46,25 @@ const serverSchema = z.object({
   CONFIG_CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).default(10000),
 });
 
+const temporalSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default(`127.0.0.1:${DEFAULT_PORTS.temporal}`),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default(ROLLOUT_TASK_QUEUE),
+  TEMPORAL_TLS: z.enum(['true', 'false']).default('false'),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+});
+
+const rolloutWorkerSchema = z.object({
+  PUSH_SIGNING_KEY_FILE: z.string().min(1),
+  CLOUD_MAP_NAMESPACE: z.string().min(1).default(DEFAULT_CLOUD_MAP_NAMESPACE),
+});
+
 export type AwsSettings = ReturnType<typeof toAwsSettings>;
 export type StorageSettings = ReturnType<typeof toStorageSettings>;
 export type AuthSettings = ReturnType<typeof toAuthSettings>;
 export type ServerSettings = ReturnType<typeof toServerSettings>;
+export type TemporalSettings = ReturnType<typeof toTemporalSettings>;
+export type RolloutWorkerSettings = ReturnType<typeof toRolloutWorkerSettings>;
 
 export class SettingsError extends Error {}
 
@@ -96,6 +113,29 @@ function toServerSettings(s: z.infer<typeof serverSchema>) {
     cacheTtlMs: s.CONFIG_CACHE_TTL_MS,
     cacheMaxEntries: s.CONFIG_CACHE_MAX_ENTRIES,
   };
+}
+
+function toTemporalSettings(s: z.infer<typeof temporalSchema>) {
+  return {
+    address: s.TEMPORAL_ADDRESS,
+    namespace: s.TEMPORAL_NAMESPACE,
+    taskQueue: s.TEMPORAL_TASK_QUEUE,
+    // An API key implies TLS (Temporal Cloud); TEMPORAL_TLS=true alone is TLS with the system's CAs.
+    tls: s.TEMPORAL_TLS === 'true' || s.TEMPORAL_API_KEY !== undefined,
+    apiKey: s.TEMPORAL_API_KEY,
+  };
+}
+
+function toRolloutWorkerSettings(s: z.infer<typeof rolloutWorkerSchema>) {
+  return { pushSigningKeyFile: s.PUSH_SIGNING_KEY_FILE, cloudMapNamespace: s.CLOUD_MAP_NAMESPACE };
+}
+
+export function loadTemporalSettings(env: Env = process.env): TemporalSettings {
+  return toTemporalSettings(parse(temporalSchema, env));
+}
+
+export function loadRolloutWorkerSettings(env: Env = process.env): RolloutWorkerSettings {
+  return toRolloutWorkerSettings(parse(rolloutWorkerSchema, env));
 }
 
 export function loadAwsSettings(env: Env = process.env): AwsSettings {

@@ -13,6 +13,7 @@ const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
   Unauthenticated: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED },
   PermissionDenied: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED },
   BackendUnavailable: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
+  RolloutInProgress: { http: 409, grpc: GrpcStatus.ALREADY_EXISTS },
 };
 
 export interface ErrorReply {

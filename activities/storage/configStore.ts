@@ -19,6 +19,11 @@ export class ConfigStore {
     return strategy.getLive(normalized);
   }
 
+  async latest(address: ConfigAddress): Promise<HistoryEntry | undefined> {
+    const { strategy, normalized } = this.route(address);
+    return strategy.latest(normalized);
+  }
+
   async getVersion(address: ConfigAddress, version: number): Promise<ConfigVersion> {
     assertVersion(version, 'version');
     const { strategy, normalized } = this.route(address);

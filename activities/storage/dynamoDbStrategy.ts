@@ -53,17 +53,21 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
   }
 
   async getVersion(address: ConfigAddress, version: number): Promise<ConfigVersion> {
-    const { Item } = await this.call((client) =>
-      client.send(
-        new GetItemCommand({
-          TableName: this.tableName,
-          Key: { PK: { S: partitionKey(address.tenantId) }, SK: { S: versionSortKey(address.key, version) } },
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    if (!Item) throw notFound(address, version);
-    return this.toVersion(address.key, Item);
+    const item = await this.getVersionItem(address, version);
+    if (!item) throw notFound(address, version);
+    return this.toVersion(address.key, item);
+  }
+
+  async latest(address: ConfigAddress): Promise<HistoryEntry | undefined> {
+    const current = await this.getCurrentItem(address);
+    const latestVersion = current ? numberOf(current.latestVersion) : 0;
+    const item = latestVersion > 0 ? await this.getVersionItem(address, latestVersion) : undefined;
+    if (!current || !item) return undefined;
+    return {
+      ...this.toVersion(address.key, item),
+      live: numberOf(current.liveVersion) === latestVersion,
+      ...(item.writeId?.S ? { writeId: item.writeId.S } : {}),
+    };
   }
 
   async put(address: ConfigAddress, value: string, options: PutOptions): Promise<ConfigVersion> {
@@ -189,24 +193,9 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
 
   /** After a lost conditional write: a retry of our own write succeeded earlier, or someone else won. */
   private async resolveLostWrite(address: ConfigAddress, options: PutOptions): Promise<ConfigVersion> {
-    const current = await this.getCurrentItem(address);
-    const latest = current ? numberOf(current.latestVersion) : 0;
-    if (options.writeId && latest > 0) {
-      const { Item } = await this.call((client) =>
-        client.send(
-          new GetItemCommand({
-            TableName: this.tableName,
-            Key: {
-              PK: { S: partitionKey(address.tenantId) },
-              SK: { S: versionSortKey(address.key, latest) },
-            },
-            ConsistentRead: true,
-          }),
-        ),
-      );
-      if (Item?.writeId?.S === options.writeId) return this.toVersion(address.key, Item);
-    }
-    throw new VersionConflictError(address.key, options.expectedVersion, latest);
+    const newest = await this.latest(address);
+    if (options.writeId && newest?.writeId === options.writeId) return newest;
+    throw new VersionConflictError(address.key, options.expectedVersion, newest?.version ?? 0);
   }
 
   private async deleteBatch(keys: Record<string, AttributeValue>[]): Promise<void> {
@@ -238,6 +227,22 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
             )
           : undefined),
     );
+  }
+
+  private async getVersionItem(
+    address: ConfigAddress,
+    version: number,
+  ): Promise<Record<string, AttributeValue> | undefined> {
+    const { Item } = await this.call((client) =>
+      client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: { PK: { S: partitionKey(address.tenantId) }, SK: { S: versionSortKey(address.key, version) } },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return Item;
   }
 
   private async getCurrentItem(address: ConfigAddress): Promise<Record<string, AttributeValue> | undefined> {

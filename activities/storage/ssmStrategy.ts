@@ -59,6 +59,16 @@ export class SsmConfigStrategy implements ConfigStrategy {
     return this.getBySelector(address, String(version));
   }
 
+  async latest(address: ConfigAddress): Promise<HistoryEntry | undefined> {
+    try {
+      const [newest] = await this.history(address);
+      return newest;
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+
   async put(address: ConfigAddress, value: string, options: PutOptions): Promise<ConfigVersion> {
     const name = parameterName(address);
     const latest = await this.latestVersion(name);
@@ -205,7 +215,7 @@ export class SsmConfigStrategy implements ConfigStrategy {
     latest: number,
   ): Promise<ConfigVersion> {
     if (options.writeId && latest === options.expectedVersion + 1) {
-      const [newest] = await this.history(address);
+      const newest = await this.latest(address);
       if (newest && newest.writeId === options.writeId && newest.value === value) {
         if (options.makeLive && !newest.live) await this.promote(address, newest.version);
         return this.getVersion(address, newest.version);

@@ -48,6 +48,8 @@ export interface ConfigStrategy {
   readonly perService: boolean;
 
   getLive(address: ConfigAddress): Promise<ConfigVersion>;
+  /** The newest version, live or not, with the write id that made it; undefined for a new key. */
+  latest(address: ConfigAddress): Promise<HistoryEntry | undefined>;
   getVersion(address: ConfigAddress, version: number): Promise<ConfigVersion>;
   put(address: ConfigAddress, value: string, options: PutOptions): Promise<ConfigVersion>;
   promote(address: ConfigAddress, version: number): Promise<void>;

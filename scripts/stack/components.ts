@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { localStackEnv } from './env';
 import { StackError } from './errors';
 import { expectedToolPath, repoRoot } from './paths';
@@ -26,16 +27,13 @@ export interface Component {
   readyTimeoutMs: number;
 }
 
-// What operators filter rollouts by, in the Temporal UI and CLI.
-const ROLLOUT_SEARCH_ATTRIBUTES = ['TenantId', 'ConfigKey', 'RolloutState'];
-
 // moto's own API: answers only once the server is up, and only a moto server answers it.
 const motoAnswers = httpGetSucceeds('/moto-api/config');
 
 function temporalDevServer(): LaunchSpec {
   const listen = ['--ip', STACK_HOST, '--port', String(resolvePort(PORTS.temporal))];
   const ui = ['--ui-port', String(resolvePort(PORTS.temporalUi))];
-  const searchAttributes = ROLLOUT_SEARCH_ATTRIBUTES.flatMap((name) => [
+  const searchAttributes = ROLLOUT_SEARCH_ATTRIBUTES.flatMap(({ name }) => [
     '--search-attribute',
     `${name}=Keyword`,
   ]);

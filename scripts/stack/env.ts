@@ -1,4 +1,7 @@
+import path from 'node:path';
+import { DEFAULT_CLOUD_MAP_NAMESPACE } from '../../common/cloudMap';
 import { LOCAL_ISSUER } from '../../common/constants';
+import { localDir } from './paths';
 import { PORTS, STACK_HOST, resolvePort } from './ports';
 
 /**
@@ -23,6 +26,9 @@ export function localStackEnv(): Record<string, string> {
     TEMPORAL_NAMESPACE: 'default',
     ISSUER_PORT: String(issuerPort),
     LOCAL_ISSUER_JWKS_URL: `http://${STACK_HOST}:${issuerPort}/.well-known/jwks.json`,
+    CLOUD_MAP_NAMESPACE: DEFAULT_CLOUD_MAP_NAMESPACE,
+    PUSH_SIGNING_KEY_FILE: path.join(localDir, 'push', 'private.pem'),
+    PUSH_VERIFY_KEY_FILE: path.join(localDir, 'push', 'public.pem'),
     COGNITO_USER_POOL_ID: LOCAL_ISSUER.userPoolId,
     COGNITO_CLIENT_ID: LOCAL_ISSUER.clientId,
     // The SDK versions are pinned in the lock file; its notice concerns releases not used here.

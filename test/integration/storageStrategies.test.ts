@@ -116,6 +116,18 @@ describe.each(backends)('$name strategy', (backend) => {
     expect(history[0]?.writeId).toBe('rollout-7');
   });
 
+  test('latest is the newest version, live or not, with its write id; undefined for a new key', async () => {
+    expect(await store.latest(address)).toBeUndefined();
+    await store.put(address, backend.first, { expectedVersion: 0, makeLive: true });
+    await store.put(address, backend.second, { expectedVersion: 1, makeLive: false, writeId: 'rollout-9' });
+    expect(await store.latest(address)).toMatchObject({
+      version: 2,
+      value: backend.second,
+      live: false,
+      writeId: 'rollout-9',
+    });
+  });
+
   test('list returns the tenant’s live entries and nothing of another tenant', async () => {
     const other = { ...address, tenantId: uniqueTenant('other') };
     await store.put(address, backend.first, { expectedVersion: 0, makeLive: true });

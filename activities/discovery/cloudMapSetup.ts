@@ -1,0 +1,73 @@
+import {
+  CreateHttpNamespaceCommand,
+  CreateServiceCommand,
+  ListNamespacesCommand,
+  ListServicesCommand,
+  type ServiceDiscoveryClient,
+} from '@aws-sdk/client-servicediscovery';
+
+/**
+ * Creating Cloud Map resources is setup's job (and the AWS template's), not a request's. These helpers
+ * make the local stack's namespace and let a locally run service create its own Cloud Map service.
+ */
+export async function findNamespaceId(
+  client: ServiceDiscoveryClient,
+  name: string,
+): Promise<string | undefined> {
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(new ListNamespacesCommand({ NextToken: nextToken }));
+    const found = page.Namespaces?.find((namespace) => namespace.Name === name);
+    if (found?.Id) return found.Id;
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return undefined;
+}
+
+export async function ensureHttpNamespace(
+  client: ServiceDiscoveryClient,
+  name: string,
+): Promise<'created' | 'exists'> {
+  if (await findNamespaceId(client, name)) return 'exists';
+  await client.send(new CreateHttpNamespaceCommand({ Name: name, Description: 'config rollout platform' }));
+  // Namespace creation is an asynchronous operation in Cloud Map; wait until the namespace is listed.
+  for (let attempt = 0; attempt < 60; attempt += 1) {
+    if (await findNamespaceId(client, name)) return 'created';
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`Cloud Map namespace ${name} was not created`);
+}
+
+export async function findServiceId(
+  client: ServiceDiscoveryClient,
+  namespaceId: string,
+  service: string,
+): Promise<string | undefined> {
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(
+      new ListServicesCommand({
+        Filters: [{ Name: 'NAMESPACE_ID', Values: [namespaceId], Condition: 'EQ' }],
+        NextToken: nextToken,
+      }),
+    );
+    const found = page.Services?.find((candidate) => candidate.Name === service);
+    if (found?.Id) return found.Id;
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return undefined;
+}
+
+export async function ensureService(
+  client: ServiceDiscoveryClient,
+  namespaceName: string,
+  service: string,
+): Promise<string> {
+  const namespaceId = await findNamespaceId(client, namespaceName);
+  if (!namespaceId) throw new Error(`Cloud Map namespace ${namespaceName} does not exist`);
+  const existing = await findServiceId(client, namespaceId, service);
+  if (existing) return existing;
+  const created = await client.send(new CreateServiceCommand({ Name: service, NamespaceId: namespaceId }));
+  if (!created.Service?.Id) throw new Error(`Cloud Map did not return an id for service ${service}`);
+  return created.Service.Id;
+}

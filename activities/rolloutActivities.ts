@@ -1,0 +1,182 @@
+import { heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ServiceInstance } from '../common/cloudMap';
+import { type ErrorCode, NotFoundError, PlatformError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { DEFAULT_PUSH_SETTINGS, type PushSettings, type RolloutRequest } from '../common/rollout';
+import type { CloudMapDiscovery } from './discovery/cloudMapDiscovery';
+import type { FleetOutcome, RefreshPayload, RefreshPusher } from './refresh/refreshPusher';
+import type { ConfigStore } from './storage/configStore';
+import type { ConfigAddress } from './storage/types';
+
+export interface RolloutActivityDeps {
+  readonly store: ConfigStore;
+  readonly discovery: CloudMapDiscovery;
+  readonly pusher: RefreshPusher;
+  readonly logger: Logger;
+}
+
+/** A version as the workflow carries it: enough to push it. */
+export interface VersionRef {
+  readonly version: number;
+  readonly value: string;
+  readonly format: string;
+}
+
+export interface PreparedRollout {
+  /** The live version before the rollout: what a rollback restores. Absent for a new key. */
+  readonly previous?: VersionRef;
+  /** For a rollout of an existing version: that version. */
+  readonly existing?: VersionRef;
+}
+
+/** Retrying cannot fix these: the request itself is wrong, or lost a race the caller must resolve. */
+const NON_RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  'InvalidArgument',
+  'InvalidKey',
+  'UnknownPrefix',
+  'ValueTooLarge',
+  'InvalidJson',
+  'NotFound',
+  'VersionConflict',
+  'PermissionDenied',
+  'Unauthenticated',
+]);
+
+/**
+ * The rollout's activities, built from the clients they need so tests can pass real local clients or
+ * fakes. Workflows import only the type of the returned object.
+ */
+export function createRolloutActivities(deps: RolloutActivityDeps) {
+  const { store, discovery, pusher } = deps;
+
+  return platformErrorsAsFailures({
+    /** Validates the change and reads what a rollback would restore. */
+    async prepareRollout(request: RolloutRequest): Promise<PreparedRollout> {
+      const address = addressOf(request);
+      if (request.change.kind === 'set') store.validate(address, request.change.value);
+      const previous = await store.getLive(address).catch((error: unknown) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      });
+      const existing =
+        request.change.kind === 'existing'
+          ? await store.getVersion(address, request.change.version)
+          : undefined;
+      return {
+        ...(previous ? { previous: toRef(previous) } : {}),
+        ...(existing ? { existing: toRef(existing) } : {}),
+      };
+    },
+
+    /**
+     * Writes the candidate version, not live. Idempotent: the write id is the rollout's, so a retried
+     * activity finds its own earlier write instead of writing a second version.
+     */
+    async writeCandidate(input: {
+      request: RolloutRequest;
+      value: string;
+      writeId: string;
+    }): Promise<VersionRef> {
+      const address = addressOf(input.request);
+      const latest = await store.latest(address);
+      if (latest?.writeId === input.writeId) return toRef(latest);
+      const written = await store.put(address, input.value, {
+        expectedVersion: latest?.version ?? 0,
+        makeLive: false,
+        writeId: input.writeId,
+      });
+      return toRef(written);
+    },
+
+    /** Makes the candidate live: from now on cache-miss reads and new instances get it. */
+    async promoteCandidate(input: { request: RolloutRequest; version: number }): Promise<void> {
+      await store.promote(addressOf(input.request), input.version);
+    },
+
+    async discoverInstances(input: {
+      tenantId: string;
+      services: readonly string[];
+    }): Promise<ServiceInstance[]> {
+      return discovery.instancesServing(input.tenantId, input.services);
+    },
+
+    /** One wave's pushes, in one activity whatever the wave's size: history does not grow per instance. */
+    async pushToInstances(input: {
+      instances: readonly ServiceInstance[];
+      payload: RefreshPayload;
+      settings?: PushSettings;
+    }): Promise<FleetOutcome> {
+      const outcome = await pusher.push(
+        input.instances,
+        input.payload,
+        input.settings ?? DEFAULT_PUSH_SETTINGS,
+        (done) => heartbeat({ done }),
+      );
+      deps.logger.info('pushed', {
+        rolloutId: input.payload.rolloutId,
+        tenantId: input.payload.tenantId,
+        key: input.payload.key,
+        version: input.payload.version,
+        revertFrom: input.payload.revertFrom,
+        succeeded: outcome.succeeded.length,
+        failed: outcome.failed.length,
+      });
+      return outcome;
+    },
+
+    /** Health gate and convergence check: SERVING and holding the expected version. */
+    async checkInstances(input: {
+      instances: readonly ServiceInstance[];
+      request: RolloutRequest;
+      expectedVersion: number;
+      settings?: PushSettings;
+    }): Promise<FleetOutcome> {
+      return pusher.check(
+        input.instances,
+        addressOf(input.request),
+        input.expectedVersion,
+        input.settings ?? DEFAULT_PUSH_SETTINGS,
+        (done) => heartbeat({ done }),
+      );
+    },
+  });
+}
+
+export type RolloutActivities = ReturnType<typeof createRolloutActivities>;
+
+function addressOf(request: RolloutRequest): ConfigAddress {
+  return { tenantId: request.tenantId, key: request.key, service: request.service };
+}
+
+function toRef(version: { version: number; value: string; format: string }): VersionRef {
+  return { version: version.version, value: version.value, format: version.format };
+}
+
+/**
+ * Platform errors cross into the workflow as ApplicationFailures typed by their code (explicit strings:
+ * a bundler may rename classes), non-retryable where retrying cannot help.
+ */
+function platformErrorsAsFailures<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+): T {
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, run]) => [
+      name,
+      async (...args: never[]) => {
+        try {
+          return await run(...args);
+        } catch (error) {
+          if (!(error instanceof PlatformError)) throw error;
+          throw ApplicationFailure.create({
+            type: error.code,
+            message: error.message,
+            nonRetryable: NON_RETRYABLE.has(error.code),
+            details: error.field ? [{ field: error.field }] : [],
+            cause: error,
+          });
+        }
+      },
+    ]),
+  ) as T;
+}

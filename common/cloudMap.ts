@@ -1,0 +1,35 @@
+/**
+ * How service instances describe themselves in AWS Cloud Map, shared by the SDK (which registers) and
+ * the rollout activities (which discover). The namespace is an HTTP namespace: instances are found with
+ * the DiscoverInstances API, never DNS (60 s TTLs, at most 8 answers).
+ */
+export const DEFAULT_CLOUD_MAP_NAMESPACE = 'config-rollout.local';
+
+export const INSTANCE_ATTRIBUTES = {
+  /** Where the instance's CacheRefresh server listens (Cloud Map's standard attribute names). */
+  ipv4: 'AWS_INSTANCE_IPV4',
+  port: 'AWS_INSTANCE_PORT',
+  /** `silo`: serves one tenant (named in `tenant`); `pool`: serves every tenant. */
+  tenancy: 'tenancy',
+  tenant: 'tenant',
+  /** Availability zone or any placement label; used to spread canaries. */
+  zone: 'zone',
+} as const;
+
+export type Tenancy = 'silo' | 'pool';
+
+/** An instance as discovered: enough to push to it and to report on it. */
+export interface ServiceInstance {
+  readonly instanceId: string;
+  readonly service: string;
+  readonly address: string;
+  readonly port: number;
+  readonly tenancy: Tenancy;
+  readonly tenantId?: string;
+  readonly zone?: string;
+}
+
+/** How an instance is referred to in outcomes and progress: instance ids are unique only per service. */
+export function instanceRef(instance: Pick<ServiceInstance, 'service' | 'instanceId'>): string {
+  return `${instance.service}/${instance.instanceId}`;
+}

@@ -1,0 +1,141 @@
+/**
+ * The rollout's vocabulary, shared by the workflow, its activities, the worker and every client (API,
+ * CLI, Lambda). Plain data only: this module is imported by workflow code.
+ */
+
+export const ROLLOUT_TASK_QUEUE = 'config-rollouts';
+export const ROLLOUT_WORKFLOW_TYPE = 'rolloutWorkflow';
+
+/** A wave's target: an instance count, or a percentage of the discovered fleet (`"10%"`). */
+export type WaveTarget = number | `${number}%`;
+
+/** How waves grow. Percentages are cumulative: `[1, "50%", "100%"]` is a canary, then half, then all. */
+export type WaveStrategy =
+  | { readonly kind: 'explicit'; readonly waves: readonly WaveTarget[] }
+  /** Like AppConfig's linear strategies: `stepPercent` more of the fleet each wave. */
+  | { readonly kind: 'linear'; readonly stepPercent: number }
+  /** Like AppConfig's exponential strategies: start at `startPercent`, multiply by `growthFactor`. */
+  | { readonly kind: 'exponential'; readonly startPercent: number; readonly growthFactor: number };
+
+export type ApprovalPolicy =
+  /** Never wait for a person. */
+  | 'none'
+  /** Wait for approval once, after the first (canary) wave. */
+  | 'after-first-wave'
+  /** Wait for approval after every wave but the last. */
+  | 'every-wave';
+
+export interface RolloutPlan {
+  readonly strategy: WaveStrategy;
+  /** Time each wave bakes (a durable timer) before its health gate passes. */
+  readonly bakeSeconds: number;
+  readonly approval: ApprovalPolicy;
+  /** Roll back once more instances than this have failed (a count, or a percentage of the fleet). */
+  readonly maxFailures: WaveTarget;
+  readonly push?: PushSettings;
+}
+
+export interface PushSettings {
+  /** Per-instance deadline of one Refresh call. */
+  readonly timeoutMs: number;
+  /** Tries per instance before it counts as failed. */
+  readonly attempts: number;
+  /** Instances pushed to at once. */
+  readonly concurrency: number;
+}
+
+export const DEFAULT_PUSH_SETTINGS: PushSettings = { timeoutMs: 2_000, attempts: 3, concurrency: 32 };
+
+export const DEFAULT_PLAN: RolloutPlan = {
+  strategy: { kind: 'explicit', waves: [1, '10%', '50%', '100%'] },
+  bakeSeconds: 60,
+  approval: 'none',
+  maxFailures: 0,
+};
+
+export type ConfigChange =
+  /** Write `value` as a new candidate version and roll it out. */
+  | { readonly kind: 'set'; readonly value: string }
+  /** Roll out a version already written (an out-of-band Parameter Store edit). */
+  | { readonly kind: 'existing'; readonly version: number };
+
+export interface RolloutRequest {
+  readonly tenantId: string;
+  readonly key: string;
+  /** Required for per-service keys (`param_config_`). */
+  readonly service?: string;
+  readonly change: ConfigChange;
+  /** The consuming services whose instances receive the push; per-service keys default to their service. */
+  readonly targetServices: readonly string[];
+  readonly plan: RolloutPlan;
+  /** Who started it (the token's subject), for audit. */
+  readonly actor: string;
+}
+
+export type RolloutState =
+  | 'PREPARING'
+  | 'ROLLING_OUT'
+  | 'BAKING'
+  | 'AWAITING_APPROVAL'
+  | 'PAUSED'
+  | 'PROMOTING'
+  | 'SUCCEEDED'
+  | 'ROLLING_BACK'
+  | 'ROLLED_BACK'
+  | 'FAILED';
+
+export interface WaveProgress {
+  readonly index: number;
+  /** Instances this wave brings the fleet up to (cumulative). */
+  readonly targetInstances: number;
+  readonly updated: number;
+  readonly failed: number;
+  readonly state: 'pending' | 'pushing' | 'baking' | 'awaiting-approval' | 'done' | 'failed';
+}
+
+export interface AuditEntry {
+  readonly at: string;
+  readonly actor: string;
+  readonly action: 'start' | 'approve' | 'pause' | 'resume' | 'abort';
+  readonly reason?: string;
+}
+
+export interface RolloutProgress {
+  readonly state: RolloutState;
+  readonly tenantId: string;
+  readonly key: string;
+  readonly service?: string;
+  readonly candidateVersion?: number;
+  readonly previousVersion?: number;
+  readonly currentWave: number;
+  readonly waves: readonly WaveProgress[];
+  readonly instances: {
+    readonly total: number;
+    readonly updated: number;
+    readonly failed: number;
+    readonly pending: number;
+  };
+  readonly failedInstances: readonly { readonly instanceId: string; readonly reason: string }[];
+  readonly paused: boolean;
+  readonly outcome?: string;
+  readonly audit: readonly AuditEntry[];
+}
+
+export interface RolloutResult {
+  readonly state: 'SUCCEEDED' | 'ROLLED_BACK';
+  readonly candidateVersion: number;
+  readonly liveVersion?: number;
+  readonly updatedInstances: number;
+  readonly failedInstances: number;
+  readonly reason?: string;
+}
+
+/** One rollout per tenant and key at a time: the workflow id is the lock. */
+export function rolloutWorkflowId(request: Pick<RolloutRequest, 'tenantId' | 'key' | 'service'>): string {
+  return `rollout:${request.tenantId}:${request.service ?? '-'}:${request.key}`;
+}
+
+export interface ActorInput {
+  readonly actor: string;
+  readonly reason?: string;
+}

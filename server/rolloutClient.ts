@@ -1,0 +1,34 @@
+import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { RolloutInProgressError } from '../common/errors';
+import { ROLLOUT_TASK_QUEUE, type RolloutRequest, rolloutWorkflowId } from '../common/rollout';
+import { CONFIG_KEY, ROLLOUT_STATE, TENANT_ID } from '../common/searchAttributes';
+import type { rolloutWorkflow } from '../workflows/rolloutWorkflow';
+
+/**
+ * Starts a rollout. The workflow id is derived from tenant, service and key, so a second rollout of
+ * the same key while one runs is refused (RolloutInProgressError) rather than racing it.
+ */
+export async function startRollout(
+  client: Client,
+  request: RolloutRequest,
+  taskQueue: string = ROLLOUT_TASK_QUEUE,
+): Promise<WorkflowHandle<typeof rolloutWorkflow>> {
+  const workflowId = rolloutWorkflowId(request);
+  try {
+    return await client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
+      workflowId,
+      taskQueue,
+      args: [request],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [
+        { key: TENANT_ID, value: request.tenantId },
+        { key: CONFIG_KEY, value: request.key },
+        { key: ROLLOUT_STATE, value: 'PREPARING' },
+      ],
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new RolloutInProgressError(workflowId);
+    throw error;
+  }
+}

@@ -1,0 +1,109 @@
+import type { RefreshPayload } from '../../activities/refresh/refreshPusher';
+import type { RolloutActivities, VersionRef } from '../../activities/rolloutActivities';
+import { instanceRef, type ServiceInstance } from '../../common/cloudMap';
+
+/**
+ * An in-memory fleet and store behind the rollout's activity interface, for the workflow-logic tests.
+ * Instances follow the CacheRefresh rules (newer versions apply; a revert applies only over the version
+ * it reverts), so the tests can assert where every instance ends up.
+ */
+export class FakeFleet {
+  readonly pushes: { refs: string[]; version: number; revertFrom?: number; removed?: boolean }[] = [];
+  readonly promoted: number[] = [];
+  readonly written: string[] = [];
+  promotedAfterPushes = 0;
+  private readonly instances: ServiceInstance[];
+  private readonly late: ServiceInstance[];
+  private readonly held = new Map<string, number>();
+  private readonly live?: VersionRef;
+  private discoveries = 0;
+
+  constructor(
+    size: number,
+    private readonly options: {
+      liveVersion?: number;
+      zones?: string[];
+      failingPushes?: string[];
+      unhealthyOnCandidate?: string[];
+      joinsLater?: number;
+    } = {},
+  ) {
+    const make = (n: number): ServiceInstance => ({
+      instanceId: `i-${String(n).padStart(2, '0')}`,
+      service: 'orders',
+      address: '127.0.0.1',
+      port: 9000 + n,
+      tenancy: 'pool',
+      ...(options.zones ? { zone: options.zones[(n - 1) % options.zones.length] } : {}),
+    });
+    this.instances = Array.from({ length: size }, (_, i) => make(i + 1));
+    this.late = Array.from({ length: options.joinsLater ?? 0 }, (_, i) => make(size + i + 1));
+    if (options.liveVersion) {
+      this.live = { version: options.liveVersion, value: '{"beta":false}', format: 'json' };
+      for (const instance of [...this.instances, ...this.late])
+        this.held.set(instanceRef(instance), options.liveVersion);
+    }
+  }
+
+  heldVersions(): number[] {
+    return [...this.instances, ...this.late].map((instance) => this.held.get(instanceRef(instance)) ?? 0);
+  }
+
+  zoneOf(ref: string): string | undefined {
+    return this.instances.find((instance) => instanceRef(instance) === ref)?.zone;
+  }
+
+  activities(): RolloutActivities {
+    const candidateVersion = (this.live?.version ?? 0) + 1;
+    return {
+      prepareRollout: async () => (this.live ? { previous: this.live } : {}),
+      writeCandidate: async ({ value }) => {
+        this.written.push(value);
+        return { version: candidateVersion, value, format: 'json' };
+      },
+      promoteCandidate: async ({ version }) => {
+        this.promoted.push(version);
+        this.promotedAfterPushes = this.pushes.length;
+      },
+      discoverInstances: async () => {
+        this.discoveries += 1;
+        return this.discoveries === 1 ? this.instances : [...this.instances, ...this.late];
+      },
+      pushToInstances: async ({ instances, payload }) => {
+        const refs = instances.map(instanceRef);
+        this.pushes.push({
+          refs,
+          version: payload.version,
+          ...(payload.revertFrom !== undefined ? { revertFrom: payload.revertFrom } : {}),
+          ...(payload.removed ? { removed: true } : {}),
+        });
+        const failing = new Set(this.options.failingPushes ?? []);
+        return {
+          succeeded: refs.filter((ref) => !failing.has(ref) && this.apply(ref, payload)),
+          failed: refs
+            .filter((ref) => failing.has(ref))
+            .map((instance) => ({ instance, reason: 'UNAVAILABLE: down' })),
+        };
+      },
+      checkInstances: async ({ instances, expectedVersion }) => {
+        const unhealthy = new Set(this.options.unhealthyOnCandidate ?? []);
+        const refs = instances.map(instanceRef);
+        const fails = (ref: string) => unhealthy.has(ref) || this.held.get(ref) !== expectedVersion;
+        return {
+          succeeded: refs.filter((ref) => !fails(ref)),
+          failed: refs.filter(fails).map((instance) => ({ instance, reason: 'reports NOT_SERVING' })),
+        };
+      },
+    };
+  }
+
+  private apply(ref: string, payload: RefreshPayload): boolean {
+    const held = this.held.get(ref) ?? 0;
+    if (payload.revertFrom !== undefined) {
+      if (held === payload.revertFrom) this.held.set(ref, payload.removed ? 0 : payload.version);
+      return true;
+    }
+    if (payload.version > held) this.held.set(ref, payload.version);
+    return true;
+  }
+}

@@ -1,0 +1,320 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap, Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { RolloutInProgressError } from '../../common/errors';
+import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../common/rollout';
+import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
+import { toolPath } from '../../scripts/stack/index';
+import { startRollout } from '../../server/rolloutClient';
+import {
+  abortUpdate,
+  approveUpdate,
+  pauseUpdate,
+  progressQuery,
+  resumeUpdate,
+} from '../../workflows/definitions';
+import { FakeFleet } from '../support/fakeFleet';
+
+/**
+ * The workflow's logic on Temporal's time-skipping test server: hour-long bakes take no wall time.
+ * Activities are faked at the activity boundary (never the SDK); the real activities run against the
+ * local stack in the integration tests.
+ */
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
+  });
+  // The test server starts with no custom search attributes; the dev server gets them from the stack script.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: Object.fromEntries(
+      ROLLOUT_SEARCH_ATTRIBUTES.map(({ name }) => [
+        name,
+        temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      ]),
+    ),
+  });
+  bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', '..', 'workflows') });
+}, 120_000);
+
+afterAll(() => env?.teardown());
+
+/**
+ * A failed test can leave its rollout open with an activity scheduled on a task queue nobody polls;
+ * the test server does not skip time while one is pending, so every later bake would hang.
+ */
+const launched: Awaited<ReturnType<typeof startRollout>>[] = [];
+
+afterEach(async () => {
+  for (const handle of launched.splice(0)) {
+    const { status } = await handle.describe();
+    if (status.name === 'RUNNING') await handle.terminate('test cleanup');
+  }
+});
+
+/** Starts a rollout through the product's own client, remembering it for the cleanup above. */
+async function launch(rollout: RolloutRequest, taskQueue: string) {
+  const handle = await startRollout(env.client, rollout, taskQueue);
+  launched.push(handle);
+  return handle;
+}
+
+const plan = (overrides: Partial<RolloutPlan> = {}): RolloutPlan => ({
+  strategy: { kind: 'explicit', waves: [1, '10%', '50%', '100%'] },
+  bakeSeconds: 3600,
+  approval: 'none',
+  maxFailures: 0,
+  ...overrides,
+});
+
+function request(overrides: Partial<RolloutRequest> = {}): RolloutRequest {
+  return {
+    tenantId: `t-${randomUUID().slice(0, 8)}`,
+    key: 'tenant_config_flags',
+    change: { kind: 'set', value: '{"beta":true}' },
+    targetServices: ['orders'],
+    plan: plan(),
+    actor: 'alice',
+    ...overrides,
+  };
+}
+
+async function withWorker<T>(fleet: FakeFleet, run: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `rollouts-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: fleet.activities(),
+  });
+  return worker.runUntil(run(taskQueue));
+}
+
+/** Polls the progress query (which does not advance time) until the rollout reaches `state`. */
+async function waitForState(
+  handle: { query: (q: typeof progressQuery) => Promise<RolloutProgress> },
+  state: RolloutProgress['state'],
+): Promise<RolloutProgress> {
+  for (let i = 0; i < 200; i += 1) {
+    const progress = await handle.query(progressQuery);
+    if (progress.state === state) return progress;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`rollout never reached ${state}: ${(await handle.query(progressQuery)).state}`);
+}
+
+test('waves follow the plan, bake durably, promote only at the end and leave every instance on the candidate', async () => {
+  const fleet = new FakeFleet(10, { liveVersion: 1 });
+  const startedAt = await env.currentTimeMs();
+  const result = await withWorker(fleet, async (taskQueue) => {
+    const handle = await launch(request(), taskQueue);
+    return handle.result();
+  });
+
+  expect(result).toMatchObject({
+    state: 'SUCCEEDED',
+    candidateVersion: 2,
+    liveVersion: 2,
+    updatedInstances: 10,
+  });
+  // [1, "10%", "50%", "100%"] of 10 instances: 10% is the canary again, so three waves of 1, 4 and 5.
+  expect(fleet.pushes.map((push) => push.refs.length)).toEqual([1, 4, 5]);
+  expect(fleet.pushes.every((push) => push.version === 2 && push.revertFrom === undefined)).toBe(true);
+  expect(fleet.promoted).toEqual([2]);
+  expect(fleet.promotedAfterPushes).toBe(3);
+  expect(fleet.heldVersions()).toEqual(Array(10).fill(2));
+  // Three one-hour bakes passed in workflow time, in seconds of wall time.
+  expect((await env.currentTimeMs()) - startedAt).toBeGreaterThanOrEqual(3 * 3600 * 1000);
+});
+
+test('the canary and early waves span zones', async () => {
+  const fleet = new FakeFleet(6, { liveVersion: 1, zones: ['a', 'b', 'c'] });
+  await withWorker(fleet, async (taskQueue) =>
+    (
+      await launch(request({ plan: plan({ strategy: { kind: 'explicit', waves: [3, '100%'] } }) }), taskQueue)
+    ).result(),
+  );
+  expect(new Set(fleet.pushes[0]!.refs.map((ref) => fleet.zoneOf(ref)))).toEqual(new Set(['a', 'b', 'c']));
+});
+
+test('an approval gate holds the rollout after the canary until a release manager approves', async () => {
+  const fleet = new FakeFleet(4, { liveVersion: 1 });
+  const result = await withWorker(fleet, async (taskQueue) => {
+    const handle = await launch(
+      request({ plan: plan({ bakeSeconds: 0, approval: 'after-first-wave' }) }),
+      taskQueue,
+    );
+    const waiting = await waitForState(handle, 'AWAITING_APPROVAL');
+    expect(waiting.waves[0]).toMatchObject({ state: 'awaiting-approval', updated: 1 });
+    expect(fleet.pushes).toHaveLength(1);
+
+    const approved = await handle.executeUpdate(approveUpdate, {
+      args: [{ actor: 'bob', reason: 'canary looks good' }],
+    });
+    expect(approved.audit.map((entry) => [entry.action, entry.actor])).toEqual([
+      ['start', 'alice'],
+      ['approve', 'bob'],
+    ]);
+    return handle.result();
+  });
+  expect(result.state).toBe('SUCCEEDED');
+  expect(fleet.pushes.map((push) => push.refs.length)).toEqual([1, 1, 2]);
+});
+
+test('an approval without an actor, or while no approval is awaited, is refused with the reason', async () => {
+  const fleet = new FakeFleet(2, { liveVersion: 1 });
+  await withWorker(fleet, async (taskQueue) => {
+    const gated = await launch(
+      request({ plan: plan({ bakeSeconds: 0, approval: 'every-wave' }) }),
+      taskQueue,
+    );
+    await waitForState(gated, 'AWAITING_APPROVAL');
+    await expect(gated.executeUpdate(approveUpdate, { args: [{ actor: '' }] })).rejects.toHaveProperty(
+      'cause.message',
+      expect.stringMatching(/actor is required/),
+    );
+
+    // Time stands still in the test server while nobody waits on a result: the rollout stays baking.
+    const baking = await launch(request(), taskQueue);
+    await waitForState(baking, 'BAKING');
+    await expect(baking.executeUpdate(approveUpdate, { args: [{ actor: 'bob' }] })).rejects.toHaveProperty(
+      'cause.message',
+      expect.stringMatching(/rollout is BAKING, not AWAITING_APPROVAL/),
+    );
+  });
+});
+
+test('pause holds the next wave; resume continues it; both are audited', async () => {
+  const fleet = new FakeFleet(4, { liveVersion: 1 });
+  const result = await withWorker(fleet, async (taskQueue) => {
+    const handle = await launch(
+      request({ plan: plan({ bakeSeconds: 0, approval: 'after-first-wave' }) }),
+      taskQueue,
+    );
+    await waitForState(handle, 'AWAITING_APPROVAL');
+    await handle.executeUpdate(pauseUpdate, { args: [{ actor: 'carol', reason: 'incident elsewhere' }] });
+    await handle.executeUpdate(approveUpdate, { args: [{ actor: 'bob' }] });
+    const paused = await waitForState(handle, 'PAUSED');
+    expect(paused.paused).toBe(true);
+    expect(fleet.pushes).toHaveLength(1);
+
+    await expect(handle.executeUpdate(pauseUpdate, { args: [{ actor: 'carol' }] })).rejects.toHaveProperty(
+      'cause.message',
+      expect.stringMatching(/already paused/),
+    );
+    await handle.executeUpdate(resumeUpdate, { args: [{ actor: 'carol' }] });
+    const done = await handle.result();
+    expect((await handle.query(progressQuery)).audit.map((entry) => entry.action)).toEqual([
+      'start',
+      'pause',
+      'approve',
+      'resume',
+    ]);
+    return done;
+  });
+  expect(result.state).toBe('SUCCEEDED');
+});
+
+test('abort rolls back: updated instances get the previous version back and the candidate is never live', async () => {
+  const fleet = new FakeFleet(4, { liveVersion: 1 });
+  const result = await withWorker(fleet, async (taskQueue) => {
+    const handle = await launch(
+      request({ plan: plan({ bakeSeconds: 0, approval: 'after-first-wave' }) }),
+      taskQueue,
+    );
+    await waitForState(handle, 'AWAITING_APPROVAL');
+    await handle.executeUpdate(abortUpdate, { args: [{ actor: 'dave', reason: 'wrong value' }] });
+    return handle.result();
+  });
+
+  expect(result).toMatchObject({ state: 'ROLLED_BACK', candidateVersion: 2, liveVersion: 1 });
+  expect(result.reason).toMatch(/aborted by dave: wrong value/);
+  expect(fleet.promoted).toEqual([]);
+  expect(fleet.pushes.at(-1)).toMatchObject({ version: 1, revertFrom: 2 });
+  expect(fleet.heldVersions()).toEqual([1, 1, 1, 1]);
+});
+
+test('push failures past the budget roll back, and the candidate is never promoted', async () => {
+  const fleet = new FakeFleet(10, { liveVersion: 1, failingPushes: ['orders/i-05'] });
+  const result = await withWorker(fleet, async (taskQueue) => (await launch(request(), taskQueue)).result());
+  expect(result.state).toBe('ROLLED_BACK');
+  expect(result.reason).toMatch(/over the plan's budget of 0/);
+  expect(fleet.promoted).toEqual([]);
+  expect(fleet.heldVersions().filter((version) => version === 2)).toEqual([]);
+});
+
+test('push failures within the budget are reported and the rollout goes on', async () => {
+  const fleet = new FakeFleet(10, { liveVersion: 1, failingPushes: ['orders/i-05'] });
+  const result = await withWorker(fleet, async (taskQueue) =>
+    (await launch(request({ plan: plan({ maxFailures: '10%' }) }), taskQueue)).result(),
+  );
+  expect(result).toMatchObject({ state: 'SUCCEEDED', updatedInstances: 9, failedInstances: 1 });
+});
+
+test('an instance that turns unhealthy after the canary push fails the health gate and rolls back', async () => {
+  const fleet = new FakeFleet(5, { liveVersion: 1, unhealthyOnCandidate: ['orders/i-01'] });
+  const result = await withWorker(fleet, async (taskQueue) => (await launch(request(), taskQueue)).result());
+  expect(result.state).toBe('ROLLED_BACK');
+  expect(result.reason).toMatch(/health check/);
+  expect(fleet.pushes.map((push) => push.refs.length)).toEqual([1, 1]);
+  expect(fleet.heldVersions()).toEqual([1, 1, 1, 1, 1]);
+});
+
+test('rolling back a brand-new key removes it from the instances that got it', async () => {
+  const fleet = new FakeFleet(2, { failingPushes: ['orders/i-02'] });
+  const result = await withWorker(fleet, async (taskQueue) =>
+    (
+      await launch(request({ plan: plan({ strategy: { kind: 'explicit', waves: ['100%'] } }) }), taskQueue)
+    ).result(),
+  );
+  expect(result.state).toBe('ROLLED_BACK');
+  expect(fleet.pushes.at(-1)).toMatchObject({ version: 0, removed: true, revertFrom: 1 });
+  expect(fleet.heldVersions()).toEqual([0, 0]);
+});
+
+test('an instance that joins during the rollout is swept onto the new version after promotion', async () => {
+  const fleet = new FakeFleet(3, { liveVersion: 1, joinsLater: 1 });
+  const result = await withWorker(fleet, async (taskQueue) => (await launch(request(), taskQueue)).result());
+  expect(result).toMatchObject({ state: 'SUCCEEDED', updatedInstances: 4 });
+  expect(fleet.heldVersions()).toEqual([2, 2, 2, 2]);
+});
+
+test('a second rollout of the same tenant and key is refused while the first runs', async () => {
+  const fleet = new FakeFleet(2, { liveVersion: 1 });
+  await withWorker(fleet, async (taskQueue) => {
+    const first = request({ plan: plan({ bakeSeconds: 0, approval: 'after-first-wave' }) });
+    const handle = await launch(first, taskQueue);
+    await waitForState(handle, 'AWAITING_APPROVAL');
+    await expect(launch({ ...first, actor: 'mallory' }, taskQueue)).rejects.toBeInstanceOf(
+      RolloutInProgressError,
+    );
+    await handle.executeUpdate(abortUpdate, { args: [{ actor: 'alice' }] });
+    return handle.result();
+  });
+});
+
+test('an invalid plan fails the rollout at once, naming the field, before anything is written', async () => {
+  const fleet = new FakeFleet(2, { liveVersion: 1 });
+  const outcome = withWorker(fleet, async (taskQueue) =>
+    (await launch(request({ plan: plan({ bakeSeconds: -5 }) }), taskQueue)).result(),
+  );
+  await expect(outcome).rejects.toBeInstanceOf(WorkflowFailedError);
+  await expect(outcome).rejects.toHaveProperty('cause.message', expect.stringMatching(/plan.bakeSeconds/));
+  expect(fleet.written).toEqual([]);
+});
+
+test('a recorded history replays deterministically with the current workflow code', async () => {
+  const fleet = new FakeFleet(4, { liveVersion: 1, failingPushes: ['orders/i-03'] });
+  const history = await withWorker(fleet, async (taskQueue) => {
+    const handle = await launch(request({ plan: plan({ maxFailures: 1 }) }), taskQueue);
+    await handle.result();
+    return handle.fetchHistory();
+  });
+  await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history)).resolves.toBeUndefined();
+});

@@ -1,0 +1,13 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ActorInput, RolloutProgress } from '../common/rollout';
+
+/**
+ * The rollout's queries and updates, declared once for the workflow and every client, so their names
+ * cannot drift. Updates (not signals) so a caller learns at once whether its action was accepted and
+ * gets the progress it led to; each carries the actor for audit.
+ */
+export const progressQuery = defineQuery<RolloutProgress>('progress');
+export const approveUpdate = defineUpdate<RolloutProgress, [ActorInput]>('approve');
+export const pauseUpdate = defineUpdate<RolloutProgress, [ActorInput]>('pause');
+export const resumeUpdate = defineUpdate<RolloutProgress, [ActorInput]>('resume');
+export const abortUpdate = defineUpdate<RolloutProgress, [ActorInput]>('abort');

@@ -1,0 +1,23 @@
+import { instanceRef, type ServiceInstance } from '../common/cloudMap';
+
+/**
+ * The order instances receive a change in: round robin across zones (instances sorted by id within
+ * each), so the canary and every early wave span as many zones as they can, and a zone-local problem
+ * shows before the change is everywhere. Deterministic, as workflow code must be.
+ */
+export function fleetOrder(instances: readonly ServiceInstance[]): ServiceInstance[] {
+  const byZone = new Map<string, ServiceInstance[]>();
+  for (const instance of [...instances].sort((a, b) => instanceRef(a).localeCompare(instanceRef(b)))) {
+    const zone = instance.zone ?? '';
+    byZone.set(zone, [...(byZone.get(zone) ?? []), instance]);
+  }
+  const zones = [...byZone.keys()].sort();
+  const ordered: ServiceInstance[] = [];
+  for (let round = 0; ordered.length < instances.length; round += 1) {
+    for (const zone of zones) {
+      const instance = byZone.get(zone)?.[round];
+      if (instance) ordered.push(instance);
+    }
+  }
+  return ordered;
+}

@@ -1,0 +1,1 @@
+export { rolloutWorkflow } from './rolloutWorkflow';

@@ -1,0 +1,374 @@
+import {
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RolloutActivities, VersionRef } from '../activities/rolloutActivities';
+import type { FleetOutcome, RefreshPayload } from '../activities/refresh/refreshPusher';
+import { instanceRef, type ServiceInstance } from '../common/cloudMap';
+import type {
+  ActorInput,
+  AuditEntry,
+  RolloutProgress,
+  RolloutRequest,
+  RolloutResult,
+  RolloutState,
+  WaveProgress,
+} from '../common/rollout';
+import { DEFAULT_PUSH_SETTINGS } from '../common/rollout';
+import { failureBudget, planProblems, waveSizes } from '../common/rolloutPlan';
+import { CONFIG_KEY, ROLLOUT_STATE, TENANT_ID } from '../common/searchAttributes';
+import { abortUpdate, approveUpdate, pauseUpdate, progressQuery, resumeUpdate } from './definitions';
+import { fleetOrder } from './fleetOrder';
+
+// Timeouts and retries are declared here, once, per kind of work.
+const storage = proxyActivities<RolloutActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+  },
+});
+const discovery = proxyActivities<RolloutActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+  },
+});
+// A wave's pushes run inside one activity (retries per instance happen there); heartbeats let a crashed
+// worker's wave be retried on another worker within the heartbeat timeout. Pushes are idempotent.
+const fleet = proxyActivities<RolloutActivities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+  },
+});
+
+const TERMINAL: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
+const MAX_AUDIT_ENTRIES = 200;
+const MAX_REPORTED_FAILURES = 100;
+
+/** Thrown inside the workflow to unwind to the rollback; never leaves it. */
+class RollbackRequired extends Error {}
+
+/**
+ * One staged rollout of one config change for one tenant: write the candidate, push it wave by wave to
+ * the consuming services' instances (bake, health gate, approval), promote it to live, sweep instances
+ * that joined meanwhile. Past the failure budget, or on abort, every instance that got the candidate is
+ * given the previous version back and the candidate is never made live.
+ */
+export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutResult> {
+  const problems = planProblems(request.plan);
+  if (request.targetServices.length === 0)
+    problems.push('targetServices: name at least one consuming service');
+  if (problems.length > 0) throw ApplicationFailure.nonRetryable(problems.join('; '), 'InvalidArgument');
+
+  const { runId } = workflowInfo();
+  const settings = request.plan.push ?? DEFAULT_PUSH_SETTINGS;
+  const audit: AuditEntry[] = [{ at: now(), actor: request.actor, action: 'start' }];
+  let state: RolloutState = 'PREPARING';
+  let paused = false;
+  let abortedBy: ActorInput | undefined;
+  let waves: WaveProgress[] = [];
+  let currentWave = 0;
+  let total = 0;
+  /** Known once prepared; read by the progress query before that. */
+  const versions: { candidate?: VersionRef; previous?: VersionRef } = {};
+  let outcome: string | undefined;
+  const updated = new Set<string>();
+  const failures = new Map<string, string>();
+  const approvedWaves = new Set<number>();
+
+  const progress = (): RolloutProgress => ({
+    state,
+    tenantId: request.tenantId,
+    key: request.key,
+    ...(request.service ? { service: request.service } : {}),
+    ...(versions.candidate ? { candidateVersion: versions.candidate.version } : {}),
+    ...(versions.previous ? { previousVersion: versions.previous.version } : {}),
+    currentWave,
+    waves,
+    instances: {
+      total,
+      updated: updated.size,
+      failed: failures.size,
+      pending: Math.max(0, total - updated.size - failures.size),
+    },
+    failedInstances: [...failures]
+      .slice(0, MAX_REPORTED_FAILURES)
+      .map(([instanceId, reason]) => ({ instanceId, reason })),
+    paused,
+    ...(outcome ? { outcome } : {}),
+    audit,
+  });
+  const record = (action: AuditEntry['action'], input: ActorInput) => {
+    audit.push({ at: now(), actor: input.actor, action, ...(input.reason ? { reason: input.reason } : {}) });
+    if (audit.length > MAX_AUDIT_ENTRIES) audit.splice(1, 1);
+  };
+  const enter = (next: RolloutState) => {
+    state = next;
+    upsertSearchAttributes([{ key: ROLLOUT_STATE, value: next }]);
+  };
+  const setWave = (index: number, change: Partial<WaveProgress>) => {
+    waves = waves.map((wave) => (wave.index === index ? { ...wave, ...change } : wave));
+  };
+  const assertActive = (action: string) => {
+    if (TERMINAL.includes(state) || state === 'ROLLING_BACK')
+      throw new Error(`cannot ${action}: rollout is ${state}`);
+  };
+
+  setHandler(progressQuery, progress);
+  setHandler(
+    approveUpdate,
+    (input) => {
+      record('approve', input);
+      approvedWaves.add(currentWave);
+      return progress();
+    },
+    {
+      validator: (input: ActorInput) => {
+        assertActor(input);
+        if (state !== 'AWAITING_APPROVAL')
+          throw new Error(`cannot approve: rollout is ${state}, not AWAITING_APPROVAL`);
+      },
+    },
+  );
+  setHandler(
+    pauseUpdate,
+    (input) => {
+      record('pause', input);
+      paused = true;
+      return progress();
+    },
+    {
+      validator: (input: ActorInput) => {
+        assertActor(input);
+        assertActive('pause');
+        if (paused) throw new Error('cannot pause: rollout is already paused');
+        if (state === 'PROMOTING') throw new Error('cannot pause: rollout is promoting');
+      },
+    },
+  );
+  setHandler(
+    resumeUpdate,
+    (input) => {
+      record('resume', input);
+      paused = false;
+      return progress();
+    },
+    {
+      validator: (input: ActorInput) => {
+        assertActor(input);
+        assertActive('resume');
+        if (!paused) throw new Error('cannot resume: rollout is not paused');
+      },
+    },
+  );
+  setHandler(
+    abortUpdate,
+    (input) => {
+      record('abort', input);
+      abortedBy = input;
+      return progress();
+    },
+    {
+      validator: (input: ActorInput) => {
+        assertActor(input);
+        assertActive('abort');
+        if (state === 'PROMOTING') throw new Error('cannot abort: the candidate is being promoted to live');
+        if (abortedBy) throw new Error('cannot abort: rollout is already aborting');
+      },
+    },
+  );
+
+  upsertSearchAttributes([
+    { key: TENANT_ID, value: request.tenantId },
+    { key: CONFIG_KEY, value: request.key },
+    { key: ROLLOUT_STATE, value: state },
+  ]);
+
+  const payloadOf = (version: VersionRef, revertFrom?: number): RefreshPayload => ({
+    tenantId: request.tenantId,
+    key: request.key,
+    ...(request.service ? { service: request.service } : {}),
+    version: version.version,
+    value: version.value,
+    format: version.format,
+    rolloutId: runId,
+    ...(revertFrom !== undefined ? { revertFrom } : {}),
+  });
+  const tally = (result: FleetOutcome) => {
+    for (const ref of result.succeeded) updated.add(ref);
+    for (const { instance, reason } of result.failed) {
+      updated.delete(instance);
+      failures.set(instance, reason);
+    }
+  };
+  /** Waits out a pause; throws to the rollback on abort. */
+  const checkpoint = async () => {
+    if (paused && !abortedBy) {
+      enter('PAUSED');
+      await condition(() => !paused || abortedBy !== undefined);
+    }
+    if (abortedBy)
+      throw new RollbackRequired(
+        `aborted by ${abortedBy.actor}${abortedBy.reason ? `: ${abortedBy.reason}` : ''}`,
+      );
+  };
+
+  const prepared = await storage.prepareRollout(request);
+  const previous = prepared.previous;
+  versions.previous = previous;
+  const candidate =
+    request.change.kind === 'set'
+      ? await storage.writeCandidate({ request, value: request.change.value, writeId: `rollout/${runId}` })
+      : prepared.existing;
+  if (!candidate) throw ApplicationFailure.nonRetryable('the version to roll out was not found', 'NotFound');
+  const target = candidate;
+  versions.candidate = target;
+
+  const instances = fleetOrder(
+    await discovery.discoverInstances({ tenantId: request.tenantId, services: request.targetServices }),
+  );
+  total = instances.length;
+  const sizes = waveSizes(request.plan.strategy, total);
+  const budget = failureBudget(request.plan.maxFailures, total);
+  waves = sizes.map((size, index) => ({
+    index,
+    targetInstances: size,
+    updated: 0,
+    failed: 0,
+    state: 'pending',
+  }));
+  const pushed: ServiceInstance[] = [];
+
+  try {
+    for (const [index, size] of sizes.entries()) {
+      currentWave = index;
+      await checkpoint();
+      enter('ROLLING_OUT');
+      setWave(index, { state: 'pushing' });
+      const batch = instances.slice(pushed.length, size);
+      pushed.push(...batch);
+      tally(await fleet.pushToInstances({ instances: batch, payload: payloadOf(target), settings }));
+      setWave(index, waveCounts(batch, updated, failures));
+      if (failures.size > budget) throw new RollbackRequired(budgetMessage(failures.size, budget, 'push'));
+
+      enter('BAKING');
+      setWave(index, { state: 'baking' });
+      if (request.plan.bakeSeconds > 0)
+        await condition(() => abortedBy !== undefined, request.plan.bakeSeconds * 1000);
+      await checkpoint();
+      const stillUpdated = pushed.filter((instance) => updated.has(instanceRef(instance)));
+      tally(
+        await fleet.checkInstances({
+          instances: stillUpdated,
+          request,
+          expectedVersion: target.version,
+          settings,
+        }),
+      );
+      setWave(index, waveCounts(batch, updated, failures));
+      if (failures.size > budget)
+        throw new RollbackRequired(budgetMessage(failures.size, budget, 'health check'));
+
+      const isLast = index === sizes.length - 1;
+      const approvalDue =
+        !isLast &&
+        (request.plan.approval === 'every-wave' ||
+          (request.plan.approval === 'after-first-wave' && index === 0));
+      if (approvalDue) {
+        enter('AWAITING_APPROVAL');
+        setWave(index, { state: 'awaiting-approval' });
+        await condition(() => approvedWaves.has(index) || abortedBy !== undefined);
+        await checkpoint();
+      }
+      setWave(index, { state: 'done' });
+    }
+    await checkpoint();
+  } catch (error) {
+    if (!(error instanceof RollbackRequired)) throw error;
+    return rollBack(error.message);
+  }
+
+  enter('PROMOTING');
+  await storage.promoteCandidate({ request, version: target.version });
+  // Instances that registered while the rollout ran have read the old live version: sweep them now.
+  const joined = (
+    await discovery.discoverInstances({ tenantId: request.tenantId, services: request.targetServices })
+  ).filter((instance) => !pushed.some((known) => instanceRef(known) === instanceRef(instance)));
+  if (joined.length > 0) {
+    total += joined.length;
+    tally(await fleet.pushToInstances({ instances: joined, payload: payloadOf(target), settings }));
+  }
+  enter('SUCCEEDED');
+  outcome = `version ${target.version} is live on ${updated.size} of ${total} instances`;
+  return {
+    state: 'SUCCEEDED',
+    candidateVersion: target.version,
+    liveVersion: target.version,
+    updatedInstances: updated.size,
+    failedInstances: failures.size,
+  };
+
+  /** The saga's compensation: every instance that was sent the candidate gets the previous version back. */
+  async function rollBack(reason: string): Promise<RolloutResult> {
+    enter('ROLLING_BACK');
+    outcome = `rolled back: ${reason}`;
+    const revert: RefreshPayload = previous
+      ? payloadOf(previous, target.version)
+      : { ...payloadOf(target, target.version), version: 0, value: undefined, removed: true };
+    const reverted = await fleet.pushToInstances({
+      instances: [...pushed].reverse(),
+      payload: revert,
+      settings,
+    });
+    for (const ref of reverted.succeeded) updated.delete(ref);
+    enter('ROLLED_BACK');
+    return {
+      state: 'ROLLED_BACK',
+      candidateVersion: target.version,
+      ...(previous ? { liveVersion: previous.version } : {}),
+      updatedInstances: 0,
+      failedInstances: failures.size,
+      reason: reverted.failed.length
+        ? `${reason}; ${reverted.failed.length} instance(s) could not be reverted`
+        : reason,
+    };
+  }
+}
+
+function waveCounts(batch: readonly ServiceInstance[], updated: Set<string>, failures: Map<string, string>) {
+  const refs = batch.map(instanceRef);
+  return {
+    updated: refs.filter((ref) => updated.has(ref)).length,
+    failed: refs.filter((ref) => failures.has(ref)).length,
+  };
+}
+
+function budgetMessage(failed: number, budget: number, stage: string): string {
+  return `${failed} instance(s) failed (${stage}), over the plan's budget of ${budget}`;
+}
+
+function assertActor(input: ActorInput | undefined): void {
+  if (!input || typeof input.actor !== 'string' || input.actor.length === 0) {
+    throw new Error('actor is required (the subject of the caller’s token)');
+  }
+}
+
+/** Workflow time: deterministic on replay. */
+function now(): string {
+  return new Date().toISOString();
+}
