@@ -16,6 +16,7 @@ export const DEFAULT_PORTS = {
   dynamodb: 8000,
   moto: 5000,
   issuer: 8090,
+  workerHealth: 8091,
 } as const;
 
 /** The local issuer impersonates a Cognito user pool so the very same verifier runs locally and on AWS. */

@@ -57,6 +57,8 @@ const temporalSchema = z.object({
 const rolloutWorkerSchema = z.object({
   PUSH_SIGNING_KEY_FILE: z.string().min(1),
   CLOUD_MAP_NAMESPACE: z.string().min(1).default(DEFAULT_CLOUD_MAP_NAMESPACE),
+  BIND_ADDRESS: z.string().min(1).default('127.0.0.1'),
+  WORKER_HEALTH_PORT: port(DEFAULT_PORTS.workerHealth),
 });
 
 export type AwsSettings = ReturnType<typeof toAwsSettings>;
@@ -68,9 +70,10 @@ export type RolloutWorkerSettings = ReturnType<typeof toRolloutWorkerSettings>;
 
 export class SettingsError extends Error {}
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
-function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, env: Env): T {
+/** Parses the environment with a schema; the error names every variable at fault. */
+export function parseEnv<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, env: Env): T {
   // Empty strings count as unset so `FOO=` in an env file falls back to the default.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = schema.safeParse(cleaned);
@@ -127,31 +130,36 @@ function toTemporalSettings(s: z.infer<typeof temporalSchema>) {
 }
 
 function toRolloutWorkerSettings(s: z.infer<typeof rolloutWorkerSchema>) {
-  return { pushSigningKeyFile: s.PUSH_SIGNING_KEY_FILE, cloudMapNamespace: s.CLOUD_MAP_NAMESPACE };
+  return {
+    pushSigningKeyFile: s.PUSH_SIGNING_KEY_FILE,
+    cloudMapNamespace: s.CLOUD_MAP_NAMESPACE,
+    bindAddress: s.BIND_ADDRESS,
+    healthPort: s.WORKER_HEALTH_PORT,
+  };
 }
 
 export function loadTemporalSettings(env: Env = process.env): TemporalSettings {
-  return toTemporalSettings(parse(temporalSchema, env));
+  return toTemporalSettings(parseEnv(temporalSchema, env));
 }
 
 export function loadRolloutWorkerSettings(env: Env = process.env): RolloutWorkerSettings {
-  return toRolloutWorkerSettings(parse(rolloutWorkerSchema, env));
+  return toRolloutWorkerSettings(parseEnv(rolloutWorkerSchema, env));
 }
 
 export function loadAwsSettings(env: Env = process.env): AwsSettings {
-  return toAwsSettings(parse(awsSchema, env));
+  return toAwsSettings(parseEnv(awsSchema, env));
 }
 
 export function loadStorageSettings(env: Env = process.env): StorageSettings {
-  return toStorageSettings(parse(storageSchema, env));
+  return toStorageSettings(parseEnv(storageSchema, env));
 }
 
 export function loadAuthSettings(env: Env = process.env): AuthSettings {
-  return toAuthSettings(parse(authSchema, env));
+  return toAuthSettings(parseEnv(authSchema, env));
 }
 
 export function loadServerSettings(env: Env = process.env): ServerSettings {
-  return toServerSettings(parse(serverSchema, env));
+  return toServerSettings(parseEnv(serverSchema, env));
 }
 
 function isLoopback(url: string): boolean {

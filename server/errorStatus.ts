@@ -1,4 +1,4 @@
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { Metadata, type StatusObject, status as GrpcStatus } from '@grpc/grpc-js';
 import { type ErrorCode, PlatformError } from '../common/errors';
 
 /** The one mapping from platform errors to HTTP and gRPC status codes. */
@@ -30,4 +30,12 @@ export function errorReply(error: unknown): ErrorReply {
     return { ...STATUS_BY_CODE[error.code], code: error.code, message: error.message, field: error.field };
   }
   return { http: 500, grpc: GrpcStatus.INTERNAL, code: 'Internal', message: 'internal error' };
+}
+
+/** The gRPC status for a reply, with `error-code` and `error-field` trailers for programs to act on. */
+export function grpcStatusOf(reply: ErrorReply): Partial<StatusObject> {
+  const metadata = new Metadata();
+  metadata.set('error-code', reply.code);
+  if (reply.field) metadata.set('error-field', reply.field);
+  return { code: reply.grpc, details: reply.message, metadata };
 }

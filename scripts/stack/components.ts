@@ -105,6 +105,17 @@ export const COMPONENTS: readonly Component[] = [
     answers: httpGetSucceeds('/healthz'),
     readyTimeoutMs: 30_000,
   },
+  {
+    // Runs rollout workflows; its health endpoint answers once the worker polls Temporal.
+    name: 'rollout-worker',
+    tier: 'application',
+    port: PORTS.workerHealth,
+    sourceFile: 'server/worker.ts',
+    launch: () =>
+      tsxProcess('server/worker.ts', { WORKER_HEALTH_PORT: String(resolvePort(PORTS.workerHealth)) }),
+    answers: httpGetSucceeds('/healthz'),
+    readyTimeoutMs: 60_000,
+  },
 ];
 
 /** A TypeScript entry point of this repository, run with the stack's environment. */

@@ -14,6 +14,7 @@ export const PORTS = {
   issuer: { envVar: 'ISSUER_PORT', defaultPort: 8090 },
   configHttp: { envVar: 'HTTP_PORT', defaultPort: 8080 },
   configGrpc: { envVar: 'GRPC_PORT', defaultPort: 50051 },
+  workerHealth: { envVar: 'WORKER_HEALTH_PORT', defaultPort: 8091 },
 } as const satisfies Record<string, PortSetting>;
 
 /** Every server of the stack binds here only. */

@@ -1,4 +1,4 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { ConfigVersion } from '../../activities/storage/types';
 import type { ConfigEntry } from '../../gen/proto/configsvc/v1/ConfigEntry';
 import type { ConfigServiceHandlers } from '../../gen/proto/configsvc/v1/ConfigService';
@@ -7,7 +7,7 @@ import type { Action, Identity } from '../auth/identity';
 import type { Authenticator } from '../auth/authenticator';
 import { assertNoTenantNamed } from '../auth/tenantSmuggling';
 import type { CachedConfigReader } from '../configReader';
-import { errorReply } from '../errorStatus';
+import { errorReply, grpcStatusOf } from '../errorStatus';
 
 export function toConfigEntry(version: ConfigVersion): ConfigEntry {
   return {
@@ -63,10 +63,7 @@ function authenticatedUnary<Req, Res>(
         const reply = errorReply(error);
         if (reply.code === 'Internal')
           logger.error('ConfigService internal error', { method: call.getPath(), error });
-        const trailer = new grpc.Metadata();
-        trailer.set('error-code', reply.code);
-        if (reply.field) trailer.set('error-field', reply.field);
-        callback({ code: reply.grpc, details: reply.message, metadata: trailer });
+        callback(grpcStatusOf(reply));
       }
     })();
   };

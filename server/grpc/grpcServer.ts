@@ -1,20 +1,38 @@
 import * as grpc from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { loadProto } from '../../common/proto';
 import type { ProtoGrpcType } from '../../gen/proto/config';
 import type { ConfigServiceHandlers } from '../../gen/proto/configsvc/v1/ConfigService';
 
-/**
- * The gRPC server with ConfigService and server reflection (so grpcurl can list and call it without
- * the .proto). Binds to the given address; port 0 picks a free port (tests).
- */
-export async function startGrpcServer(
+/** The gRPC server with ConfigService and server reflection. */
+export function startGrpcServer(
   handlers: ConfigServiceHandlers,
   address: { host: string; port: number },
 ): Promise<{ server: grpc.Server; port: number }> {
   const { definition, proto } = loadProto<ProtoGrpcType>('config.proto');
+  return serveWithReflection(
+    definition,
+    proto.configsvc.v1.ConfigService.service,
+    handlers,
+    address,
+    'ConfigService',
+  );
+}
+
+/**
+ * Serves one service plus server reflection (so grpcurl can list and call it without the .proto) on
+ * `host:port`; port 0 picks a free port.
+ */
+export async function serveWithReflection(
+  definition: PackageDefinition,
+  service: grpc.ServiceDefinition,
+  handlers: grpc.UntypedServiceImplementation,
+  address: { host: string; port: number },
+  name: string,
+): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server();
-  server.addService(proto.configsvc.v1.ConfigService.service, handlers);
+  server.addService(service, handlers);
   new ReflectionService(definition).addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
@@ -22,7 +40,7 @@ export async function startGrpcServer(
       grpc.ServerCredentials.createInsecure(),
       (error, bound) =>
         error
-          ? reject(new Error(`gRPC cannot listen on ${address.host}:${address.port}: ${error.message}`))
+          ? reject(new Error(`${name} cannot listen on ${address.host}:${address.port}: ${error.message}`))
           : resolve(bound),
     );
   });

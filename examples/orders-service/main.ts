@@ -1,0 +1,85 @@
+import { createLogger } from '../../common/logger';
+import { type ConfigChange, ConfigClient, configClientOptionsFromEnv } from '../../sdk';
+import { FEATURE_FLAGS_KEY, featureFlagsProblem } from './featureFlags';
+import { serviceTokenProvider } from './serviceTokens';
+
+const API_ENDPOINT_KEY = 'param_config_apiEndpoint';
+
+/**
+ * An example consuming service: embeds the SDK, holds its tenants' feature flags and API endpoint,
+ * logs every change, and reports NOT_SERVING while a tenant's feature flags are broken, so a rollout
+ * of a broken config fails the health gate and is rolled back. Configured by environment variables
+ * (examples/README.md).
+ */
+async function main(): Promise<void> {
+  const logger = createLogger({ component: 'orders-service' });
+  const { preloadTenants, ...fromEnv } = configClientOptionsFromEnv();
+  // Tenants whose flags the health check looks at: those preloaded, and any a rollout pushes to.
+  const tenants = new Set(preloadTenants);
+
+  const client = new ConfigClient({
+    ...fromEnv,
+    logger,
+    tokenFor: serviceTokenProvider(fromEnv.service),
+    preload: preloadTenants.flatMap((tenantId) => [
+      { tenantId, key: FEATURE_FLAGS_KEY },
+      { tenantId, key: API_ENDPOINT_KEY, service: fromEnv.service },
+    ]),
+    health: async () => {
+      for (const tenantId of tenants) {
+        const problem = featureFlagsProblem(await client.get(tenantId, FEATURE_FLAGS_KEY));
+        if (problem) {
+          logger.warn('reporting NOT_SERVING', { tenantId, key: FEATURE_FLAGS_KEY, reason: problem });
+          return false;
+        }
+      }
+      return true;
+    },
+  });
+
+  const logChange = (change: ConfigChange) => {
+    tenants.add(change.tenantId);
+    logger.info('config changed', {
+      tenantId: change.tenantId,
+      key: change.key,
+      service: change.service,
+      version: change.heldVersion,
+      previousVersion: change.previous?.version,
+      removed: change.current === undefined,
+      cause: change.cause,
+      rolloutId: change.rolloutId,
+      ...(change.key === FEATURE_FLAGS_KEY ? { flagsProblem: featureFlagsProblem(change.current) } : {}),
+    });
+  };
+  client.onChange(FEATURE_FLAGS_KEY, logChange);
+  client.onChange(API_ENDPOINT_KEY, logChange);
+
+  await client.start();
+  logger.info('orders service ready', {
+    instanceId: client.instanceId,
+    refreshPort: client.refreshPort,
+    tenants: [...tenants],
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    // stop() deregisters from Cloud Map before it closes the refresh server.
+    void client
+      .stop()
+      .catch((error: unknown) => logger.error('shutdown failed', { error }))
+      .finally(() => {
+        fromEnv.cloudMap?.client.destroy();
+        process.exit(0);
+      });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,324 @@
+import { createPublicKey } from 'node:crypto';
+import type * as grpc from '@grpc/grpc-js';
+import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
+import type { ConfigAddress } from '../activities/storage/types';
+import { InvalidArgumentError } from '../common/errors';
+import { assertConfigKey, assertServiceName, isTenantId } from '../common/identifiers';
+import { createLogger, type Logger } from '../common/logger';
+import {
+  advertisedAddress,
+  type CloudMapRegistration,
+  instanceAttributes,
+  registerInstance,
+} from './cloudMapRegistration';
+import { ConfigReaderClient, type TokenProvider } from './configReaderClient';
+import { ConfigClientStateError } from './errors';
+import { type ChangeListener, HeldConfig, type HeldValue } from './heldConfig';
+import {
+  createCacheRefreshHandlers,
+  type RefreshServer,
+  type ServingStatus,
+  startRefreshServer,
+} from './refreshServer';
+import { assertServesTenant, type InstanceTenancy } from './tenancy';
+import { DEFAULT_VERSION_CHECK_INTERVAL_MS, VersionCheck } from './versionCheck';
+
+export interface PreloadKey {
+  readonly tenantId: string;
+  readonly key: string;
+  /** For per-service keys (`param_config_`); omit for tenant-wide ones. */
+  readonly service?: string;
+}
+
+export interface CloudMapOptions {
+  readonly client: ServiceDiscoveryClient;
+  /** An HTTP namespace (common/cloudMap.ts DEFAULT_CLOUD_MAP_NAMESPACE locally). */
+  readonly namespace: string;
+  /** Defaults to `${service}-${address}-${port}`. */
+  readonly instanceId?: string;
+  readonly zone?: string;
+  /** The IPv4 the control plane pushes to; defaults to the refresh host, or the first external IPv4. */
+  readonly advertiseAddress?: string;
+  /** Create the Cloud Map service when it does not exist (local runs; on AWS the template makes it). */
+  readonly createServiceIfMissing?: boolean;
+}
+
+/** Whether the app is fit to serve; asked on every Health call (the rollout's health gate). */
+export type HealthHook = () => boolean | Promise<boolean>;
+
+export interface ConfigClientOptions {
+  /** The consuming service's name: push tokens must be for it, and it names the Cloud Map service. */
+  readonly service: string;
+  readonly tenancy: InstanceTenancy;
+  /** ConfigService's gRPC address, `host:port`. */
+  readonly configServiceAddress: string;
+  /** Defaults to plaintext (the local stack); give TLS credentials anywhere else. */
+  readonly configServiceCredentials?: grpc.ChannelCredentials;
+  /** A service token for the tenant: tokens carry their tenant, so a pooled instance needs one per tenant. */
+  readonly tokenFor: TokenProvider;
+  /** Loaded before start() resolves, so they are never "not found" while the first load runs. */
+  readonly preload?: readonly PreloadKey[];
+  /** Where the CacheRefresh server listens; port 0 picks a free one. */
+  readonly refreshServer: { readonly host: string; readonly port: number };
+  /** The control plane's Ed25519 public key (PEM) that push tokens are verified with. */
+  readonly pushVerifyKeyPem: string;
+  /** Register in Cloud Map so rollouts find this instance; omit to run unregistered. */
+  readonly cloudMap?: CloudMapOptions;
+  /** Period of the safety-net version check; 0 turns it off. Default 60 s. */
+  readonly versionCheckIntervalMs?: number;
+  readonly logger?: Logger;
+  readonly health?: HealthHook;
+}
+
+type State = 'new' | 'starting' | 'ready' | 'stopping' | 'stopped';
+
+/**
+ * What a consuming service embeds: holds its tenants' config in memory, serves CacheRefresh so rollouts
+ * can push new versions to it, registers itself in Cloud Map so rollouts find it, and re-checks live
+ * versions now and then in case a push was lost. Ready only once the preloaded keys are loaded.
+ */
+export class ConfigClient {
+  private readonly options: ConfigClientOptions;
+  private readonly logger: Logger;
+  private readonly held: HeldConfig;
+  private readonly reader: ConfigReaderClient;
+  private readonly versionCheck: VersionCheck;
+  private readonly preload: readonly ConfigAddress[];
+  private readonly loading = new Map<string, Promise<void>>();
+  private state: State = 'new';
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private healthy = true;
+  private server: RefreshServer | undefined;
+  private registration: CloudMapRegistration | undefined;
+  private boundInstanceId: string | undefined;
+
+  constructor(options: ConfigClientOptions) {
+    assertOptions(options);
+    this.options = options;
+    this.preload = (options.preload ?? []).map((key, index) => this.addressOf(key, `preload[${index}].`));
+    this.logger = options.logger ?? createLogger({ component: 'config-sdk', service: options.service });
+    this.held = new HeldConfig((error, change) =>
+      this.logger.error('a config change listener failed', {
+        tenantId: change.tenantId,
+        key: change.key,
+        service: change.service,
+        version: change.heldVersion,
+        rolloutId: change.rolloutId,
+        error,
+      }),
+    );
+    this.reader = new ConfigReaderClient(options.configServiceAddress, options.tokenFor, {
+      credentials: options.configServiceCredentials,
+    });
+    this.versionCheck = new VersionCheck({
+      held: this.held,
+      reader: this.reader,
+      intervalMs: options.versionCheckIntervalMs ?? DEFAULT_VERSION_CHECK_INTERVAL_MS,
+      logger: this.logger,
+    });
+  }
+
+  /**
+   * Loads the preloaded keys, then serves CacheRefresh, then registers in Cloud Map; resolves only
+   * then. On failure, undoes what it did and rejects.
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new ConfigClientStateError('start() may be called once');
+    this.state = 'starting';
+    this.starting = this.startInOrder().then(
+      () => {
+        this.state = 'ready';
+      },
+      async (error: unknown) => {
+        await this.shutDown();
+        this.state = 'stopped';
+        throw error;
+      },
+    );
+    return this.starting;
+  }
+
+  /** Deregisters from Cloud Map first (so no new pushes are aimed here), then shuts down. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.state === 'starting') await this.starting?.catch(() => undefined);
+      if (this.state === 'stopped') return;
+      this.state = 'stopping';
+      await this.shutDown();
+      this.state = 'stopped';
+    })();
+    return this.stopping;
+  }
+
+  /**
+   * The held value of a key for a tenant, read through ConfigService (and then held) on a miss.
+   * Undefined when the key does not exist. Waits while start() is loading.
+   */
+  async get(tenantId: string, key: string, service?: string): Promise<HeldValue | undefined> {
+    if (this.state === 'new') throw new ConfigClientStateError('call start() before get()');
+    if (this.state === 'starting') await this.starting;
+    if (this.state === 'stopped') throw new ConfigClientStateError('the config client is stopped');
+    const address = this.addressOf({ tenantId, key, service }, '');
+    if (!this.held.has(address)) await this.load(address);
+    return this.held.value(address);
+  }
+
+  /**
+   * Calls `listener` whenever the held version of `key` changes for any tenant: by a push, a rollback,
+   * a removal or the version check; not for a key's first load. Returns the unsubscribe function.
+   */
+  onChange(key: string, listener: ChangeListener): () => void {
+    assertConfigKey(key);
+    return this.held.onChange(key, listener);
+  }
+
+  /** Reports NOT_SERVING on Health while false, whatever the health hook says. */
+  setHealthy(healthy: boolean): void {
+    this.healthy = healthy;
+  }
+
+  /** The port CacheRefresh listens on (useful with port 0). */
+  get refreshPort(): number {
+    if (!this.server) throw new ConfigClientStateError('the refresh server is not running');
+    return this.server.port;
+  }
+
+  /** The id this instance reports in Health and registers in Cloud Map. */
+  get instanceId(): string {
+    if (!this.boundInstanceId) throw new ConfigClientStateError('the instance id is known once started');
+    return this.boundInstanceId;
+  }
+
+  private async startInOrder(): Promise<void> {
+    const { options } = this;
+    await Promise.all(this.preload.map((address) => this.load(address)));
+    this.server = await startRefreshServer(
+      createCacheRefreshHandlers({
+        service: options.service,
+        tenancy: options.tenancy,
+        pushVerifyKeyPem: options.pushVerifyKeyPem,
+        held: this.held,
+        status: () => this.status(),
+        instanceId: () => this.boundInstanceId ?? '',
+        logger: this.logger,
+      }),
+      options.refreshServer,
+    );
+    const { cloudMap } = options;
+    const address = cloudMap
+      ? advertisedAddress(options.refreshServer.host, cloudMap.advertiseAddress)
+      : options.refreshServer.host;
+    this.boundInstanceId = cloudMap?.instanceId ?? `${options.service}-${address}-${this.server.port}`;
+    if (cloudMap) {
+      this.registration = await registerInstance(cloudMap.client, {
+        namespace: cloudMap.namespace,
+        service: options.service,
+        instanceId: this.boundInstanceId,
+        attributes: instanceAttributes({
+          address,
+          port: this.server.port,
+          tenancy: options.tenancy,
+          zone: cloudMap.zone,
+        }),
+        createServiceIfMissing: cloudMap.createServiceIfMissing ?? false,
+      });
+    }
+    this.versionCheck.start();
+    this.logger.info('config client ready', {
+      instanceId: this.boundInstanceId,
+      refreshPort: this.server.port,
+      preloaded: this.preload.length,
+      registered: cloudMap !== undefined,
+    });
+  }
+
+  /** Deregistration failures are logged, not thrown: the process is going away either way. */
+  private async shutDown(): Promise<void> {
+    if (this.registration) {
+      await this.registration.deregister().catch((error: unknown) =>
+        this.logger.error('Cloud Map deregistration failed; discovery may still list this instance', {
+          instanceId: this.registration?.instanceId,
+          error,
+        }),
+      );
+      this.registration = undefined;
+    }
+    await Promise.all([this.versionCheck.stop(), this.server?.stop()]);
+    this.server = undefined;
+    this.reader.close();
+    this.logger.info('config client stopped', { instanceId: this.boundInstanceId });
+  }
+
+  private async status(): Promise<ServingStatus> {
+    if (this.state !== 'ready' || !this.healthy) return 'NOT_SERVING';
+    if (!this.options.health) return 'SERVING';
+    try {
+      return (await this.options.health()) ? 'SERVING' : 'NOT_SERVING';
+    } catch (error) {
+      this.logger.warn('the health hook failed; reporting NOT_SERVING', { error });
+      return 'NOT_SERVING';
+    }
+  }
+
+  /** One ConfigService read per address at a time, however many callers miss together. */
+  private load(address: ConfigAddress): Promise<void> {
+    const id = JSON.stringify([address.tenantId, address.service ?? '', address.key]);
+    let pending = this.loading.get(id);
+    if (!pending) {
+      pending = this.reader
+        .getLive(address)
+        .then((live) => {
+          this.held.applyRead(address, live, 'load');
+          this.logger.debug('loaded', { ...address, version: live?.version ?? 0 });
+        })
+        .finally(() => this.loading.delete(id));
+      this.loading.set(id, pending);
+    }
+    return pending;
+  }
+
+  private addressOf(request: PreloadKey, fieldPrefix: string): ConfigAddress {
+    if (!isTenantId(request.tenantId)) {
+      throw new InvalidArgumentError('tenantId is not a valid tenant id', `${fieldPrefix}tenantId`);
+    }
+    assertConfigKey(request.key);
+    if (request.service !== undefined && request.service !== '') assertServiceName(request.service);
+    assertServesTenant(
+      this.options.tenancy,
+      request.tenantId,
+      this.options.service,
+      `${fieldPrefix}tenantId`,
+    );
+    return request.service
+      ? { tenantId: request.tenantId, key: request.key, service: request.service }
+      : { tenantId: request.tenantId, key: request.key };
+  }
+}
+
+/** Mistakes in options stop the service at construction, naming the option. */
+function assertOptions(options: ConfigClientOptions): void {
+  assertServiceName(options.service);
+  if (options.tenancy.kind === 'silo' && !isTenantId(options.tenancy.tenantId)) {
+    throw new InvalidArgumentError('tenancy.tenantId is not a valid tenant id', 'tenancy.tenantId');
+  }
+  let keyType: string | undefined;
+  try {
+    keyType = createPublicKey(options.pushVerifyKeyPem).asymmetricKeyType;
+  } catch {
+    keyType = undefined;
+  }
+  if (keyType !== 'ed25519') {
+    throw new InvalidArgumentError(
+      'pushVerifyKeyPem must be an Ed25519 public key in PEM',
+      'pushVerifyKeyPem',
+    );
+  }
+  const interval = options.versionCheckIntervalMs;
+  if (interval !== undefined && (!Number.isSafeInteger(interval) || interval < 0)) {
+    throw new InvalidArgumentError(
+      'versionCheckIntervalMs must be a non-negative integer',
+      'versionCheckIntervalMs',
+    );
+  }
+}

@@ -1,0 +1,79 @@
+import type { ConfigAddress } from '../activities/storage/types';
+import { InvalidArgumentError, PlatformError } from '../common/errors';
+import { assertConfigKey, assertServiceName, isTenantId } from '../common/identifiers';
+import type { HealthRequest__Output } from '../gen/proto/configsvc/v1/HealthRequest';
+import type { RefreshRequest__Output } from '../gen/proto/configsvc/v1/RefreshRequest';
+import type { Delivery } from './heldConfig';
+
+/**
+ * Turns CacheRefresh messages into what HeldConfig applies, refusing anything malformed with an error
+ * that names the proto field at fault.
+ */
+export function parseRefreshRequest(request: RefreshRequest__Output): {
+  readonly address: ConfigAddress;
+  readonly delivery: Delivery;
+} {
+  const address = parseAddress(request, '');
+  const version = nonNegativeInteger(request.version, 'version');
+  const revertFrom = nonNegativeInteger(request.revert_from, 'revert_from');
+  if (revertFrom > 0 && revertFrom <= version) {
+    throw new InvalidArgumentError(
+      `revert_from (${revertFrom}) must be newer than the version rolled back to (${version})`,
+      'revert_from',
+    );
+  }
+  const rolloutId = request.rollout_id || undefined;
+  if (request.change === 'removed' && request.removed === true) {
+    return { address, delivery: { version, value: undefined, revertFrom, rolloutId } };
+  }
+  if (request.change !== 'value' || !request.value) {
+    throw new InvalidArgumentError('value is required unless removed is set', 'value');
+  }
+  if (version < 1) throw new InvalidArgumentError('version of a value must be at least 1', 'version');
+  if (request.format !== 'json' && request.format !== 'text') {
+    throw new InvalidArgumentError(`format must be "json" or "text", not "${request.format}"`, 'format');
+  }
+  return {
+    address,
+    delivery: { version, value: { value: request.value, format: request.format }, revertFrom, rolloutId },
+  };
+}
+
+/** The keys a Health call asks about, in request order. */
+export function parseHeldKeys(request: HealthRequest__Output): ConfigAddress[] {
+  return request.keys.map((key, index) => parseAddress(key, `keys[${index}].`));
+}
+
+function parseAddress(
+  message: { readonly tenant_id: string; readonly key: string; readonly service: string },
+  fieldPrefix: string,
+): ConfigAddress {
+  const tenantField = `${fieldPrefix}tenant_id`;
+  if (!message.tenant_id) throw new InvalidArgumentError(`${tenantField} is required`, tenantField);
+  if (!isTenantId(message.tenant_id)) {
+    throw new InvalidArgumentError(`${tenantField} is not a valid tenant id`, tenantField);
+  }
+  atField(`${fieldPrefix}key`, () => assertConfigKey(message.key));
+  if (!message.service) return { tenantId: message.tenant_id, key: message.key };
+  atField(`${fieldPrefix}service`, () => assertServiceName(message.service));
+  return { tenantId: message.tenant_id, key: message.key, service: message.service };
+}
+
+/** Runs a shared check; inside a Health request, its error names which of the keys is at fault. */
+function atField(field: string, check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof PlatformError && error.field !== field) {
+      throw new InvalidArgumentError(error.message, field);
+    }
+    throw error;
+  }
+}
+
+function nonNegativeInteger(value: number, field: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`${field} must be a non-negative integer`, field);
+  }
+  return value;
+}

@@ -1,0 +1,83 @@
+import type { ConfigAddress } from '../activities/storage/types';
+import type { Logger } from '../common/logger';
+import type { HeldConfig, HeldValue } from './heldConfig';
+
+export const DEFAULT_VERSION_CHECK_INTERVAL_MS = 60_000;
+
+export interface LiveReader {
+  getLive(address: ConfigAddress): Promise<HeldValue | undefined>;
+}
+
+/**
+ * The safety net for a lost push (DESIGN: it never replaces the push): now and then, re-read the live
+ * version of every held key and take it only when it is newer than anything delivered. A candidate a
+ * rollout pushed is newer than live, so this check never undoes a rollout in progress; nor does it
+ * undo a rollback, which leaves the high-water mark at the rolled-back version.
+ */
+export class VersionCheck {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: {
+      readonly held: HeldConfig;
+      readonly reader: LiveReader;
+      readonly intervalMs: number;
+      readonly logger: Logger;
+    },
+  ) {}
+
+  /** Schedules the checks; an interval of 0 turns them off. */
+  start(): void {
+    if (this.deps.intervalMs > 0) this.schedule();
+  }
+
+  /** Stops scheduling and waits for a check in progress, so nothing reads after the reader is closed. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One pass over every held key; answers how many were behind. */
+  async checkNow(): Promise<number> {
+    let caught = 0;
+    for (const address of this.deps.held.addresses()) {
+      if (this.stopped) break;
+      const before = this.deps.held.heldVersion(address);
+      try {
+        const live = await this.deps.reader.getLive(address);
+        if (live && this.deps.held.applyRead(address, live, 'version-check')) {
+          caught += 1;
+          this.deps.logger.warn('version check found a newer live version: a push was missed', {
+            tenantId: address.tenantId,
+            key: address.key,
+            service: address.service,
+            version: live.version,
+            previousVersion: before,
+          });
+        }
+      } catch (error) {
+        this.deps.logger.warn('version check could not read a key', {
+          tenantId: address.tenantId,
+          key: address.key,
+          service: address.service,
+          error,
+        });
+      }
+    }
+    return caught;
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      this.running = this.checkNow().finally(() => {
+        this.running = undefined;
+        if (!this.stopped) this.schedule();
+      });
+    }, this.deps.intervalMs);
+    // The check must never be what keeps a process alive.
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import type { AwsClients } from '../../activities/awsClients';
+import { createLogger } from '../../common/logger';
+import { loadRolloutWorkerSettings } from '../../common/settings';
+import { ConfigClient } from '../../sdk';
+import type { TestServer } from './server';
+import { validToken } from './tokens';
+
+export interface FleetMember {
+  readonly client: ConfigClient;
+  readonly service: string;
+  /** A tenant id (a silo instance) or `pool`. */
+  readonly tenancy: string;
+}
+
+/**
+ * Real SDK instances on free loopback ports, registered in the stack's Cloud Map, reading through the
+ * test's ConfigService: what a rollout pushes to in the integration tests and benchmarks.
+ */
+export async function startInstance(options: {
+  server: TestServer;
+  clients: AwsClients;
+  service: string;
+  /** A tenant id for a silo instance, or `pool`. */
+  tenancy: string;
+  preload: { tenantId: string; key: string; service?: string }[];
+  zone?: string;
+}): Promise<FleetMember> {
+  const settings = loadRolloutWorkerSettings();
+  const client = new ConfigClient({
+    service: options.service,
+    tenancy: options.tenancy === 'pool' ? { kind: 'pool' } : { kind: 'silo', tenantId: options.tenancy },
+    configServiceAddress: options.server.grpcAddress,
+    tokenFor: (tenantId) => Promise.resolve(validToken({ tenantId, groups: ['services'] })),
+    preload: options.preload,
+    refreshServer: { host: '127.0.0.1', port: 0 },
+    pushVerifyKeyPem: readFileSync(requiredEnv('PUSH_VERIFY_KEY_FILE'), 'utf8'),
+    cloudMap: {
+      client: options.clients.serviceDiscovery,
+      namespace: settings.cloudMapNamespace,
+      createServiceIfMissing: true,
+      ...(options.zone ? { zone: options.zone } : {}),
+    },
+    versionCheckIntervalMs: 0,
+    logger: createLogger({ component: 'test-instance' }, 'error'),
+  });
+  await client.start();
+  return { client, service: options.service, tenancy: options.tenancy };
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: the jest global setup exports the stack's environment`);
+  return value;
+}

@@ -1,0 +1,223 @@
+import { type ConfigChange, type Delivery, HeldConfig } from '../../../sdk/heldConfig';
+
+const flags = { tenantId: 'acme', key: 'tenant_config_featureFlags' };
+
+const value = (version: number, extra: Partial<Delivery> = {}): Delivery => ({
+  version,
+  value: { value: `{"v":${version}}`, format: 'json' },
+  revertFrom: 0,
+  rolloutId: `rollout-${version}`,
+  ...extra,
+});
+const removal = (version: number, extra: Partial<Delivery> = {}): Delivery => ({
+  version,
+  value: undefined,
+  revertFrom: 0,
+  ...extra,
+});
+
+function heldWithErrors() {
+  const listenerErrors: unknown[] = [];
+  const held = new HeldConfig((error) => listenerErrors.push(error));
+  const changes: ConfigChange[] = [];
+  held.onChange(flags.key, (change) => {
+    changes.push(change);
+  });
+  return { held, changes, listenerErrors };
+}
+
+describe('pushes', () => {
+  test('a push newer than anything held applies and reports the held version', () => {
+    const { held } = heldWithErrors();
+    expect(held.applyPush(flags, value(1))).toEqual({ heldVersion: 1, applied: true });
+    expect(held.applyPush(flags, value(3))).toEqual({ heldVersion: 3, applied: true });
+    expect(held.value(flags)).toEqual({ version: 3, value: '{"v":3}', format: 'json' });
+  });
+
+  test('a repeated push changes nothing and answers the held version with applied=false', () => {
+    const { held, changes } = heldWithErrors();
+    held.applyPush(flags, value(2));
+    expect(held.applyPush(flags, value(2))).toEqual({ heldVersion: 2, applied: false });
+    expect(changes).toHaveLength(1);
+  });
+
+  test('an older push never replaces a newer version', () => {
+    const { held } = heldWithErrors();
+    held.applyPush(flags, value(5));
+    expect(held.applyPush(flags, value(4))).toEqual({ heldVersion: 5, applied: false });
+    expect(held.value(flags)?.version).toBe(5);
+  });
+
+  test('a removal drops the value but reports the removal’s version, and older pushes stay refused', () => {
+    const { held, changes } = heldWithErrors();
+    held.applyPush(flags, value(2));
+    expect(held.applyPush(flags, removal(3))).toEqual({ heldVersion: 3, applied: true });
+    expect(held.value(flags)).toBeUndefined();
+    expect(held.heldVersion(flags)).toBe(3);
+    expect(held.applyPush(flags, value(2))).toEqual({ heldVersion: 3, applied: false });
+    expect(changes.at(-1)).toMatchObject({ previous: { version: 2 }, current: undefined, heldVersion: 3 });
+  });
+
+  test('entries are kept per tenant and service: a push for one never touches another', () => {
+    const { held } = heldWithErrors();
+    const otherTenant = { ...flags, tenantId: 'globex' };
+    const endpoint = { tenantId: 'acme', key: 'param_config_apiEndpoint' };
+    held.applyPush(flags, value(7));
+    held.applyPush({ ...endpoint, service: 'orders' }, value(1));
+    expect(held.heldVersion(otherTenant)).toBe(0);
+    expect(held.has(otherTenant)).toBe(false);
+    expect(held.heldVersion({ ...endpoint, service: 'billing' })).toBe(0);
+    expect(held.heldVersion(endpoint)).toBe(0);
+    expect(held.heldVersion({ ...flags, service: '' })).toBe(7);
+  });
+});
+
+describe('rollbacks', () => {
+  test('a rollback applies only while the instance holds exactly revert_from', () => {
+    const { held } = heldWithErrors();
+    held.applyPush(flags, value(1));
+    held.applyPush(flags, value(2));
+    expect(held.applyPush(flags, value(1, { revertFrom: 3 }))).toEqual({ heldVersion: 2, applied: false });
+    expect(held.applyPush(flags, value(1, { revertFrom: 2 }))).toEqual({ heldVersion: 1, applied: true });
+    expect(held.value(flags)?.value).toBe('{"v":1}');
+  });
+
+  test('after a rollback a late duplicate of the rolled-back version cannot bring it back', () => {
+    const { held } = heldWithErrors();
+    held.applyPush(flags, value(1));
+    held.applyPush(flags, value(2));
+    held.applyPush(flags, value(1, { revertFrom: 2 }));
+    expect(held.applyPush(flags, value(2))).toEqual({ heldVersion: 1, applied: false });
+    expect(held.applyPush(flags, value(3))).toEqual({ heldVersion: 3, applied: true });
+  });
+
+  test('a repeated rollback changes nothing', () => {
+    const { held, changes } = heldWithErrors();
+    held.applyPush(flags, value(1));
+    held.applyPush(flags, value(2));
+    held.applyPush(flags, value(1, { revertFrom: 2 }));
+    expect(held.applyPush(flags, value(1, { revertFrom: 2 }))).toEqual({ heldVersion: 1, applied: false });
+    expect(changes.map((c) => c.cause)).toEqual(['push', 'push', 'rollback']);
+  });
+
+  test('a rollback of a key’s creation (removed, version 0) drops the entry’s value and keeps it refused', () => {
+    const { held } = heldWithErrors();
+    held.applyPush(flags, value(1));
+    expect(held.applyPush(flags, removal(0, { revertFrom: 1 }))).toEqual({ heldVersion: 0, applied: true });
+    expect(held.value(flags)).toBeUndefined();
+    expect(held.applyPush(flags, value(1))).toEqual({ heldVersion: 0, applied: false });
+  });
+});
+
+describe('reads from ConfigService', () => {
+  test('the first read holds the live value without telling listeners', () => {
+    const { held, changes } = heldWithErrors();
+    held.applyRead(flags, { version: 4, value: '{}', format: 'json' }, 'load');
+    expect(held.value(flags)?.version).toBe(4);
+    expect(changes).toHaveLength(0);
+  });
+
+  test('a key that does not exist is held as absent (version 0), so it is not read again', () => {
+    const { held } = heldWithErrors();
+    held.applyRead(flags, undefined, 'load');
+    expect(held.has(flags)).toBe(true);
+    expect(held.value(flags)).toBeUndefined();
+    expect(held.heldVersion(flags)).toBe(0);
+  });
+
+  test('a live version older than a pushed candidate does not replace it', () => {
+    const { held } = heldWithErrors();
+    held.applyPush(flags, value(2));
+    expect(held.applyRead(flags, { version: 1, value: '{}', format: 'json' }, 'version-check')).toBe(false);
+    expect(held.heldVersion(flags)).toBe(2);
+  });
+
+  test('a live version at or below the high-water mark does not undo a rollback', () => {
+    const { held } = heldWithErrors();
+    held.applyPush(flags, value(1));
+    held.applyPush(flags, value(2));
+    held.applyPush(flags, value(1, { revertFrom: 2 }));
+    expect(held.applyRead(flags, { version: 2, value: '{}', format: 'json' }, 'version-check')).toBe(false);
+    expect(held.heldVersion(flags)).toBe(1);
+  });
+
+  test('a live version newer than anything delivered applies and is reported with its cause', () => {
+    const { held, changes } = heldWithErrors();
+    held.applyPush(flags, value(1));
+    expect(held.applyRead(flags, { version: 3, value: '{"v":3}', format: 'json' }, 'version-check')).toBe(
+      true,
+    );
+    expect(changes.at(-1)).toEqual({
+      tenantId: 'acme',
+      key: flags.key,
+      previous: { version: 1, value: '{"v":1}', format: 'json' },
+      current: { version: 3, value: '{"v":3}', format: 'json' },
+      heldVersion: 3,
+      cause: 'version-check',
+    });
+  });
+
+  test('a key that vanished from the store stays held: only a rolled-out removal removes it', () => {
+    const { held } = heldWithErrors();
+    held.applyPush(flags, value(1));
+    expect(held.applyRead(flags, undefined, 'version-check')).toBe(false);
+    expect(held.value(flags)?.version).toBe(1);
+  });
+});
+
+describe('change listeners', () => {
+  test('hear changes of their key only, with the tenant, service, versions and rollout id', () => {
+    const { held, changes } = heldWithErrors();
+    const endpoint = { tenantId: 'acme', key: 'param_config_apiEndpoint', service: 'orders' };
+    const endpointChanges: ConfigChange[] = [];
+    held.onChange(endpoint.key, (change) => {
+      endpointChanges.push(change);
+    });
+    held.applyPush(endpoint, { ...value(1), value: { value: 'https://a', format: 'text' } });
+    expect(changes).toHaveLength(0);
+    expect(endpointChanges).toEqual([
+      {
+        tenantId: 'acme',
+        key: endpoint.key,
+        service: 'orders',
+        previous: undefined,
+        current: { version: 1, value: 'https://a', format: 'text' },
+        heldVersion: 1,
+        cause: 'push',
+        rolloutId: 'rollout-1',
+      },
+    ]);
+  });
+
+  test('stop hearing after unsubscribing', () => {
+    const held = new HeldConfig(() => undefined);
+    const heard: number[] = [];
+    const unsubscribe = held.onChange(flags.key, (change) => {
+      heard.push(change.heldVersion);
+    });
+    held.applyPush(flags, value(1));
+    unsubscribe();
+    held.applyPush(flags, value(2));
+    expect(heard).toEqual([1]);
+  });
+
+  test('a throwing or rejecting listener is reported and neither blocks the change nor other listeners', async () => {
+    const { held, changes, listenerErrors } = heldWithErrors();
+    held.onChange(flags.key, () => {
+      throw new Error('listener bug');
+    });
+    held.onChange(flags.key, () => Promise.reject(new Error('async listener bug')));
+    const later: number[] = [];
+    held.onChange(flags.key, (change) => {
+      later.push(change.heldVersion);
+    });
+    expect(held.applyPush(flags, value(1))).toEqual({ heldVersion: 1, applied: true });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(changes).toHaveLength(1);
+    expect(later).toEqual([1]);
+    expect(listenerErrors.map((e) => (e as Error).message).sort()).toEqual([
+      'async listener bug',
+      'listener bug',
+    ]);
+  });
+});
