@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo a newcomer runs first (npm run demo): installs what is missing, brings up the local stack
-# and the config service, seeds two tenants, and shows each tenant reading only its own config over
-# gRPC and REST. Leaves everything running; `npm run stack -- down` stops it.
+# and the config service, seeds two tenants, shows each tenant reading only its own config over gRPC
+# and REST, then starts six example instances and runs two staged rollouts: one that succeeds and one
+# whose canary turns unhealthy and is rolled back. Leaves everything running; `npm run stack -- down`
+# stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,11 +56,18 @@ show "$AWS" --endpoint-url "$AWS_ENDPOINT_URL_SSM" ssm get-parameter \
 show "$AWS" --endpoint-url "$AWS_ENDPOINT_URL_DYNAMODB" dynamodb get-item --table-name tenant-config \
   --key '{"PK":{"S":"TENANT#acme"},"SK":{"S":"CONFIG#tenant_config_featureFlags"}}' --output json
 
+step "Six example instances (orders and billing: a silo per tenant and a pooled one each)"
+npx tsx scripts/stack.ts up --examples
+
+step "Staged rollouts through Temporal"
+npx tsx scripts/demo-rollout.ts
+
 step "Running"
 cat <<INFO
   REST API        $CFG_API_URL            (try: CFG_TOKEN=\$(npx cfgctl dev-token --tenant acme --role operator) npx cfgctl config list)
   gRPC            $GRPC
-  Temporal UI     http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
+  Temporal UI     http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}   (the rollouts' histories)
+  Instance logs   .local/logs/orders-*.log, .local/logs/billing-*.log
   Status          npm run stack -- status
   Stop all        npm run stack -- down
 INFO

@@ -1,5 +1,5 @@
 /**
- * npm run stack -- up | down [component...] | status | env
+ * npm run stack -- up [--examples] | down [component...] | status | env
  * Starts, stops and shows the local stack (scripts/stack/); `env` prints the variables that point a
  * shell at it (`eval "$(npm run -s stack -- env)"`). Exits non-zero on failure.
  */
@@ -13,12 +13,16 @@ import {
   type ComponentStatus,
 } from './stack/index';
 
-const USAGE = 'usage: npm run stack -- up | down [component...] | status | env';
+const USAGE = 'usage: npm run stack -- up [--examples] | down [component...] | status | env';
 
 async function main([verb, ...names]: string[]): Promise<void> {
   switch (verb) {
     case 'up':
-      await stackUp();
+      await stackUp({
+        tiers: names.includes('--examples')
+          ? ['infrastructure', 'application', 'example']
+          : ['infrastructure', 'application'],
+      });
       console.log(`Temporal UI: ${temporalUiUrl()}`);
       return;
     case 'down':

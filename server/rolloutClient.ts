@@ -1,4 +1,8 @@
-import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { RolloutInProgressError } from '../common/errors';
 import { ROLLOUT_TASK_QUEUE, type RolloutRequest, rolloutWorkflowId } from '../common/rollout';
 import { CONFIG_KEY, ROLLOUT_STATE, TENANT_ID } from '../common/searchAttributes';
@@ -12,7 +16,7 @@ export async function startRollout(
   client: Client,
   request: RolloutRequest,
   taskQueue: string = ROLLOUT_TASK_QUEUE,
-): Promise<WorkflowHandle<typeof rolloutWorkflow>> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof rolloutWorkflow>> {
   const workflowId = rolloutWorkflowId(request);
   try {
     return await client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {

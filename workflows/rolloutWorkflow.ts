@@ -326,6 +326,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   /** The saga's compensation: every instance that was sent the candidate gets the previous version back. */
   async function rollBack(reason: string): Promise<RolloutResult> {
     enter('ROLLING_BACK');
+    setWave(currentWave, { state: 'failed' });
     outcome = `rolled back: ${reason}`;
     const revert: RefreshPayload = previous
       ? payloadOf(previous, target.version)

@@ -4,7 +4,7 @@ import { localStackEnv } from './env';
 import { StackError } from './errors';
 import { expectedToolPath, repoRoot } from './paths';
 import { PORTS, STACK_HOST, resolvePort, type PortSetting } from './ports';
-import { httpGetSucceeds, temporalNamespaceReady, type Probe } from './probes';
+import { httpGetSucceeds, portAnswers, temporalNamespaceReady, type Probe } from './probes';
 import type { LaunchSpec } from './processes';
 
 /** One server of the local stack. Adding a server is adding one entry to `COMPONENTS`. */
@@ -18,9 +18,10 @@ export interface Component {
   sourceFile?: string;
   /**
    * Infrastructure is what the platform runs on (tests start it); applications are the platform's own
-   * processes, started after infrastructure is provisioned, for the demo and for trying things by hand.
+   * processes, started after infrastructure is provisioned; examples are consuming services built on the
+   * SDK, started for the demo.
    */
-  tier: 'infrastructure' | 'application';
+  tier: 'infrastructure' | 'application' | 'example';
   launch(): LaunchSpec;
   /** Ready, and the service we expect rather than anything listening on the port. */
   answers: Probe;
@@ -50,6 +51,19 @@ function motoServer(port: PortSetting): LaunchSpec {
     args: ['-H', STACK_HOST, '-p', String(resolvePort(port))],
   };
 }
+
+/** The demo's fleet: two services, each with a silo instance per tenant and a pooled one. */
+const EXAMPLE_INSTANCES = (['orders', 'billing'] as const).flatMap((service, s) =>
+  (['acme', 'globex', 'pool'] as const).map((tenancy, t) => ({
+    service,
+    tenancy,
+    zone: `zone-${'abc'[t]}`,
+    port: {
+      envVar: `EXAMPLE_${service.toUpperCase()}_${tenancy.toUpperCase()}_PORT`,
+      defaultPort: 7101 + s * 3 + t,
+    },
+  })),
+);
 
 export const COMPONENTS: readonly Component[] = [
   {
@@ -116,6 +130,29 @@ export const COMPONENTS: readonly Component[] = [
     answers: httpGetSucceeds('/healthz'),
     readyTimeoutMs: 60_000,
   },
+  ...EXAMPLE_INSTANCES.map(
+    ({ service, tenancy, zone, port }): Component => ({
+      name: `${service}-${tenancy}`,
+      tier: 'example',
+      port,
+      sourceFile: 'examples/orders-service/main.ts',
+      launch: () =>
+        tsxProcess('examples/orders-service/main.ts', {
+          SERVICE_NAME: service,
+          CONFIG_SERVICE_ADDRESS: `${STACK_HOST}:${resolvePort(PORTS.configGrpc)}`,
+          ...(tenancy === 'pool'
+            ? { TENANCY: 'pool', PRELOAD_TENANTS: 'acme,globex' }
+            : { TENANCY: 'silo', TENANT_ID: tenancy }),
+          REFRESH_PORT: String(resolvePort(port)),
+          INSTANCE_ID: `${service}-${tenancy}`,
+          ZONE: zone,
+          CLOUD_MAP_CREATE_SERVICE: 'true',
+        }),
+      // The refresh port opens only after the first load, so an open port means ready.
+      answers: portAnswers,
+      readyTimeoutMs: 60_000,
+    }),
+  ),
 ];
 
 /** A TypeScript entry point of this repository, run with the stack's environment. */

@@ -94,6 +94,7 @@ async function upAll(tiers: readonly Component['tier'][], log: Log): Promise<Sta
     await bringUpTier('infrastructure');
     await provision(log);
     if (tiers.includes('application')) await bringUpTier('application');
+    if (tiers.includes('example')) await bringUpTier('example');
   } catch (error) {
     await stopStarted(result.started, log);
     throw error;
@@ -101,8 +102,20 @@ async function upAll(tiers: readonly Component['tier'][], log: Log): Promise<Sta
   return result;
 }
 
+/** Stops dependants first (examples, then applications, then infrastructure), each tier at once. */
 async function stopComponents(components: Component[], log: Log): Promise<{ stopped: string[] }> {
   const stopped: string[] = [];
+  for (const tier of ['example', 'application', 'infrastructure'] as const) {
+    await stopAll(
+      components.filter((component) => component.tier === tier),
+      log,
+      stopped,
+    );
+  }
+  return { stopped };
+}
+
+async function stopAll(components: Component[], log: Log, stopped: string[]): Promise<void> {
   await Promise.all(
     components.map(async (component) => {
       const pid = runningPid(component.name, component.launch().command);
@@ -114,7 +127,6 @@ async function stopComponents(components: Component[], log: Log): Promise<{ stop
       log(`${component.name}: ${pid === undefined ? 'no process of ours to stop' : `stopped (pid ${pid})`}`);
     }),
   );
-  return { stopped };
 }
 
 async function bringUp(component: Component): Promise<UpOutcome> {
