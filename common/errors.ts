@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'Unauthenticated'
   | 'PermissionDenied'
   | 'BackendUnavailable'
-  | 'RolloutInProgress';
+  | 'RolloutInProgress'
+  | 'RolloutStateConflict';
 
 export abstract class PlatformError extends Error {
   abstract readonly code: ErrorCode;
@@ -110,4 +111,9 @@ export class RolloutInProgressError extends PlatformError {
       'key',
     );
   }
+}
+
+/** The rollout is not in a state that allows the action (approve while not awaiting approval, …). */
+export class RolloutStateConflictError extends PlatformError {
+  readonly code = 'RolloutStateConflict';
 }

@@ -1,5 +1,5 @@
 import type { ConfigStore } from '../activities/storage/configStore';
-import type { ConfigAddress, ConfigVersion } from '../activities/storage/types';
+import type { ConfigAddress, ConfigVersion, HistoryEntry } from '../activities/storage/types';
 
 export interface ConfigCacheOptions {
   /** How long a live value may be served from memory before it is read again; 0 turns caching off. */
@@ -49,6 +49,10 @@ export class CachedConfigReader {
   /** Versions never change once written, so explicit-version reads need no cache invalidation story. */
   getVersion(address: ConfigAddress, version: number): Promise<ConfigVersion> {
     return this.store.getVersion(address, version);
+  }
+
+  history(address: ConfigAddress): Promise<HistoryEntry[]> {
+    return this.store.history(address);
   }
 
   list(tenantId: string, service?: string): Promise<ConfigVersion[]> {

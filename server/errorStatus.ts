@@ -14,6 +14,7 @@ const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
   PermissionDenied: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED },
   BackendUnavailable: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
   RolloutInProgress: { http: 409, grpc: GrpcStatus.ALREADY_EXISTS },
+  RolloutStateConflict: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
 };
 
 export interface ErrorReply {

@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { createAwsClients } from '../activities/awsClients';
 import { ConfigStore } from '../activities/storage/configStore';
 import { StrategyRegistry } from '../activities/storage/registry';
@@ -7,20 +8,30 @@ import {
   loadAwsSettings,
   loadServerSettings,
   loadStorageSettings,
+  loadTemporalSettings,
 } from '../common/settings';
 import { createTokenVerifier } from './auth/tokenVerifier';
 import { startPlatformServer } from './platformServer';
+import { RolloutService } from './rollouts/rolloutService';
+import { temporalConnectionOptions } from './temporalConnection';
 
 /** Entry point of the config service: gRPC ConfigService and the REST API. */
 async function main(): Promise<void> {
   const logger = createLogger({ component: 'config-service' });
   const clients = createAwsClients(loadAwsSettings());
   const store = new ConfigStore(StrategyRegistry.fromTable(clients, loadStorageSettings()));
+  const temporalSettings = loadTemporalSettings();
+  // Lazy: config reads keep working while Temporal is unreachable; rollout calls then answer 503.
+  const temporal = new Client({
+    connection: Connection.lazy(temporalConnectionOptions(temporalSettings)),
+    namespace: temporalSettings.namespace,
+  });
   const server = await startPlatformServer({
     store,
     verifier: createTokenVerifier(loadAuthSettings()),
     logger,
     settings: loadServerSettings(),
+    rollouts: new RolloutService(temporal, store, temporalSettings.taskQueue),
   });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });

@@ -5,6 +5,7 @@ import type { Logger } from '../common/logger';
 import type { ServerSettings } from '../common/settings';
 import { Authenticator } from './auth/authenticator';
 import type { TokenVerifier } from './auth/tokenVerifier';
+import type { RolloutService } from './rollouts/rolloutService';
 import { CachedConfigReader } from './configReader';
 import { createConfigServiceHandlers } from './grpc/configServiceHandlers';
 import { startGrpcServer, stopGrpcServer } from './grpc/grpcServer';
@@ -23,6 +24,7 @@ export async function startPlatformServer(deps: {
   readonly verifier: TokenVerifier;
   readonly logger: Logger;
   readonly settings: ServerSettings;
+  readonly rollouts?: RolloutService;
 }): Promise<PlatformServer> {
   const { settings, logger } = deps;
   // Keys are fetched before listening so no request waits for, or fails on, the first JWKS download.
@@ -38,7 +40,7 @@ export async function startPlatformServer(deps: {
     port: settings.grpcPort,
   });
   const http = await listen(
-    createHttpApp({ authenticator, reader, logger }),
+    createHttpApp({ authenticator, reader, logger, rollouts: deps.rollouts }),
     settings.bindAddress,
     settings.httpPort,
   );

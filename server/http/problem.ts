@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { BackendUnavailableError, NotFoundError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { errorReply } from '../errorStatus';
 
@@ -19,30 +20,45 @@ export function sendProblem(
     });
 }
 
-export const notFoundRoute: RequestHandler = (request, response) => {
-  sendProblem(response, {
-    status: 404,
-    code: 'NotFound',
-    detail: `no route for ${request.method} ${request.path}`,
-  });
+/** What no route answered: a rollout route without Temporal wired, or nothing at all. */
+export function unmatchedRoute(options: { rolloutsAvailable: boolean }): RequestHandler {
+  return (request, _response, next) => {
+    next(
+      !options.rolloutsAvailable && request.path.startsWith('/v1/rollouts')
+        ? new BackendUnavailableError('rollouts are not available: this server has no Temporal connection')
+        : new NotFoundError(`no route for ${request.method} ${request.path}`),
+    );
+  };
+}
+
+/** Codes for the HTTP errors that come from express and the OpenAPI validator rather than from us. */
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'InvalidArgument',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  413: 'ValueTooLarge',
+  415: 'UnsupportedMediaType',
 };
 
 export function problemErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, request, response, _next) => {
-    // Body-parser errors carry the HTTP status they mean (400 malformed JSON, 413 too large).
-    const parserStatus = (error as { status?: unknown; type?: unknown }).status;
-    if (typeof parserStatus === 'number' && parserStatus >= 400 && parserStatus < 500) {
+    const status = (error as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
       sendProblem(response, {
-        status: parserStatus,
-        code: parserStatus === 413 ? 'ValueTooLarge' : 'InvalidArgument',
-        detail: `request body rejected: ${(error as Error).message}`,
-        field: 'body',
+        status,
+        code: CODE_BY_STATUS[status] ?? 'InvalidArgument',
+        detail: (error as Error).message,
+        field: fieldOf(error),
       });
       return;
     }
     const reply = errorReply(error);
     if (reply.code === 'Internal')
       logger.error('API internal error', { method: request.method, path: request.path, error });
+    if (response.headersSent) {
+      response.end();
+      return;
+    }
     sendProblem(response, {
       status: reply.http,
       code: reply.code,
@@ -50,4 +66,13 @@ export function problemErrorHandler(logger: Logger): ErrorRequestHandler {
       field: reply.field,
     });
   };
+}
+
+/** The validator reports `/body/plan/bakeSeconds` or `/query/pageSize`; callers want `plan.bakeSeconds`. */
+function fieldOf(error: unknown): string | undefined {
+  const path = (error as { errors?: { path?: unknown }[] }).errors?.[0]?.path;
+  if (typeof path !== 'string')
+    return (error as { type?: unknown }).type === 'entity.parse.failed' ? 'body' : undefined;
+  const field = path.replace(/^\/?(body|query|params|headers|path)\/?/, '').replaceAll('/', '.');
+  return field || path.split('/').filter(Boolean)[0];
 }

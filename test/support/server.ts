@@ -1,33 +1,71 @@
+import { Client, Connection } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
 import { createLogger } from '../../common/logger';
-import { loadServerSettings } from '../../common/settings';
+import {
+  loadRolloutWorkerSettings,
+  loadServerSettings,
+  loadStorageSettings,
+  loadTemporalSettings,
+} from '../../common/settings';
 import { createTokenVerifier } from '../../server/auth/tokenVerifier';
 import { type PlatformServer, startPlatformServer } from '../../server/platformServer';
+import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWorker';
+import { RolloutService } from '../../server/rollouts/rolloutService';
 import { localAuthSettings, stackClients, stackStore } from './env';
 
 export interface TestServer extends PlatformServer {
   readonly store: ReturnType<typeof stackStore>;
   readonly httpUrl: string;
   readonly grpcAddress: string;
+  /** With `rollouts: true`: the Temporal client and the task queue its in-process worker serves. */
+  readonly temporal?: Client;
+  readonly taskQueue?: string;
 }
 
-/** The real config service on free loopback ports, against the local stack and the local issuer. */
-export async function startTestServer(): Promise<TestServer> {
+/**
+ * The real config service on free loopback ports, against the local stack and the local issuer. With
+ * `rollouts`, its REST API has the rollout routes, backed by the stack's Temporal dev server and an
+ * in-process rollout worker on a task queue of its own.
+ */
+export async function startTestServer(options: { rollouts?: boolean } = {}): Promise<TestServer> {
   const clients = stackClients();
   const store = stackStore(clients);
+  const logger = createLogger({ component: 'test' }, 'error');
+  let temporal: Client | undefined;
+  let worker: RolloutWorker | undefined;
+  let rollouts: RolloutService | undefined;
+  const taskQueue = `rollouts-${randomUUID()}`;
+  if (options.rollouts) {
+    const temporalSettings = loadTemporalSettings({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue });
+    temporal = new Client({ connection: await Connection.connect({ address: temporalSettings.address }) });
+    worker = await createRolloutWorker({
+      clients,
+      temporal: temporalSettings,
+      storage: loadStorageSettings(),
+      rollout: loadRolloutWorkerSettings(),
+      logger,
+    });
+    void worker.run();
+    rollouts = new RolloutService(temporal, store, taskQueue);
+  }
   const server = await startPlatformServer({
     store,
     verifier: createTokenVerifier(localAuthSettings()),
-    logger: createLogger({ component: 'test' }, 'error'),
+    logger,
     settings: loadServerSettings({ BIND_ADDRESS: '127.0.0.1', GRPC_PORT: '0', HTTP_PORT: '0' }),
+    rollouts,
   });
   return {
     ...server,
     store,
     httpUrl: `http://127.0.0.1:${server.httpPort}`,
     grpcAddress: `127.0.0.1:${server.grpcPort}`,
+    ...(temporal ? { temporal, taskQueue } : {}),
     async stop() {
       await server.stop();
+      await worker?.shutdown();
+      await temporal?.connection.close();
       destroyAwsClients(clients);
     },
   };

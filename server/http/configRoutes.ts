@@ -1,0 +1,60 @@
+import { Router } from 'express';
+import type { ConfigVersion, HistoryEntry } from '../../activities/storage/types';
+import type { CachedConfigReader } from '../configReader';
+import type { Authenticate } from './authenticate';
+import { optionalPositiveInteger, optionalString } from './requestValues';
+
+/** Reads of the caller's tenant's configuration. */
+export function configRoutes(deps: { reader: CachedConfigReader; authenticate: Authenticate }): Router {
+  const router = Router();
+
+  router.get('/configs', async (request, response) => {
+    const identity = await deps.authenticate(request, 'config:read');
+    const entries = await deps.reader.list(
+      identity.tenantId,
+      optionalString(request.query.service, 'service'),
+    );
+    response.json({ items: entries.map(toJson) });
+  });
+
+  router.get('/configs/:key', async (request, response) => {
+    const identity = await deps.authenticate(request, 'config:read');
+    const address = {
+      tenantId: identity.tenantId,
+      key: request.params.key,
+      service: optionalString(request.query.service, 'service'),
+    };
+    const version = optionalPositiveInteger(request.query.version, 'version');
+    const entry = version
+      ? await deps.reader.getVersion(address, version)
+      : await deps.reader.getLive(address);
+    response.json(toJson(entry));
+  });
+
+  router.get('/configs/:key/history', async (request, response) => {
+    const identity = await deps.authenticate(request, 'config:read');
+    const history = await deps.reader.history({
+      tenantId: identity.tenantId,
+      key: request.params.key,
+      service: optionalString(request.query.service, 'service'),
+    });
+    response.json({ items: history.map(historyJson) });
+  });
+
+  return router;
+}
+
+function toJson(entry: ConfigVersion) {
+  return {
+    key: entry.key,
+    ...(entry.service ? { service: entry.service } : {}),
+    version: entry.version,
+    value: entry.value,
+    format: entry.format,
+    updatedAt: entry.updatedAt,
+  };
+}
+
+function historyJson(entry: HistoryEntry) {
+  return { ...toJson(entry), live: entry.live, ...(entry.writeId ? { writtenBy: entry.writeId } : {}) };
+}

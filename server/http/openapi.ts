@@ -1,0 +1,522 @@
+import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
+import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
+
+/**
+ * The REST API's contract, served at /openapi.json and enforced on every request by
+ * express-openapi-validator. The tenant appears nowhere: it comes from the bearer token.
+ */
+const patternOf = (regex: RegExp) => regex.source;
+
+const problem: OpenAPIV3.ResponseObject = {
+  description: 'An RFC 9457 problem: `title` is the error code, `field` names the input at fault',
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+};
+
+const errors = (...codes: number[]): Record<string, OpenAPIV3.ResponseObject> =>
+  Object.fromEntries(codes.map((code) => [String(code), problem]));
+
+const rolloutIdParameter: OpenAPIV3.ParameterObject = {
+  name: 'rolloutId',
+  in: 'path',
+  required: true,
+  description: "The rollout's id (its Temporal run id)",
+  schema: { type: 'string', pattern: '^[0-9a-fA-F-]{36}$' },
+};
+
+const action = (name: string, summary: string): OpenAPIV3.PathItemObject => ({
+  post: {
+    operationId: `${name}Rollout`,
+    summary,
+    tags: ['rollouts'],
+    parameters: [rolloutIdParameter],
+    requestBody: {
+      required: false,
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/ActionRequest' } } },
+    },
+    responses: {
+      '200': {
+        description: 'Accepted; the progress it led to',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Rollout' } } },
+      },
+      ...errors(400, 401, 403, 404, 409, 503),
+    },
+  },
+});
+
+export const openApiDocument: OpenAPIV3.DocumentV3 = {
+  openapi: '3.0.3',
+  info: {
+    title: 'Config Rollout Platform API',
+    version: '1.0.0',
+    description:
+      'Per-tenant configuration and its staged rollouts. Every /v1 call needs `Authorization: Bearer <Cognito JWT>`; ' +
+      'the tenant and the actor come from the token only. Release managers (group release-managers) act; ' +
+      'operators and services read.',
+  },
+  servers: [{ url: '/' }],
+  security: [{ bearer: [] }],
+  tags: [{ name: 'configs' }, { name: 'rollouts' }, { name: 'health' }],
+  paths: {
+    '/healthz': {
+      get: {
+        operationId: 'health',
+        tags: ['health'],
+        security: [],
+        responses: {
+          '200': {
+            description: 'The service is up',
+            content: {
+              'application/json': {
+                schema: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } },
+              },
+            },
+          },
+        },
+      },
+    },
+    '/v1/configs': {
+      get: {
+        operationId: 'listConfigs',
+        summary: "The tenant's keys with their live versions",
+        tags: ['configs'],
+        parameters: [{ $ref: '#/components/parameters/Service' }],
+        responses: {
+          '200': {
+            description: 'Live entries',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['items'],
+                  properties: {
+                    items: { type: 'array', items: { $ref: '#/components/schemas/ConfigEntry' } },
+                  },
+                },
+              },
+            },
+          },
+          ...errors(400, 401, 403, 503),
+        },
+      },
+    },
+    '/v1/configs/{key}': {
+      get: {
+        operationId: 'getConfig',
+        summary: 'The live (or a given) version of one key',
+        tags: ['configs'],
+        parameters: [
+          { $ref: '#/components/parameters/Key' },
+          { $ref: '#/components/parameters/Service' },
+          {
+            name: 'version',
+            in: 'query',
+            schema: { type: 'integer', minimum: 1, maximum: 9007199254740991 },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'The entry',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/ConfigEntry' } } },
+          },
+          ...errors(400, 401, 403, 404, 503),
+        },
+      },
+    },
+    '/v1/configs/{key}/history': {
+      get: {
+        operationId: 'getConfigHistory',
+        summary: 'Every kept version of one key, newest first',
+        tags: ['configs'],
+        parameters: [{ $ref: '#/components/parameters/Key' }, { $ref: '#/components/parameters/Service' }],
+        responses: {
+          '200': {
+            description: 'Versions',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['items'],
+                  properties: {
+                    items: { type: 'array', items: { $ref: '#/components/schemas/ConfigVersion' } },
+                  },
+                },
+              },
+            },
+          },
+          ...errors(400, 401, 403, 404, 503),
+        },
+      },
+    },
+    '/v1/rollouts': {
+      post: {
+        operationId: 'startRollout',
+        summary: 'Start a staged rollout of a new value (or an existing version) of one key',
+        tags: ['rollouts'],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/StartRollout' } } },
+        },
+        responses: {
+          '202': {
+            description: 'Started; follow it at /v1/rollouts/{rolloutId}',
+            headers: { Location: { schema: { type: 'string' } } },
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/RolloutStarted' } } },
+          },
+          ...errors(400, 401, 403, 404, 409, 413, 503),
+        },
+      },
+      get: {
+        operationId: 'listRollouts',
+        summary: "The tenant's rollouts, newest first",
+        tags: ['rollouts'],
+        parameters: [
+          { name: 'key', in: 'query', schema: { type: 'string', pattern: patternOf(CONFIG_KEY_PATTERN) } },
+          { name: 'state', in: 'query', schema: { $ref: '#/components/schemas/RolloutState' } },
+          {
+            name: 'pageSize',
+            in: 'query',
+            schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+          },
+          { name: 'pageToken', in: 'query', schema: { type: 'string', maxLength: 4096 } },
+        ],
+        responses: {
+          '200': {
+            description: 'A page of rollouts',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['items'],
+                  properties: {
+                    items: { type: 'array', items: { $ref: '#/components/schemas/RolloutSummary' } },
+                    nextPageToken: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
+          ...errors(400, 401, 403, 503),
+        },
+      },
+    },
+    '/v1/rollouts/{rolloutId}': {
+      get: {
+        operationId: 'getRollout',
+        summary: "A rollout's progress",
+        tags: ['rollouts'],
+        parameters: [rolloutIdParameter],
+        responses: {
+          '200': {
+            description: 'Progress',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Rollout' } } },
+          },
+          ...errors(400, 401, 403, 404, 503),
+        },
+      },
+    },
+    '/v1/rollouts/{rolloutId}/approve': action('approve', 'Approve the wave the rollout waits on'),
+    '/v1/rollouts/{rolloutId}/pause': action('pause', 'Hold the rollout before its next wave'),
+    '/v1/rollouts/{rolloutId}/resume': action('resume', 'Continue a paused rollout'),
+    '/v1/rollouts/{rolloutId}/abort': action('abort', 'Stop the rollout and roll back'),
+    '/v1/rollouts/{rolloutId}/history': {
+      get: {
+        operationId: 'getRolloutHistory',
+        summary: "A timeline built from the rollout's workflow history",
+        tags: ['rollouts'],
+        parameters: [rolloutIdParameter],
+        responses: {
+          '200': {
+            description: 'Timeline, oldest first',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['items'],
+                  properties: {
+                    items: { type: 'array', items: { $ref: '#/components/schemas/TimelineEntry' } },
+                  },
+                },
+              },
+            },
+          },
+          ...errors(400, 401, 403, 404, 503),
+        },
+      },
+    },
+    '/v1/rollouts/{rolloutId}/events': {
+      get: {
+        operationId: 'streamRollout',
+        summary: 'Server-sent events: `progress` whenever it changes, `end` when the rollout is over',
+        tags: ['rollouts'],
+        parameters: [rolloutIdParameter],
+        responses: {
+          '200': {
+            description: 'An event stream',
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+          },
+          ...errors(400, 401, 403, 404, 503),
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    parameters: {
+      Key: {
+        name: 'key',
+        in: 'path',
+        required: true,
+        schema: { type: 'string', pattern: patternOf(CONFIG_KEY_PATTERN) },
+      },
+      Service: {
+        name: 'service',
+        in: 'query',
+        description: 'The consuming service (required for param_config_ keys)',
+        schema: { type: 'string', pattern: patternOf(SERVICE_NAME_PATTERN) },
+      },
+    },
+    schemas: {
+      Problem: {
+        type: 'object',
+        required: ['type', 'title', 'status', 'detail'],
+        properties: {
+          type: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'integer' },
+          detail: { type: 'string' },
+          field: { type: 'string' },
+        },
+      },
+      ConfigEntry: {
+        type: 'object',
+        required: ['key', 'version', 'value', 'format', 'updatedAt'],
+        properties: {
+          key: { type: 'string' },
+          service: { type: 'string' },
+          version: { type: 'integer' },
+          value: { type: 'string' },
+          format: { type: 'string', enum: ['json', 'text'] },
+          updatedAt: { type: 'string' },
+        },
+      },
+      ConfigVersion: {
+        allOf: [
+          { $ref: '#/components/schemas/ConfigEntry' },
+          {
+            type: 'object',
+            required: ['live'],
+            properties: { live: { type: 'boolean' }, writtenBy: { type: 'string' } },
+          },
+        ],
+      },
+      WaveTarget: {
+        oneOf: [
+          { type: 'integer', minimum: 1 },
+          { type: 'string', pattern: '^\\d{1,3}(\\.\\d+)?%$' },
+        ],
+      },
+      Plan: {
+        type: 'object',
+        additionalProperties: false,
+        description:
+          'Omitted fields take the defaults: waves [1, "10%", "50%", "100%"], 60 s bake, no approval, 0 failures',
+        properties: {
+          strategy: {
+            oneOf: [
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['kind', 'waves'],
+                properties: {
+                  kind: { type: 'string', enum: ['explicit'] },
+                  waves: {
+                    type: 'array',
+                    minItems: 1,
+                    maxItems: 100,
+                    items: { $ref: '#/components/schemas/WaveTarget' },
+                  },
+                },
+              },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['kind', 'stepPercent'],
+                properties: {
+                  kind: { type: 'string', enum: ['linear'] },
+                  stepPercent: { type: 'number', exclusiveMinimum: true, minimum: 0, maximum: 100 },
+                },
+              },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['kind', 'startPercent', 'growthFactor'],
+                properties: {
+                  kind: { type: 'string', enum: ['exponential'] },
+                  startPercent: { type: 'number', exclusiveMinimum: true, minimum: 0, maximum: 100 },
+                  growthFactor: { type: 'number', exclusiveMinimum: true, minimum: 1, maximum: 100 },
+                },
+              },
+            ],
+          },
+          bakeSeconds: { type: 'integer', minimum: 0, maximum: 604800 },
+          approval: { type: 'string', enum: ['none', 'after-first-wave', 'every-wave'] },
+          maxFailures: {
+            oneOf: [
+              { type: 'integer', minimum: 0 },
+              { type: 'string', pattern: '^\\d{1,3}(\\.\\d+)?%$' },
+            ],
+          },
+          push: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['timeoutMs', 'attempts', 'concurrency'],
+            properties: {
+              timeoutMs: { type: 'integer', minimum: 100, maximum: 60000 },
+              attempts: { type: 'integer', minimum: 1, maximum: 10 },
+              concurrency: { type: 'integer', minimum: 1, maximum: 256 },
+            },
+          },
+        },
+      },
+      StartRollout: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['key'],
+        description:
+          'Exactly one of `value` (write and roll out a new version) or `version` (roll out one already written)',
+        properties: {
+          key: { type: 'string', pattern: patternOf(CONFIG_KEY_PATTERN) },
+          service: { type: 'string', pattern: patternOf(SERVICE_NAME_PATTERN) },
+          value: { type: 'string', minLength: 1, maxLength: 409600 },
+          version: { type: 'integer', minimum: 1, maximum: 9007199254740991 },
+          targetServices: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 50,
+            uniqueItems: true,
+            items: { type: 'string', pattern: patternOf(SERVICE_NAME_PATTERN) },
+            description: 'Whose instances receive it; defaults to `service` for per-service keys',
+          },
+          plan: { $ref: '#/components/schemas/Plan' },
+        },
+      },
+      RolloutStarted: {
+        type: 'object',
+        required: ['rolloutId', 'workflowId', 'state'],
+        properties: {
+          rolloutId: { type: 'string' },
+          workflowId: { type: 'string' },
+          state: { $ref: '#/components/schemas/RolloutState' },
+        },
+      },
+      RolloutState: {
+        type: 'string',
+        enum: [
+          'PREPARING',
+          'ROLLING_OUT',
+          'BAKING',
+          'AWAITING_APPROVAL',
+          'PAUSED',
+          'PROMOTING',
+          'SUCCEEDED',
+          'ROLLING_BACK',
+          'ROLLED_BACK',
+          'FAILED',
+        ],
+      },
+      RolloutSummary: {
+        type: 'object',
+        required: ['rolloutId', 'workflowId', 'key', 'state', 'startedAt'],
+        properties: {
+          rolloutId: { type: 'string' },
+          workflowId: { type: 'string' },
+          key: { type: 'string' },
+          state: { type: 'string' },
+          startedAt: { type: 'string' },
+          closedAt: { type: 'string' },
+        },
+      },
+      Rollout: {
+        type: 'object',
+        required: ['rolloutId', 'workflowId', 'state', 'key', 'waves', 'instances', 'audit'],
+        properties: {
+          rolloutId: { type: 'string' },
+          workflowId: { type: 'string' },
+          state: { type: 'string' },
+          key: { type: 'string' },
+          service: { type: 'string' },
+          candidateVersion: { type: 'integer' },
+          previousVersion: { type: 'integer' },
+          currentWave: { type: 'integer' },
+          paused: { type: 'boolean' },
+          outcome: { type: 'string' },
+          waves: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['index', 'targetInstances', 'updated', 'failed', 'state'],
+              properties: {
+                index: { type: 'integer' },
+                targetInstances: { type: 'integer' },
+                updated: { type: 'integer' },
+                failed: { type: 'integer' },
+                state: { type: 'string' },
+              },
+            },
+          },
+          instances: {
+            type: 'object',
+            required: ['total', 'updated', 'failed', 'pending'],
+            properties: {
+              total: { type: 'integer' },
+              updated: { type: 'integer' },
+              failed: { type: 'integer' },
+              pending: { type: 'integer' },
+            },
+          },
+          failedInstances: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['instanceId', 'reason'],
+              properties: { instanceId: { type: 'string' }, reason: { type: 'string' } },
+            },
+          },
+          audit: { type: 'array', items: { $ref: '#/components/schemas/AuditEntry' } },
+        },
+      },
+      AuditEntry: {
+        type: 'object',
+        required: ['at', 'actor', 'action'],
+        properties: {
+          at: { type: 'string' },
+          actor: { type: 'string' },
+          action: { type: 'string', enum: ['start', 'approve', 'pause', 'resume', 'abort'] },
+          reason: { type: 'string' },
+        },
+      },
+      ActionRequest: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { reason: { type: 'string', maxLength: 500 } },
+      },
+      TimelineEntry: {
+        type: 'object',
+        required: ['at', 'kind', 'summary'],
+        properties: {
+          at: { type: 'string' },
+          kind: {
+            type: 'string',
+            enum: ['started', 'state', 'push', 'health', 'action', 'bake', 'finished'],
+          },
+          summary: { type: 'string' },
+          actor: { type: 'string' },
+          wave: { type: 'integer' },
+          succeeded: { type: 'integer' },
+          failed: { type: 'integer' },
+          state: { type: 'string' },
+        },
+      },
+    },
+  },
+};

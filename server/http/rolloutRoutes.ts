@@ -1,0 +1,115 @@
+import { type Response, Router } from 'express';
+import type { RolloutState } from '../../common/rollout';
+import type { Identity } from '../auth/identity';
+import type {
+  RolloutAction,
+  RolloutService,
+  RolloutView,
+  StartRolloutInput,
+} from '../rollouts/rolloutService';
+import type { Authenticate } from './authenticate';
+import { optionalPositiveInteger, optionalString } from './requestValues';
+
+const ACTIONS: readonly RolloutAction[] = ['approve', 'pause', 'resume', 'abort'];
+const FINISHED: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
+const STREAM_POLL_MS = 1_000;
+const STREAM_HEARTBEAT_MS = 15_000;
+
+/** Release managers start and steer rollouts; operators and services read them. Always within the caller's tenant. */
+export function rolloutRoutes(deps: { rollouts: RolloutService; authenticate: Authenticate }): Router {
+  const { rollouts, authenticate } = deps;
+  const router = Router();
+
+  router.post('/rollouts', async (request, response) => {
+    const identity = await authenticate(request, 'rollout:act');
+    const started = await rollouts.start(identity, request.body as StartRolloutInput);
+    response.status(202).location(`/v1/rollouts/${started.rolloutId}`).json(started);
+  });
+
+  router.get('/rollouts', async (request, response) => {
+    const identity = await authenticate(request, 'rollout:read');
+    response.json(
+      await rollouts.list(identity, {
+        key: optionalString(request.query.key, 'key'),
+        state: optionalString(request.query.state, 'state'),
+        pageSize: optionalPositiveInteger(request.query.pageSize, 'pageSize') ?? 20,
+        pageToken: optionalString(request.query.pageToken, 'pageToken'),
+      }),
+    );
+  });
+
+  router.get('/rollouts/:rolloutId', async (request, response) => {
+    const identity = await authenticate(request, 'rollout:read');
+    response.json(await rollouts.get(identity, request.params.rolloutId));
+  });
+
+  for (const action of ACTIONS) {
+    router.post(`/rollouts/:rolloutId/${action}`, async (request, response) => {
+      const identity = await authenticate(request, 'rollout:act');
+      const reason = optionalString((request.body as { reason?: unknown } | undefined)?.reason, 'reason');
+      response.json(await rollouts.act(identity, request.params.rolloutId, action, reason));
+    });
+  }
+
+  router.get('/rollouts/:rolloutId/history', async (request, response) => {
+    const identity = await authenticate(request, 'rollout:read');
+    response.json({ items: await rollouts.history(identity, request.params.rolloutId) });
+  });
+
+  router.get('/rollouts/:rolloutId/events', async (request, response) => {
+    const identity = await authenticate(request, 'rollout:read');
+    // The first read happens before the stream opens, so a bad id still gets a proper problem response.
+    const first = await rollouts.get(identity, request.params.rolloutId);
+    await streamProgress(response, first, identity, (id, rollout) => rollouts.get(id, rollout));
+  });
+
+  return router;
+}
+
+/**
+ * Server-sent events: `progress` each time the rollout's progress changes, `end` once it is over, a
+ * comment now and then so proxies keep the connection open. Stops when the client goes away.
+ */
+async function streamProgress(
+  response: Response,
+  first: RolloutView,
+  identity: Identity,
+  read: (identity: Identity, rolloutId: string) => Promise<RolloutView>,
+): Promise<void> {
+  response.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+  });
+  let closed = false;
+  response.on('close', () => (closed = true));
+  const send = (event: string, data: unknown) =>
+    response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+
+  let last = '';
+  let lastWrite = Date.now();
+  for (let view = first; !closed; ) {
+    const serialized = JSON.stringify(view);
+    if (serialized !== last) {
+      send('progress', view);
+      last = serialized;
+      lastWrite = Date.now();
+    } else if (Date.now() - lastWrite > STREAM_HEARTBEAT_MS) {
+      response.write(': still running\n\n');
+      lastWrite = Date.now();
+    }
+    if (FINISHED.includes(view.state)) {
+      send('end', { state: view.state });
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, STREAM_POLL_MS));
+    if (closed) break;
+    try {
+      view = await read(identity, first.rolloutId);
+    } catch (error) {
+      send('error', { detail: error instanceof Error ? error.message : String(error) });
+      break;
+    }
+  }
+  response.end();
+}

@@ -1,0 +1,299 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  type Client,
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import type { ConfigStore } from '../../activities/storage/configStore';
+import {
+  BackendUnavailableError,
+  InvalidArgumentError,
+  NotFoundError,
+  RolloutStateConflictError,
+} from '../../common/errors';
+import {
+  type ActorInput,
+  DEFAULT_PLAN,
+  ROLLOUT_WORKFLOW_TYPE,
+  type RolloutPlan,
+  type RolloutProgress,
+  type RolloutRequest,
+  type RolloutState,
+} from '../../common/rollout';
+import { planProblems } from '../../common/rolloutPlan';
+import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
+import {
+  abortUpdate,
+  approveUpdate,
+  pauseUpdate,
+  progressQuery,
+  resumeUpdate,
+} from '../../workflows/definitions';
+import type { Identity } from '../auth/identity';
+import { startRollout } from '../rolloutClient';
+import { timelineOf, type TimelineEntry } from './timeline';
+
+export interface StartRolloutInput {
+  readonly key: string;
+  readonly service?: string;
+  readonly value?: string;
+  readonly version?: number;
+  readonly targetServices?: readonly string[];
+  readonly plan?: Partial<RolloutPlan>;
+}
+
+export interface RolloutView extends RolloutProgress {
+  readonly rolloutId: string;
+  readonly workflowId: string;
+}
+
+export interface RolloutSummary {
+  readonly rolloutId: string;
+  readonly workflowId: string;
+  readonly key: string;
+  readonly service?: string;
+  readonly state: string;
+  readonly startedAt: string;
+  readonly closedAt?: string;
+}
+
+export type RolloutAction = 'approve' | 'pause' | 'resume' | 'abort';
+
+const UPDATES = {
+  approve: approveUpdate,
+  pause: pauseUpdate,
+  resume: resumeUpdate,
+  abort: abortUpdate,
+} as const;
+const RUN_ID_PATTERN = /^[0-9a-fA-F-]{36}$/;
+/** Visibility is eventually consistent: a rollout started a moment ago may take this long to be found. */
+const VISIBILITY_LAG_MS = 2_000;
+
+/**
+ * Rollouts as the API and CLI see them, always within the caller's tenant: a rollout of another tenant
+ * is simply not found. Rollout ids are Temporal run ids; lookups go through visibility with the tenant
+ * in the query, so an id alone never reaches another tenant's workflow.
+ */
+export class RolloutService {
+  constructor(
+    private readonly client: Client,
+    private readonly store: ConfigStore,
+    private readonly taskQueue: string,
+  ) {}
+
+  async start(
+    identity: Identity,
+    input: StartRolloutInput,
+  ): Promise<{ rolloutId: string; workflowId: string; state: RolloutState }> {
+    const request = await this.toRequest(identity, input);
+    const handle = await reachTemporal(() => startRollout(this.client, request, this.taskQueue));
+    return { rolloutId: handle.firstExecutionRunId, workflowId: handle.workflowId, state: 'PREPARING' };
+  }
+
+  async list(
+    identity: Identity,
+    filter: { key?: string; state?: string; pageSize: number; pageToken?: string },
+  ): Promise<{ items: RolloutSummary[]; nextPageToken?: string }> {
+    const clauses = [
+      `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}'`,
+      `TenantId = '${quoted(identity.tenantId)}'`,
+    ];
+    if (filter.key) clauses.push(`ConfigKey = '${quoted(filter.key)}'`);
+    if (filter.state) clauses.push(`RolloutState = '${quoted(filter.state)}'`);
+    const response = await reachTemporal(() =>
+      this.client.workflowService.listWorkflowExecutions({
+        namespace: this.client.options.namespace,
+        query: clauses.join(' AND '),
+        pageSize: filter.pageSize,
+        nextPageToken: filter.pageToken ? Buffer.from(filter.pageToken, 'base64url') : undefined,
+      }),
+    );
+    const items = (response.executions ?? []).flatMap((execution): RolloutSummary[] => {
+      const workflowId = execution.execution?.workflowId ?? '';
+      const rolloutId = execution.execution?.runId ?? '';
+      const parsed = parseWorkflowId(workflowId);
+      if (!parsed || !rolloutId) return [];
+      const state = searchAttribute(execution.searchAttributes?.indexedFields?.RolloutState) ?? 'PREPARING';
+      return [
+        {
+          rolloutId,
+          workflowId,
+          key: parsed.key,
+          ...(parsed.service ? { service: parsed.service } : {}),
+          state: isAbnormalClose(execution.status) ? 'FAILED' : state,
+          startedAt: timestamp(execution.startTime) ?? '',
+          ...(execution.closeTime ? { closedAt: timestamp(execution.closeTime) } : {}),
+        },
+      ];
+    });
+    const next = response.nextPageToken?.length
+      ? Buffer.from(response.nextPageToken).toString('base64url')
+      : undefined;
+    return { items, ...(next ? { nextPageToken: next } : {}) };
+  }
+
+  async get(identity: Identity, rolloutId: string): Promise<RolloutView> {
+    const { handle, abnormal } = await this.find(identity, rolloutId);
+    const progress = await reachTemporal(() => handle.query(progressQuery));
+    return {
+      rolloutId,
+      workflowId: handle.workflowId,
+      ...progress,
+      ...(abnormal ? { state: 'FAILED' as const } : {}),
+    };
+  }
+
+  async act(
+    identity: Identity,
+    rolloutId: string,
+    action: RolloutAction,
+    reason?: string,
+  ): Promise<RolloutView> {
+    const { handle } = await this.find(identity, rolloutId);
+    const input: ActorInput = { actor: identity.subject, ...(reason ? { reason } : {}) };
+    try {
+      const progress = await reachTemporal(() => handle.executeUpdate(UPDATES[action], { args: [input] }));
+      return { rolloutId, workflowId: handle.workflowId, ...progress };
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) {
+        const reasonText = error.cause instanceof Error ? error.cause.message : error.message;
+        throw new RolloutStateConflictError(reasonText, 'rolloutId');
+      }
+      if (error instanceof WorkflowNotFoundError) {
+        throw new RolloutStateConflictError(`cannot ${action}: the rollout has finished`, 'rolloutId');
+      }
+      throw error;
+    }
+  }
+
+  async history(identity: Identity, rolloutId: string): Promise<TimelineEntry[]> {
+    const { handle } = await this.find(identity, rolloutId);
+    const history = await reachTemporal(() => handle.fetchHistory());
+    return timelineOf(history.events ?? []);
+  }
+
+  private async toRequest(identity: Identity, input: StartRolloutInput): Promise<RolloutRequest> {
+    if ((input.value === undefined) === (input.version === undefined)) {
+      throw new InvalidArgumentError(
+        'give exactly one of value (a new version) or version (an existing one)',
+        'value',
+      );
+    }
+    const address = { tenantId: identity.tenantId, key: input.key, service: input.service };
+    if (input.value !== undefined) this.store.validate(address, input.value);
+    // An existing version must exist; this also validates the key and service.
+    else await this.store.getVersion(address, input.version!);
+
+    const targetServices = input.targetServices ?? (input.service ? [input.service] : []);
+    if (targetServices.length === 0) {
+      throw new InvalidArgumentError('targetServices is required for tenant-wide keys', 'targetServices');
+    }
+    const plan: RolloutPlan = { ...DEFAULT_PLAN, ...input.plan };
+    const [problem] = planProblems(plan);
+    if (problem) throw new InvalidArgumentError(problem, problem.split(':')[0]);
+    return {
+      tenantId: identity.tenantId,
+      key: input.key,
+      ...(input.service ? { service: input.service } : {}),
+      change:
+        input.value !== undefined
+          ? { kind: 'set', value: input.value }
+          : { kind: 'existing', version: input.version! },
+      targetServices,
+      plan,
+      actor: identity.subject,
+    };
+  }
+
+  private async find(
+    identity: Identity,
+    rolloutId: string,
+  ): Promise<{ handle: WorkflowHandle<typeof rolloutWorkflow>; abnormal: boolean }> {
+    if (!RUN_ID_PATTERN.test(rolloutId))
+      throw new InvalidArgumentError('rolloutId is not a rollout id', 'rolloutId');
+    const query = `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND TenantId = '${quoted(identity.tenantId)}' AND RunId = '${rolloutId}'`;
+    const deadline = Date.now() + VISIBILITY_LAG_MS;
+    for (;;) {
+      const { executions } = await reachTemporal(() =>
+        this.client.workflowService.listWorkflowExecutions({
+          namespace: this.client.options.namespace,
+          query,
+          pageSize: 1,
+        }),
+      );
+      const found = executions?.[0];
+      if (found?.execution?.workflowId) {
+        return {
+          handle: this.client.workflow.getHandle<typeof rolloutWorkflow>(
+            found.execution.workflowId,
+            rolloutId,
+          ),
+          abnormal: isAbnormalClose(found.status),
+        };
+      }
+      if (Date.now() > deadline) throw new NotFoundError(`rollout ${rolloutId} not found`, 'rolloutId');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/** Temporal out of reach is the caller's 503, not a bug's 500. */
+async function reachTemporal<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    // The client wraps gRPC errors in ServiceError; the gRPC status is on its cause.
+    const grpcError = error instanceof ServiceError ? error.cause : error;
+    const code = (grpcError as { code?: unknown } | undefined)?.code;
+    if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED) {
+      throw new BackendUnavailableError(`Temporal is unavailable: ${(error as Error).message}`, undefined, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** Visibility query strings are single-quoted; names here are validated, this is defence in depth. */
+function quoted(value: string): string {
+  return value.replace(/['\\]/g, '');
+}
+
+function parseWorkflowId(workflowId: string): { key: string; service?: string } | undefined {
+  const [prefix, , service, key] = workflowId.split(':');
+  if (prefix !== 'rollout' || !key) return undefined;
+  return { key, ...(service && service !== '-' ? { service } : {}) };
+}
+
+const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
+const ABNORMAL_CLOSE: ReadonlySet<number> = new Set([
+  Status.WORKFLOW_EXECUTION_STATUS_FAILED,
+  Status.WORKFLOW_EXECUTION_STATUS_CANCELED,
+  Status.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+  Status.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+]);
+
+/** Failed, cancelled, terminated or timed out: the workflow did not finish through its own logic. */
+function isAbnormalClose(status: number | null | undefined): boolean {
+  return status !== null && status !== undefined && ABNORMAL_CLOSE.has(status);
+}
+
+function searchAttribute(payload: { data?: Uint8Array | null } | null | undefined): string | undefined {
+  if (!payload?.data) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(payload.data).toString('utf8'));
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function timestamp(
+  time: { seconds?: unknown; nanos?: number | null } | null | undefined,
+): string | undefined {
+  if (!time) return undefined;
+  return new Date(Number(time.seconds ?? 0) * 1000 + Math.floor((time.nanos ?? 0) / 1e6)).toISOString();
+}

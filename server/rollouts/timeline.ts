@@ -1,0 +1,181 @@
+import type { temporal } from '@temporalio/proto';
+import type { ActorInput, RolloutRequest, RolloutResult } from '../../common/rollout';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+export interface TimelineEntry {
+  readonly at: string;
+  readonly kind: 'started' | 'state' | 'push' | 'health' | 'action' | 'bake' | 'finished';
+  readonly summary: string;
+  readonly actor?: string;
+  readonly succeeded?: number;
+  readonly failed?: number;
+  readonly state?: string;
+}
+
+interface ScheduledFleetActivity {
+  readonly type: 'pushToInstances' | 'checkInstances';
+  readonly instances: number;
+  readonly version?: number;
+  readonly revertFrom?: number;
+  readonly expectedVersion?: number;
+}
+
+/**
+ * A rollout's timeline for people, read from its workflow history: who started it and with what, each
+ * state it entered, each wave's push and health check with counts, bakes, who approved, paused,
+ * resumed or aborted, and how it ended. Built from history alone, so it is right for finished rollouts
+ * and needs no worker.
+ */
+export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
+  const timeline: TimelineEntry[] = [];
+  const scheduled = new Map<string, ScheduledFleetActivity>();
+  for (const event of events) {
+    const at = timeOf(event);
+    const started = event.workflowExecutionStartedEventAttributes;
+    if (started) {
+      const [request] = decodePayloads<RolloutRequest>(started.input?.payloads);
+      if (request) {
+        const change =
+          request.change.kind === 'set' ? 'a new value' : `existing version ${request.change.version}`;
+        timeline.push({
+          at,
+          kind: 'started',
+          actor: request.actor,
+          summary: `${request.actor} started a rollout of ${change} of ${request.key} to ${request.targetServices.join(', ')}`,
+        });
+      }
+    }
+    const upsert =
+      event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.RolloutState;
+    if (upsert) {
+      const [state] = decodePayloads<string>([upsert]);
+      if (state && state !== 'PREPARING')
+        timeline.push({ at, kind: 'state', state, summary: `entered ${state}` });
+    }
+    const activity = event.activityTaskScheduledEventAttributes;
+    if (activity && event.eventId !== undefined && event.eventId !== null) {
+      const type = activity.activityType?.name;
+      if (type === 'pushToInstances' || type === 'checkInstances') {
+        const [input] = decodePayloads<{
+          instances: unknown[];
+          payload?: { version: number; revertFrom?: number };
+          expectedVersion?: number;
+        }>(activity.input?.payloads);
+        scheduled.set(String(event.eventId), {
+          type,
+          instances: input?.instances.length ?? 0,
+          version: input?.payload?.version,
+          revertFrom: input?.payload?.revertFrom,
+          expectedVersion: input?.expectedVersion,
+        });
+      }
+    }
+    const completed = event.activityTaskCompletedEventAttributes;
+    const fleetActivity = completed && scheduled.get(String(completed.scheduledEventId));
+    if (completed && fleetActivity) {
+      const [outcome] = decodePayloads<{ succeeded: string[]; failed: unknown[] }>(
+        completed.result?.payloads,
+      );
+      timeline.push(
+        fleetEntry(at, fleetActivity, outcome?.succeeded.length ?? 0, outcome?.failed.length ?? 0),
+      );
+    }
+    const timer = event.timerStartedEventAttributes;
+    if (timer) {
+      timeline.push({
+        at,
+        kind: 'bake',
+        summary: `baking for ${Number(timer.startToFireTimeout?.seconds ?? 0)} s`,
+      });
+    }
+    const update = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
+    if (update?.name) {
+      const [input] = decodePayloads<ActorInput>(update.args?.payloads);
+      timeline.push({
+        at,
+        kind: 'action',
+        actor: input?.actor,
+        summary: `${input?.actor ?? 'someone'} asked to ${update.name}${input?.reason ? `: ${input.reason}` : ''}`,
+      });
+    }
+    const finished = finishedEntry(at, event);
+    if (finished) timeline.push(finished);
+  }
+  return timeline;
+}
+
+function fleetEntry(
+  at: string,
+  activity: ScheduledFleetActivity,
+  succeeded: number,
+  failed: number,
+): TimelineEntry {
+  const counts = `${succeeded} ok, ${failed} failed`;
+  if (activity.type === 'checkInstances') {
+    return {
+      at,
+      kind: 'health',
+      succeeded,
+      failed,
+      summary: `health check of ${activity.instances} instance(s) on version ${activity.expectedVersion}: ${counts}`,
+    };
+  }
+  const what =
+    activity.revertFrom !== undefined
+      ? `rolled back version ${activity.revertFrom} to ${activity.version === 0 ? 'nothing (new key)' : `version ${activity.version}`}`
+      : `pushed version ${activity.version}`;
+  return {
+    at,
+    kind: 'push',
+    succeeded,
+    failed,
+    summary: `${what} to ${activity.instances} instance(s): ${counts}`,
+  };
+}
+
+function finishedEntry(at: string, event: HistoryEvent): TimelineEntry | undefined {
+  const completed = event.workflowExecutionCompletedEventAttributes;
+  if (completed) {
+    const [result] = decodePayloads<RolloutResult>(completed.result?.payloads);
+    return {
+      at,
+      kind: 'finished',
+      state: result?.state,
+      summary:
+        result?.state === 'SUCCEEDED'
+          ? `version ${result.candidateVersion} is live on ${result.updatedInstances} instance(s)`
+          : `rolled back: ${result?.reason ?? 'unknown reason'}`,
+    };
+  }
+  const failure =
+    event.workflowExecutionFailedEventAttributes?.failure?.message ??
+    (event.workflowExecutionTerminatedEventAttributes
+      ? `terminated: ${event.workflowExecutionTerminatedEventAttributes.reason ?? ''}`
+      : undefined) ??
+    (event.workflowExecutionTimedOutEventAttributes ? 'timed out' : undefined);
+  return failure === undefined
+    ? undefined
+    : { at, kind: 'finished', state: 'FAILED', summary: `failed: ${failure}` };
+}
+
+function timeOf(event: HistoryEvent): string {
+  const seconds = Number(event.eventTime?.seconds ?? 0);
+  const nanos = event.eventTime?.nanos ?? 0;
+  return new Date(seconds * 1000 + Math.floor(nanos / 1e6)).toISOString();
+}
+
+/** History payloads are the default converter's JSON; anything else is skipped, not guessed at. */
+function decodePayloads<T>(
+  payloads: readonly temporal.api.common.v1.IPayload[] | null | undefined,
+): (T | undefined)[] {
+  return (payloads ?? []).map((payload) => {
+    const encoding = payload.metadata?.encoding ? Buffer.from(payload.metadata.encoding).toString() : '';
+    if (encoding !== 'json/plain' || !payload.data) return undefined;
+    try {
+      return JSON.parse(Buffer.from(payload.data).toString('utf8')) as T;
+    } catch {
+      return undefined;
+    }
+  });
+}

@@ -1,0 +1,245 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { toolPath } from '../../scripts/stack/index';
+import { stackClients, uniqueTenant } from '../support/env';
+import { type FleetMember, startInstance } from '../support/fleet';
+import { startTestServer, type TestServer } from '../support/server';
+import { validToken } from '../support/tokens';
+
+/**
+ * The rollout REST API against the real stack: Temporal dev server, in-process worker, real SDK
+ * instances. Roles and tenants come from tokens; requests are validated against /openapi.json.
+ */
+const KEY = 'tenant_config_checkout';
+const run = promisify(execFile);
+
+let server: TestServer;
+let tenant: string;
+let service: string;
+const clients = stackClients();
+const instances: FleetMember[] = [];
+
+const releaseManager = (subject = 'alice') =>
+  validToken({ tenantId: tenant, groups: ['release-managers'], subject });
+const operator = () => validToken({ tenantId: tenant, groups: ['operators'], subject: 'olivia' });
+
+beforeAll(async () => {
+  server = await startTestServer({ rollouts: true });
+  tenant = uniqueTenant('api');
+  service = `checkout-${randomUUID().slice(0, 6)}`;
+  await server.store.put({ tenantId: tenant, key: KEY }, '{"v":1}', { expectedVersion: 0, makeLive: true });
+  for (const tenancy of [tenant, 'pool']) {
+    instances.push(
+      await startInstance({ server, clients, service, tenancy, preload: [{ tenantId: tenant, key: KEY }] }),
+    );
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(instances.map((instance) => instance.client.stop()));
+  await server.stop();
+});
+
+async function api(
+  method: string,
+  path: string,
+  token: string | undefined,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const response = await fetch(`${server.httpUrl}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+    headers: response.headers,
+  };
+}
+
+async function waitForState(rolloutId: string, state: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 300; i += 1) {
+    const { body } = await api('GET', `/v1/rollouts/${rolloutId}`, operator());
+    if (body.state === state) return body;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`rollout ${rolloutId} never reached ${state}`);
+}
+
+const gatedPlan = {
+  strategy: { kind: 'explicit', waves: [1, '100%'] },
+  bakeSeconds: 0,
+  approval: 'after-first-wave',
+};
+
+test('a release manager starts a gated rollout, approves it, and reads its history with the actors', async () => {
+  const started = await api('POST', '/v1/rollouts', releaseManager(), {
+    key: KEY,
+    value: '{"v":2}',
+    targetServices: [service],
+    plan: gatedPlan,
+  });
+  expect(started.status).toBe(202);
+  const rolloutId = started.body.rolloutId as string;
+  expect(started.headers.get('location')).toBe(`/v1/rollouts/${rolloutId}`);
+
+  const waiting = await waitForState(rolloutId, 'AWAITING_APPROVAL');
+  expect(waiting).toMatchObject({
+    key: KEY,
+    candidateVersion: 2,
+    previousVersion: 1,
+    instances: { total: 2, updated: 1 },
+  });
+
+  const refused = await api('POST', `/v1/rollouts/${rolloutId}/approve`, operator(), {});
+  expect(refused.status).toBe(403);
+  expect(refused.body.detail).toMatch(/release-managers/);
+
+  const approved = await api('POST', `/v1/rollouts/${rolloutId}/approve`, releaseManager('bob'), {
+    reason: 'canary fine',
+  });
+  expect(approved.status).toBe(200);
+  await waitForState(rolloutId, 'SUCCEEDED');
+
+  const { body } = await api('GET', `/v1/rollouts/${rolloutId}/history`, operator());
+  const timeline = body.items as { kind: string; actor?: string; summary: string }[];
+  expect(timeline[0]).toMatchObject({ kind: 'started', actor: 'alice' });
+  expect(timeline).toContainEqual(
+    expect.objectContaining({ kind: 'action', actor: 'bob', summary: 'bob asked to approve: canary fine' }),
+  );
+  expect(timeline.filter((entry) => entry.kind === 'push').map((entry) => entry.summary)).toEqual([
+    'pushed version 2 to 1 instance(s): 1 ok, 0 failed',
+    'pushed version 2 to 1 instance(s): 1 ok, 0 failed',
+  ]);
+  expect(timeline.at(-1)).toMatchObject({ kind: 'finished', state: 'SUCCEEDED' });
+
+  const listed = await api('GET', `/v1/rollouts?key=${KEY}`, operator());
+  expect(listed.body.items).toContainEqual(
+    expect.objectContaining({ rolloutId, key: KEY, state: 'SUCCEEDED' }),
+  );
+});
+
+test('another tenant sees none of it: not found by id, nothing listed', async () => {
+  const started = await api('POST', '/v1/rollouts', releaseManager(), {
+    key: KEY,
+    value: '{"v":3}',
+    targetServices: [service],
+    plan: { ...gatedPlan },
+  });
+  const rolloutId = started.body.rolloutId as string;
+  const stranger = validToken({ tenantId: uniqueTenant('stranger'), groups: ['release-managers'] });
+  expect((await api('GET', `/v1/rollouts/${rolloutId}`, stranger)).status).toBe(404);
+  expect((await api('POST', `/v1/rollouts/${rolloutId}/abort`, stranger, {})).status).toBe(404);
+  expect((await api('GET', '/v1/rollouts', stranger)).body.items).toEqual([]);
+
+  await waitForState(rolloutId, 'AWAITING_APPROVAL');
+  const second = await api('POST', '/v1/rollouts', releaseManager(), {
+    key: KEY,
+    value: '{"v":4}',
+    targetServices: [service],
+  });
+  expect(second.status).toBe(409);
+  expect(second.body.title).toBe('RolloutInProgress');
+
+  const early = await api('POST', `/v1/rollouts/${rolloutId}/resume`, releaseManager(), {});
+  expect(early.status).toBe(409);
+  expect(early.body).toMatchObject({
+    title: 'RolloutStateConflict',
+    detail: 'cannot resume: rollout is not paused',
+  });
+
+  const aborted = await api('POST', `/v1/rollouts/${rolloutId}/abort`, releaseManager('carol'), {
+    reason: 'not today',
+  });
+  expect(aborted.status).toBe(200);
+  const done = await waitForState(rolloutId, 'ROLLED_BACK');
+  expect(done.audit).toContainEqual(
+    expect.objectContaining({ action: 'abort', actor: 'carol', reason: 'not today' }),
+  );
+});
+
+test('server-sent events stream progress until the rollout ends', async () => {
+  const started = await api('POST', '/v1/rollouts', releaseManager(), {
+    key: KEY,
+    value: '{"v":5}',
+    targetServices: [service],
+    plan: { strategy: { kind: 'explicit', waves: [1, '100%'] }, bakeSeconds: 1 },
+  });
+  const response = await fetch(`${server.httpUrl}/v1/rollouts/${started.body.rolloutId as string}/events`, {
+    headers: { authorization: `Bearer ${operator()}` },
+  });
+  expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const stream = await response.text();
+  const events = [...stream.matchAll(/event: (\w+)\ndata: (.*)\n\n/g)].map(([, event, data]) => ({
+    event,
+    data: JSON.parse(data!) as { state: string },
+  }));
+  expect(events.at(-1)).toEqual({ event: 'end', data: { state: 'SUCCEEDED' } });
+  const states = events.filter((e) => e.event === 'progress').map((e) => e.data.state);
+  expect(states.at(-1)).toBe('SUCCEEDED');
+  expect(states.length).toBeGreaterThan(1);
+});
+
+test('the Temporal CLI finds the rollouts by tenant and key', async () => {
+  const started = await api('POST', '/v1/rollouts', releaseManager(), {
+    key: KEY,
+    value: '{"v":6}',
+    targetServices: [service],
+    plan: { strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 0 },
+  });
+  await waitForState(started.body.rolloutId as string, 'SUCCEEDED');
+  const { stdout } = await run(toolPath('temporal'), [
+    'workflow',
+    'list',
+    '--address',
+    process.env.TEMPORAL_ADDRESS!,
+    '--query',
+    `TenantId="${tenant}" AND ConfigKey="${KEY}"`,
+    '--output',
+    'json',
+  ]);
+  const listed = JSON.parse(stdout) as { execution: { workflowId: string; runId: string } }[];
+  expect(listed.map((entry) => entry.execution.runId)).toContain(started.body.rolloutId);
+  expect(new Set(listed.map((entry) => entry.execution.workflowId))).toEqual(
+    new Set([`rollout:${tenant}:-:${KEY}`]),
+  );
+});
+
+describe('bad requests get a problem naming the field', () => {
+  test.each([
+    ['both value and version', { key: KEY, value: '{}', version: 1, targetServices: ['x'] }, 'value'],
+    ['neither value nor version', { key: KEY, targetServices: ['x'] }, 'value'],
+    [
+      'a plan field out of range',
+      { key: KEY, value: '{}', targetServices: ['x'], plan: { bakeSeconds: -1 } },
+      'plan.bakeSeconds',
+    ],
+    ['an unknown field', { key: KEY, value: '{}', targetServices: ['x'], force: true }, 'force'],
+    ['a tenant-wide key without targets', { key: KEY, value: '{}' }, 'targetServices'],
+    ['an unsafe key', { key: '../etc', value: '{}', targetServices: ['x'] }, 'key'],
+    ['a value that is not JSON', { key: KEY, value: '{nope', targetServices: ['x'] }, 'value'],
+  ])('%s', async (_name, body, field) => {
+    const { status, body: problem, headers } = await api('POST', '/v1/rollouts', releaseManager(), body);
+    expect(status).toBe(400);
+    expect(headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(problem.field).toBe(field);
+  });
+
+  test('an id that is not a rollout id', async () => {
+    const { status, body } = await api('GET', '/v1/rollouts/not-an-id', operator());
+    expect(status).toBe(400);
+    expect(body.field).toBe('rolloutId');
+  });
+
+  test('/openapi.json is served without a token', async () => {
+    const { status, body } = await api('GET', '/openapi.json', undefined);
+    expect(status).toBe(200);
+    expect(body.openapi).toBe('3.0.3');
+  });
+});
