@@ -19,8 +19,8 @@ const rolloutIdParameter: OpenAPIV3.ParameterObject = {
   name: 'rolloutId',
   in: 'path',
   required: true,
-  description: "The rollout's id (its Temporal run id)",
-  schema: { type: 'string', pattern: '^[0-9a-fA-F-]{36}$' },
+  description: "The rollout's id as the API returned it: `{runId}~{key}` or `{runId}~{key}~{service}`",
+  schema: { type: 'string', minLength: 38, maxLength: 240 },
 };
 
 const action = (name: string, summary: string): OpenAPIV3.PathItemObject => ({

@@ -22,7 +22,9 @@ import {
   type RolloutProgress,
   type RolloutRequest,
   type RolloutState,
+  rolloutWorkflowId,
 } from '../../common/rollout';
+import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
 import { planProblems } from '../../common/rolloutPlan';
 import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import {
@@ -69,8 +71,6 @@ const UPDATES = {
   abort: abortUpdate,
 } as const;
 const RUN_ID_PATTERN = /^[0-9a-fA-F-]{36}$/;
-/** Visibility is eventually consistent: a rollout started a moment ago may take this long to be found. */
-const VISIBILITY_LAG_MS = 2_000;
 
 /**
  * Rollouts as the API and CLI see them, always within the caller's tenant: a rollout of another tenant
@@ -90,7 +90,11 @@ export class RolloutService {
   ): Promise<{ rolloutId: string; workflowId: string; state: RolloutState }> {
     const request = await this.toRequest(identity, input);
     const handle = await reachTemporal(() => startRollout(this.client, request, this.taskQueue));
-    return { rolloutId: handle.firstExecutionRunId, workflowId: handle.workflowId, state: 'PREPARING' };
+    return {
+      rolloutId: formatRolloutId(handle.firstExecutionRunId, request.key, request.service),
+      workflowId: handle.workflowId,
+      state: 'PREPARING',
+    };
   }
 
   async list(
@@ -113,13 +117,13 @@ export class RolloutService {
     );
     const items = (response.executions ?? []).flatMap((execution): RolloutSummary[] => {
       const workflowId = execution.execution?.workflowId ?? '';
-      const rolloutId = execution.execution?.runId ?? '';
+      const runId = execution.execution?.runId ?? '';
       const parsed = parseWorkflowId(workflowId);
-      if (!parsed || !rolloutId) return [];
+      if (!parsed || !runId) return [];
       const state = searchAttribute(execution.searchAttributes?.indexedFields?.RolloutState) ?? 'PREPARING';
       return [
         {
-          rolloutId,
+          rolloutId: formatRolloutId(runId, parsed.key, parsed.service),
           workflowId,
           key: parsed.key,
           ...(parsed.service ? { service: parsed.service } : {}),
@@ -208,36 +212,48 @@ export class RolloutService {
     };
   }
 
+  /**
+   * The workflow is addressed by the caller's tenant and the key named in the id: an id taken from
+   * another tenant names a workflow that does not exist for this one. Describe is strongly consistent,
+   * unlike visibility, so a rollout is found the moment it has started.
+   */
   private async find(
     identity: Identity,
     rolloutId: string,
   ): Promise<{ handle: WorkflowHandle<typeof rolloutWorkflow>; abnormal: boolean }> {
-    if (!RUN_ID_PATTERN.test(rolloutId))
-      throw new InvalidArgumentError('rolloutId is not a rollout id', 'rolloutId');
-    const query = `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND TenantId = '${quoted(identity.tenantId)}' AND RunId = '${rolloutId}'`;
-    const deadline = Date.now() + VISIBILITY_LAG_MS;
-    for (;;) {
-      const { executions } = await reachTemporal(() =>
-        this.client.workflowService.listWorkflowExecutions({
-          namespace: this.client.options.namespace,
-          query,
-          pageSize: 1,
-        }),
-      );
-      const found = executions?.[0];
-      if (found?.execution?.workflowId) {
-        return {
-          handle: this.client.workflow.getHandle<typeof rolloutWorkflow>(
-            found.execution.workflowId,
-            rolloutId,
-          ),
-          abnormal: isAbnormalClose(found.status),
-        };
-      }
-      if (Date.now() > deadline) throw new NotFoundError(`rollout ${rolloutId} not found`, 'rolloutId');
-      await new Promise((resolve) => setTimeout(resolve, 250));
+    const { runId, key, service } = parseRolloutId(rolloutId);
+    const workflowId = rolloutWorkflowId({ tenantId: identity.tenantId, key, service });
+    const handle = this.client.workflow.getHandle<typeof rolloutWorkflow>(workflowId, runId);
+    try {
+      const description = await reachTemporal(() => handle.describe());
+      return { handle, abnormal: ABNORMAL_CLOSE_NAMES.has(description.status.name) };
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError)
+        throw new NotFoundError(`rollout ${rolloutId} not found`, 'rolloutId');
+      throw error;
     }
   }
+}
+
+/**
+ * A rollout's id names its run and what it rolls out (`{runId}~{key}` or `{runId}~{key}~{service}`): with
+ * the caller's tenant that is the workflow's full address. `~` is outside every name's character set.
+ */
+export function formatRolloutId(runId: string, key: string, service?: string): string {
+  return [runId, key, ...(service ? [service] : [])].join('~');
+}
+
+function parseRolloutId(rolloutId: string): { runId: string; key: string; service?: string } {
+  const [runId, key, service, ...rest] = rolloutId.split('~');
+  const valid =
+    runId !== undefined &&
+    RUN_ID_PATTERN.test(runId) &&
+    key !== undefined &&
+    CONFIG_KEY_PATTERN.test(key) &&
+    (service === undefined || SERVICE_NAME_PATTERN.test(service)) &&
+    rest.length === 0;
+  if (!valid) throw new InvalidArgumentError(`"${rolloutId.slice(0, 80)}" is not a rollout id`, 'rolloutId');
+  return { runId: runId, key: key, ...(service ? { service } : {}) };
 }
 
 /** Temporal out of reach is the caller's 503, not a bug's 500. */
@@ -267,6 +283,9 @@ function parseWorkflowId(workflowId: string): { key: string; service?: string } 
   if (prefix !== 'rollout' || !key) return undefined;
   return { key, ...(service && service !== '-' ? { service } : {}) };
 }
+
+/** How describe() names the same statuses. */
+const ABNORMAL_CLOSE_NAMES: ReadonlySet<string> = new Set(['FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
 
 const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
 const ABNORMAL_CLOSE: ReadonlySet<number> = new Set([

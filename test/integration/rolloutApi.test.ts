@@ -205,7 +205,9 @@ test('the Temporal CLI finds the rollouts by tenant and key', async () => {
     'json',
   ]);
   const listed = JSON.parse(stdout) as { execution: { workflowId: string; runId: string } }[];
-  expect(listed.map((entry) => entry.execution.runId)).toContain(started.body.rolloutId);
+  expect(listed.map((entry) => entry.execution.runId)).toContain(
+    (started.body.rolloutId as string).split('~')[0],
+  );
   expect(new Set(listed.map((entry) => entry.execution.workflowId))).toEqual(
     new Set([`rollout:${tenant}:-:${KEY}`]),
   );
