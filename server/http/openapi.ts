@@ -7,6 +7,14 @@ import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifie
  */
 const patternOf = (regex: RegExp) => regex.source;
 
+/**
+ * Keys are checked here only for their characters: the service's own checks (prefix, `..`) answer
+ * with more precise messages than a pattern mismatch would.
+ */
+const KEY_PATTERN = patternOf(CONFIG_KEY_PATTERN);
+const bodyOf = (regex: RegExp) => regex.source.replace(/^\^|\$$/g, '');
+const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+
 const problem: OpenAPIV3.ResponseObject = {
   description: 'An RFC 9457 problem: `title` is the error code, `field` names the input at fault',
   content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
@@ -20,7 +28,10 @@ const rolloutIdParameter: OpenAPIV3.ParameterObject = {
   in: 'path',
   required: true,
   description: "The rollout's id as the API returned it: `{runId}~{key}` or `{runId}~{key}~{service}`",
-  schema: { type: 'string', minLength: 38, maxLength: 240 },
+  schema: {
+    type: 'string',
+    pattern: `^${UUID}~${bodyOf(CONFIG_KEY_PATTERN)}(~${bodyOf(SERVICE_NAME_PATTERN)})?$`,
+  },
 };
 
 const action = (name: string, summary: string): OpenAPIV3.PathItemObject => ({
@@ -170,7 +181,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         summary: "The tenant's rollouts, newest first",
         tags: ['rollouts'],
         parameters: [
-          { name: 'key', in: 'query', schema: { type: 'string', pattern: patternOf(CONFIG_KEY_PATTERN) } },
+          { name: 'key', in: 'query', schema: { type: 'string', pattern: KEY_PATTERN } },
           { name: 'state', in: 'query', schema: { $ref: '#/components/schemas/RolloutState' } },
           {
             name: 'pageSize',
@@ -246,7 +257,9 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
     '/v1/rollouts/{rolloutId}/events': {
       get: {
         operationId: 'streamRollout',
-        summary: 'Server-sent events: `progress` whenever it changes, `end` when the rollout is over',
+        summary:
+          'Server-sent events: `progress` (a Rollout) whenever it changes, `end` ({state}) when the rollout is over, ' +
+          '`error` ({detail}) if it can no longer be read',
         tags: ['rollouts'],
         parameters: [rolloutIdParameter],
         responses: {
@@ -266,7 +279,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         name: 'key',
         in: 'path',
         required: true,
-        schema: { type: 'string', pattern: patternOf(CONFIG_KEY_PATTERN) },
+        schema: { type: 'string', pattern: KEY_PATTERN },
       },
       Service: {
         name: 'service',
@@ -385,7 +398,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         description:
           'Exactly one of `value` (write and roll out a new version) or `version` (roll out one already written)',
         properties: {
-          key: { type: 'string', pattern: patternOf(CONFIG_KEY_PATTERN) },
+          key: { type: 'string', pattern: KEY_PATTERN },
           service: { type: 'string', pattern: patternOf(SERVICE_NAME_PATTERN) },
           value: { type: 'string', minLength: 1, maxLength: 409600 },
           version: { type: 'integer', minimum: 1, maximum: 9007199254740991 },

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { createHash } from 'node:crypto';
 import {
   type Client,
   ServiceError,
@@ -70,7 +71,7 @@ const UPDATES = {
   resume: resumeUpdate,
   abort: abortUpdate,
 } as const;
-const RUN_ID_PATTERN = /^[0-9a-fA-F-]{36}$/;
+const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Rollouts as the API and CLI see them, always within the caller's tenant: a rollout of another tenant
@@ -107,14 +108,21 @@ export class RolloutService {
     ];
     if (filter.key) clauses.push(`ConfigKey = '${quoted(filter.key)}'`);
     if (filter.state) clauses.push(`RolloutState = '${quoted(filter.state)}'`);
+    const query = clauses.join(' AND ');
     const response = await reachTemporal(() =>
       this.client.workflowService.listWorkflowExecutions({
         namespace: this.client.options.namespace,
-        query: clauses.join(' AND '),
+        query,
         pageSize: filter.pageSize,
-        nextPageToken: filter.pageToken ? Buffer.from(filter.pageToken, 'base64url') : undefined,
+        nextPageToken: filter.pageToken ? unwrapPageToken(filter.pageToken, query) : undefined,
       }),
-    );
+    ).catch((error: unknown) => {
+      // A token Temporal cannot read (forged, or from an older server) is the caller's error.
+      if (filter.pageToken && temporalStatusOf(error) !== undefined) {
+        throw new InvalidArgumentError('pageToken is not valid: list again from the first page', 'pageToken');
+      }
+      throw error;
+    });
     const items = (response.executions ?? []).flatMap((execution): RolloutSummary[] => {
       const workflowId = execution.execution?.workflowId ?? '';
       const runId = execution.execution?.runId ?? '';
@@ -133,9 +141,7 @@ export class RolloutService {
         },
       ];
     });
-    const next = response.nextPageToken?.length
-      ? Buffer.from(response.nextPageToken).toString('base64url')
-      : undefined;
+    const next = response.nextPageToken?.length ? wrapPageToken(response.nextPageToken, query) : undefined;
     return { items, ...(next ? { nextPageToken: next } : {}) };
   }
 
@@ -228,8 +234,13 @@ export class RolloutService {
       const description = await reachTemporal(() => handle.describe());
       return { handle, abnormal: ABNORMAL_CLOSE_NAMES.has(description.status.name) };
     } catch (error) {
-      if (error instanceof WorkflowNotFoundError)
+      // Temporal refuses some run ids as malformed rather than unknown; to the caller both are "no such rollout".
+      if (
+        error instanceof WorkflowNotFoundError ||
+        temporalStatusOf(error) === grpc.status.INVALID_ARGUMENT
+      ) {
         throw new NotFoundError(`rollout ${rolloutId} not found`, 'rolloutId');
+      }
       throw error;
     }
   }
@@ -256,14 +267,51 @@ function parseRolloutId(rolloutId: string): { runId: string; key: string; servic
   return { runId: runId, key: key, ...(service ? { service } : {}) };
 }
 
+/**
+ * Page tokens are Temporal's, wrapped with a fingerprint of the query they belong to: a token that is
+ * not one of ours, or belongs to another filter (or tenant), is refused before Temporal sees it.
+ */
+function wrapPageToken(token: Uint8Array, query: string): string {
+  return Buffer.from(
+    JSON.stringify({ q: fingerprint(query), t: Buffer.from(token).toString('base64') }),
+  ).toString('base64url');
+}
+
+function unwrapPageToken(pageToken: string, query: string): Buffer {
+  try {
+    const parsed = JSON.parse(Buffer.from(pageToken, 'base64url').toString('utf8')) as {
+      q?: unknown;
+      t?: unknown;
+    };
+    if (parsed.q === fingerprint(query) && typeof parsed.t === 'string' && parsed.t.length > 0) {
+      return Buffer.from(parsed.t, 'base64');
+    }
+  } catch {
+    // fall through to the refusal below
+  }
+  throw new InvalidArgumentError(
+    'pageToken does not belong to this list: pass the one the previous page returned',
+    'pageToken',
+  );
+}
+
+function fingerprint(query: string): string {
+  return createHash('sha256').update(query).digest('base64url').slice(0, 16);
+}
+
+/** The gRPC status of a Temporal client error, if it is one (the client wraps them in ServiceError). */
+function temporalStatusOf(error: unknown): number | undefined {
+  const grpcError = error instanceof ServiceError ? error.cause : error;
+  const code = (grpcError as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
 /** Temporal out of reach is the caller's 503, not a bug's 500. */
 async function reachTemporal<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    // The client wraps gRPC errors in ServiceError; the gRPC status is on its cause.
-    const grpcError = error instanceof ServiceError ? error.cause : error;
-    const code = (grpcError as { code?: unknown } | undefined)?.code;
+    const code = temporalStatusOf(error);
     if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED) {
       throw new BackendUnavailableError(`Temporal is unavailable: ${(error as Error).message}`, undefined, {
         cause: error,

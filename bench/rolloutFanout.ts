@@ -1,0 +1,511 @@
+/**
+ * npm run bench: the fan-out benchmark (issue 3, "Scale").
+ *
+ * Claim under test: fanning a rollout out to more instances adds no workflow history events per
+ * instance, because a wave's pushes are batched inside one activity that heartbeats. For each fleet size
+ * it runs a ONE-wave rollout (100%, no bake, no approval, no failures allowed) to that many real SDK
+ * CacheRefresh servers in this process, registered in the local stack's Cloud Map, through a rollout
+ * worker in this process on the stack's Temporal dev server, and measures wall time, history events and
+ * history bytes. The smallest size is the baseline the others are compared with.
+ *
+ * stdout carries exactly one JSON document (bench/README.md explains it); every log line goes to stderr.
+ * Exits non-zero when a rollout does not succeed, reaches fewer instances than it should, or leaves any
+ * instance off the new version.
+ */
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { DeleteServiceCommand } from '@aws-sdk/client-servicediscovery';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { createAwsClients, destroyAwsClients, type AwsClients } from '../activities/awsClients';
+import { ensureService } from '../activities/discovery/cloudMapSetup';
+import { ConfigStore } from '../activities/storage/configStore';
+import { StrategyRegistry } from '../activities/storage/registry';
+import type { ConfigAddress } from '../activities/storage/types';
+import { createLogger, type Logger } from '../common/logger';
+import type { RolloutPlan, RolloutRequest, RolloutResult } from '../common/rollout';
+import {
+  loadAwsSettings,
+  loadRolloutWorkerSettings,
+  loadStorageSettings,
+  loadTemporalSettings,
+} from '../common/settings';
+import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
+import { type CloudMapRegistration, instanceAttributes, registerInstance } from '../sdk/cloudMapRegistration';
+import { HeldConfig, type HeldValue } from '../sdk/heldConfig';
+import { createCacheRefreshHandlers, type RefreshServer, startRefreshServer } from '../sdk/refreshServer';
+import { startRollout } from '../server/rolloutClient';
+import { createRolloutWorker, type RolloutWorker } from '../server/rolloutWorker';
+
+/** Fleet sizes, in order; the first is the baseline the ratios compare against. */
+const SIZES = [10, 100, 1000] as const;
+/** An unreported rollout first, so the baseline does not pay the worker's first-workflow costs. */
+const WARMUP_SIZE = 10;
+const OVERALL_TIMEOUT_MS = 10 * 60_000;
+/** Cleaning up after a failure or the timeout may take this long before the process exits anyway. */
+const CLEANUP_TIMEOUT_MS = 60_000;
+/** Instances started and registered in Cloud Map at once. */
+const START_CONCURRENCY = 32;
+const HOST = '127.0.0.1';
+const KEY = 'tenant_config_fanoutBench';
+const LIVE_VALUE = '{"fanout":1}';
+const CANDIDATE_VALUE = '{"fanout":2}';
+const PLAN: RolloutPlan = {
+  strategy: { kind: 'explicit', waves: ['100%'] },
+  bakeSeconds: 0,
+  approval: 'none',
+  maxFailures: 0,
+  push: { timeoutMs: 5000, attempts: 3, concurrency: 64 },
+};
+
+interface SizeResult {
+  readonly instances: number;
+  readonly wallMs: number;
+  readonly historyEvents: number;
+  readonly historyBytes: number;
+  readonly updatedInstances: number;
+  readonly rssMb: number;
+  /** Not part of the claim, for context: how long starting and registering the fleet took. */
+  readonly startMs: number;
+  /** Activity tasks the rollout scheduled: constant whatever the fleet size if pushes are batched. */
+  readonly activityTasks: number;
+  /** The largest single activity input or result: Temporal refuses payloads over 2 MB by default. */
+  readonly largestPayloadBytes: number;
+  /** Per activity type, scheduled to completed (ms), from the history's event times. */
+  readonly activityMs: Record<string, number>;
+}
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+
+/** One instance: the SDK's own held config and CacheRefresh server, registered as the SDK registers. */
+interface Instance {
+  readonly instanceId: string;
+  readonly held: HeldConfig;
+  readonly server: RefreshServer;
+  registration?: CloudMapRegistration;
+}
+
+interface Fleet {
+  readonly service: string;
+  readonly instances: Instance[];
+  /** Set once stopping began: the normal path and a clean-up after a timeout may both ask. */
+  stopping?: Promise<void>;
+}
+
+interface Context {
+  readonly runId: string;
+  readonly clients: AwsClients;
+  readonly store: ConfigStore;
+  readonly temporal: Client;
+  readonly taskQueue: string;
+  readonly namespace: string;
+  readonly pushVerifyKeyPem: string;
+  readonly logger: Logger;
+}
+
+/** Failures the benchmark exists to catch: reported, and the exit code is non-zero. */
+class BenchFailure extends Error {}
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+/** What was started, so that a failure, a signal or the timeout stops exactly that, newest first. */
+const resources: {
+  stackStarted: string[];
+  clients?: AwsClients;
+  temporal?: Client;
+  worker?: RolloutWorker;
+  fleet?: { fleet: Fleet; context: Context };
+} = { stackStarted: [] };
+
+async function main(): Promise<number> {
+  // Logs of the platform's loggers at info go to stdout, which is reserved for the result.
+  const logger = createLogger({ component: 'bench' }, 'warn');
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+
+  Object.assign(process.env, localStackEnv());
+  const stack = await stackUp({ tiers: ['infrastructure'] }, (line) => log(`stack: ${line}`));
+  resources.stackStarted = stack.started;
+
+  const runId = randomUUID().slice(0, 8);
+  const clients = createAwsClients(loadAwsSettings());
+  resources.clients = clients;
+  const taskQueue = `bench-rollouts-${runId}`;
+  const temporalSettings = loadTemporalSettings({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue });
+  const temporal = new Client({
+    connection: await Connection.connect({ address: temporalSettings.address }),
+    namespace: temporalSettings.namespace,
+  });
+  resources.temporal = temporal;
+  const rolloutSettings = loadRolloutWorkerSettings();
+  const worker = await createRolloutWorker({
+    clients,
+    temporal: temporalSettings,
+    storage: loadStorageSettings(),
+    rollout: rolloutSettings,
+    logger,
+  });
+  resources.worker = worker;
+  void worker.run().catch((error: unknown) => log(`rollout worker stopped: ${describe(error)}`));
+
+  const context: Context = {
+    runId,
+    clients,
+    store: new ConfigStore(StrategyRegistry.fromTable(clients, loadStorageSettings())),
+    temporal,
+    taskQueue,
+    namespace: rolloutSettings.cloudMapNamespace,
+    pushVerifyKeyPem: readFileSync(requiredEnv('PUSH_VERIFY_KEY_FILE'), 'utf8'),
+    logger,
+  };
+  log(`run ${runId}: task queue ${taskQueue}, Cloud Map namespace ${context.namespace}`);
+
+  let warmup: SizeResult | undefined;
+  const results: SizeResult[] = [];
+  let failure: string | undefined;
+  try {
+    warmup = await measure(context, WARMUP_SIZE, 'warmup');
+    for (const size of SIZES) results.push(await measure(context, size, `n${size}`));
+  } catch (error) {
+    if (!(error instanceof BenchFailure)) throw error;
+    failure = error.message;
+    log(`FAILED: ${failure}`);
+  }
+
+  await write({
+    benchmark: 'rollout-fanout',
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryGb: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    plan: PLAN,
+    historyBytesSource: 'server: DescribeWorkflowExecution historySizeBytes',
+    stack: { startedByBench: stack.started, reused: stack.alreadyRunning },
+    warmup,
+    results,
+    ratios: ratios(results),
+    ...(failure ? { failure } : {}),
+  });
+  return failure ? 1 : 0;
+}
+
+/** Starts `size` instances, rolls a new version out to them in one wave, checks them, stops them. */
+async function measure(context: Context, size: number, label: string): Promise<SizeResult> {
+  const name = `bench-${context.runId}-${label}`;
+  // Its own tenant per size: the key's live version is 1 and the rollout writes candidate 2.
+  const address: ConfigAddress = { tenantId: name, key: KEY };
+  const live = await context.store.put(address, LIVE_VALUE, { expectedVersion: 0, makeLive: true });
+
+  log(`${label}: starting ${size} instances of service ${name}`);
+  const fleet: Fleet = { service: name, instances: [] };
+  resources.fleet = { fleet, context };
+  const startedAt = performance.now();
+  await startFleet(context, fleet, size, address, live);
+  const startMs = Math.round(performance.now() - startedAt);
+  const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20);
+  log(`${label}: ${size} instances started and registered in ${startMs} ms; RSS ${rssMb} MB`);
+
+  const request: RolloutRequest = {
+    tenantId: address.tenantId,
+    key: KEY,
+    change: { kind: 'set', value: CANDIDATE_VALUE },
+    targetServices: [fleet.service],
+    plan: PLAN,
+    actor: 'bench',
+  };
+  const rolloutStart = performance.now();
+  const handle = await startRollout(context.temporal, request, context.taskQueue);
+  let result: RolloutResult;
+  try {
+    result = await handle.result();
+  } catch (error) {
+    throw new BenchFailure(`${label}: the rollout workflow failed: ${describe(error)}`);
+  }
+  const wallMs = Math.round(performance.now() - rolloutStart);
+
+  const history = await handle.fetchHistory();
+  const events = history.events ?? [];
+  const description = await handle.describe();
+  // The server's own count, the one its history size limits apply to (Temporal Server 1.20 and later).
+  const historyBytes = description.historySize;
+  if (historyBytes === undefined) throw new Error('the Temporal server did not report the history size');
+  const activities = activityStats(events);
+
+  const problems = verify(fleet, address, size, result);
+  const promoted = await context.store.getLive(address);
+  if (promoted.version !== 2) problems.push(`the live version is ${promoted.version}, not 2`);
+  if (problems.length > 0) throw new BenchFailure(`${label}: ${problems.join('; ')}`);
+
+  log(
+    `${label}: ${result.state} on ${result.updatedInstances} instances in ${wallMs} ms, ` +
+      `${events.length} history events, ${historyBytes} history bytes, ${activities.tasks} activity tasks`,
+  );
+  await stopFleet(context, fleet);
+  resources.fleet = undefined;
+  return {
+    instances: size,
+    wallMs,
+    historyEvents: events.length,
+    historyBytes,
+    updatedInstances: result.updatedInstances,
+    rssMb,
+    startMs,
+    activityTasks: activities.tasks,
+    largestPayloadBytes: activities.largestPayloadBytes,
+    activityMs: activities.ms,
+  };
+}
+
+/** Where the history's bytes and the rollout's time go, per activity. */
+function activityStats(events: readonly HistoryEvent[]) {
+  const scheduled = new Map<string, { type: string; at: number }>();
+  const ms: Record<string, number> = {};
+  let largestPayloadBytes = 0;
+  for (const event of events) {
+    const asked = event.activityTaskScheduledEventAttributes;
+    if (asked) {
+      largestPayloadBytes = Math.max(largestPayloadBytes, payloadBytes(asked.input));
+      scheduled.set(String(event.eventId), { type: asked.activityType?.name ?? '?', at: eventMs(event) });
+    }
+    const done = event.activityTaskCompletedEventAttributes;
+    if (done) {
+      largestPayloadBytes = Math.max(largestPayloadBytes, payloadBytes(done.result));
+      const from = scheduled.get(String(done.scheduledEventId));
+      if (from) ms[from.type] = (ms[from.type] ?? 0) + eventMs(event) - from.at;
+    }
+  }
+  return { tasks: scheduled.size, largestPayloadBytes, ms };
+}
+
+function payloadBytes(payloads: { payloads?: { data?: Uint8Array | null }[] | null } | null | undefined) {
+  return (payloads?.payloads ?? []).reduce((sum, payload) => sum + (payload.data?.byteLength ?? 0), 0);
+}
+
+/** An event's time in ms; seconds may be a protobuf Long, whose decimal string Number() reads. */
+function eventMs(event: HistoryEvent): number {
+  const time = event.eventTime;
+  return Number(String(time?.seconds ?? 0)) * 1000 + Math.round((time?.nanos ?? 0) / 1e6);
+}
+
+/** Every instance must hold the candidate, and the rollout must say it reached exactly all of them. */
+function verify(fleet: Fleet, address: ConfigAddress, size: number, result: RolloutResult): string[] {
+  const problems: string[] = [];
+  if (result.state !== 'SUCCEEDED') problems.push(`rollout ${result.state}: ${result.reason ?? ''}`);
+  if (result.candidateVersion !== 2) problems.push(`candidate version ${result.candidateVersion}, not 2`);
+  if (result.updatedInstances !== size)
+    problems.push(`updatedInstances ${result.updatedInstances}, not ${size}`);
+  if (result.failedInstances !== 0) problems.push(`${result.failedInstances} instance(s) failed`);
+  const behind = fleet.instances.filter((instance) => instance.held.heldVersion(address) !== 2);
+  if (behind.length > 0) {
+    const sample = behind.slice(0, 5).map((i) => `${i.instanceId}@v${i.held.heldVersion(address)}`);
+    problems.push(`${behind.length} instance(s) not on version 2 (${sample.join(', ')})`);
+  }
+  if (fleet.instances.length !== size) problems.push(`${fleet.instances.length} instances ran, not ${size}`);
+  return problems;
+}
+
+/**
+ * What ConfigClient.start does, minus the ConfigService reader and the version check, which a rollout
+ * never touches: the held config (here holding the live version, as after a first load), the CacheRefresh
+ * server with the SDK's handlers, and the SDK's Cloud Map registration (pooled tenancy).
+ */
+async function startFleet(
+  context: Context,
+  fleet: Fleet,
+  size: number,
+  address: ConfigAddress,
+  live: HeldValue,
+): Promise<void> {
+  await ensureService(context.clients.serviceDiscovery, context.namespace, fleet.service);
+  const tenancy = { kind: 'pool' } as const;
+  await forEachLimited(size, START_CONCURRENCY, async (index) => {
+    // Unique per run and size: moto's RegisterInstance is not an upsert.
+    const instanceId = `${fleet.service}-${String(index).padStart(4, '0')}`;
+    const held = new HeldConfig((error) => context.logger.error('listener failed', { instanceId, error }));
+    held.applyRead(address, { version: live.version, value: live.value, format: live.format }, 'load');
+    const server = await startRefreshServer(
+      createCacheRefreshHandlers({
+        service: fleet.service,
+        tenancy,
+        pushVerifyKeyPem: context.pushVerifyKeyPem,
+        held,
+        status: () => Promise.resolve('SERVING'),
+        instanceId: () => instanceId,
+        logger: context.logger,
+      }),
+      { host: HOST, port: 0 },
+    );
+    const instance: Instance = { instanceId, held, server };
+    fleet.instances.push(instance);
+    instance.registration = await registerInstance(context.clients.serviceDiscovery, {
+      namespace: context.namespace,
+      service: fleet.service,
+      instanceId,
+      attributes: instanceAttributes({ address: HOST, port: server.port, tenancy }),
+      createServiceIfMissing: false,
+    });
+  });
+}
+
+/** Deregisters every instance (as ConfigClient.stop does, first), stops the servers, removes the service. */
+function stopFleet(context: Context, fleet: Fleet): Promise<void> {
+  fleet.stopping ??= stopInstances(context, fleet);
+  return fleet.stopping;
+}
+
+async function stopInstances(context: Context, fleet: Fleet): Promise<void> {
+  const startedAt = performance.now();
+  const { instances } = fleet;
+  let deregisterFailures = 0;
+  await forEachLimited(instances.length, START_CONCURRENCY, async (index) => {
+    await instances[index]?.registration?.deregister().catch((error: unknown) => {
+      deregisterFailures += 1;
+      if (deregisterFailures === 1) log(`deregistration failed: ${describe(error)}`);
+    });
+  });
+  await Promise.all(instances.map((instance) => instance.server.stop()));
+  try {
+    const serviceId = await ensureService(context.clients.serviceDiscovery, context.namespace, fleet.service);
+    await context.clients.serviceDiscovery.send(new DeleteServiceCommand({ Id: serviceId }));
+  } catch (error) {
+    log(`could not delete Cloud Map service ${fleet.service}: ${describe(error)}`);
+  }
+  log(
+    `${fleet.service}: ${instances.length} instances stopped in ${Math.round(performance.now() - startedAt)} ms` +
+      (deregisterFailures ? ` (${deregisterFailures} deregistration failures)` : ''),
+  );
+}
+
+/** Runs `task(0..count-1)` with at most `limit` at once; after a failure starts no more, then rethrows it. */
+async function forEachLimited(
+  count: number,
+  limit: number,
+  task: (index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed: { error: unknown } | undefined;
+  const runner = async () => {
+    for (let index = next++; index < count && !failed; index = next++) {
+      try {
+        await task(index);
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, runner));
+  if (failed) throw failed.error;
+}
+
+/** Each size against the baseline (the first size) of the same run. */
+function ratios(results: readonly SizeResult[]): Record<string, number> {
+  const [baseline, ...others] = results;
+  if (!baseline) return {};
+  const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+  const out: Record<string, number> = {};
+  for (const result of others) {
+    const vs = `${result.instances}_vs_${baseline.instances}`;
+    out[`historyEvents_${vs}`] = ratio(result.historyEvents, baseline.historyEvents);
+    out[`historyBytes_${vs}`] = ratio(result.historyBytes, baseline.historyBytes);
+    out[`wallMs_${vs}`] = ratio(result.wallMs, baseline.wallMs);
+  }
+  return out;
+}
+
+let cleaning: Promise<void> | undefined;
+/** Set when a signal or the timeout ends the run: the interrupted run then prints no document. */
+let aborting = false;
+
+/** Stops what this run started, newest first; idempotent, and never throws. */
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    const step = async (what: string, run: () => Promise<unknown>) => {
+      try {
+        await run();
+      } catch (error) {
+        log(`clean-up: ${what} failed: ${describe(error)}`);
+      }
+    };
+    const { fleet, worker, temporal, clients, stackStarted } = resources;
+    if (fleet) await step('stopping the instances', () => stopFleet(fleet.context, fleet.fleet));
+    if (worker) await step('stopping the rollout worker', () => worker.shutdown());
+    // An interrupted run may still be waiting on a rollout's result; the Temporal client retries such a
+    // call on a timer, which throws once the connection is closed. process.exit() closes it then.
+    if (temporal && !aborting) await step('closing the Temporal client', () => temporal.connection.close());
+    if (clients) destroyAwsClients(clients);
+    if (stackStarted.length > 0) {
+      await step('stopping the stack', () => stackDown(stackStarted, (line) => log(`stack: ${line}`)));
+    }
+  })();
+  return cleaning;
+}
+
+/** Ends the process after cleaning up, however long cleaning up takes (within CLEANUP_TIMEOUT_MS). */
+async function exitAfterCleanUp(code: number): Promise<never> {
+  const cap = setTimeout(() => {
+    log(`clean-up did not finish within ${CLEANUP_TIMEOUT_MS} ms; exiting anyway`);
+    process.exit(code);
+  }, CLEANUP_TIMEOUT_MS);
+  await cleanUp();
+  clearTimeout(cap);
+  process.exit(code);
+}
+
+function write(document: unknown): Promise<void> {
+  if (aborting) return Promise.resolve();
+  return new Promise((resolve) =>
+    process.stdout.write(`${JSON.stringify(document, null, 2)}\n`, () => resolve()),
+  );
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (localStackEnv() should have set it)`);
+  return value;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    return `${error.message}${cause}`;
+  }
+  return String(error);
+}
+
+/** Ends an unfinished run: whatever main() is doing, clean up and exit with `code`. */
+function abort(reason: string, code: number): void {
+  if (aborting) return;
+  aborting = true;
+  log(`${reason}: stopping`);
+  void exitAfterCleanUp(code);
+}
+
+const overall = setTimeout(
+  () => abort(`timed out after ${OVERALL_TIMEOUT_MS / 1000} s`, 2),
+  OVERALL_TIMEOUT_MS,
+);
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  // `on`, not `once`: npm and tsx relay a Ctrl-C on top of the terminal's own, and a repeat finding no
+  // listener would make tsx end the process before the clean-up is done.
+  process.on(signal, () => abort(signal, code));
+}
+
+main().then(
+  (code) => {
+    clearTimeout(overall);
+    // An abort already cleans up and exits with its own code.
+    if (!aborting) void exitAfterCleanUp(code);
+  },
+  (error: unknown) => {
+    clearTimeout(overall);
+    if (aborting) return;
+    log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    void exitAfterCleanUp(1);
+  },
+);

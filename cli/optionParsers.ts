@@ -1,0 +1,119 @@
+import { InvalidArgumentError } from 'commander';
+import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../common/identifiers';
+import type { WaveTarget } from '../common/rollout';
+
+/**
+ * Commander argument parsers: each turns one option's text into the value the request needs, or throws
+ * commander's InvalidArgumentError, which commander reports naming the option (exit code 2). The limits
+ * are the API's (server/http/openapi.ts), checked here so a typo costs no round trip.
+ */
+
+const PERCENT = /^(\d{1,3}(?:\.\d+)?)%$/;
+
+export function positiveInteger(text: string): number {
+  if (!/^[1-9]\d{0,15}$/.test(text)) throw new InvalidArgumentError('must be a positive integer');
+  return Number(text);
+}
+
+export function integerFrom(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+    if (!(value >= min && value <= max))
+      throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+    return value;
+  };
+}
+
+export function configKey(text: string): string {
+  if (!CONFIG_KEY_PATTERN.test(text) || text.includes('..'))
+    throw new InvalidArgumentError('use 1-128 letters, digits, "_", "-" or "." (no "..")');
+  return text;
+}
+
+export function serviceName(text: string): string {
+  if (!SERVICE_NAME_PATTERN.test(text) || text.includes('..'))
+    throw new InvalidArgumentError(
+      'use 1-64 letters, digits, "_", "-" or ".", starting with a letter or digit',
+    );
+  return text;
+}
+
+/** For a repeatable option: every service named so far, each once (the API refuses duplicates). */
+export function serviceNames(text: string, previous: readonly string[] = []): string[] {
+  const name = serviceName(text);
+  return previous.includes(name) ? [...previous] : [...previous, name];
+}
+
+/**
+ * A rollout id as the API printed it (`{runId}~{key}`, or `…~{service}`). Its parts are the server's
+ * business; the length bounds are the API's, and the rest is left for the API to judge.
+ */
+export function rolloutId(text: string): string {
+  if (text.length < 38 || text.length > 240 || /[\s/]/.test(text))
+    throw new InvalidArgumentError('expected the id that "rollout start" or "rollout list" printed');
+  return text;
+}
+
+/** Why, for the audit trail: the API keeps at most 500 characters. */
+export function reason(text: string): string {
+  if (text.length > 500) throw new InvalidArgumentError('at most 500 characters');
+  return text;
+}
+
+/** `1,10%,50%,100%`: cumulative wave sizes, each an instance count or a percentage of the fleet. */
+export function waveList(text: string): WaveTarget[] {
+  const entries = text.split(',').map((entry) => entry.trim());
+  if (entries.length > 100) throw new InvalidArgumentError('at most 100 waves');
+  return entries.map((entry) => {
+    if (/^[1-9]\d{0,15}$/.test(entry)) return Number(entry);
+    const percent = percentage(entry);
+    if (percent === undefined)
+      throw new InvalidArgumentError(
+        `"${entry}" is neither a positive integer nor a percentage from 0% (exclusive) to 100%`,
+      );
+    return percent;
+  });
+}
+
+/** `20%`: the share of the fleet each wave adds; the `%` may be left out. */
+export function linearStep(text: string): number {
+  const step = percentValue(text.endsWith('%') ? text : `${text}%`);
+  if (step === undefined)
+    throw new InvalidArgumentError('a percentage above 0% and at most 100%, such as 20%');
+  return step;
+}
+
+/** `1%x2`: start at 1% of the fleet and double each wave. */
+export function exponentialGrowth(text: string): { startPercent: number; growthFactor: number } {
+  const match = /^(\d{1,3}(?:\.\d+)?)%?x(\d{1,3}(?:\.\d+)?)$/i.exec(text);
+  const startPercent = match ? percentValue(`${match[1]}%`) : undefined;
+  const growthFactor = Number(match?.[2]);
+  if (startPercent === undefined || !(growthFactor > 1 && growthFactor <= 100))
+    throw new InvalidArgumentError(
+      'START%xFACTOR: a start above 0% and at most 100%, a factor above 1 and at most 100, such as 1%x2',
+    );
+  return { startPercent, growthFactor };
+}
+
+/** How many failed instances a rollout tolerates: a count (0 or more) or a percentage of the fleet. */
+export function failureBudget(text: string): WaveTarget {
+  if (/^\d{1,16}$/.test(text)) return Number(text);
+  const percent = percentage(text);
+  if (percent === undefined)
+    throw new InvalidArgumentError(
+      'a count (0 or more) or a percentage above 0% and at most 100%, such as 5%',
+    );
+  return percent;
+}
+
+/** `12.5%` as the API spells it, when it is above 0% and at most 100%. */
+function percentage(text: string): `${number}%` | undefined {
+  const value = percentValue(text);
+  return value === undefined ? undefined : `${value}%`;
+}
+
+function percentValue(text: string): number | undefined {
+  const match = PERCENT.exec(text);
+  const value = Number(match?.[1]);
+  return value > 0 && value <= 100 ? value : undefined;
+}

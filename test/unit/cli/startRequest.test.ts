@@ -1,0 +1,108 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startRolloutBody } from '../../../cli/startRequest';
+import { UsageError } from '../../../cli/usageError';
+import { DEFAULT_PUSH_SETTINGS } from '../../../common/rollout';
+
+const KEY = 'tenant_config_featureFlags';
+
+function tempFile(content: string): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'cfgctl-')), 'value.json');
+  writeFileSync(file, content);
+  return file;
+}
+
+test('only what was given goes into the body, so the server applies its own defaults', () => {
+  expect(startRolloutBody(KEY, { value: '{"beta":true}' })).toEqual({ key: KEY, value: '{"beta":true}' });
+});
+
+test('every plan option lands in its StartRollout field', () => {
+  expect(
+    startRolloutBody(KEY, {
+      value: '{"beta":true}',
+      target: ['orders', 'billing'],
+      waves: [1, '10%', '100%'],
+      bake: 0,
+      approval: 'after-first-wave',
+      maxFailures: '5%',
+      pushTimeout: 500,
+      pushAttempts: 2,
+      pushConcurrency: 8,
+    }),
+  ).toEqual({
+    key: KEY,
+    value: '{"beta":true}',
+    targetServices: ['orders', 'billing'],
+    plan: {
+      strategy: { kind: 'explicit', waves: [1, '10%', '100%'] },
+      bakeSeconds: 0,
+      approval: 'after-first-wave',
+      maxFailures: '5%',
+      push: { timeoutMs: 500, attempts: 2, concurrency: 8 },
+    },
+  });
+});
+
+test('--linear and --exponential become their strategies', () => {
+  expect(startRolloutBody(KEY, { version: 3, linear: 20 })).toEqual({
+    key: KEY,
+    version: 3,
+    plan: { strategy: { kind: 'linear', stepPercent: 20 } },
+  });
+  expect(startRolloutBody(KEY, { version: 3, exponential: { startPercent: 1, growthFactor: 2 } })).toEqual({
+    key: KEY,
+    version: 3,
+    plan: { strategy: { kind: 'exponential', startPercent: 1, growthFactor: 2 } },
+  });
+});
+
+test('--max-failures 0 is a budget of zero, not an omission', () => {
+  expect(startRolloutBody(KEY, { value: 'x', maxFailures: 0 }).plan).toEqual({ maxFailures: 0 });
+});
+
+test('one push setting alone keeps the others at the shared defaults (the API takes them together)', () => {
+  expect(startRolloutBody(KEY, { value: 'x', pushAttempts: 5 }).plan).toEqual({
+    push: { ...DEFAULT_PUSH_SETTINGS, attempts: 5 },
+  });
+});
+
+test('--service is sent as given, and per-service keys leave the targets to the server', () => {
+  expect(startRolloutBody('param_config_apiEndpoint', { value: 'https://a', service: 'orders' })).toEqual({
+    key: 'param_config_apiEndpoint',
+    service: 'orders',
+    value: 'https://a',
+  });
+});
+
+test('--value-file sends the file, less one final line break', () => {
+  expect(startRolloutBody(KEY, { valueFile: tempFile('{"beta":true}\n') }).value).toBe('{"beta":true}');
+  expect(startRolloutBody(KEY, { valueFile: tempFile('a\r\n') }).value).toBe('a');
+  expect(startRolloutBody(KEY, { valueFile: tempFile('{\n  "beta": true\n}\n\n') }).value).toBe(
+    '{\n  "beta": true\n}\n',
+  );
+});
+
+test('an unreadable or empty --value-file is a usage error naming the option', () => {
+  expect(() => startRolloutBody(KEY, { valueFile: '/nonexistent/value.json' })).toThrow(
+    /--value-file: cannot read \/nonexistent\/value.json/,
+  );
+  expect(() => startRolloutBody(KEY, { valueFile: tempFile('\n') })).toThrow(
+    '--value-file: the value is empty',
+  );
+});
+
+test('exactly one of --value, --value-file and --version', () => {
+  expect(() => startRolloutBody(KEY, {})).toThrow(UsageError);
+  expect(() => startRolloutBody(KEY, {})).toThrow('say what to roll out: --value, --value-file or --version');
+  expect(() => startRolloutBody(KEY, { value: 'x', version: 2 })).toThrow(
+    'give only one of --value, --value-file and --version (got --value, --version)',
+  );
+  expect(() => startRolloutBody(KEY, { value: '' })).toThrow('--value: the value is empty');
+});
+
+test('at most one wave strategy', () => {
+  expect(() => startRolloutBody(KEY, { value: 'x', waves: [1], linear: 20 })).toThrow(
+    'give at most one of --waves, --linear and --exponential (got --waves, --linear)',
+  );
+});
