@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-# Prints a command (tokens shortened) before running it.
-show() { printf '\033[2m$ %s\033[0m\n' "$(sed -E 's/Bearer ([A-Za-z0-9_-]{12})[A-Za-z0-9._-]+/Bearer \1…/g' <<<"$*")"; "$@"; }
+# Prints a command (tokens shortened) on stderr, so $(show …) captures only the command's output, then runs it.
+show() { printf '\033[2m$ %s\033[0m\n' "$(sed -E 's/Bearer ([A-Za-z0-9_-]{12})[A-Za-z0-9._-]+/Bearer \1…/g' <<<"$*")" >&2; "$@"; }
 
 step "Installing what is missing (reuses .tools/ when present)"
 bash scripts/setup.sh
@@ -59,14 +59,44 @@ show "$AWS" --endpoint-url "$AWS_ENDPOINT_URL_DYNAMODB" dynamodb get-item --tabl
 step "Six example instances (orders and billing: a silo per tenant and a pooled one each)"
 npx tsx scripts/stack.ts up --examples
 
-step "Staged rollouts through Temporal"
-npx tsx scripts/demo-rollout.ts
+RM=$(npx cfgctl dev-token --tenant acme --role release-manager --subject alice@acme)
+APPROVER=$(npx cfgctl dev-token --tenant acme --role release-manager --subject bob@acme)
+OPERATOR=$(npx cfgctl dev-token --tenant acme --role operator --subject olivia@acme)
+KEY=tenant_config_featureFlags
+TARGETS=(--target orders --target billing)
+
+step "The fleet serving acme (asked the way the control plane asks)"
+npx tsx scripts/demo-fleet.ts
+
+step "Rollout 1, with cfgctl: canary, 50%, 100%, 3 s bake per wave, approval after the canary"
+ID=$(CFG_TOKEN=$RM show npx cfgctl rollout start "$KEY" --value '{"newCheckout":true,"darkMode":true}' \
+  "${TARGETS[@]}" --waves 1,50%,100% --bake 3 --approval after-first-wave)
+echo "rollout id: $ID"
+until CFG_TOKEN=$OPERATOR npx cfgctl --json rollout status "$ID" | grep -q '"state": "AWAITING_APPROVAL"'; do sleep 1; done
+CFG_TOKEN=$OPERATOR show npx cfgctl rollout status "$ID"
+echo "-- an operator may watch but not approve:"
+CFG_TOKEN=$OPERATOR show npx cfgctl rollout approve "$ID" || echo "(exit code $?: forbidden)"
+CFG_TOKEN=$APPROVER show npx cfgctl rollout approve "$ID" --reason "canary healthy"
+CFG_TOKEN=$OPERATOR show npx cfgctl rollout status "$ID" --watch
+npx tsx scripts/demo-fleet.ts
+CFG_TOKEN=$OPERATOR show npx cfgctl rollout history "$ID"
+
+step "Rollout 2: a broken value; the canary reports NOT_SERVING, the rollout rolls back by itself"
+CFG_TOKEN=$RM show npx cfgctl rollout start "$KEY" --value '{"newCheckout":"yes","darkMode":true}' \
+  "${TARGETS[@]}" --waves 1,50%,100% --bake 3 --watch || echo "(exit code $?: rolled back)"
+npx tsx scripts/demo-fleet.ts
+CFG_TOKEN=$OPERATOR show npx cfgctl config history "$KEY"
+
+step "What operators see in Temporal"
+show .tools/venv/bin/temporal workflow list --address "$TEMPORAL_ADDRESS" --query "TenantId=\"acme\" AND ConfigKey=\"$KEY\""
+CFG_TOKEN=$OPERATOR show npx cfgctl rollout list --key "$KEY"
 
 step "Running"
 cat <<INFO
   REST API        $CFG_API_URL            (try: CFG_TOKEN=\$(npx cfgctl dev-token --tenant acme --role operator) npx cfgctl config list)
   gRPC            $GRPC
   Temporal UI     http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}   (the rollouts' histories)
+  Rollouts        CFG_TOKEN=\$(npx cfgctl dev-token --tenant acme --role release-manager) npx cfgctl rollout list
   Instance logs   .local/logs/orders-*.log, .local/logs/billing-*.log
   Status          npm run stack -- status
   Stop all        npm run stack -- down

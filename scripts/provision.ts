@@ -1,11 +1,14 @@
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
-import { ensureHttpNamespace } from '../activities/discovery/cloudMapSetup';
+import { ensureHttpNamespace, ensureService } from '../activities/discovery/cloudMapSetup';
 import { ensureConfigTable } from '../activities/storage/configTable';
 import { DEFAULT_CLOUD_MAP_NAMESPACE } from '../common/cloudMap';
 import { ensurePushKeys } from '../common/pushToken';
 import { localStateDir } from '../common/repoRoot';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 import { ensureIssuerKeys } from '../server/auth/localIssuer';
+
+/** The consuming services of the demo's example instances (scripts/stack/components.ts). */
+export const EXAMPLE_SERVICES = ['orders', 'billing'] as const;
 
 /**
  * What the local stack needs before the platform can use it: the config table and the Cloud Map
@@ -19,10 +22,12 @@ export async function provisionStack(
   try {
     const { tableName } = loadStorageSettings();
     const table = await ensureConfigTable(clients.dynamodb, tableName);
-    const namespace = await ensureHttpNamespace(
-      clients.serviceDiscovery,
-      process.env.CLOUD_MAP_NAMESPACE ?? DEFAULT_CLOUD_MAP_NAMESPACE,
-    );
+    const namespaceName = process.env.CLOUD_MAP_NAMESPACE ?? DEFAULT_CLOUD_MAP_NAMESPACE;
+    const namespace = await ensureHttpNamespace(clients.serviceDiscovery, namespaceName);
+    // Made here, before the example instances start at once: moto, unlike Cloud Map, lets concurrent
+    // CreateService calls make two services of one name, and instances would then hide in the other.
+    for (const service of EXAMPLE_SERVICES)
+      await ensureService(clients.serviceDiscovery, namespaceName, service);
     ensureIssuerKeys();
     ensurePushKeys(localStateDir('push'));
     return [`table ${tableName}: ${table}`, `Cloud Map namespace: ${namespace}`];

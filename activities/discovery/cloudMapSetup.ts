@@ -3,6 +3,7 @@ import {
   CreateServiceCommand,
   ListNamespacesCommand,
   ListServicesCommand,
+  ServiceAlreadyExists,
   type ServiceDiscoveryClient,
 } from '@aws-sdk/client-servicediscovery';
 
@@ -67,7 +68,15 @@ export async function ensureService(
   if (!namespaceId) throw new Error(`Cloud Map namespace ${namespaceName} does not exist`);
   const existing = await findServiceId(client, namespaceId, service);
   if (existing) return existing;
-  const created = await client.send(new CreateServiceCommand({ Name: service, NamespaceId: namespaceId }));
-  if (!created.Service?.Id) throw new Error(`Cloud Map did not return an id for service ${service}`);
-  return created.Service.Id;
+  try {
+    const created = await client.send(new CreateServiceCommand({ Name: service, NamespaceId: namespaceId }));
+    if (!created.Service?.Id) throw new Error(`Cloud Map did not return an id for service ${service}`);
+    return created.Service.Id;
+  } catch (error) {
+    // Another instance created it between our lookup and our create: use theirs.
+    if (!(error instanceof ServiceAlreadyExists)) throw error;
+    const raced = error.ServiceId ?? (await findServiceId(client, namespaceId, service));
+    if (!raced) throw error;
+    return raced;
+  }
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
+import { EXAMPLE_SERVICES } from '../provision';
 import { localStackEnv } from './env';
 import { StackError } from './errors';
 import { expectedToolPath, repoRoot } from './paths';
@@ -53,7 +54,7 @@ function motoServer(port: PortSetting): LaunchSpec {
 }
 
 /** The demo's fleet: two services, each with a silo instance per tenant and a pooled one. */
-const EXAMPLE_INSTANCES = (['orders', 'billing'] as const).flatMap((service, s) =>
+const EXAMPLE_INSTANCES = EXAMPLE_SERVICES.flatMap((service, s) =>
   (['acme', 'globex', 'pool'] as const).map((tenancy, t) => ({
     service,
     tenancy,

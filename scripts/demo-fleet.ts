@@ -1,0 +1,75 @@
+import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
+import { CloudMapDiscovery } from '../activities/discovery/cloudMapDiscovery';
+import { instanceRef, type ServiceInstance } from '../common/cloudMap';
+import { createLogger } from '../common/logger';
+import { loadProto } from '../common/proto';
+import { signPushToken } from '../common/pushToken';
+import { loadAwsSettings, loadRolloutWorkerSettings } from '../common/settings';
+import type { ProtoGrpcType } from '../gen/proto/refresh';
+import type { HealthResponse__Output } from '../gen/proto/configsvc/v1/HealthResponse';
+
+/**
+ * The demo's view of its fleet (scripts/demo.sh drives the rollouts themselves with cfgctl): waits until
+ * the example instances serving acme are discoverable in Cloud Map, then asks each, as the control plane
+ * does, whether it is healthy and which version of acme's feature flags it holds.
+ */
+const TENANT = 'acme';
+const KEY = 'tenant_config_featureFlags';
+const SERVICES = ['orders', 'billing'];
+
+async function main(): Promise<void> {
+  const aws = createAwsClients(loadAwsSettings());
+  const discovery = new CloudMapDiscovery(
+    aws.serviceDiscovery,
+    loadRolloutWorkerSettings().cloudMapNamespace,
+    createLogger({ component: 'demo' }, 'error'),
+  );
+  try {
+    await showFleet(await waitForFleet(discovery));
+  } finally {
+    destroyAwsClients(aws);
+  }
+}
+
+/** The example instances register once loaded; wait until all that serve the tenant are discoverable. */
+async function waitForFleet(discovery: CloudMapDiscovery): Promise<ServiceInstance[]> {
+  for (let attempt = 0; attempt < 60; attempt += 1) {
+    const instances = await discovery.instancesServing(TENANT, SERVICES);
+    if (instances.length >= 4) return instances;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error('the example instances did not register in Cloud Map: see .local/logs/orders-*.log');
+}
+
+/** Asks every instance, as the control plane does, what it holds and whether it is healthy. */
+async function showFleet(fleet: ServiceInstance[]): Promise<void> {
+  const { proto } = loadProto<ProtoGrpcType>('refresh.proto');
+  const signingKey = readFileSync(loadRolloutWorkerSettings().pushSigningKeyFile, 'utf8');
+  for (const instance of fleet) {
+    const client = new proto.configsvc.v1.CacheRefresh(
+      `${instance.address}:${instance.port}`,
+      grpc.credentials.createInsecure(),
+    );
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${signPushToken(signingKey, { service: instance.service })}`);
+    const health = await new Promise<HealthResponse__Output | undefined>((resolve) =>
+      client.Health(
+        { keys: [{ tenant_id: TENANT, key: KEY }] },
+        metadata,
+        { deadline: Date.now() + 2000 },
+        (error, response) => resolve(error ? undefined : response),
+      ),
+    );
+    client.close();
+    console.log(
+      `   ${instanceRef(instance).padEnd(16)} ${instance.zone ?? ''}  ${health ? `${health.status.padEnd(11)} ${KEY} v${health.held_versions[0] ?? 0}` : 'unreachable'}`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
