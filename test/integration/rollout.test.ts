@@ -221,8 +221,10 @@ test('the worker killed during a wave and restarted finishes the rollout, writin
   try {
     const handle = await startRollout(temporal, request({ plan: plan({ bakeSeconds: 5 }) }), isolatedQueue);
     await waitForState(handle, 'BAKING');
+    const killed = child.pid!;
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
+    expect(isRunning(killed)).toBe(false);
 
     child = spawnWorker(isolatedQueue);
     expect(await handle.result()).toMatchObject({
@@ -240,8 +242,21 @@ test('the worker killed during a wave and restarted finishes the rollout, writin
   expect((await server.store.history({ tenantId: acme, key: KEY })).map((h) => h.version)).toEqual([2, 1]);
 });
 
+/**
+ * The worker as its own process. Node itself with tsx's loader, not the tsx launcher: the launcher
+ * runs the program in a child process, so killing it would leave the worker running.
+ */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function spawnWorker(queue: string): ChildProcess {
-  return spawn(path.join(REPO, 'node_modules', '.bin', 'tsx'), ['server/worker.ts'], {
+  return spawn(process.execPath, ['--require', 'tsx/cjs', 'server/worker.ts'], {
     cwd: REPO,
     env: { ...process.env, TEMPORAL_TASK_QUEUE: queue, WORKER_HEALTH_PORT: '0', LOG_LEVEL: 'error' },
     stdio: 'ignore',
