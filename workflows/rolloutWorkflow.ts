@@ -96,7 +96,10 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     tenantId: request.tenantId,
     key: request.key,
     ...(request.service ? { service: request.service } : {}),
-    ...(versions.candidate ? { candidateVersion: versions.candidate.version } : {}),
+    // A rollout of an existing version knows its candidate from the start, before it is prepared.
+    ...(versions.candidate || request.change.kind === 'existing'
+      ? { candidateVersion: versions.candidate?.version ?? (request.change as { version: number }).version }
+      : {}),
     ...(versions.previous ? { previousVersion: versions.previous.version } : {}),
     currentWave,
     waves,

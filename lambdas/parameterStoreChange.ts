@@ -1,0 +1,94 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Client, Connection } from '@temporalio/client';
+import { createAwsClients } from '../activities/awsClients';
+import { ConfigStore } from '../activities/storage/configStore';
+import { StrategyRegistry } from '../activities/storage/registry';
+import { InvalidArgumentError } from '../common/errors';
+import { type RolloutPlan } from '../common/rollout';
+import { planProblems } from '../common/rolloutPlan';
+import { loadAwsSettings, loadStorageSettings, loadTemporalSettings } from '../common/settings';
+import { temporalConnectionOptions } from '../server/temporalConnection';
+import { parseParameterStoreChange } from './parameterStoreChangeEvent';
+import {
+  type ChangeOutcome,
+  type ParameterChangeDeps,
+  rollOutParameterChange,
+} from './rollOutParameterChange';
+
+/**
+ * EventBridge "Parameter Store Change" -> the staged rollout of the version now in Parameter Store.
+ * Thin on purpose: validate the event, hand it to rollOutParameterChange, return. A failure throws, so
+ * EventBridge retries and, past its retry policy, the dead-letter queue keeps the event.
+ */
+const logger = new Logger({ serviceName: 'parameter-store-change' });
+
+/** Out-of-band edits roll out more cautiously than nothing, less than a hand-steered release. */
+const DEFAULT_OUT_OF_BAND_PLAN: RolloutPlan = {
+  strategy: { kind: 'explicit', waves: [1, '50%', '100%'] },
+  bakeSeconds: 30,
+  approval: 'none',
+  maxFailures: 0,
+};
+
+// One Temporal connection and one set of AWS clients per Lambda container, reused across invocations.
+let dependencies: Promise<ParameterChangeDeps> | undefined;
+
+export async function handler(event: unknown, context?: { awsRequestId?: string }): Promise<ChangeOutcome> {
+  if (context?.awsRequestId) logger.appendKeys({ requestId: context.awsRequestId });
+  const change = parseParameterStoreChange(event);
+  logger.appendKeys({
+    eventId: change.id,
+    parameter: change.detail.name,
+    operation: change.detail.operation,
+  });
+  dependencies ??= createDependencies().catch((error: unknown) => {
+    dependencies = undefined; // the next invocation tries again
+    throw error;
+  });
+  try {
+    const outcome = await rollOutParameterChange(change, await dependencies);
+    logger.info('handled', { ...outcome });
+    return outcome;
+  } catch (error) {
+    logger.error('failed; EventBridge will retry', error as Error);
+    throw error;
+  }
+}
+
+async function createDependencies(): Promise<ParameterChangeDeps> {
+  const temporalSettings = loadTemporalSettings();
+  const temporal = new Client({
+    connection: await Connection.connect(temporalConnectionOptions(temporalSettings)),
+    namespace: temporalSettings.namespace,
+  });
+  const clients = createAwsClients(loadAwsSettings());
+  return {
+    store: new ConfigStore(StrategyRegistry.fromTable(clients, loadStorageSettings())),
+    temporal,
+    taskQueue: temporalSettings.taskQueue,
+    plan: outOfBandPlan(process.env.OUT_OF_BAND_ROLLOUT_PLAN),
+    log: (message, fields) => logger.info(message, fields),
+  };
+}
+
+/** OUT_OF_BAND_ROLLOUT_PLAN, a JSON RolloutPlan, overrides the default; a bad one stops the container. */
+export function outOfBandPlan(json: string | undefined): RolloutPlan {
+  if (!json) return DEFAULT_OUT_OF_BAND_PLAN;
+  let plan: RolloutPlan;
+  try {
+    plan = { ...DEFAULT_OUT_OF_BAND_PLAN, ...(JSON.parse(json) as Partial<RolloutPlan>) };
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `OUT_OF_BAND_ROLLOUT_PLAN is not JSON: ${(error as Error).message}`,
+      'OUT_OF_BAND_ROLLOUT_PLAN',
+    );
+  }
+  const problems = planProblems(plan);
+  if (problems.length > 0) {
+    throw new InvalidArgumentError(
+      `OUT_OF_BAND_ROLLOUT_PLAN: ${problems.join('; ')}`,
+      'OUT_OF_BAND_ROLLOUT_PLAN',
+    );
+  }
+  return plan;
+}

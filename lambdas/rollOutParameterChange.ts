@@ -1,0 +1,127 @@
+import type { Client } from '@temporalio/client';
+import { parseParameterName } from '../activities/storage/ssmStrategy';
+import type { ConfigStore } from '../activities/storage/configStore';
+import { NotFoundError, PlatformError, RolloutInProgressError } from '../common/errors';
+import { assertConfigKey } from '../common/identifiers';
+import type { RolloutPlan } from '../common/rollout';
+import { startRollout } from '../server/rolloutClient';
+import { progressQuery } from '../workflows/definitions';
+import type { ParameterStoreChange } from './parameterStoreChangeEvent';
+
+export interface ParameterChangeDeps {
+  readonly store: ConfigStore;
+  readonly temporal: Client;
+  readonly taskQueue: string;
+  readonly plan: RolloutPlan;
+  readonly log: (message: string, fields: Record<string, unknown>) => void;
+}
+
+export type ChangeOutcome =
+  | { readonly outcome: 'ignored'; readonly reason: string }
+  | { readonly outcome: 'already-rolling-out'; readonly workflowId: string; readonly version: number }
+  | {
+      readonly outcome: 'started';
+      readonly workflowId: string;
+      readonly runId: string;
+      readonly version: number;
+    };
+
+/** Operations that can leave a new version to roll out. */
+const VERSIONING_OPERATIONS = new Set(['Create', 'Update', 'LabelParameterVersion']);
+
+/**
+ * Turns an out-of-band Parameter Store edit into the same staged rollout a release manager would start.
+ * The event says which parameter changed but not its version, and may arrive twice: the version is read
+ * from Parameter Store, and the store's own state decides, so a repeated delivery starts nothing new:
+ *
+ * - a version a rollout wrote (its write id is in the version's description) is that rollout's business;
+ * - a version that is already live, or older than the live one, has been rolled out already;
+ * - a rollout of the key that is running for the same version is the one this event already started.
+ *
+ * Throws when the edit cannot be handled now (another version's rollout is running, a store or Temporal
+ * is unreachable): EventBridge retries, and past its retries the dead-letter queue keeps the event.
+ */
+export async function rollOutParameterChange(
+  change: ParameterStoreChange,
+  deps: ParameterChangeDeps,
+): Promise<ChangeOutcome> {
+  const { name, operation } = change.detail;
+  const address = parseParameterName(name);
+  if (!address) return ignored(deps, change, `${name} is outside /config-service/{tenant}/{service}/{key}`);
+  let newest: Awaited<ReturnType<ConfigStore['latest']>>;
+  try {
+    assertConfigKey(address.key);
+    // Validates tenant, service and prefix too: the same rules as every other write.
+    newest = await deps.store.latest(address);
+  } catch (error) {
+    if (error instanceof PlatformError && error.code !== 'BackendUnavailable') {
+      return ignored(deps, change, `${name} is not a platform config key: ${error.message}`);
+    }
+    throw error;
+  }
+  if (!VERSIONING_OPERATIONS.has(operation)) {
+    return ignored(deps, change, `${operation} is not rolled out by this handler yet`);
+  }
+
+  if (!newest) return ignored(deps, change, `${name} no longer exists`);
+  if (newest.writeId)
+    return ignored(deps, change, `version ${newest.version} was written by ${newest.writeId}`);
+  const liveVersion = await deps.store.getLive(address).then(
+    (live) => live.version,
+    (error: unknown) => {
+      if (error instanceof NotFoundError) return 0;
+      throw error;
+    },
+  );
+  if (newest.version <= liveVersion) {
+    return ignored(
+      deps,
+      change,
+      `version ${newest.version} is not newer than the live version ${liveVersion}`,
+    );
+  }
+
+  const request = {
+    tenantId: address.tenantId,
+    key: address.key,
+    service: address.service,
+    change: { kind: 'existing' as const, version: newest.version },
+    targetServices: [address.service],
+    plan: deps.plan,
+    actor: `parameter-store-change:${change.id}`,
+  };
+  try {
+    const handle = await startRollout(deps.temporal, request, deps.taskQueue);
+    deps.log('started a rollout for an out-of-band edit', {
+      eventId: change.id,
+      tenantId: address.tenantId,
+      key: address.key,
+      service: address.service,
+      version: newest.version,
+      workflowId: handle.workflowId,
+      runId: handle.firstExecutionRunId,
+    });
+    return {
+      outcome: 'started',
+      workflowId: handle.workflowId,
+      runId: handle.firstExecutionRunId,
+      version: newest.version,
+    };
+  } catch (error) {
+    if (!(error instanceof RolloutInProgressError)) throw error;
+    const running = await deps.temporal.workflow.getHandle(error.workflowId).query(progressQuery);
+    if (running.candidateVersion === newest.version) {
+      deps.log('a rollout of this version is already running', {
+        eventId: change.id,
+        workflowId: error.workflowId,
+      });
+      return { outcome: 'already-rolling-out', workflowId: error.workflowId, version: newest.version };
+    }
+    throw error;
+  }
+}
+
+function ignored(deps: ParameterChangeDeps, change: ParameterStoreChange, reason: string): ChangeOutcome {
+  deps.log('ignored a Parameter Store change', { eventId: change.id, name: change.detail.name, reason });
+  return { outcome: 'ignored', reason };
+}
