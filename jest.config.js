@@ -7,6 +7,7 @@ module.exports = {
   // Starts the local stack when it is not running and stops only what it started.
   globalSetup: '<rootDir>/test/globalSetup.ts',
   globalTeardown: '<rootDir>/test/globalTeardown.ts',
+  setupFilesAfterEnv: ['<rootDir>/test/quietTemporal.ts'],
   testTimeout: 60_000,
   // Two cores: one worker per core keeps the local servers responsive.
   maxWorkers: 2,
