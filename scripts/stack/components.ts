@@ -131,6 +131,22 @@ export const COMPONENTS: readonly Component[] = [
     answers: httpGetSucceeds('/healthz'),
     readyTimeoutMs: 60_000,
   },
+  {
+    // Stands in for EventBridge and the Lambda service: Parameter Store edits reach the real handler.
+    name: 'local-eventbridge',
+    tier: 'application',
+    port: PORTS.localEventBridge,
+    sourceFile: 'scripts/local-eventbridge.ts',
+    launch: () =>
+      tsxProcess('scripts/local-eventbridge.ts', {
+        LOCAL_EVENTBRIDGE_PORT: String(resolvePort(PORTS.localEventBridge)),
+        // At-least-once, as EventBridge: every event is delivered twice, and rolled out once.
+        LOCAL_EVENTBRIDGE_DUPLICATES: 'true',
+        OUT_OF_BAND_ROLLOUT_PLAN: JSON.stringify({ bakeSeconds: 2 }),
+      }),
+    answers: httpGetSucceeds('/healthz'),
+    readyTimeoutMs: 30_000,
+  },
   ...EXAMPLE_INSTANCES.map(
     ({ service, tenancy, zone, port }): Component => ({
       name: `${service}-${tenancy}`,

@@ -16,6 +16,8 @@ export function localStackEnv(): Record<string, string> {
     AWS_REGION: 'us-east-1',
     // The AWS CLI v1 reads only this one.
     AWS_DEFAULT_REGION: 'us-east-1',
+    // Written by provisioning: keeps the AWS CLI from fetching parameter values that look like URLs.
+    AWS_CONFIG_FILE: path.join(localDir, 'aws', 'config'),
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_ENDPOINT_URL_DYNAMODB: dynamodb,

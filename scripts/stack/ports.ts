@@ -15,6 +15,7 @@ export const PORTS = {
   configHttp: { envVar: 'HTTP_PORT', defaultPort: 8080 },
   configGrpc: { envVar: 'GRPC_PORT', defaultPort: 50051 },
   workerHealth: { envVar: 'WORKER_HEALTH_PORT', defaultPort: 8091 },
+  localEventBridge: { envVar: 'LOCAL_EVENTBRIDGE_PORT', defaultPort: 8092 },
 } as const satisfies Record<string, PortSetting>;
 
 /** Every server of the stack binds here only. */

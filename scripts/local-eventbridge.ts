@@ -1,0 +1,113 @@
+import { DescribeParametersCommand, type ParameterMetadata } from '@aws-sdk/client-ssm';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createServer } from 'node:http';
+import { createAwsClients } from '../activities/awsClients';
+import { SSM_ROOT } from '../common/constants';
+import { createLogger } from '../common/logger';
+import { loadAwsSettings } from '../common/settings';
+import { handler } from '../lambdas/parameterStoreChange';
+import { EventRuleOnMoto } from './eventRuleOnMoto';
+import { parameterStoreRulePattern } from './parameterStoreRule';
+
+/**
+ * LOCAL STAND-IN FOR THE AWS EVENT SOURCE AND LAMBDA INVOKER (local stack only). moto does not emit
+ * Parameter Store Change events, nor invoke Lambdas. So this watches moto's Parameter Store and, for each
+ * new version or deleted parameter, publishes the event AWS would to EventBridge (moto), where a rule with
+ * the deployed pattern routes it to a queue standing in for the Lambda target; what arrives there is
+ * handed to the Lambda's handler. LOCAL_EVENTBRIDGE_DUPLICATES=true delivers each twice, as EventBridge
+ * may. It does not see LabelParameterVersion (moto's DescribeParameters shows no labels).
+ */
+const logger = createLogger({ component: 'local-eventbridge' });
+const POLL_MS = Number(process.env.LOCAL_EVENTBRIDGE_POLL_MS ?? 1000);
+const DUPLICATES = process.env.LOCAL_EVENTBRIDGE_DUPLICATES === 'true';
+const port = Number(process.env.LOCAL_EVENTBRIDGE_PORT ?? 8092);
+
+const settings = loadAwsSettings();
+const { ssm } = createAwsClients(settings);
+const eventBridge = new EventBridgeClient({
+  region: settings.region,
+  endpoint: process.env.AWS_ENDPOINT_URL_EVENTBRIDGE,
+});
+const sqs = new SQSClient({ region: settings.region, endpoint: process.env.AWS_ENDPOINT_URL_EVENTBRIDGE });
+
+async function snapshot(): Promise<Map<string, ParameterMetadata>> {
+  const parameters = new Map<string, ParameterMetadata>();
+  let nextToken: string | undefined;
+  do {
+    const page = await ssm.send(
+      new DescribeParametersCommand({
+        ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: [SSM_ROOT] }],
+        MaxResults: 50,
+        NextToken: nextToken,
+      }),
+    );
+    for (const parameter of page.Parameters ?? [])
+      if (parameter.Name) parameters.set(parameter.Name, parameter);
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return parameters;
+}
+
+async function publish(rule: EventRuleOnMoto, operation: string, name: string, type: string | undefined) {
+  await rule.publish({
+    source: 'aws.ssm',
+    detailType: 'Parameter Store Change',
+    detail: { operation, name, type: type ?? 'String' },
+    resources: [`arn:aws:ssm:${settings.region}:123456789012:parameter${name}`],
+  });
+}
+
+/** Hands every event the rule routed to the handler, as the Lambda service would. */
+async function deliverRouted(rule: EventRuleOnMoto): Promise<void> {
+  for (const event of await rule.receive(0)) {
+    for (let copy = 1; copy <= (DUPLICATES ? 2 : 1); copy += 1) {
+      try {
+        logger.info('delivered', { copy, ...(await handler(event)) });
+      } catch (error) {
+        // EventBridge would retry; this stand-in does not, so say so plainly.
+        logger.error('the handler failed; an AWS deployment would retry this event', { error });
+      }
+    }
+  }
+}
+
+async function watch(): Promise<void> {
+  const rule = await EventRuleOnMoto.create(
+    { eventBridge, sqs },
+    'config-service-parameter-store-change',
+    parameterStoreRulePattern(),
+  );
+  let known = await snapshot();
+  logger.info('watching Parameter Store for changes under /config-service/', {
+    parameters: known.size,
+    duplicates: DUPLICATES,
+  });
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    try {
+      const current = await snapshot();
+      for (const [name, parameter] of current) {
+        const before = known.get(name);
+        if (!before) await publish(rule, 'Create', name, parameter.Type);
+        else if ((parameter.Version ?? 0) > (before.Version ?? 0))
+          await publish(rule, 'Update', name, parameter.Type);
+      }
+      for (const [name, parameter] of known) {
+        if (!current.has(name)) await publish(rule, 'Delete', name, parameter.Type);
+      }
+      known = current;
+      await deliverRouted(rule);
+    } catch (error) {
+      logger.warn('poll failed; trying again', { error });
+    }
+  }
+}
+
+createServer((request, response) => {
+  response.writeHead(request.url === '/healthz' ? 200 : 404).end();
+}).listen(port, '127.0.0.1');
+watch().catch((error: unknown) => {
+  logger.error('cannot watch Parameter Store', { error });
+  process.exit(1);
+});

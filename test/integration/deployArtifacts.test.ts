@@ -1,0 +1,282 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parse, Scalar, type Tags, type YAMLMap, type YAMLSeq } from 'yaml';
+import { toolPath } from '../../scripts/stack/index';
+import { repoRoot } from '../../common/repoRoot';
+import { uniqueTenant } from '../support/env';
+
+/**
+ * The deployment artefacts, checked the way `npm run check:deploy` checks them (cfn-lint on the
+ * template, `docker-compose config` on the compose file), plus the Lambda bundle that `npm run
+ * build:lambda` makes for the template's function, run against the local stack. Nothing here talks to AWS
+ * or needs a Docker daemon.
+ */
+const run = promisify(execFile);
+const ROOT = repoRoot();
+const TEMPLATE = path.join(ROOT, 'deploy', 'template.yaml');
+const LAMBDA_ENTRY = path.join(ROOT, 'lambdas', 'parameterStoreChange.ts');
+const LAMBDA_ZIP = path.join(ROOT, 'dist', 'lambda', 'parameter-store-change.zip');
+const PLATFORM_PARAMETERS =
+  'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/config-service/*';
+
+jest.setTimeout(120_000);
+
+interface Outcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function outcome(command: string, args: string[], cwd = ROOT): Promise<Outcome> {
+  try {
+    const { stdout, stderr } = await run(command, args, { cwd, maxBuffer: 16 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+// CloudFormation's short-form intrinsics, read as their long forms so statements can be inspected.
+const CLOUDFORMATION_TAGS: Tags = Object.entries({
+  Ref: 'Ref',
+  Sub: 'Fn::Sub',
+  GetAtt: 'Fn::GetAtt',
+  If: 'Fn::If',
+  Not: 'Fn::Not',
+  Equals: 'Fn::Equals',
+  Join: 'Fn::Join',
+}).flatMap(([name, long]) => [
+  { tag: `!${name}`, resolve: (value: string) => ({ [long]: value }) },
+  ...(['seq', 'map'] as const).map((collection) => ({
+    tag: `!${name}`,
+    collection,
+    resolve: (value: YAMLSeq | YAMLMap) => new Scalar({ [long]: value.toJSON() as unknown }),
+  })),
+]);
+
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+interface Resource {
+  Type: string;
+  Properties: Record<string, unknown> & {
+    Policies?: { PolicyDocument: { Statement: Statement[] } }[];
+  };
+}
+
+function template(): { Resources: Record<string, Resource> } {
+  return parse(readFileSync(TEMPLATE, 'utf8'), { customTags: CLOUDFORMATION_TAGS }) as {
+    Resources: Record<string, Resource>;
+  };
+}
+
+function statementsOf(role: string): Statement[] {
+  const resource = template().Resources[role];
+  if (!resource) throw new Error(`deploy/template.yaml has no ${role}`);
+  return (resource.Properties.Policies ?? []).flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+const actions = (statement: Statement) =>
+  Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+
+function composeCommand(): string[] | undefined {
+  if (spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0) return ['docker-compose'];
+  if (spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0)
+    return ['docker', 'compose'];
+  return undefined;
+}
+
+describe('deploy/template.yaml', () => {
+  test('cfn-lint finds no errors and no warnings', async () => {
+    const { code, stdout, stderr } = await outcome(toolPath('cfn-lint'), [
+      '--format',
+      'parseable',
+      '--',
+      TEMPLATE,
+    ]);
+    expect({ code, findings: `${stdout}${stderr}`.trim() }).toEqual({ code: 0, findings: '' });
+  });
+
+  test('cfn-lint is not vacuous: a rule aimed at a resource that does not exist fails it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'template-'));
+    try {
+      const broken = readFileSync(TEMPLATE, 'utf8').replace(
+        'Arn: !GetAtt ParameterStoreChangeFunction.Arn',
+        'Arn: !GetAtt NoSuchFunction.Arn',
+      );
+      writeFileSync(path.join(dir, 'template.yaml'), broken);
+      const { code, stdout } = await outcome(toolPath('cfn-lint'), ['--', path.join(dir, 'template.yaml')]);
+      expect(code).not.toBe(0);
+      expect(stdout).toContain('NoSuchFunction');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the rule matches Parameter Store changes under /config-service/ and targets the Lambda with a DLQ', () => {
+    const rule = template().Resources.ParameterStoreChangeRule;
+    expect(rule?.Type).toBe('AWS::Events::Rule');
+    expect(JSON.stringify(rule?.Properties.EventPattern)).toBe(
+      '{"source":["aws.ssm"],"detail-type":["Parameter Store Change"],"detail":{"name":[{"prefix":"/config-service/"}],"operation":["Create","Update","Delete","LabelParameterVersion"]}}',
+    );
+    expect(rule?.Properties.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': 'ParameterStoreChangeFunction.Arn' },
+        RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': 'DeadLetterQueue.Arn' } },
+      }),
+    ]);
+  });
+
+  test('the Lambda may only read parameters under /config-service/, write its logs and dead-letter', () => {
+    const statements = statementsOf('ParameterStoreChangeRole');
+    const ssm = statements.filter((statement) =>
+      actions(statement).some((action) => action.startsWith('ssm:')),
+    );
+    expect(ssm.flatMap(actions).sort()).toEqual([
+      'ssm:GetParameter',
+      'ssm:GetParameterHistory',
+      'ssm:GetParameters',
+    ]);
+    for (const statement of ssm) expect(statement.Resource).toEqual({ 'Fn::Sub': PLATFORM_PARAMETERS });
+    expect(statements.flatMap(actions).every((action) => /^(ssm|logs|sqs):[A-Za-z]+$/.test(action))).toBe(
+      true,
+    );
+  });
+
+  test('no role is granted a wildcard action, and only DiscoverInstances (namespace-bound) any resource', () => {
+    const roles = Object.entries(template().Resources).filter(
+      ([, resource]) => resource.Type === 'AWS::IAM::Role',
+    );
+    expect(roles.map(([name]) => name).sort()).toEqual([
+      'ApiTaskRole',
+      'ParameterStoreChangeRole',
+      'TaskExecutionRole',
+      'WorkerTaskRole',
+    ]);
+    for (const [name] of roles) {
+      for (const statement of statementsOf(name)) {
+        expect(actions(statement).filter((action) => action.includes('*'))).toEqual([]);
+        if (statement.Resource === '*') {
+          expect({ name, actions: actions(statement) }).toEqual({
+            name: 'WorkerTaskRole',
+            actions: ['servicediscovery:DiscoverInstances'],
+          });
+          expect(statement.Condition).toBeDefined();
+        }
+      }
+    }
+  });
+
+  test('the config service reads config and never writes it', () => {
+    const granted = statementsOf('ApiTaskRole').flatMap(actions);
+    expect(granted.filter((action) => /Put|Update|Delete|Label|BatchWrite/.test(action))).toEqual([]);
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const compose = composeCommand();
+  // Setup installs Debian's docker-compose when it runs as root with apt-get; elsewhere this is skipped.
+  (compose ? test : test.skip)('`config -q` validates it', async () => {
+    const [command, ...args] = compose ?? [];
+    const { code, stderr } = await outcome(command as string, [
+      ...args,
+      '-f',
+      'docker-compose.yml',
+      'config',
+      '-q',
+    ]);
+    expect({ code, stderr: stderr.trim() }).toEqual({ code: 0, stderr: '' });
+  });
+});
+
+test('npm run check:deploy prints one line per check and succeeds', async () => {
+  const { code, stdout } = await outcome('bash', [path.join(ROOT, 'scripts', 'check-deploy.sh')]);
+  const lines = stdout.trim().split('\n');
+  expect(lines).toHaveLength(2);
+  expect(lines[0]).toBe('cfn-lint deploy/template.yaml: ok');
+  expect(lines[1]).toMatch(/^docker[- ]compose config docker-compose\.yml: (ok|skipped \(.+\))$/);
+  expect(code).toBe(0);
+});
+
+// The Lambda is another engineer's file; until it exists there is nothing to bundle.
+(existsSync(LAMBDA_ENTRY) ? describe : describe.skip)('npm run build:lambda', () => {
+  let unpacked: string;
+
+  beforeAll(async () => {
+    const { code, stdout, stderr } = await outcome('npm', ['run', '-s', 'build:lambda']);
+    if (code !== 0) throw new Error(`npm run build:lambda failed (${code}): ${stdout}${stderr}`);
+    unpacked = mkdtempSync(path.join(tmpdir(), 'lambda-'));
+    await run('python3', [
+      '-c',
+      'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])',
+      LAMBDA_ZIP,
+      unpacked,
+    ]);
+  });
+
+  afterAll(() => rmSync(unpacked, { recursive: true, force: true }));
+
+  test('zips index.js and its source map, byte for byte the same on a rebuild', async () => {
+    const { stdout } = await run('python3', [
+      '-c',
+      'import sys, zipfile; print(" ".join(zipfile.ZipFile(sys.argv[1]).namelist()))',
+      LAMBDA_ZIP,
+    ]);
+    expect(stdout.trim()).toBe('index.js index.js.map');
+    const first = readFileSync(LAMBDA_ZIP);
+    await run('npm', ['run', '-s', 'build:lambda'], { cwd: ROOT });
+    expect(readFileSync(LAMBDA_ZIP).equals(first)).toBe(true);
+  });
+
+  test('index.handler runs where only the AWS SDK is provided, as in the Lambda runtime', async () => {
+    // Everything but @aws-sdk/* is inside index.js: the only package beside it is the SDK. The handler
+    // connects to the stack's Temporal and reads moto's Parameter Store, as it would on AWS.
+    mkdirSync(path.join(unpacked, 'node_modules'));
+    symlinkSync(path.join(ROOT, 'node_modules', '@aws-sdk'), path.join(unpacked, 'node_modules', '@aws-sdk'));
+    const name = `/config-service/${uniqueTenant('bundle')}/orders/param_config_neverWritten`;
+    const event = {
+      version: '0',
+      id: `bundle-${randomUUID()}`,
+      'detail-type': 'Parameter Store Change',
+      source: 'aws.ssm',
+      account: '123456789012',
+      time: new Date().toISOString(),
+      region: 'us-east-1',
+      resources: [],
+      detail: { operation: 'Update', name, type: 'String' },
+    };
+    const script = `require('./index.js').handler(${JSON.stringify(event)}, { awsRequestId: 'bundle-test' })
+      .then((outcome) => { console.log('OUTCOME ' + JSON.stringify(outcome)); process.exit(0); })`;
+    const { stdout } = await run(process.execPath, ['--enable-source-maps', '-e', script], {
+      cwd: unpacked,
+      env: process.env,
+    });
+    const line = stdout.split('\n').find((candidate) => candidate.startsWith('OUTCOME '));
+    // A parameter nobody wrote: read from Parameter Store, found missing, ignored.
+    expect(JSON.parse(line?.slice('OUTCOME '.length) ?? 'null')).toEqual({
+      outcome: 'ignored',
+      reason: expect.stringContaining(name) as string,
+    });
+    const bundle = readFileSync(path.join(unpacked, 'index.js'), 'utf8');
+    expect(bundle).toContain('require("@aws-sdk/client-ssm")');
+    expect(bundle).not.toContain('node_modules/@aws-sdk/');
+  });
+});
