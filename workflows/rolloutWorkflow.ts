@@ -133,67 +133,65 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   };
 
   setHandler(progressQuery, progress);
-  setHandler(
+  /** A steering update: validated (actor and state) before it is accepted, audited when applied. */
+  const steer = (
+    update: typeof approveUpdate,
+    action: AuditEntry['action'],
+    allowedNow: () => void,
+    apply: (input: ActorInput) => void,
+  ) =>
+    setHandler(
+      update,
+      (input) => {
+        record(action, input);
+        apply(input);
+        return progress();
+      },
+      {
+        validator: (input: ActorInput) => {
+          assertActor(input);
+          allowedNow();
+        },
+      },
+    );
+
+  steer(
     approveUpdate,
-    (input) => {
-      record('approve', input);
-      approvedWaves.add(currentWave);
-      return progress();
+    'approve',
+    () => {
+      if (state !== 'AWAITING_APPROVAL')
+        throw new Error(`cannot approve: rollout is ${state}, not AWAITING_APPROVAL`);
     },
-    {
-      validator: (input: ActorInput) => {
-        assertActor(input);
-        if (state !== 'AWAITING_APPROVAL')
-          throw new Error(`cannot approve: rollout is ${state}, not AWAITING_APPROVAL`);
-      },
-    },
+    () => approvedWaves.add(currentWave),
   );
-  setHandler(
+  steer(
     pauseUpdate,
-    (input) => {
-      record('pause', input);
-      paused = true;
-      return progress();
+    'pause',
+    () => {
+      assertActive('pause');
+      if (paused) throw new Error('cannot pause: rollout is already paused');
+      if (state === 'PROMOTING') throw new Error('cannot pause: rollout is promoting');
     },
-    {
-      validator: (input: ActorInput) => {
-        assertActor(input);
-        assertActive('pause');
-        if (paused) throw new Error('cannot pause: rollout is already paused');
-        if (state === 'PROMOTING') throw new Error('cannot pause: rollout is promoting');
-      },
-    },
+    () => (paused = true),
   );
-  setHandler(
+  steer(
     resumeUpdate,
-    (input) => {
-      record('resume', input);
-      paused = false;
-      return progress();
+    'resume',
+    () => {
+      assertActive('resume');
+      if (!paused) throw new Error('cannot resume: rollout is not paused');
     },
-    {
-      validator: (input: ActorInput) => {
-        assertActor(input);
-        assertActive('resume');
-        if (!paused) throw new Error('cannot resume: rollout is not paused');
-      },
-    },
+    () => (paused = false),
   );
-  setHandler(
+  steer(
     abortUpdate,
-    (input) => {
-      record('abort', input);
-      abortedBy = input;
-      return progress();
+    'abort',
+    () => {
+      assertActive('abort');
+      if (state === 'PROMOTING') throw new Error('cannot abort: the candidate is being promoted to live');
+      if (abortedBy) throw new Error('cannot abort: rollout is already aborting');
     },
-    {
-      validator: (input: ActorInput) => {
-        assertActor(input);
-        assertActive('abort');
-        if (state === 'PROMOTING') throw new Error('cannot abort: the candidate is being promoted to live');
-        if (abortedBy) throw new Error('cannot abort: rollout is already aborting');
-      },
-    },
+    (input) => (abortedBy = input),
   );
 
   upsertSearchAttributes([

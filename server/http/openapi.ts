@@ -20,6 +20,24 @@ const problem: OpenAPIV3.ResponseObject = {
   content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
 };
 
+/** A 200 answer of `{ items: [...] }` (and optional extra properties, such as a page token). */
+const listOf = (
+  schema: string,
+  description: string,
+  extra: Record<string, OpenAPIV3.SchemaObject> = {},
+): OpenAPIV3.ResponseObject => ({
+  description,
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: ['items'],
+        properties: { items: { type: 'array', items: { $ref: `#/components/schemas/${schema}` } }, ...extra },
+      },
+    },
+  },
+});
+
 const errors = (...codes: number[]): Record<string, OpenAPIV3.ResponseObject> =>
   Object.fromEntries(codes.map((code) => [String(code), problem]));
 
@@ -92,20 +110,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         tags: ['configs'],
         parameters: [{ $ref: '#/components/parameters/Service' }],
         responses: {
-          '200': {
-            description: 'Live entries',
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['items'],
-                  properties: {
-                    items: { type: 'array', items: { $ref: '#/components/schemas/ConfigEntry' } },
-                  },
-                },
-              },
-            },
-          },
+          '200': listOf('ConfigEntry', 'Live entries'),
           ...errors(400, 401, 403, 503),
         },
       },
@@ -140,20 +145,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         tags: ['configs'],
         parameters: [{ $ref: '#/components/parameters/Key' }, { $ref: '#/components/parameters/Service' }],
         responses: {
-          '200': {
-            description: 'Versions',
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['items'],
-                  properties: {
-                    items: { type: 'array', items: { $ref: '#/components/schemas/ConfigVersion' } },
-                  },
-                },
-              },
-            },
-          },
+          '200': listOf('ConfigVersion', 'Versions'),
           ...errors(400, 401, 403, 404, 503),
         },
       },
@@ -191,21 +183,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           { name: 'pageToken', in: 'query', schema: { type: 'string', maxLength: 4096 } },
         ],
         responses: {
-          '200': {
-            description: 'A page of rollouts',
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['items'],
-                  properties: {
-                    items: { type: 'array', items: { $ref: '#/components/schemas/RolloutSummary' } },
-                    nextPageToken: { type: 'string' },
-                  },
-                },
-              },
-            },
-          },
+          '200': listOf('RolloutSummary', 'A page of rollouts', { nextPageToken: { type: 'string' } }),
           ...errors(400, 401, 403, 503),
         },
       },
@@ -236,20 +214,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         tags: ['rollouts'],
         parameters: [rolloutIdParameter],
         responses: {
-          '200': {
-            description: 'Timeline, oldest first',
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['items'],
-                  properties: {
-                    items: { type: 'array', items: { $ref: '#/components/schemas/TimelineEntry' } },
-                  },
-                },
-              },
-            },
-          },
+          '200': listOf('TimelineEntry', 'Timeline, oldest first'),
           ...errors(400, 401, 403, 404, 503),
         },
       },
