@@ -489,7 +489,6 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           },
           summary: { type: 'string' },
           actor: { type: 'string' },
-          wave: { type: 'integer' },
           succeeded: { type: 'integer' },
           failed: { type: 'integer' },
           state: { type: 'string' },

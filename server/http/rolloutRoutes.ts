@@ -1,16 +1,11 @@
 import { type Response, Router } from 'express';
 import type { RolloutState } from '../../common/rollout';
 import type { Identity } from '../auth/identity';
-import type {
-  RolloutAction,
-  RolloutService,
-  RolloutView,
-  StartRolloutInput,
-} from '../rollouts/rolloutService';
+import { ROLLOUT_ACTIONS, type RolloutView, type StartRolloutBody } from '../../common/rolloutApi';
+import type { RolloutService } from '../rollouts/rolloutService';
 import type { Authenticate } from './authenticate';
 import { optionalPositiveInteger, optionalString } from './requestValues';
 
-const ACTIONS: readonly RolloutAction[] = ['approve', 'pause', 'resume', 'abort'];
 const FINISHED: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
 const STREAM_POLL_MS = 1_000;
 const STREAM_HEARTBEAT_MS = 15_000;
@@ -22,7 +17,7 @@ export function rolloutRoutes(deps: { rollouts: RolloutService; authenticate: Au
 
   router.post('/rollouts', async (request, response) => {
     const identity = await authenticate(request, 'rollout:act');
-    const started = await rollouts.start(identity, request.body as StartRolloutInput);
+    const started = await rollouts.start(identity, request.body as StartRolloutBody);
     response.status(202).location(`/v1/rollouts/${started.rolloutId}`).json(started);
   });
 
@@ -43,7 +38,7 @@ export function rolloutRoutes(deps: { rollouts: RolloutService; authenticate: Au
     response.json(await rollouts.get(identity, request.params.rolloutId));
   });
 
-  for (const action of ACTIONS) {
+  for (const action of ROLLOUT_ACTIONS) {
     router.post(`/rollouts/:rolloutId/${action}`, async (request, response) => {
       const identity = await authenticate(request, 'rollout:act');
       const reason = optionalString((request.body as { reason?: unknown } | undefined)?.reason, 'reason');

@@ -20,7 +20,6 @@ import {
   DEFAULT_PLAN,
   ROLLOUT_WORKFLOW_TYPE,
   type RolloutPlan,
-  type RolloutProgress,
   type RolloutRequest,
   type RolloutState,
   rolloutWorkflowId,
@@ -37,33 +36,14 @@ import {
 } from '../../workflows/definitions';
 import type { Identity } from '../auth/identity';
 import { startRollout } from '../rolloutClient';
-import { timelineOf, type TimelineEntry } from './timeline';
-
-export interface StartRolloutInput {
-  readonly key: string;
-  readonly service?: string;
-  readonly value?: string;
-  readonly version?: number;
-  readonly targetServices?: readonly string[];
-  readonly plan?: Partial<RolloutPlan>;
-}
-
-export interface RolloutView extends RolloutProgress {
-  readonly rolloutId: string;
-  readonly workflowId: string;
-}
-
-export interface RolloutSummary {
-  readonly rolloutId: string;
-  readonly workflowId: string;
-  readonly key: string;
-  readonly service?: string;
-  readonly state: string;
-  readonly startedAt: string;
-  readonly closedAt?: string;
-}
-
-export type RolloutAction = 'approve' | 'pause' | 'resume' | 'abort';
+import { timelineOf } from './timeline';
+import type {
+  RolloutAction,
+  RolloutSummary,
+  RolloutView,
+  StartRolloutBody,
+  TimelineEntry,
+} from '../../common/rolloutApi';
 
 const UPDATES = {
   approve: approveUpdate,
@@ -87,7 +67,7 @@ export class RolloutService {
 
   async start(
     identity: Identity,
-    input: StartRolloutInput,
+    input: StartRolloutBody,
   ): Promise<{ rolloutId: string; workflowId: string; state: RolloutState }> {
     const request = await this.toRequest(identity, input);
     const handle = await reachTemporal(() => startRollout(this.client, request, this.taskQueue));
@@ -128,7 +108,8 @@ export class RolloutService {
       const runId = execution.execution?.runId ?? '';
       const parsed = parseWorkflowId(workflowId);
       if (!parsed || !runId) return [];
-      const state = searchAttribute(execution.searchAttributes?.indexedFields?.RolloutState) ?? 'PREPARING';
+      const state = (searchAttribute(execution.searchAttributes?.indexedFields?.RolloutState) ??
+        'PREPARING') as RolloutState;
       return [
         {
           rolloutId: formatRolloutId(runId, parsed.key, parsed.service),
@@ -185,7 +166,7 @@ export class RolloutService {
     return timelineOf(history.events ?? []);
   }
 
-  private async toRequest(identity: Identity, input: StartRolloutInput): Promise<RolloutRequest> {
+  private async toRequest(identity: Identity, input: StartRolloutBody): Promise<RolloutRequest> {
     if ((input.value === undefined) === (input.version === undefined)) {
       throw new InvalidArgumentError(
         'give exactly one of value (a new version) or version (an existing one)',

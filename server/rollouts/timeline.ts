@@ -1,17 +1,8 @@
 import type { temporal } from '@temporalio/proto';
 import type { ActorInput, RolloutRequest, RolloutResult } from '../../common/rollout';
+import type { TimelineEntry } from '../../common/rolloutApi';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-
-export interface TimelineEntry {
-  readonly at: string;
-  readonly kind: 'started' | 'state' | 'push' | 'health' | 'action' | 'bake' | 'finished';
-  readonly summary: string;
-  readonly actor?: string;
-  readonly succeeded?: number;
-  readonly failed?: number;
-  readonly state?: string;
-}
 
 interface ScheduledFleetActivity {
   readonly type: 'pushToInstances' | 'checkInstances';
