@@ -89,6 +89,13 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       return toRef(written);
     },
 
+    /** The end of a removal: the key leaves the store, if its source has not removed it already. */
+    async removeKey(input: { request: RolloutRequest }): Promise<void> {
+      await store.delete(addressOf(input.request)).catch((error: unknown) => {
+        if (!(error instanceof NotFoundError)) throw error;
+      });
+    },
+
     /** Makes the candidate live: from now on cache-miss reads and new instances get it. */
     async promoteCandidate(input: { request: RolloutRequest; version: number }): Promise<void> {
       await store.promote(addressOf(input.request), input.version);

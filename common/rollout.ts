@@ -57,7 +57,9 @@ export type ConfigChange =
   /** Write `value` as a new candidate version and roll it out. */
   | { readonly kind: 'set'; readonly value: string }
   /** Roll out a version already written (an out-of-band Parameter Store edit). */
-  | { readonly kind: 'existing'; readonly version: number };
+  | { readonly kind: 'existing'; readonly version: number }
+  /** Roll out the key's deletion: instances forget it, and the store loses it if it still has it. */
+  | { readonly kind: 'remove' };
 
 export interface RolloutRequest {
   readonly tenantId: string;
@@ -102,6 +104,8 @@ export interface AuditEntry {
 
 export interface RolloutProgress {
   readonly state: RolloutState;
+  /** What is rolled out: a new value, an existing version, or the key's removal. */
+  readonly change: ConfigChange['kind'];
   readonly tenantId: string;
   readonly key: string;
   readonly service?: string;

@@ -1,9 +1,11 @@
 import type { Client } from '@temporalio/client';
 import { parseParameterName } from '../activities/storage/ssmStrategy';
 import type { ConfigStore } from '../activities/storage/configStore';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { ConfigAddress, HistoryEntry } from '../activities/storage/types';
 import { NotFoundError, PlatformError, RolloutInProgressError } from '../common/errors';
 import { assertConfigKey } from '../common/identifiers';
-import type { RolloutPlan } from '../common/rollout';
+import { type ConfigChange, type RolloutPlan, type RolloutState, rolloutWorkflowId } from '../common/rollout';
 import { startRollout } from '../server/rolloutClient';
 import { progressQuery } from '../workflows/definitions';
 import type { ParameterStoreChange } from './parameterStoreChangeEvent';
@@ -26,6 +28,8 @@ export type ChangeOutcome =
       readonly version: number;
     };
 
+const FINISHED: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
+
 /** Operations that can leave a new version to roll out. */
 const VERSIONING_OPERATIONS = new Set(['Create', 'Update', 'LabelParameterVersion']);
 
@@ -36,10 +40,11 @@ const VERSIONING_OPERATIONS = new Set(['Create', 'Update', 'LabelParameterVersio
  *
  * - a version a rollout wrote (its write id is in the version's description) is that rollout's business;
  * - a version that is already live, or older than the live one, has been rolled out already;
- * - a rollout of the key that is running for the same version is the one this event already started.
+ * - a rollout of the key that is running for the same version is the one this event already started;
+ * - a deletion is rolled out as a removal (instances forget the key), once.
  *
  * Throws when the edit cannot be handled now (another version's rollout is running, a store or Temporal
- * is unreachable): EventBridge retries, and past its retries the dead-letter queue keeps the event.
+ * is unreachable): Lambda and EventBridge retry, and past their retries the dead-letter queue keeps it.
  */
 export async function rollOutParameterChange(
   change: ParameterStoreChange,
@@ -48,7 +53,7 @@ export async function rollOutParameterChange(
   const { name, operation } = change.detail;
   const address = parseParameterName(name);
   if (!address) return ignored(deps, change, `${name} is outside /config-service/{tenant}/{service}/{key}`);
-  let newest: Awaited<ReturnType<ConfigStore['latest']>>;
+  let newest: HistoryEntry | undefined;
   try {
     assertConfigKey(address.key);
     // Validates tenant, service and prefix too: the same rules as every other write.
@@ -59,9 +64,10 @@ export async function rollOutParameterChange(
     }
     throw error;
   }
-  if (!VERSIONING_OPERATIONS.has(operation)) {
-    return ignored(deps, change, `${operation} is not rolled out by this handler yet`);
-  }
+  if (operation === 'Delete')
+    return rollOutRemoval(change, { ...address, exists: newest !== undefined }, deps);
+  if (!VERSIONING_OPERATIONS.has(operation))
+    return ignored(deps, change, `${operation} leaves no version to roll out`);
 
   if (!newest) return ignored(deps, change, `${name} no longer exists`);
   if (newest.writeId)
@@ -80,12 +86,46 @@ export async function rollOutParameterChange(
       `version ${newest.version} is not newer than the live version ${liveVersion}`,
     );
   }
+  return start(change, address, { kind: 'existing', version: newest.version }, newest.version, deps);
+}
 
+/**
+ * A deleted parameter: its instances must forget it. A name created again since has its own Create
+ * event; a removal this key's latest rollout already made (or is making) is not made twice.
+ */
+async function rollOutRemoval(
+  change: ParameterStoreChange,
+  address: Required<ConfigAddress> & { exists: boolean },
+  deps: ParameterChangeDeps,
+): Promise<ChangeOutcome> {
+  if (address.exists)
+    return ignored(deps, change, `${change.detail.name} exists again: its Create event rolls it out`);
+  const latest = await deps.temporal.workflow
+    .getHandle(rolloutWorkflowId(address))
+    .query(progressQuery)
+    .catch((error: unknown) => {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      throw error;
+    });
+  if (latest?.change === 'remove' && FINISHED.includes(latest.state)) {
+    return ignored(deps, change, `the removal of ${change.detail.name} was rolled out already`);
+  }
+  return start(change, address, { kind: 'remove' }, 0, deps);
+}
+
+/** Starts the rollout; one already running for the same change is the one this event started. */
+async function start(
+  change: ParameterStoreChange,
+  address: Required<ConfigAddress>,
+  rolloutChange: ConfigChange,
+  version: number,
+  deps: ParameterChangeDeps,
+): Promise<ChangeOutcome> {
   const request = {
     tenantId: address.tenantId,
     key: address.key,
     service: address.service,
-    change: { kind: 'existing' as const, version: newest.version },
+    change: rolloutChange,
     targetServices: [address.service],
     plan: deps.plan,
     actor: `parameter-store-change:${change.id}`,
@@ -97,25 +137,21 @@ export async function rollOutParameterChange(
       tenantId: address.tenantId,
       key: address.key,
       service: address.service,
-      version: newest.version,
+      change: rolloutChange.kind,
+      version,
       workflowId: handle.workflowId,
       runId: handle.firstExecutionRunId,
     });
-    return {
-      outcome: 'started',
-      workflowId: handle.workflowId,
-      runId: handle.firstExecutionRunId,
-      version: newest.version,
-    };
+    return { outcome: 'started', workflowId: handle.workflowId, runId: handle.firstExecutionRunId, version };
   } catch (error) {
     if (!(error instanceof RolloutInProgressError)) throw error;
     const running = await deps.temporal.workflow.getHandle(error.workflowId).query(progressQuery);
-    if (running.candidateVersion === newest.version) {
-      deps.log('a rollout of this version is already running', {
+    if (running.change === rolloutChange.kind && (running.candidateVersion ?? 0) === version) {
+      deps.log('a rollout of this change is already running', {
         eventId: change.id,
         workflowId: error.workflowId,
       });
-      return { outcome: 'already-rolling-out', workflowId: error.workflowId, version: newest.version };
+      return { outcome: 'already-rolling-out', workflowId: error.workflowId, version };
     }
     throw error;
   }

@@ -97,15 +97,20 @@ export class HeldConfig {
   applyPush(address: ConfigAddress, delivery: Delivery): DeliveryOutcome {
     const entry = this.entries.get(entryKey(address));
     const isRollback = delivery.revertFrom > 0;
+    // The key was deleted at its source, whose versions restart when the name is created again: the
+    // high-water mark goes too, or the new version 1 would be refused.
+    const isForget = !isRollback && delivery.version === 0 && delivery.value === undefined;
     const applies = isRollback
       ? entry?.heldVersion === delivery.revertFrom
-      : delivery.version > (entry?.highWater ?? 0);
+      : isForget
+        ? entry !== undefined && (entry.highWater > 0 || entry.value !== undefined)
+        : delivery.version > (entry?.highWater ?? 0);
     if (!applies) return { heldVersion: entry?.heldVersion ?? 0, applied: false };
 
     const value = delivery.value && { version: delivery.version, ...delivery.value };
     this.replace(address, entry, {
       heldVersion: delivery.version,
-      highWater: Math.max(entry?.highWater ?? 0, delivery.version),
+      highWater: isForget ? 0 : Math.max(entry?.highWater ?? 0, delivery.version),
       value,
       cause: isRollback ? 'rollback' : 'push',
       rolloutId: delivery.rolloutId,

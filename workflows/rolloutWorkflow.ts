@@ -93,6 +93,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
 
   const progress = (): RolloutProgress => ({
     state,
+    change: request.change.kind,
     tenantId: request.tenantId,
     key: request.key,
     ...(request.service ? { service: request.service } : {}),
@@ -232,13 +233,20 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   const prepared = await storage.prepareRollout(request);
   const previous = prepared.previous;
   versions.previous = previous;
+  const removal = request.change.kind === 'remove';
   const candidate =
     request.change.kind === 'set'
       ? await storage.writeCandidate({ request, value: request.change.value, writeId: `rollout/${runId}` })
-      : prepared.existing;
+      : removal
+        ? // Version 0, removed: the instances forget the key (CacheRefresh), and hold version 0 after.
+          { version: 0, value: '', format: previous?.format ?? 'text' }
+        : prepared.existing;
   if (!candidate) throw ApplicationFailure.nonRetryable('the version to roll out was not found', 'NotFound');
   const target = candidate;
   versions.candidate = target;
+  const candidatePayload: RefreshPayload = removal
+    ? { ...payloadOf(target), value: undefined, removed: true }
+    : payloadOf(target);
 
   const instances = fleetOrder(
     await discovery.discoverInstances({ tenantId: request.tenantId, services: request.targetServices }),
@@ -263,7 +271,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       setWave(index, { state: 'pushing' });
       const batch = instances.slice(pushed.length, size);
       pushed.push(...batch);
-      tally(await fleet.pushToInstances({ instances: batch, payload: payloadOf(target), settings }));
+      tally(await fleet.pushToInstances({ instances: batch, payload: candidatePayload, settings }));
       setWave(index, waveCounts(batch, updated, failures));
       if (failures.size > budget) throw new RollbackRequired(budgetMessage(failures.size, budget, 'push'));
 
@@ -305,14 +313,15 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   }
 
   enter('PROMOTING');
-  await storage.promoteCandidate({ request, version: target.version });
+  if (removal) await storage.removeKey({ request });
+  else await storage.promoteCandidate({ request, version: target.version });
   // Instances that registered while the rollout ran have read the old live version: sweep them now.
   const joined = (
     await discovery.discoverInstances({ tenantId: request.tenantId, services: request.targetServices })
   ).filter((instance) => !pushed.some((known) => instanceRef(known) === instanceRef(instance)));
   if (joined.length > 0) {
     total += joined.length;
-    tally(await fleet.pushToInstances({ instances: joined, payload: payloadOf(target), settings }));
+    tally(await fleet.pushToInstances({ instances: joined, payload: candidatePayload, settings }));
   }
   enter('SUCCEEDED');
   outcome = `version ${target.version} is live on ${updated.size} of ${total} instances`;
@@ -329,14 +338,16 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     enter('ROLLING_BACK');
     setWave(currentWave, { state: 'failed' });
     outcome = `rolled back: ${reason}`;
-    const revert: RefreshPayload = previous
-      ? payloadOf(previous, target.version)
-      : { ...payloadOf(target, target.version), version: 0, value: undefined, removed: true };
-    const reverted = await fleet.pushToInstances({
-      instances: [...pushed].reverse(),
-      payload: revert,
-      settings,
-    });
+    // Undoing a removal is an ordinary push of the previous version: the instances forgot the key.
+    // A key already gone at its source (a Parameter Store delete) has nothing to restore.
+    const revert: RefreshPayload | undefined = removal
+      ? previous && payloadOf(previous)
+      : previous
+        ? payloadOf(previous, target.version)
+        : { ...payloadOf(target, target.version), version: 0, value: undefined, removed: true };
+    const reverted = revert
+      ? await fleet.pushToInstances({ instances: [...pushed].reverse(), payload: revert, settings })
+      : { succeeded: [], failed: [] };
     for (const ref of reverted.succeeded) updated.delete(ref);
     enter('ROLLED_BACK');
     return {

@@ -28,7 +28,11 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
       const [request] = decodePayloads<RolloutRequest>(started.input?.payloads);
       if (request) {
         const change =
-          request.change.kind === 'set' ? 'a new value' : `existing version ${request.change.version}`;
+          request.change.kind === 'set'
+            ? 'a new value'
+            : request.change.kind === 'remove'
+              ? 'the removal'
+              : `existing version ${request.change.version}`;
         timeline.push({
           at,
           kind: 'started',

@@ -1,4 +1,4 @@
-import { PutParameterCommand } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -150,6 +150,37 @@ test('a version a rollout wrote starts no second rollout, nor does the label its
     });
   }
   expect((await handle.query(progressQuery)).state).toBe('SUCCEEDED');
+});
+
+test('a deletion makes every instance forget the key, once; the name created again reaches them at version 1', async () => {
+  const { address, name, fleet } = await setUp();
+  await clients.ssm.send(new DeleteParameterCommand({ Name: name }));
+
+  const event = fixture('ssm-change-delete.json', name);
+  const removal = await rollOutParameterChange(event, deps);
+  expect(removal).toMatchObject({ outcome: 'started', version: 0 });
+  if (removal.outcome !== 'started') throw new Error('not started');
+  const result = await server
+    .temporal!.workflow.getHandle<typeof rolloutWorkflow>(removal.workflowId, removal.runId)
+    .result();
+  expect(result).toMatchObject({ state: 'SUCCEEDED', updatedInstances: 2 });
+  expect(await heldVersions(fleet, address)).toEqual([undefined, undefined]);
+  expect(await rollOutParameterChange(event, deps)).toMatchObject({
+    outcome: 'ignored',
+    reason: `the removal of ${name} was rolled out already`,
+  });
+
+  // Parameter Store numbers a re-created name from 1 again; the instances forgot the old versions.
+  await clients.ssm.send(
+    new PutParameterCommand({ Name: name, Value: 'https://reborn.example', Type: 'String' }),
+  );
+  const created = await rollOutParameterChange(fixture('ssm-change-create.json', name), deps);
+  expect(created).toMatchObject({ outcome: 'started', version: 1 });
+  if (created.outcome !== 'started') throw new Error('not started');
+  await server
+    .temporal!.workflow.getHandle<typeof rolloutWorkflow>(created.workflowId, created.runId)
+    .result();
+  expect(await heldVersions(fleet, address)).toEqual([1, 1]);
 });
 
 test('names outside the /config-service/ tree, or not platform keys, are ignored', async () => {

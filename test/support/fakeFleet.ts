@@ -12,6 +12,7 @@ export class FakeFleet {
   readonly promoted: number[] = [];
   readonly written: string[] = [];
   promotedAfterPushes = 0;
+  removed = false;
   private readonly instances: ServiceInstance[];
   private readonly late: ServiceInstance[];
   private readonly held = new Map<string, number>();
@@ -61,6 +62,9 @@ export class FakeFleet {
         this.written.push(value);
         return { version: candidateVersion, value, format: 'json' };
       },
+      removeKey: async () => {
+        this.removed = true;
+      },
       promoteCandidate: async ({ version }) => {
         this.promoted.push(version);
         this.promotedAfterPushes = this.pushes.length;
@@ -103,7 +107,9 @@ export class FakeFleet {
       if (held === payload.revertFrom) this.held.set(ref, payload.removed ? 0 : payload.version);
       return true;
     }
-    if (payload.version > held) this.held.set(ref, payload.version);
+    // Version 0 removed: the key was deleted at its source and the instance forgets it.
+    if (payload.removed && payload.version === 0) this.held.set(ref, 0);
+    else if (payload.version > held) this.held.set(ref, payload.version);
     return true;
   }
 }

@@ -278,6 +278,31 @@ test('rolling back a brand-new key removes it from the instances that got it', a
   expect(fleet.heldVersions()).toEqual([0, 0]);
 });
 
+test('a removal makes every instance forget the key and removes it from the store; nothing is promoted', async () => {
+  const fleet = new FakeFleet(4, { liveVersion: 3 });
+  const result = await withWorker(fleet, async (taskQueue) =>
+    (await launch(request({ change: { kind: 'remove' } }), taskQueue)).result(),
+  );
+  expect(result).toMatchObject({ state: 'SUCCEEDED', candidateVersion: 0, updatedInstances: 4 });
+  expect(fleet.pushes.every((push) => push.version === 0 && push.removed === true)).toBe(true);
+  expect(fleet.removed).toBe(true);
+  expect(fleet.promoted).toEqual([]);
+  expect(fleet.written).toEqual([]);
+  expect(fleet.heldVersions()).toEqual([0, 0, 0, 0]);
+});
+
+test('a removal past its failure budget gives the instances that forgot the key its previous version back', async () => {
+  const fleet = new FakeFleet(4, { liveVersion: 3, failingPushes: ['orders/i-03'] });
+  const result = await withWorker(fleet, async (taskQueue) =>
+    (await launch(request({ change: { kind: 'remove' } }), taskQueue)).result(),
+  );
+  expect(result.state).toBe('ROLLED_BACK');
+  expect(fleet.removed).toBe(false);
+  expect(fleet.pushes.at(-1)).toMatchObject({ version: 3 });
+  expect(fleet.pushes.at(-1)?.revertFrom).toBeUndefined();
+  expect(fleet.heldVersions()).toEqual([3, 3, 3, 3]);
+});
+
 test('an instance that joins during the rollout is swept onto the new version after promotion', async () => {
   const fleet = new FakeFleet(3, { liveVersion: 1, joinsLater: 1 });
   const result = await withWorker(fleet, async (taskQueue) => (await launch(request(), taskQueue)).result());

@@ -58,6 +58,22 @@ describe('pushes', () => {
     expect(changes.at(-1)).toMatchObject({ previous: { version: 2 }, current: undefined, heldVersion: 3 });
   });
 
+  test('a removal at version 0 forgets the key, high-water mark included, so a re-created version 1 applies', () => {
+    const { held, changes } = heldWithErrors();
+    held.applyPush(flags, value(7));
+    expect(held.applyPush(flags, removal(0))).toEqual({ heldVersion: 0, applied: true });
+    expect(held.value(flags)).toBeUndefined();
+    expect(changes.at(-1)).toMatchObject({ previous: { version: 7 }, current: undefined, heldVersion: 0 });
+    expect(held.applyPush(flags, removal(0))).toEqual({ heldVersion: 0, applied: false });
+    expect(held.applyPush(flags, value(1))).toEqual({ heldVersion: 1, applied: true });
+  });
+
+  test('forgetting a key the instance never held changes nothing', () => {
+    const { held, changes } = heldWithErrors();
+    expect(held.applyPush(flags, removal(0))).toEqual({ heldVersion: 0, applied: false });
+    expect(changes).toEqual([]);
+  });
+
   test('entries are kept per tenant and service: a push for one never touches another', () => {
     const { held } = heldWithErrors();
     const otherTenant = { ...flags, tenantId: 'globex' };
