@@ -103,6 +103,17 @@ echo "-- what the stand-in handed to the Lambda handler (each event twice):"
 grep -E '"message":"delivered"' .local/logs/local-eventbridge.log | tail -2 | sed -E 's/.*"copy":([0-9]).*"outcome":"([a-z-]+)".*/   copy \1: \2/'
 CFG_TOKEN=$OPERATOR show npx cfgctl rollout list --key "$ENDPOINT"
 
+step "An out-of-band delete: the instances forget the key through a staged removal"
+show "$AWS" --endpoint-url "$AWS_ENDPOINT_URL_SSM" ssm delete-parameter --name "/config-service/acme/orders/$ENDPOINT"
+echo "waiting for the removal to reach the instances..."
+for _ in $(seq 1 60); do
+  FLEET=$(npx tsx scripts/demo-fleet.ts "$ENDPOINT" orders)
+  [[ "$FLEET" != *"$ENDPOINT v"[1-9]* ]] && break
+  sleep 2
+done
+echo "$FLEET"
+CFG_TOKEN=$OPERATOR show npx cfgctl rollout list --key "$ENDPOINT"
+
 step "What operators see in Temporal"
 show .tools/venv/bin/temporal workflow list --address "$TEMPORAL_ADDRESS" --query "TenantId=\"acme\" AND ConfigKey=\"$KEY\""
 CFG_TOKEN=$OPERATOR show npx cfgctl rollout list --key "$KEY"
