@@ -22,6 +22,8 @@ const logger = createLogger({ component: 'local-eventbridge' });
 const POLL_MS = Number(process.env.LOCAL_EVENTBRIDGE_POLL_MS ?? 1000);
 const DUPLICATES = process.env.LOCAL_EVENTBRIDGE_DUPLICATES === 'true';
 const port = Number(process.env.LOCAL_EVENTBRIDGE_PORT ?? 8092);
+/** Where to watch: the whole tree, or (tests sharing one Parameter Store) a subtree of it. */
+const WATCHED_PATH = process.env.LOCAL_EVENTBRIDGE_PATH ?? SSM_ROOT;
 
 const settings = loadAwsSettings();
 const { ssm } = createAwsClients(settings);
@@ -37,7 +39,7 @@ async function snapshot(): Promise<Map<string, ParameterMetadata>> {
   do {
     const page = await ssm.send(
       new DescribeParametersCommand({
-        ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: [SSM_ROOT] }],
+        ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: [WATCHED_PATH] }],
         MaxResults: 50,
         NextToken: nextToken,
       }),
@@ -75,11 +77,12 @@ async function deliverRouted(rule: EventRuleOnMoto): Promise<void> {
 async function watch(): Promise<void> {
   const rule = await EventRuleOnMoto.create(
     { eventBridge, sqs },
-    'config-service-parameter-store-change',
+    process.env.LOCAL_EVENTBRIDGE_RULE ?? 'config-service-parameter-store-change',
     parameterStoreRulePattern(),
   );
   let known = await snapshot();
-  logger.info('watching Parameter Store for changes under /config-service/', {
+  logger.info('watching Parameter Store for changes', {
+    path: WATCHED_PATH,
     parameters: known.size,
     duplicates: DUPLICATES,
   });
