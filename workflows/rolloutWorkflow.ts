@@ -140,12 +140,15 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     action: AuditEntry['action'],
     allowedNow: () => void,
     apply: (input: ActorInput) => void,
+    /** When the answer is due: by default at once; an approval answers once the rollout has moved on. */
+    settled: () => boolean = () => true,
   ) =>
     setHandler(
       update,
-      (input) => {
+      async (input) => {
         record(action, input);
         apply(input);
+        await condition(settled);
         return progress();
       },
       {
@@ -164,6 +167,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
         throw new Error(`cannot approve: rollout is ${state}, not AWAITING_APPROVAL`);
     },
     () => approvedWaves.add(currentWave),
+    () => state !== 'AWAITING_APPROVAL',
   );
   steer(
     pauseUpdate,

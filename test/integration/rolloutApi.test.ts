@@ -105,6 +105,7 @@ test('a release manager starts a gated rollout, approves it, and reads its histo
     reason: 'canary fine',
   });
   expect(approved.status).toBe(200);
+  expect(approved.body.state).not.toBe('AWAITING_APPROVAL');
   await waitForState(rolloutId, 'SUCCEEDED');
 
   const { body } = await api('GET', `/v1/rollouts/${rolloutId}/history`, operator());

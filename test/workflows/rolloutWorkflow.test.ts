@@ -161,6 +161,8 @@ test('an approval gate holds the rollout after the canary until a release manage
       ['start', 'alice'],
       ['approve', 'bob'],
     ]);
+    // The answer comes once the rollout has acted on the approval, not while it still waits.
+    expect(approved.state).not.toBe('AWAITING_APPROVAL');
     return handle.result();
   });
   expect(result.state).toBe('SUCCEEDED');
