@@ -25,7 +25,8 @@ import { abortUpdate, approveUpdate, pauseUpdate, progressQuery, resumeUpdate } 
 import { fleetOrder } from './fleetOrder';
 
 // Timeouts and retries are declared here, once, per kind of work.
-const storage = proxyActivities<RolloutActivities>({
+// Store and Cloud Map calls are single requests: short, retried with backoff through a backend blip.
+const singleCallOptions = {
   startToCloseTimeout: '30 seconds',
   retry: {
     initialInterval: '1 second',
@@ -33,16 +34,9 @@ const storage = proxyActivities<RolloutActivities>({
     maximumInterval: '30 seconds',
     maximumAttempts: 10,
   },
-});
-const discovery = proxyActivities<RolloutActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 10,
-  },
-});
+} as const;
+const storage = proxyActivities<RolloutActivities>(singleCallOptions);
+const discovery = proxyActivities<RolloutActivities>(singleCallOptions);
 // A wave's pushes run inside one activity (retries per instance happen there); heartbeats let a crashed
 // worker's wave be retried on another worker within the heartbeat timeout. Pushes are idempotent.
 const fleet = proxyActivities<RolloutActivities>({
