@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import { toolPath } from '../../scripts/stack/index';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
@@ -19,6 +20,7 @@ const run = promisify(execFile);
 let server: TestServer;
 let standIn: ChildProcess;
 let standInLog = '';
+let standInOut = '';
 const instances: FleetMember[] = [];
 const clients = stackClients();
 const tenantId = uniqueTenant('eb');
@@ -46,7 +48,10 @@ beforeAll(async () => {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  standIn.stdout?.on('data', (chunk: Buffer) => (standInLog += chunk.toString()));
+  standIn.stdout?.on('data', (chunk: Buffer) => {
+    standInLog += chunk.toString();
+    standInOut += chunk.toString();
+  });
   standIn.stderr?.on('data', (chunk: Buffer) => (standInLog += chunk.toString()));
   await until(() => standInLog.includes('watching Parameter Store'), 'the stand-in to start');
 }, 120_000);
@@ -80,17 +85,22 @@ test('an AWS CLI edit, delivered twice, reaches every instance through exactly o
     '--overwrite',
   ]);
 
-  const held = () =>
-    Promise.all(instances.map(async (member) => (await member.client.get(tenantId, KEY, service))?.version));
-  await until(
-    async () => (await held()).every((version) => version === 2),
-    'every instance to hold version 2',
-  );
-  expect(await server.store.getLive(address)).toMatchObject({ version: 2, value: 'db-v2.internal:5432' });
-
   await until(() => (standInLog.match(/"message":"delivered"/g) ?? []).length >= 2, 'both deliveries');
-  const outcomes = [...standInLog.matchAll(/"message":"delivered".*?"outcome":"([a-z-]+)"/g)].map(
-    ([, o]) => o,
+  const delivered = standInOut
+    .split('\n')
+    .filter((line) => line.includes('"message":"delivered"'))
+    .map((line) => JSON.parse(line) as { outcome: string; workflowId?: string; runId?: string });
+  expect(delivered.map((d) => d.outcome)).toEqual(['started', 'already-rolling-out']);
+
+  // Instances hold the candidate before the rollout promotes it, so the end state is read once it is over.
+  const { workflowId, runId } = delivered[0]!;
+  const result = await server
+    .temporal!.workflow.getHandle<typeof rolloutWorkflow>(workflowId!, runId)
+    .result();
+  expect(result).toMatchObject({ state: 'SUCCEEDED', candidateVersion: 2, updatedInstances: 2 });
+  const held = await Promise.all(
+    instances.map(async (member) => (await member.client.get(tenantId, KEY, service))?.version),
   );
-  expect(outcomes).toEqual(['started', 'already-rolling-out']);
+  expect(held).toEqual([2, 2]);
+  expect(await server.store.getLive(address)).toMatchObject({ version: 2, value: 'db-v2.internal:5432' });
 });
