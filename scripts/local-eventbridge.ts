@@ -60,18 +60,27 @@ async function publish(rule: EventRuleOnMoto, operation: string, name: string, t
   });
 }
 
-/** Hands every event the rule routed to the handler, as the Lambda service would. */
+/**
+ * Hands the events the rule routed to the handler, as the Lambda service would. The rule sees the whole
+ * bus, where other publishers (tests, another stand-in) put events too: only the watched subtree is ours.
+ */
 async function deliverRouted(rule: EventRuleOnMoto): Promise<void> {
   for (const event of await rule.receive(0)) {
+    const parameter = (event as { detail?: { name?: unknown } }).detail?.name;
+    if (typeof parameter !== 'string' || !isWatched(parameter)) continue;
     for (let copy = 1; copy <= (DUPLICATES ? 2 : 1); copy += 1) {
       try {
-        logger.info('delivered', { copy, ...(await handler(event)) });
+        logger.info('delivered', { copy, parameter, ...(await handler(event)) });
       } catch (error) {
         // EventBridge would retry; this stand-in does not, so say so plainly.
         logger.error('the handler failed; an AWS deployment would retry this event', { error });
       }
     }
   }
+}
+
+function isWatched(name: string): boolean {
+  return name.startsWith(WATCHED_PATH.endsWith('/') ? WATCHED_PATH : `${WATCHED_PATH}/`);
 }
 
 async function watch(): Promise<void> {

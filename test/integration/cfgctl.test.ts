@@ -1,13 +1,9 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
+import { runCfgctl } from '../support/cli';
 import { uniqueTenant } from '../support/env';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
 
 /** The real cfgctl binary against the real API. */
-const run = promisify(execFile);
-const CFGCTL = path.join(__dirname, '..', '..', 'bin', 'cfgctl.js');
 
 let server: TestServer;
 let tenant: string;
@@ -23,19 +19,7 @@ beforeAll(async () => {
 
 afterAll(() => server.stop());
 
-async function cfgctl(
-  args: string[],
-  token?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, CFG_API_URL: server.httpUrl, CFG_TOKEN: token ?? '' };
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CFGCTL, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const cfgctl = (args: string[], token?: string) => runCfgctl(server.httpUrl, args, token);
 
 test('dev-token prints a token the API accepts, and config get prints the value', async () => {
   const minted = await cfgctl(['dev-token', '--tenant', tenant, '--role', 'operator']);

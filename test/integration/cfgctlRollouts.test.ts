@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { destroyAwsClients } from '../../activities/awsClients';
 import type { Rollout, RolloutPage, TimelineEntry } from '../../cli/apiTypes';
+import { runCfgctl } from '../support/cli';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { startTestServer, type TestServer } from '../support/server';
@@ -13,13 +11,11 @@ import { validToken } from '../support/tokens';
  * Release managers' rollouts through the real cfgctl binary, against the real REST API with its rollout
  * routes: the stack's Temporal dev server, an in-process rollout worker and real SDK instances.
  */
-const CFGCTL = path.join(__dirname, '..', '..', 'bin', 'cfgctl.js');
 const KEYS = {
   gated: 'tenant_config_featureFlags',
   watched: 'tenant_config_checkout',
   aborted: 'tenant_config_payments',
 } as const;
-const execute = promisify(execFile);
 
 let server: TestServer;
 let tenant: string;
@@ -60,22 +56,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cfgctl(args: string[], token: string): Promise<Outcome> {
-  const env = { ...process.env, CFG_API_URL: server.httpUrl, CFG_TOKEN: token };
-  try {
-    const { stdout, stderr } = await execute(process.execPath, [CFGCTL, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as Outcome;
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const cfgctl = (args: string[], token: string) => runCfgctl(server.httpUrl, args, token);
 
 /** `rollout start` with the gate this file exercises; prints the id alone. */
 async function startGated(key: string, value: string): Promise<string> {

@@ -26,6 +26,14 @@ const clients = stackClients();
 const tenantId = uniqueTenant('eb');
 const service = `billing-${randomUUID().slice(0, 6)}`;
 const address = { tenantId, key: KEY, service };
+const parameterName = `/config-service/${tenantId}/${service}/${KEY}`;
+
+interface Delivery {
+  readonly parameter: string;
+  readonly outcome: string;
+  readonly workflowId?: string;
+  readonly runId?: string;
+}
 
 beforeAll(async () => {
   server = await startTestServer({ rollouts: true });
@@ -77,7 +85,7 @@ test('an AWS CLI edit, delivered twice, reaches every instance through exactly o
     'ssm',
     'put-parameter',
     '--name',
-    `/config-service/${tenantId}/${service}/${KEY}`,
+    parameterName,
     '--value',
     'db-v2.internal:5432',
     '--type',
@@ -85,11 +93,15 @@ test('an AWS CLI edit, delivered twice, reaches every instance through exactly o
     '--overwrite',
   ]);
 
-  await until(() => (standInLog.match(/"message":"delivered"/g) ?? []).length >= 2, 'both deliveries');
-  const delivered = standInOut
-    .split('\n')
-    .filter((line) => line.includes('"message":"delivered"'))
-    .map((line) => JSON.parse(line) as { outcome: string; workflowId?: string; runId?: string });
+  const deliveries = () =>
+    standInOut
+      .split('\n')
+      .slice(0, -1) // the last piece is a line still being written
+      .filter((line) => line.includes('"message":"delivered"'))
+      .map((line) => JSON.parse(line) as Delivery)
+      .filter((delivery) => delivery.parameter === parameterName);
+  await until(() => deliveries().length >= 2, 'both deliveries');
+  const delivered = deliveries();
   expect(delivered.map((d) => d.outcome)).toEqual(['started', 'already-rolling-out']);
 
   // Instances hold the candidate before the rollout promotes it, so the end state is read once it is over.

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { toolPath } from '../../scripts/stack/index';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
+import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
 
@@ -41,27 +42,8 @@ afterAll(async () => {
   await server.stop();
 });
 
-async function api(
-  method: string,
-  path: string,
-  token: string | undefined,
-  body?: unknown,
-): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-  const response = await fetch(`${server.httpUrl}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-    headers: response.headers,
-  };
-}
+const api = (method: string, path: string, token: string | undefined, body?: unknown) =>
+  callApi(server.httpUrl, method, path, token, body);
 
 async function waitForState(rolloutId: string, state: string): Promise<Record<string, unknown>> {
   for (let i = 0; i < 300; i += 1) {
@@ -120,10 +102,20 @@ test('a release manager starts a gated rollout, approves it, and reads its histo
   ]);
   expect(timeline.at(-1)).toMatchObject({ kind: 'finished', state: 'SUCCEEDED' });
 
-  const listed = await api('GET', `/v1/rollouts?key=${KEY}`, operator());
-  expect(listed.body.items).toContainEqual(
-    expect.objectContaining({ rolloutId, key: KEY, state: 'SUCCEEDED' }),
-  );
+  // The list comes from Temporal's visibility store, which catches up with the end state within moments.
+  const listedState = async () => {
+    const listed = await api('GET', `/v1/rollouts?key=${KEY}`, operator());
+    expect(listed.status).toBe(200);
+    return (listed.body.items as { rolloutId: string; state: string }[]).find(
+      (r) => r.rolloutId === rolloutId,
+    )?.state;
+  };
+  let state = await listedState();
+  for (let attempt = 0; attempt < 40 && state !== 'SUCCEEDED'; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    state = await listedState();
+  }
+  expect(state).toBe('SUCCEEDED');
 });
 
 test('another tenant sees none of it: not found by id, nothing listed', async () => {

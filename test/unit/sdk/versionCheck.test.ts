@@ -75,7 +75,9 @@ describe('the version check', () => {
     const { reader, reads } = fakeLive({ tenant_config_a: 1 });
     const check = new VersionCheck({ held, reader, intervalMs: 10, logger: quiet });
     check.start();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let waited = 0; reads.length < 2 && waited < 5_000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     await check.stop();
     const readsAtStop = reads.length;
     expect(readsAtStop).toBeGreaterThanOrEqual(2);
