@@ -37,6 +37,7 @@ const NON_RETRYABLE: ReadonlySet<ErrorCode> = new Set([
   'UnknownPrefix',
   'ValueTooLarge',
   'InvalidJson',
+  'SchemaViolation',
   'NotFound',
   'VersionConflict',
   'PermissionDenied',
@@ -54,7 +55,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
     /** Validates the change and reads what a rollback would restore. */
     async prepareRollout(request: RolloutRequest): Promise<PreparedRollout> {
       const address = addressOf(request);
-      if (request.change.kind === 'set') store.validate(address, request.change.value);
+      if (request.change.kind === 'set') await store.validate(address, request.change.value);
       const previous = await store.getLive(address).catch((error: unknown) => {
         if (error instanceof NotFoundError) return undefined;
         throw error;
@@ -63,6 +64,8 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
         request.change.kind === 'existing'
           ? await store.getVersion(address, request.change.version)
           : undefined;
+      // An out-of-band edit is checked as well: a value that breaks its key's schema reaches no instance.
+      if (existing) await store.validate(address, existing.value);
       return {
         ...(previous ? { previous: toRef(previous) } : {}),
         ...(existing ? { existing: toRef(existing) } : {}),

@@ -21,8 +21,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../activities/awsClients';
 import { ensureService } from '../activities/discovery/cloudMapSetup';
-import { ConfigStore } from '../activities/storage/configStore';
-import { StrategyRegistry } from '../activities/storage/registry';
+import { type ConfigStore, configStoreFor } from '../activities/storage/configStore';
 import type { ConfigAddress } from '../activities/storage/types';
 import { createLogger, type Logger } from '../common/logger';
 import type { RolloutPlan, RolloutRequest, RolloutResult } from '../common/rollout';
@@ -152,7 +151,7 @@ async function main(): Promise<number> {
   const context: Context = {
     runId,
     clients,
-    store: new ConfigStore(StrategyRegistry.fromTable(clients, loadStorageSettings())),
+    store: configStoreFor(clients, loadStorageSettings()),
     temporal,
     taskQueue,
     namespace: rolloutSettings.cloudMapNamespace,

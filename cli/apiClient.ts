@@ -33,6 +33,16 @@ export class ApiClient {
     return this.json<T>(await this.send('POST', path, { body }));
   }
 
+  async put<T>(path: string, body: unknown): Promise<T> {
+    return this.json<T>(await this.send('PUT', path, { body }));
+  }
+
+  /** For resources answered with 204 No Content. */
+  async delete(path: string): Promise<void> {
+    const response = await this.send('DELETE', path, {});
+    if (!response.ok) throw await problemOf(response);
+  }
+
   /** Opens a server-sent event stream; `signal` closes it (Ctrl-C). Answers the open stream's body. */
   async openEventStream(path: string, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const response = await this.send('GET', path, { accept: 'text/event-stream', signal });
@@ -43,7 +53,7 @@ export class ApiClient {
   }
 
   private async send(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     options: { query?: Query; body?: unknown; accept?: string; signal?: AbortSignal },
   ): Promise<Response> {

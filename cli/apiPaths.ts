@@ -7,3 +7,7 @@ export function configPath(key: string): string {
 export function rolloutPath(rolloutId: string): string {
   return `/v1/rollouts/${encodeURIComponent(rolloutId)}`;
 }
+
+export function schemaPath(key: string): string {
+  return `/v1/schemas/${encodeURIComponent(key)}`;
+}

@@ -20,6 +20,14 @@ export interface ConfigVersion extends ConfigEntry {
   readonly writtenBy?: string;
 }
 
+export interface ValueSchema {
+  readonly key: string;
+  readonly version: number;
+  readonly schema: object;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+}
+
 export interface Items<T> {
   readonly items: readonly T[];
 }

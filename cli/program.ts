@@ -4,6 +4,7 @@ import type { CommandOutcome } from './commandOutcome';
 import { addConfigCommands } from './commands/config';
 import { addDevTokenCommand } from './commands/devToken';
 import { addRolloutCommands } from './commands/rollout';
+import { addSchemaCommands } from './commands/schema';
 
 /** The whole command tree with its global options; each command group lives in cli/commands/. */
 export function buildProgram(outcome: CommandOutcome): Command {
@@ -26,6 +27,7 @@ export function buildProgram(outcome: CommandOutcome): Command {
 
   addDevTokenCommand(program);
   addConfigCommands(program);
+  addSchemaCommands(program);
   addRolloutCommands(program, outcome);
   return program;
 }

@@ -7,6 +7,8 @@ export const SSM_ROOT = '/config-service';
 export const SSM_LIVE_LABEL = 'live';
 
 export const DEFAULT_CONFIG_TABLE = 'tenant-config';
+/** Value schemas have a table of their own: the config service may write it, never the config table. */
+export const DEFAULT_SCHEMA_TABLE = 'tenant-config-schemas';
 
 export const DEFAULT_PORTS = {
   grpc: 50051,

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'UnknownPrefix'
   | 'ValueTooLarge'
   | 'InvalidJson'
+  | 'SchemaViolation'
   | 'NotFound'
   | 'VersionConflict'
   | 'Unauthenticated'
@@ -64,6 +65,17 @@ export class InvalidJsonError extends PlatformError {
   readonly code = 'InvalidJson';
   constructor(key: string, reason: string) {
     super(`value of "${key}" must be valid JSON: ${reason}`, 'value');
+  }
+}
+
+/** A value does not match the JSON Schema its tenant registered for the key. */
+export class SchemaViolationError extends PlatformError {
+  readonly code = 'SchemaViolation';
+  constructor(
+    key: string,
+    readonly violations: readonly string[],
+  ) {
+    super(`value of "${key}" does not match its schema: ${violations.join('; ')}`, 'value');
   }
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_CLOUD_MAP_NAMESPACE } from './cloudMap';
-import { DEFAULT_CONFIG_TABLE, DEFAULT_PORTS } from './constants';
+import { DEFAULT_CONFIG_TABLE, DEFAULT_PORTS, DEFAULT_SCHEMA_TABLE } from './constants';
 import { ROLLOUT_TASK_QUEUE } from './rollout';
 
 /**
@@ -20,6 +20,7 @@ const awsSchema = z.object({
 
 const storageSchema = z.object({
   CONFIG_TABLE: z.string().min(3).default(DEFAULT_CONFIG_TABLE),
+  SCHEMA_TABLE: z.string().min(3).default(DEFAULT_SCHEMA_TABLE),
   SSM_PARAMETER_TIER: z.enum(['Standard', 'Advanced']).default('Standard'),
 });
 
@@ -96,7 +97,11 @@ function toAwsSettings(s: z.infer<typeof awsSchema>) {
 }
 
 function toStorageSettings(s: z.infer<typeof storageSchema>) {
-  return { tableName: s.CONFIG_TABLE, ssmParameterTier: s.SSM_PARAMETER_TIER };
+  return {
+    tableName: s.CONFIG_TABLE,
+    schemaTableName: s.SCHEMA_TABLE,
+    ssmParameterTier: s.SSM_PARAMETER_TIER,
+  };
 }
 
 function toAuthSettings(s: z.infer<typeof authSchema>) {

@@ -1,8 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Client, Connection } from '@temporalio/client';
 import { createAwsClients } from '../activities/awsClients';
-import { ConfigStore } from '../activities/storage/configStore';
-import { StrategyRegistry } from '../activities/storage/registry';
+import { configStoreFor } from '../activities/storage/configStore';
 import { InvalidArgumentError } from '../common/errors';
 import { type RolloutPlan } from '../common/rollout';
 import { planProblems } from '../common/rolloutPlan';
@@ -63,7 +62,7 @@ async function createDependencies(): Promise<ParameterChangeDeps> {
   });
   const clients = createAwsClients(loadAwsSettings());
   return {
-    store: new ConfigStore(StrategyRegistry.fromTable(clients, loadStorageSettings())),
+    store: configStoreFor(clients, loadStorageSettings()),
     temporal,
     taskQueue: temporalSettings.taskQueue,
     plan: outOfBandPlan(process.env.OUT_OF_BAND_ROLLOUT_PLAN),

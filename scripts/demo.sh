@@ -11,6 +11,33 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # Prints a command (tokens shortened) on stderr, so $(show …) captures only the command's output, then runs it.
 show() { printf '\033[2m$ %s\033[0m\n' "$(sed -E 's/Bearer ([A-Za-z0-9_-]{12})[A-Za-z0-9._-]+/Bearer \1…/g' <<<"$*")" >&2; "$@"; }
 
+# The newest rollout of a key as "id state", from Temporal visibility (which catches up within moments).
+newest_rollout() {
+  CFG_TOKEN=$OPERATOR npx cfgctl --json rollout list --key "$1" --page-size 1 | node -e '
+    const r = JSON.parse(require("fs").readFileSync(0, "utf8")).items[0];
+    console.log(r ? `${r.rolloutId} ${r.state}` : "- -");'
+}
+# Waits for a rollout of KEY other than the one with id SKIP to end; fails loudly rather than hang.
+wait_for_rollout_end() {
+  local key=$1 skip=$2 id state
+  for _ in $(seq 1 120); do
+    read -r id state <<<"$(newest_rollout "$key")"
+    if [ "$id" != "$skip" ] && [[ "$state" =~ ^(SUCCEEDED|ROLLED_BACK|FAILED)$ ]]; then return 0; fi
+    sleep 1
+  done
+  echo "no new rollout of $key ended within 2 minutes; see .local/logs/" >&2
+  return 1
+}
+# Waits for a rollout to reach a state; fails loudly rather than hang.
+wait_for_state() {
+  for _ in $(seq 1 60); do
+    CFG_TOKEN=$OPERATOR npx cfgctl --json rollout status "$1" | grep -q "\"state\": \"$2\"" && return 0
+    sleep 1
+  done
+  echo "rollout $1 did not reach $2 within a minute" >&2
+  return 1
+}
+
 step "Installing what is missing (reuses .tools/ when present)"
 bash scripts/setup.sh
 
@@ -72,7 +99,7 @@ step "Rollout 1, with cfgctl: canary, 50%, 100%, 3 s bake per wave, approval aft
 ID=$(CFG_TOKEN=$RM show npx cfgctl rollout start "$KEY" --value '{"newCheckout":true,"darkMode":true}' \
   "${TARGETS[@]}" --waves 1,50%,100% --bake 3 --approval after-first-wave)
 echo "rollout id: $ID"
-until CFG_TOKEN=$OPERATOR npx cfgctl --json rollout status "$ID" | grep -q '"state": "AWAITING_APPROVAL"'; do sleep 1; done
+wait_for_state "$ID" AWAITING_APPROVAL
 CFG_TOKEN=$OPERATOR show npx cfgctl rollout status "$ID"
 echo "-- an operator may watch but not approve:"
 CFG_TOKEN=$OPERATOR show npx cfgctl rollout approve "$ID" || echo "(exit code $?: forbidden)"
@@ -87,31 +114,31 @@ CFG_TOKEN=$RM show npx cfgctl rollout start "$KEY" --value '{"newCheckout":"yes"
 npx tsx scripts/demo-fleet.ts
 CFG_TOKEN=$OPERATOR show npx cfgctl config history "$KEY"
 
+step "A JSON Schema for acme's payment preferences: a value that breaks it is refused before anything is written"
+CFG_TOKEN=$RM show npx cfgctl schema set tenant_config_paymentPreferences --file examples/schemas/paymentPreferences.schema.json
+CFG_TOKEN=$RM show npx cfgctl rollout start tenant_config_paymentPreferences --value '{"provider":"strype","currency":"usd"}' \
+  "${TARGETS[@]}" || echo "(exit code $?: refused, naming each rule the value breaks)"
+CFG_TOKEN=$OPERATOR show npx cfgctl config history tenant_config_paymentPreferences
+
 step "An out-of-band edit with the AWS CLI: the local EventBridge stand-in delivers it twice, one rollout runs"
 ENDPOINT=param_config_apiEndpoint
 BEFORE=$(CFG_TOKEN=$OPERATOR npx cfgctl --json config get "$ENDPOINT" --service orders | grep -o '"version": [0-9]*' | grep -o '[0-9]*')
+PREVIOUS=$(newest_rollout "$ENDPOINT" | cut -d' ' -f1)
 show "$AWS" --endpoint-url "$AWS_ENDPOINT_URL_SSM" ssm put-parameter --name "/config-service/acme/orders/$ENDPOINT" \
   --value "https://orders.acme.example/v$((BEFORE + 1))" --type String --overwrite
-echo "waiting for the rollout to make it live..."
-for _ in $(seq 1 60); do
-  NOW=$(CFG_TOKEN=$OPERATOR npx cfgctl --json config get "$ENDPOINT" --service orders | grep -o '"version": [0-9]*' | grep -o '[0-9]*')
-  [ "$NOW" -gt "$BEFORE" ] && break
-  sleep 2
-done
+echo "waiting for the rollout it starts to finish..."
+wait_for_rollout_end "$ENDPOINT" "$PREVIOUS"
 npx tsx scripts/demo-fleet.ts "$ENDPOINT" orders
 echo "-- what the stand-in handed to the Lambda handler (each event twice):"
 grep -E '"message":"delivered"' .local/logs/local-eventbridge.log | tail -2 | sed -E 's/.*"copy":([0-9]).*"outcome":"([a-z-]+)".*/   copy \1: \2/'
 CFG_TOKEN=$OPERATOR show npx cfgctl rollout list --key "$ENDPOINT"
 
 step "An out-of-band delete: the instances forget the key through a staged removal"
+PREVIOUS=$(newest_rollout "$ENDPOINT" | cut -d' ' -f1)
 show "$AWS" --endpoint-url "$AWS_ENDPOINT_URL_SSM" ssm delete-parameter --name "/config-service/acme/orders/$ENDPOINT"
-echo "waiting for the removal to reach the instances..."
-for _ in $(seq 1 60); do
-  FLEET=$(npx tsx scripts/demo-fleet.ts "$ENDPOINT" orders)
-  [[ "$FLEET" != *"$ENDPOINT v"[1-9]* ]] && break
-  sleep 2
-done
-echo "$FLEET"
+echo "waiting for the removal to finish..."
+wait_for_rollout_end "$ENDPOINT" "$PREVIOUS"
+npx tsx scripts/demo-fleet.ts "$ENDPOINT" orders
 CFG_TOKEN=$OPERATOR show npx cfgctl rollout list --key "$ENDPOINT"
 
 step "What operators see in Temporal"

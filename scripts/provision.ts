@@ -32,8 +32,9 @@ export async function provisionStack(
 ): Promise<string[]> {
   const clients = createAwsClients(loadAwsSettings(env));
   try {
-    const { tableName } = loadStorageSettings();
+    const { tableName, schemaTableName } = loadStorageSettings();
     const table = await ensureConfigTable(clients.dynamodb, tableName);
+    const schemaTable = await ensureConfigTable(clients.dynamodb, schemaTableName);
     const namespaceName = process.env.CLOUD_MAP_NAMESPACE ?? DEFAULT_CLOUD_MAP_NAMESPACE;
     const namespace = await ensureHttpNamespace(clients.serviceDiscovery, namespaceName);
     // Made here, before the example instances start at once: moto, unlike Cloud Map, lets concurrent
@@ -43,7 +44,11 @@ export async function provisionStack(
     ensureIssuerKeys();
     ensurePushKeys(localStateDir('push'));
     writeAwsCliConfig();
-    return [`table ${tableName}: ${table}`, `Cloud Map namespace: ${namespace}`];
+    return [
+      `table ${tableName}: ${table}`,
+      `table ${schemaTableName}: ${schemaTable}`,
+      `Cloud Map namespace: ${namespace}`,
+    ];
   } finally {
     destroyAwsClients(clients);
   }

@@ -1,6 +1,5 @@
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
-import { ConfigStore } from '../activities/storage/configStore';
-import { StrategyRegistry } from '../activities/storage/registry';
+import { configStoreFor } from '../activities/storage/configStore';
 import type { ConfigAddress } from '../activities/storage/types';
 import { VersionConflictError } from '../common/errors';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
@@ -31,7 +30,7 @@ const SEED: { address: ConfigAddress; value: string }[] = [
 
 async function main(): Promise<void> {
   const clients = createAwsClients(loadAwsSettings());
-  const store = new ConfigStore(StrategyRegistry.fromTable(clients, loadStorageSettings()));
+  const store = configStoreFor(clients, loadStorageSettings());
   try {
     for (const { address, value } of SEED) {
       const where = `${address.tenantId}/${address.service ? `${address.service}/` : ''}${address.key}`;

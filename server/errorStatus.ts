@@ -8,6 +8,7 @@ const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
   UnknownPrefix: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
   ValueTooLarge: { http: 413, grpc: GrpcStatus.INVALID_ARGUMENT },
   InvalidJson: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
+  SchemaViolation: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
   NotFound: { http: 404, grpc: GrpcStatus.NOT_FOUND },
   VersionConflict: { http: 409, grpc: GrpcStatus.ABORTED },
   Unauthenticated: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED },

@@ -1,7 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { createAwsClients } from '../activities/awsClients';
-import { ConfigStore } from '../activities/storage/configStore';
-import { StrategyRegistry } from '../activities/storage/registry';
+import { configStoreFor } from '../activities/storage/configStore';
 import { createLogger } from '../common/logger';
 import {
   loadAuthSettings,
@@ -19,7 +18,7 @@ import { temporalConnectionOptions } from './temporalConnection';
 async function main(): Promise<void> {
   const logger = createLogger({ component: 'config-service' });
   const clients = createAwsClients(loadAwsSettings());
-  const store = new ConfigStore(StrategyRegistry.fromTable(clients, loadStorageSettings()));
+  const store = configStoreFor(clients, loadStorageSettings());
   const temporalSettings = loadTemporalSettings();
   // Lazy: config reads keep working while Temporal is unreachable; rollout calls then answer 503.
   const temporal = new Client({

@@ -40,7 +40,7 @@ export async function startPlatformServer(deps: {
     port: settings.grpcPort,
   });
   const http = await listen(
-    createHttpApp({ authenticator, reader, logger, rollouts: deps.rollouts }),
+    createHttpApp({ authenticator, reader, store: deps.store, logger, rollouts: deps.rollouts }),
     settings.bindAddress,
     settings.httpPort,
   );

@@ -5,8 +5,7 @@ import type { AwsClients } from '../activities/awsClients';
 import { CloudMapDiscovery } from '../activities/discovery/cloudMapDiscovery';
 import { RefreshPusher } from '../activities/refresh/refreshPusher';
 import { createRolloutActivities } from '../activities/rolloutActivities';
-import { ConfigStore } from '../activities/storage/configStore';
-import { StrategyRegistry } from '../activities/storage/registry';
+import { configStoreFor } from '../activities/storage/configStore';
 import type { Logger } from '../common/logger';
 import type { RolloutWorkerSettings, StorageSettings, TemporalSettings } from '../common/settings';
 import { temporalConnectionOptions } from './temporalConnection';
@@ -29,7 +28,7 @@ export async function createRolloutWorker(deps: {
   const { clients, temporal, logger } = deps;
   const pusher = new RefreshPusher(readFileSync(deps.rollout.pushSigningKeyFile, 'utf8'), logger);
   const activities = createRolloutActivities({
-    store: new ConfigStore(StrategyRegistry.fromTable(clients, deps.storage)),
+    store: configStoreFor(clients, deps.storage),
     discovery: new CloudMapDiscovery(clients.serviceDiscovery, deps.rollout.cloudMapNamespace, logger),
     pusher,
     logger,

@@ -1,14 +1,33 @@
-import { InvalidArgumentError, InvalidJsonError, ValueTooLargeError } from '../../common/errors';
+import {
+  InvalidArgumentError,
+  InvalidJsonError,
+  NotFoundError,
+  ValueTooLargeError,
+} from '../../common/errors';
 import { assertConfigKey, assertServiceName, isTenantId } from '../../common/identifiers';
-import type { RegisteredStrategy, StrategyRegistry } from './registry';
+import type { StorageSettings } from '../../common/settings';
+import { type RegisteredStrategy, type StorageClients, StrategyRegistry } from './registry';
+import { type PutSchemaOptions, SchemaRegistry, type StoredSchema } from './schemaRegistry';
 import type { ConfigAddress, ConfigVersion, HistoryEntry, PutOptions } from './types';
+import { assertMatchesSchema, compileValueSchema } from './valueSchema';
+
+/** The store as every process builds it: the registered backends, and value schemas in the config table. */
+export function configStoreFor(clients: StorageClients, settings: StorageSettings): ConfigStore {
+  return new ConfigStore(
+    StrategyRegistry.fromTable(clients, settings),
+    new SchemaRegistry(clients.dynamodb, settings.schemaTableName),
+  );
+}
 
 /**
- * The one entry point to configuration storage: validates names and values, routes each key to its
- * backend by prefix, and keeps the tenant in every lookup.
+ * The one entry point to configuration storage: validates names and values (against the key's schema
+ * where its tenant set one), routes each key to its backend by prefix, and keeps the tenant in every lookup.
  */
 export class ConfigStore {
-  constructor(private readonly registry: StrategyRegistry) {}
+  constructor(
+    private readonly registry: StrategyRegistry,
+    private readonly schemas?: SchemaRegistry,
+  ) {}
 
   get prefixes(): string[] {
     return this.registry.prefixes;
@@ -33,8 +52,8 @@ export class ConfigStore {
   async put(address: ConfigAddress, value: unknown, options: PutOptions): Promise<ConfigVersion> {
     assertVersion(options.expectedVersion, 'expectedVersion', 0);
     const { strategy, normalized } = this.route(address);
-    this.assertValue(strategy, normalized.key, value);
-    return strategy.put(normalized, value, options);
+    const text = await this.checkedValue(strategy, normalized, value);
+    return strategy.put(normalized, text, options);
   }
 
   async promote(address: ConfigAddress, version: number): Promise<void> {
@@ -67,9 +86,51 @@ export class ConfigStore {
   }
 
   /** The validation a write gets, without writing: lets callers reject bad input before any work starts. */
-  validate(address: ConfigAddress, value: unknown): void {
+  async validate(address: ConfigAddress, value: unknown): Promise<void> {
     const { strategy, normalized } = this.route(address);
-    this.assertValue(strategy, normalized.key, value);
+    await this.checkedValue(strategy, normalized, value);
+  }
+
+  async getSchema(tenantId: string, key: string): Promise<StoredSchema> {
+    this.routeKey(tenantId, key);
+    const stored = await this.requireSchemas().get(tenantId, key);
+    if (!stored) throw new NotFoundError(`no schema is set for "${key}"`, 'key');
+    return stored;
+  }
+
+  /** Sets the schema new values of a key must match; one that does not compile is refused as it is. */
+  async putSchema(
+    tenantId: string,
+    key: string,
+    schema: unknown,
+    options: PutSchemaOptions,
+  ): Promise<StoredSchema> {
+    this.routeKey(tenantId, key);
+    if (options.expectedVersion !== undefined) assertVersion(options.expectedVersion, 'expectedVersion', 0);
+    compileValueSchema(schema);
+    return this.requireSchemas().put(tenantId, key, schema as object, options);
+  }
+
+  async deleteSchema(tenantId: string, key: string): Promise<void> {
+    this.routeKey(tenantId, key);
+    return this.requireSchemas().delete(tenantId, key);
+  }
+
+  async listSchemas(tenantId: string): Promise<StoredSchema[]> {
+    assertTenant(tenantId);
+    return this.requireSchemas().list(tenantId);
+  }
+
+  private requireSchemas(): SchemaRegistry {
+    if (!this.schemas) throw new Error('this ConfigStore was built without a schema registry');
+    return this.schemas;
+  }
+
+  /** A schema is per tenant and key (every service's values of a per-service key share it). */
+  private routeKey(tenantId: string, key: string): void {
+    assertTenant(tenantId);
+    assertConfigKey(key);
+    this.registry.resolve(key);
   }
 
   private owns(prefix: string, key: string): boolean {
@@ -98,11 +159,13 @@ export class ConfigStore {
     };
   }
 
-  private assertValue(
+  /** The value as the backend will store it, once it passes every check; throws naming the first failure. */
+  private async checkedValue(
     strategy: RegisteredStrategy['strategy'],
-    key: string,
+    address: ConfigAddress,
     value: unknown,
-  ): asserts value is string {
+  ): Promise<string> {
+    const key = address.key;
     if (typeof value !== 'string') throw new InvalidArgumentError('value must be a string', 'value');
     if (value.length === 0) throw new InvalidArgumentError('value must not be empty', 'value');
     const size = Buffer.byteLength(value, 'utf8');
@@ -115,6 +178,9 @@ export class ConfigStore {
         throw new InvalidJsonError(key, error instanceof Error ? error.message : String(error));
       }
     }
+    const stored = await this.schemas?.get(address.tenantId, key);
+    if (stored) assertMatchesSchema(key, strategy.format, value, stored.schema);
+    return value;
   }
 }
 

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 
 /**
- * Creates the config table when it is missing. Part of setup (and of the AWS template), never of a
+ * Creates a table keyed `PK`/`SK` (the config table, the schema table) when it is missing. Part of setup (and of the AWS template), never of a
  * request: the service assumes the table exists and reports BackendUnavailable when it does not.
  */
 export async function ensureConfigTable(

@@ -1,5 +1,6 @@
 import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
+import type { ConfigStore } from '../../activities/storage/configStore';
 import type { Logger } from '../../common/logger';
 import type { Authenticator } from '../auth/authenticator';
 import { assertNoTenantNamed } from '../auth/tenantSmuggling';
@@ -11,10 +12,13 @@ import { openApiDocument } from './openapi';
 import { problemErrorHandler, unmatchedRoute } from './problem';
 import { isPlainObject } from './requestValues';
 import { rolloutRoutes } from './rolloutRoutes';
+import { schemaRoutes } from './schemaRoutes';
 
 export interface HttpAppDeps {
   readonly authenticator: Authenticator;
   readonly reader: CachedConfigReader;
+  /** Value schemas are read and written through the store itself: they are never cached. */
+  readonly store: ConfigStore;
   /** Absent where no Temporal is wired (reads only); rollout routes then answer 503. */
   readonly rollouts?: RolloutService;
   readonly logger: Logger;
@@ -57,6 +61,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
 
   const authenticate = authenticateWith(deps.authenticator);
   app.use('/v1', configRoutes({ reader: deps.reader, authenticate }));
+  app.use('/v1', schemaRoutes({ store: deps.store, authenticate }));
   if (deps.rollouts) app.use('/v1', rolloutRoutes({ rollouts: deps.rollouts, authenticate }));
   app.use(unmatchedRoute({ rolloutsAvailable: deps.rollouts !== undefined }));
   app.use(problemErrorHandler(deps.logger));

@@ -41,6 +41,11 @@ const listOf = (
 const errors = (...codes: number[]): Record<string, OpenAPIV3.ResponseObject> =>
   Object.fromEntries(codes.map((code) => [String(code), problem]));
 
+const valueSchemaResponse = (description: string): OpenAPIV3.ResponseObject => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/ValueSchema' } } },
+});
+
 const rolloutIdParameter: OpenAPIV3.ParameterObject = {
   name: 'rolloutId',
   in: 'path',
@@ -84,7 +89,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
   },
   servers: [{ url: '/' }],
   security: [{ bearer: [] }],
-  tags: [{ name: 'configs' }, { name: 'rollouts' }, { name: 'health' }],
+  tags: [{ name: 'configs' }, { name: 'schemas' }, { name: 'rollouts' }, { name: 'health' }],
   paths: {
     '/healthz': {
       get: {
@@ -146,6 +151,55 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         parameters: [{ $ref: '#/components/parameters/Key' }, { $ref: '#/components/parameters/Service' }],
         responses: {
           '200': listOf('ConfigVersion', 'Versions'),
+          ...errors(400, 401, 403, 404, 503),
+        },
+      },
+    },
+    '/v1/schemas': {
+      get: {
+        operationId: 'listSchemas',
+        summary: "The JSON Schemas the tenant's keys must match",
+        tags: ['schemas'],
+        responses: {
+          '200': listOf('ValueSchema', 'Schemas'),
+          ...errors(401, 403, 503),
+        },
+      },
+    },
+    '/v1/schemas/{key}': {
+      get: {
+        operationId: 'getSchema',
+        summary: "One key's schema",
+        tags: ['schemas'],
+        parameters: [{ $ref: '#/components/parameters/Key' }],
+        responses: {
+          '200': valueSchemaResponse('The schema'),
+          ...errors(400, 401, 403, 404, 503),
+        },
+      },
+      put: {
+        operationId: 'putSchema',
+        summary:
+          'Set the JSON Schema (2020-12, or draft-07 by `$schema`) that every new value and every rollout of the key must match',
+        tags: ['schemas'],
+        parameters: [{ $ref: '#/components/parameters/Key' }],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/PutSchema' } } },
+        },
+        responses: {
+          '200': valueSchemaResponse('The schema as stored'),
+          ...errors(400, 401, 403, 409, 503),
+        },
+      },
+      delete: {
+        operationId: 'deleteSchema',
+        summary:
+          "Remove a key's schema: its values are then checked only for size and, for JSON keys, syntax",
+        tags: ['schemas'],
+        parameters: [{ $ref: '#/components/parameters/Key' }],
+        responses: {
+          '204': { description: 'Removed' },
           ...errors(400, 401, 403, 404, 503),
         },
       },
@@ -286,6 +340,32 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             properties: { live: { type: 'boolean' }, writtenBy: { type: 'string' } },
           },
         ],
+      },
+      ValueSchema: {
+        type: 'object',
+        required: ['key', 'version', 'schema', 'updatedAt', 'updatedBy'],
+        properties: {
+          key: { type: 'string' },
+          version: { type: 'integer' },
+          schema: { type: 'object' },
+          updatedAt: { type: 'string' },
+          updatedBy: { type: 'string' },
+        },
+      },
+      PutSchema: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['schema'],
+        properties: {
+          schema: { type: 'object', description: "A JSON Schema; a text key's value is checked as a string" },
+          expectedVersion: {
+            type: 'integer',
+            minimum: 0,
+            maximum: 9007199254740991,
+            description:
+              'The version you last read (0: none yet); refused with 409 if the schema changed since',
+          },
+        },
       },
       WaveTarget: {
         oneOf: [

@@ -13,6 +13,7 @@ import {
   BackendUnavailableError,
   InvalidArgumentError,
   NotFoundError,
+  PlatformError,
   RolloutStateConflictError,
 } from '../../common/errors';
 import {
@@ -133,7 +134,7 @@ export class RolloutService {
       rolloutId,
       workflowId: handle.workflowId,
       ...progress,
-      ...(abnormal ? { state: 'FAILED' as const } : {}),
+      ...(abnormal ? { state: 'FAILED' as const, outcome: await failureOf(handle) } : {}),
     };
   }
 
@@ -174,9 +175,9 @@ export class RolloutService {
       );
     }
     const address = { tenantId: identity.tenantId, key: input.key, service: input.service };
-    if (input.value !== undefined) this.store.validate(address, input.value);
-    // An existing version must exist; this also validates the key and service.
-    else await this.store.getVersion(address, input.version!);
+    // An existing version must exist (this also validates the key and service) and match the schema too.
+    const value = input.value ?? (await this.store.getVersion(address, input.version!)).value;
+    await this.store.validate(address, value);
 
     const targetServices = input.targetServices ?? (input.service ? [input.service] : []);
     if (targetServices.length === 0) {
@@ -225,6 +226,20 @@ export class RolloutService {
       throw error;
     }
   }
+}
+
+/** Why a run ended abnormally, in the words of the error that ended it (a refused value, a termination). */
+async function failureOf(handle: WorkflowHandle<typeof rolloutWorkflow>): Promise<string> {
+  const error = await reachTemporal(() => handle.result()).then(
+    () => undefined,
+    (failure: unknown) => {
+      if (failure instanceof PlatformError) throw failure;
+      return failure;
+    },
+  );
+  let innermost: unknown = error;
+  while (innermost instanceof Error && innermost.cause instanceof Error) innermost = innermost.cause;
+  return `failed: ${innermost instanceof Error ? innermost.message : 'the workflow ended abnormally'}`;
 }
 
 /**

@@ -185,9 +185,17 @@ describe('deploy/template.yaml', () => {
     }
   });
 
-  test('the config service reads config and never writes it', () => {
-    const granted = statementsOf('ApiTaskRole').flatMap(actions);
-    expect(granted.filter((action) => /Put|Update|Delete|Label|BatchWrite/.test(action))).toEqual([]);
+  test('the config service never writes config: its only writes are value schemas, in their own table', () => {
+    const writes = statementsOf('ApiTaskRole').filter((statement) =>
+      actions(statement).some((action) => /Put|Update|Delete|Label|BatchWrite/.test(action)),
+    );
+    expect(writes.map((statement) => statement.Resource)).toEqual([{ 'Fn::GetAtt': 'SchemaTable.Arn' }]);
+    expect(actions(writes[0]!).sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
   });
 });
 

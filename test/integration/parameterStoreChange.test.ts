@@ -1,4 +1,5 @@
 import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { ApplicationFailure } from '@temporalio/common';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -103,6 +104,37 @@ test('an edit made directly in Parameter Store reaches every instance through a 
   expect(result).toMatchObject({ state: 'SUCCEEDED', candidateVersion: 2, updatedInstances: 2 });
   expect(await heldVersions(fleet, address)).toEqual([2, 2]);
   expect(await server.store.getLive(address)).toMatchObject({ version: 2, value: 'https://v2.example' });
+});
+
+test("an edit that breaks the key's schema reaches no instance: the rollout fails naming the rule", async () => {
+  const { address, name, editByHand, fleet } = await setUp();
+  await server.store.putSchema(
+    address.tenantId,
+    KEY,
+    { type: 'string', pattern: '^https://' },
+    { actor: 'alice' },
+  );
+  await editByHand('http://plain-text.example');
+
+  const outcome = await rollOutParameterChange(fixture('ssm-change-update.json', name), deps);
+  if (outcome.outcome !== 'started') throw new Error(`not started: ${outcome.outcome}`);
+  const failure = await server
+    .temporal!.workflow.getHandle<typeof rolloutWorkflow>(outcome.workflowId, outcome.runId)
+    .result()
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  let reason: unknown = failure;
+  while (reason instanceof Error && !(reason instanceof ApplicationFailure)) reason = reason.cause;
+  expect(reason).toMatchObject({
+    nonRetryable: true,
+    type: 'SchemaViolation',
+    message:
+      'value of "param_config_apiEndpoint" does not match its schema: (the value) must match pattern "^https://"',
+  });
+  expect(await heldVersions(fleet, address)).toEqual([1, 1]);
+  expect(await server.store.getLive(address)).toMatchObject({ version: 1, value: 'https://v1.example' });
 });
 
 test('the same event delivered twice starts one rollout; once live, a late copy starts nothing', async () => {

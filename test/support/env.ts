@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createAwsClients, type AwsClients } from '../../activities/awsClients';
-import { ConfigStore } from '../../activities/storage/configStore';
-import { StrategyRegistry } from '../../activities/storage/registry';
+import { type ConfigStore, configStoreFor } from '../../activities/storage/configStore';
 import { loadAuthSettings, loadAwsSettings, loadStorageSettings } from '../../common/settings';
 
 /**
@@ -13,7 +12,7 @@ export function stackClients(): AwsClients {
 }
 
 export function stackStore(clients: AwsClients): ConfigStore {
-  return new ConfigStore(StrategyRegistry.fromTable(clients, loadStorageSettings()));
+  return configStoreFor(clients, loadStorageSettings());
 }
 
 /** A tenant id no other test uses, so tests need no cleanup between them and can run in parallel. */

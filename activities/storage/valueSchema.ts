@@ -1,0 +1,89 @@
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { InvalidArgumentError, SchemaViolationError } from '../../common/errors';
+import type { ValueFormat } from './types';
+
+/** Big enough for any real config schema, small enough that a schema item stays far under DynamoDB's 400 KB. */
+export const MAX_SCHEMA_BYTES = 64 * 1024;
+/** A value that breaks many rules gets the first few named; the rest only counted. */
+const MAX_REPORTED_VIOLATIONS = 5;
+const DRAFT_07 = 'http://json-schema.org/draft-07/schema';
+const COMPILED_CACHE_LIMIT = 500;
+
+/**
+ * JSON Schema (2020-12 by default, draft-07 when the schema's `$schema` says so) refusing unknown
+ * keywords, so a typo is an error when the schema is set rather than a rule silently not checked.
+ * Each schema gets its own Ajv instance: an `$id` or `$ref` can never reach another tenant's schema, and
+ * references resolve only inside the schema, so nothing is ever fetched.
+ */
+function newValidator(schema: object): Ajv {
+  const draft = (schema as { $schema?: unknown }).$schema;
+  // Unknown keywords are errors; rules without a `type` beside them are fine, as the standard has it.
+  const options = {
+    allErrors: true,
+    strictSchema: true,
+    strictNumbers: true,
+    strictTypes: false,
+    strictTuples: false,
+    logger: false,
+  } as const;
+  const ajv =
+    typeof draft === 'string' && draft.replace(/#$/, '') === DRAFT_07
+      ? new Ajv(options)
+      : new Ajv2020(options);
+  return addFormats(ajv);
+}
+
+const compiled = new Map<string, ValidateFunction>();
+
+/** Compiles a schema a release manager registers; an unusable one is refused naming what is wrong. */
+export function compileValueSchema(schema: unknown): ValidateFunction {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+    throw new InvalidArgumentError('schema must be a JSON Schema object', 'schema');
+  }
+  const text = JSON.stringify(schema);
+  if (Buffer.byteLength(text, 'utf8') > MAX_SCHEMA_BYTES) {
+    throw new InvalidArgumentError(`schema must be at most ${MAX_SCHEMA_BYTES} bytes of JSON`, 'schema');
+  }
+  const cached = compiled.get(text);
+  if (cached) return cached;
+  let validate: ValidateFunction;
+  try {
+    validate = newValidator(schema).compile(schema);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `schema is not a usable JSON Schema: ${error instanceof Error ? error.message : String(error)}`,
+      'schema',
+    );
+  }
+  // Compiling costs milliseconds and every write of the key checks its schema: keep the newest few hundred.
+  if (compiled.size >= COMPILED_CACHE_LIMIT) compiled.delete(compiled.keys().next().value!);
+  compiled.set(text, validate);
+  return validate;
+}
+
+/**
+ * Checks a value against its key's schema: a JSON key's value as the document it parses to, a text
+ * key's value as a string (so `pattern`, `format` or `enum` rules apply to it).
+ */
+export function assertMatchesSchema(key: string, format: ValueFormat, value: string, schema: unknown): void {
+  const validate = compileValueSchema(schema);
+  const document: unknown = format === 'json' ? JSON.parse(value) : value;
+  if (validate(document)) return;
+  const errors = validate.errors ?? [];
+  const named = errors.slice(0, MAX_REPORTED_VIOLATIONS).map(describeViolation);
+  if (errors.length > named.length) named.push(`and ${errors.length - named.length} more`);
+  throw new SchemaViolationError(key, named);
+}
+
+function describeViolation(error: ErrorObject): string {
+  const where = error.instancePath === '' ? '(the value)' : error.instancePath;
+  const extra =
+    error.keyword === 'additionalProperties'
+      ? ` "${String((error.params as { additionalProperty?: unknown }).additionalProperty)}"`
+      : error.keyword === 'enum'
+        ? ` ${JSON.stringify((error.params as { allowedValues?: unknown }).allowedValues)}`
+        : '';
+  return `${where} ${error.message ?? 'is invalid'}${extra}`;
+}

@@ -1,0 +1,121 @@
+import { InvalidArgumentError, SchemaViolationError } from '../../common/errors';
+import {
+  assertMatchesSchema,
+  compileValueSchema,
+  MAX_SCHEMA_BYTES,
+} from '../../activities/storage/valueSchema';
+
+const FLAGS_SCHEMA = {
+  type: 'object',
+  properties: { newCheckout: { type: 'boolean' }, plan: { enum: ['free', 'pro'] } },
+  required: ['newCheckout'],
+  additionalProperties: false,
+};
+
+function violationOf(run: () => void): SchemaViolationError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof SchemaViolationError) return error;
+    throw error;
+  }
+  throw new Error('expected a schema violation');
+}
+
+describe('value schemas', () => {
+  test('a JSON value that matches passes', () => {
+    expect(() =>
+      assertMatchesSchema('tenant_config_flags', 'json', '{"newCheckout":true,"plan":"pro"}', FLAGS_SCHEMA),
+    ).not.toThrow();
+  });
+
+  test('a JSON value that breaks rules names every rule and where, on the value field', () => {
+    const violation = violationOf(() =>
+      assertMatchesSchema(
+        'tenant_config_flags',
+        'json',
+        '{"newCheckout":"yes","plan":"gold","extra":1}',
+        FLAGS_SCHEMA,
+      ),
+    );
+    expect(violation.field).toBe('value');
+    expect(violation.violations).toEqual([
+      '(the value) must NOT have additional properties "extra"',
+      '/newCheckout must be boolean',
+      '/plan must be equal to one of the allowed values ["free","pro"]',
+    ]);
+    expect(violation.message).toBe(
+      'value of "tenant_config_flags" does not match its schema: (the value) must NOT have additional properties "extra"; ' +
+        '/newCheckout must be boolean; /plan must be equal to one of the allowed values ["free","pro"]',
+    );
+  });
+
+  test('many violations are named up to five, the rest counted', () => {
+    const schema = { type: 'array', items: { type: 'integer' } };
+    const violation = violationOf(() =>
+      assertMatchesSchema('tenant_config_ids', 'json', '["a","b","c","d","e","f","g"]', schema),
+    );
+    expect(violation.violations).toHaveLength(6);
+    expect(violation.violations.at(-1)).toBe('and 2 more');
+  });
+
+  test("a text key's value is checked as a string", () => {
+    const schema = { type: 'string', format: 'uri', pattern: '^https://' };
+    expect(() =>
+      assertMatchesSchema('param_config_endpoint', 'text', 'https://orders.example/v2', schema),
+    ).not.toThrow();
+    expect(
+      violationOf(() => assertMatchesSchema('param_config_endpoint', 'text', 'http://orders.example', schema))
+        .violations,
+    ).toEqual(['(the value) must match pattern "^https://"']);
+  });
+
+  test('draft-07 is used when the schema says so, 2020-12 otherwise', () => {
+    // An array of `items` is a tuple in draft-07 and an error in 2020-12 (which has `prefixItems`).
+    const tuple = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'array',
+      items: [{ type: 'string' }, { type: 'integer' }],
+    };
+    expect(() => assertMatchesSchema('tenant_config_pair', 'json', '["a",1]', tuple)).not.toThrow();
+    expect(
+      violationOf(() => assertMatchesSchema('tenant_config_pair', 'json', '["a","b"]', tuple)).violations,
+    ).toEqual(['/1 must be integer']);
+    const { $schema: _, ...asDefault } = tuple;
+    expect(() => compileValueSchema(asDefault)).toThrow(/items must be object,boolean/);
+  });
+
+  test('rules need no `type` beside them', () => {
+    expect(() => compileValueSchema({ properties: { a: { minimum: 1 } }, required: ['a'] })).not.toThrow();
+  });
+
+  test.each([
+    ['not an object', 'a string', /must be a JSON Schema object/],
+    ['an array', [], /must be a JSON Schema object/],
+    ['a keyword typo (strict mode)', { type: 'object', propertys: {} }, /unknown keyword: "propertys"/],
+    ['a wrong type name', { type: 'bool' }, /not a usable JSON Schema/],
+    ['a reference to fetch', { $ref: 'https://schemas.example/flags.json' }, /can't resolve reference/],
+    ['too big', { description: 'x'.repeat(MAX_SCHEMA_BYTES) }, /at most 65536 bytes/],
+  ])('a schema that is %s is refused, naming the schema field', (_what, schema, message) => {
+    let refused: unknown;
+    try {
+      compileValueSchema(schema);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(InvalidArgumentError);
+    expect((refused as InvalidArgumentError).field).toBe('schema');
+    expect((refused as Error).message).toMatch(message);
+  });
+
+  test("one schema's $id is invisible to another: no reference crosses between schemas", () => {
+    compileValueSchema({ $id: 'https://tenant-a.example/flags', type: 'object' });
+    // Same $id, other rules: compiles on its own (no clash) and applies its own rules.
+    const other = { $id: 'https://tenant-a.example/flags', type: 'array' };
+    expect(() => assertMatchesSchema('tenant_config_x', 'json', '[]', other)).not.toThrow();
+    // Referring to another schema's $id resolves to nothing.
+    expect(() => compileValueSchema({ $ref: 'https://tenant-a.example/flags' })).toThrow(
+      /can't resolve reference/,
+    );
+  });
+});
