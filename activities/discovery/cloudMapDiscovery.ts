@@ -1,6 +1,9 @@
 import {
   DiscoverInstancesCommand,
+  GetInstancesHealthStatusCommand,
+  GetServiceCommand,
   type HttpInstanceSummary,
+  ListInstancesCommand,
   NamespaceNotFound,
   ServiceNotFound,
   type ServiceDiscoveryClient,
@@ -9,9 +12,12 @@ import { INSTANCE_ATTRIBUTES, type ServiceInstance } from '../../common/cloudMap
 import { BackendUnavailableError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { callBackend } from '../storage/backendErrors';
+import { findNamespaceId, findServiceId } from './cloudMapSetup';
 
-/** DiscoverInstances answers at most this many instances per call. */
-const DISCOVER_LIMIT = 1000;
+/** DiscoverInstances answers at most this many instances per call, and has no next page. */
+export const DISCOVER_LIMIT = 1000;
+/** The largest pages ListInstances and GetInstancesHealthStatus give. */
+const LIST_PAGE_SIZE = 100;
 
 /**
  * Finds the healthy instances of consuming services that serve a tenant: its silo instances and every
@@ -22,6 +28,8 @@ export class CloudMapDiscovery {
     private readonly client: ServiceDiscoveryClient,
     private readonly namespace: string,
     private readonly logger: Logger,
+    /** DiscoverInstances' cap; tests lower it to reach the listing path with a handful of instances. */
+    private readonly discoverLimit = DISCOVER_LIMIT,
   ) {}
 
   async instancesServing(tenantId: string, services: readonly string[]): Promise<ServiceInstance[]> {
@@ -39,7 +47,22 @@ export class CloudMapDiscovery {
     return [...found.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId));
   }
 
+  /**
+   * One DiscoverInstances call answers a fleet of up to its cap. A full answer may have left instances
+   * out (the API has no next page), so then every instance is listed, page by page, and filtered here.
+   */
   private async discover(service: string, query: Record<string, string>): Promise<ServiceInstance[]> {
+    const discovered = await this.discoverOnce(service, query);
+    if (discovered.length < this.discoverLimit) return this.toInstances(service, discovered);
+    this.logger.info('DiscoverInstances answered its maximum; listing every instance instead', {
+      service,
+      query,
+      limit: this.discoverLimit,
+    });
+    return this.toInstances(service, await this.listHealthy(service, query));
+  }
+
+  private async discoverOnce(service: string, query: Record<string, string>): Promise<HttpInstanceSummary[]> {
     let Instances: HttpInstanceSummary[] | undefined;
     try {
       ({ Instances } = await callBackend(
@@ -51,7 +74,7 @@ export class CloudMapDiscovery {
               ServiceName: service,
               HealthStatus: 'HEALTHY',
               QueryParameters: query,
-              MaxResults: DISCOVER_LIMIT,
+              MaxResults: this.discoverLimit,
             }),
           ),
         (error) =>
@@ -64,10 +87,78 @@ export class CloudMapDiscovery {
       if (error instanceof ServiceNotFound) return [];
       throw error;
     }
-    if ((Instances?.length ?? 0) >= DISCOVER_LIMIT) {
-      this.logger.warn('Cloud Map answered its maximum; some instances may be missing', { service, query });
-    }
-    return (Instances ?? []).flatMap((summary) => {
+    return Instances ?? [];
+  }
+
+  /** Every instance of the service whose attributes match the query and whose health is HEALTHY. */
+  private async listHealthy(service: string, query: Record<string, string>): Promise<HttpInstanceSummary[]> {
+    const namespaceId = await this.call(() => findNamespaceId(this.client, this.namespace));
+    if (!namespaceId)
+      throw new BackendUnavailableError(`Cloud Map namespace "${this.namespace}" does not exist`);
+    const serviceId = await this.call(() => findServiceId(this.client, namespaceId, service));
+    if (!serviceId) return [];
+    const [instances, isHealthy] = await Promise.all([this.listAll(serviceId), this.healthOf(serviceId)]);
+    return instances.filter(
+      (instance) =>
+        Object.entries(query).every(([name, value]) => instance.Attributes?.[name] === value) &&
+        isHealthy(instance.InstanceId ?? ''),
+    );
+  }
+
+  private async listAll(serviceId: string): Promise<HttpInstanceSummary[]> {
+    const instances: HttpInstanceSummary[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.call(() =>
+        this.client.send(
+          new ListInstancesCommand({
+            ServiceId: serviceId,
+            MaxResults: LIST_PAGE_SIZE,
+            NextToken: nextToken,
+          }),
+        ),
+      );
+      for (const instance of page.Instances ?? []) {
+        instances.push({ InstanceId: instance.Id, Attributes: instance.Attributes });
+      }
+      nextToken = page.NextToken;
+    } while (nextToken);
+    return instances;
+  }
+
+  /**
+   * As DiscoverInstances judges health: a service without health checking counts every instance
+   * healthy; one with it, only those Cloud Map reports HEALTHY.
+   */
+  private async healthOf(serviceId: string): Promise<(instanceId: string) => boolean> {
+    const { Service } = await this.call(() => this.client.send(new GetServiceCommand({ Id: serviceId })));
+    if (!Service?.HealthCheckConfig && !Service?.HealthCheckCustomConfig) return () => true;
+    const healthy = new Set<string>();
+    let nextToken: string | undefined;
+    do {
+      const page = await this.call(() =>
+        this.client.send(
+          new GetInstancesHealthStatusCommand({
+            ServiceId: serviceId,
+            MaxResults: LIST_PAGE_SIZE,
+            NextToken: nextToken,
+          }),
+        ),
+      );
+      for (const [instanceId, status] of Object.entries(page.Status ?? {})) {
+        if (status === 'HEALTHY') healthy.add(instanceId);
+      }
+      nextToken = page.NextToken;
+    } while (nextToken);
+    return (instanceId) => healthy.has(instanceId);
+  }
+
+  private call<T>(run: () => Promise<T>): Promise<T> {
+    return callBackend('Cloud Map', run);
+  }
+
+  private toInstances(service: string, summaries: readonly HttpInstanceSummary[]): ServiceInstance[] {
+    return summaries.flatMap((summary) => {
       const instance = toServiceInstance(service, summary);
       if (!instance)
         this.logger.warn('instance without address or port ignored', {

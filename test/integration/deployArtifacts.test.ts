@@ -161,7 +161,7 @@ describe('deploy/template.yaml', () => {
     );
   });
 
-  test('no role is granted a wildcard action, and only DiscoverInstances (namespace-bound) any resource', () => {
+  test('no role is granted a wildcard action; any resource only where AWS offers no resource ARN', () => {
     const roles = Object.entries(template().Resources).filter(
       ([, resource]) => resource.Type === 'AWS::IAM::Role',
     );
@@ -175,11 +175,13 @@ describe('deploy/template.yaml', () => {
       for (const statement of statementsOf(name)) {
         expect(actions(statement).filter((action) => action.includes('*'))).toEqual([]);
         if (statement.Resource === '*') {
-          expect({ name, actions: actions(statement) }).toEqual({
-            name: 'WorkerTaskRole',
-            actions: ['servicediscovery:DiscoverInstances'],
-          });
-          expect(statement.Condition).toBeDefined();
+          // DiscoverInstances, bound to the namespace by a condition; the two List actions name nothing but
+          // namespaces and services, and AWS scopes them to no resource.
+          expect(name).toBe('WorkerTaskRole');
+          expect([
+            { actions: ['servicediscovery:DiscoverInstances'], bound: true },
+            { actions: ['servicediscovery:ListNamespaces', 'servicediscovery:ListServices'], bound: false },
+          ]).toContainEqual({ actions: actions(statement), bound: statement.Condition !== undefined });
         }
       }
     }

@@ -1,0 +1,149 @@
+import {
+  CreateServiceCommand,
+  RegisterInstanceCommand,
+  UpdateInstanceCustomHealthStatusCommand,
+} from '@aws-sdk/client-servicediscovery';
+import { randomUUID } from 'node:crypto';
+import { CloudMapDiscovery } from '../../activities/discovery/cloudMapDiscovery';
+import { ensureService, findNamespaceId } from '../../activities/discovery/cloudMapSetup';
+import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
+import type { Logger } from '../../common/logger';
+import { loadRolloutWorkerSettings } from '../../common/settings';
+import { stackClients } from '../support/env';
+
+/**
+ * Discovery against moto's Cloud Map. One DiscoverInstances call answers at most 1,000 instances and has
+ * no next page; a full answer makes discovery list every instance instead (ListInstances, health from
+ * GetInstancesHealthStatus). A lowered cap reaches that path with a handful of instances, and both paths
+ * must find exactly the same instances.
+ */
+const { serviceDiscovery } = stackClients();
+const namespace = loadRolloutWorkerSettings().cloudMapNamespace;
+
+function recordingLogger(): { logger: Logger; messages: string[] } {
+  const messages: string[] = [];
+  const logger: Logger = {
+    debug: (message) => messages.push(message),
+    info: (message) => messages.push(message),
+    warn: (message) => messages.push(message),
+    error: (message) => messages.push(message),
+    child: () => logger,
+  };
+  return { logger, messages };
+}
+
+/** A service with 4 pooled instances, 2 silo instances of tenant A and 1 of tenant B. */
+async function fleetService(options: { customHealth: boolean }) {
+  const name = `discovery-${randomUUID().slice(0, 8)}`;
+  let serviceId: string;
+  if (options.customHealth) {
+    const namespaceId = await findNamespaceId(serviceDiscovery, namespace);
+    const created = await serviceDiscovery.send(
+      new CreateServiceCommand({ Name: name, NamespaceId: namespaceId, HealthCheckCustomConfig: {} }),
+    );
+    serviceId = created.Service!.Id!;
+  } else {
+    serviceId = await ensureService(serviceDiscovery, namespace, name);
+  }
+  const members: { id: string; tenancy: string; tenant?: string }[] = [
+    ...['p1', 'p2', 'p3', 'p4'].map((id) => ({ id, tenancy: 'pool' })),
+    { id: 'a1', tenancy: 'silo', tenant: 'tenant-a' },
+    { id: 'a2', tenancy: 'silo', tenant: 'tenant-a' },
+    { id: 'b1', tenancy: 'silo', tenant: 'tenant-b' },
+  ];
+  for (const [index, member] of members.entries()) {
+    await serviceDiscovery.send(
+      new RegisterInstanceCommand({
+        ServiceId: serviceId,
+        InstanceId: member.id,
+        Attributes: {
+          [INSTANCE_ATTRIBUTES.ipv4]: '127.0.0.1',
+          [INSTANCE_ATTRIBUTES.port]: String(7200 + index),
+          [INSTANCE_ATTRIBUTES.tenancy]: member.tenancy,
+          ...(member.tenant ? { [INSTANCE_ATTRIBUTES.tenant]: member.tenant } : {}),
+          [INSTANCE_ATTRIBUTES.zone]: `zone-${index % 2}`,
+        },
+      }),
+    );
+  }
+  return { name, serviceId };
+}
+
+const idsOf = (instances: { instanceId: string }[]) => instances.map((instance) => instance.instanceId);
+
+test('a full DiscoverInstances answer falls back to listing, and both paths find the same instances', async () => {
+  const { name } = await fleetService({ customHealth: false });
+  const direct = recordingLogger();
+  const listed = recordingLogger();
+  const discovered = await new CloudMapDiscovery(serviceDiscovery, namespace, direct.logger).instancesServing(
+    'tenant-a',
+    [name],
+  );
+  const enumerated = await new CloudMapDiscovery(
+    serviceDiscovery,
+    namespace,
+    listed.logger,
+    3,
+  ).instancesServing('tenant-a', [name]);
+
+  expect(idsOf(discovered)).toEqual(['a1', 'a2', 'p1', 'p2', 'p3', 'p4']);
+  expect(enumerated).toEqual(discovered);
+  expect(enumerated[0]).toEqual({
+    instanceId: 'a1',
+    service: name,
+    address: '127.0.0.1',
+    port: 7204,
+    tenancy: 'silo',
+    tenantId: 'tenant-a',
+    zone: 'zone-0',
+  });
+  expect(direct.messages).toEqual([]);
+  expect(listed.messages).toEqual(['DiscoverInstances answered its maximum; listing every instance instead']);
+});
+
+test('with health checking, both paths leave out an instance Cloud Map reports unhealthy', async () => {
+  const { name, serviceId } = await fleetService({ customHealth: true });
+  await serviceDiscovery.send(
+    new UpdateInstanceCustomHealthStatusCommand({
+      ServiceId: serviceId,
+      InstanceId: 'p2',
+      Status: 'UNHEALTHY',
+    }),
+  );
+  const listed = recordingLogger();
+  const discovered = await new CloudMapDiscovery(
+    serviceDiscovery,
+    namespace,
+    recordingLogger().logger,
+  ).instancesServing('tenant-a', [name]);
+  const enumerated = await new CloudMapDiscovery(
+    serviceDiscovery,
+    namespace,
+    listed.logger,
+    2,
+  ).instancesServing('tenant-a', [name]);
+
+  expect(idsOf(discovered)).toEqual(['a1', 'a2', 'p1', 'p3', 'p4']);
+  expect(enumerated).toEqual(discovered);
+  expect(listed.messages).toContain('DiscoverInstances answered its maximum; listing every instance instead');
+});
+
+test('another tenant gets its own silo instances and the pool, on either path', async () => {
+  const { name } = await fleetService({ customHealth: false });
+  for (const limit of [1000, 1]) {
+    const found = await new CloudMapDiscovery(
+      serviceDiscovery,
+      namespace,
+      recordingLogger().logger,
+      limit,
+    ).instancesServing('tenant-b', [name]);
+    expect(idsOf(found)).toEqual(['b1', 'p1', 'p2', 'p3', 'p4']);
+  }
+});
+
+test('a service nobody registered has no instances, on either path', async () => {
+  for (const limit of [1000, 1]) {
+    const discovery = new CloudMapDiscovery(serviceDiscovery, namespace, recordingLogger().logger, limit);
+    expect(await discovery.instancesServing('tenant-a', [`absent-${randomUUID().slice(0, 8)}`])).toEqual([]);
+  }
+});
