@@ -40,6 +40,7 @@ const NON_RETRYABLE: ReadonlySet<ErrorCode> = new Set([
   'SchemaViolation',
   'NotFound',
   'VersionConflict',
+  'VersionLimitReached',
   'PermissionDenied',
   'Unauthenticated',
 ]);

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'SchemaViolation'
   | 'NotFound'
   | 'VersionConflict'
+  | 'VersionLimitReached'
   | 'Unauthenticated'
   | 'PermissionDenied'
   | 'BackendUnavailable'
@@ -95,6 +96,21 @@ export class VersionConflictError extends PlatformError {
     super(
       `version conflict on "${key}": expected version ${expectedVersion}, found ${actualVersion}`,
       'expectedVersion',
+    );
+  }
+}
+
+/**
+ * The backend keeps a bounded number of versions and cannot drop the oldest because it is the live one
+ * (Parameter Store: 100, and a labelled version is never dropped). Making a newer version live frees it.
+ */
+export class VersionLimitError extends PlatformError {
+  readonly code = 'VersionLimitReached';
+  constructor(key: string, backend: string, limit: number) {
+    super(
+      `${backend} keeps ${limit} versions of "${key}" and its oldest is the live one: make a newer version live ` +
+        '(roll out an existing version) before writing another',
+      'key',
     );
   }
 }

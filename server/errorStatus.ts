@@ -11,6 +11,7 @@ const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
   SchemaViolation: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
   NotFound: { http: 404, grpc: GrpcStatus.NOT_FOUND },
   VersionConflict: { http: 409, grpc: GrpcStatus.ABORTED },
+  VersionLimitReached: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
   Unauthenticated: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED },
   PermissionDenied: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED },
   BackendUnavailable: { http: 503, grpc: GrpcStatus.UNAVAILABLE },

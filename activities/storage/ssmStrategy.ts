@@ -12,7 +12,7 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { SSM_LIVE_LABEL, SSM_ROOT } from '../../common/constants';
-import { NotFoundError, VersionConflictError } from '../../common/errors';
+import { NotFoundError, VersionConflictError, VersionLimitError } from '../../common/errors';
 import { callBackend } from './backendErrors';
 import type { ConfigAddress, ConfigStrategy, ConfigVersion, HistoryEntry, PutOptions } from './types';
 
@@ -21,6 +21,8 @@ export type SsmParameterTier = 'Standard' | 'Advanced';
 const TIER_LIMIT_BYTES: Record<SsmParameterTier, number> = { Standard: 4096, Advanced: 8192 };
 /** GetParameters takes at most 10 names per call. */
 const GET_PARAMETERS_LIMIT = 10;
+/** Parameter Store keeps this many versions of a parameter, dropping the oldest unless it is labelled. */
+const PARAMETER_STORE_VERSION_LIMIT = 100;
 const NOT_FOUND_ERRORS = new Set([
   'ParameterNotFound',
   'ParameterVersionNotFound',
@@ -88,7 +90,11 @@ export class SsmConfigStrategy implements ConfigStrategy {
           }),
         ),
       (error) =>
-        isNamed(error, 'ParameterAlreadyExists') ? new VersionConflictError(address.key, 0, 1) : undefined,
+        isNamed(error, 'ParameterAlreadyExists')
+          ? new VersionConflictError(address.key, 0, 1)
+          : isNamed(error, 'ParameterMaxVersionLimitExceeded')
+            ? new VersionLimitError(address.key, this.backend, PARAMETER_STORE_VERSION_LIMIT)
+            : undefined,
     );
 
     const version = written.Version ?? 0;

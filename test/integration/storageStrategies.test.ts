@@ -10,6 +10,7 @@ import {
   UnknownPrefixError,
   ValueTooLargeError,
   VersionConflictError,
+  VersionLimitError,
 } from '../../common/errors';
 import { stackClients, stackStore, uniqueTenant } from '../support/env';
 
@@ -234,6 +235,47 @@ describe('Parameter Store tree', () => {
       makeLive: true,
     });
     expect((await store.list(tenantId)).map((e) => e.key)).toEqual(['param_config_url']);
+  });
+
+  test('with 100 versions kept and the live one the oldest, a write is refused until a newer one is live', async () => {
+    const tenantId = uniqueTenant();
+    const address = { tenantId, key: 'param_config_url', service: 'orders' };
+    await store.put(address, 'https://v1', { expectedVersion: 0, makeLive: true });
+    // 99 candidates that never went live (rolled back, say), written straight to Parameter Store for speed.
+    for (let version = 2; version <= 100; version += 1) {
+      await clients.ssm.send(
+        new PutParameterCommand({
+          Name: `/config-service/${tenantId}/orders/param_config_url`,
+          Value: `https://v${version}`,
+          Type: 'String',
+          Overwrite: true,
+        }),
+      );
+    }
+
+    const refused = await store
+      .put(address, 'https://v101', { expectedVersion: 100, makeLive: false })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(VersionLimitError);
+    expect(refused).toMatchObject({
+      code: 'VersionLimitReached',
+      field: 'key',
+      message:
+        'Parameter Store keeps 100 versions of "param_config_url" and its oldest is the live one: ' +
+        'make a newer version live (roll out an existing version) before writing another',
+    });
+    expect(await store.getLive(address)).toMatchObject({ version: 1 });
+
+    await store.promote(address, 100);
+    expect(await store.put(address, 'https://v101', { expectedVersion: 100, makeLive: false })).toMatchObject(
+      {
+        version: 101,
+      },
+    );
+    const history = await store.history(address);
+    expect(history).toHaveLength(100);
+    expect(history.at(-1)).toMatchObject({ version: 2 });
+    expect(history.find((entry) => entry.live)).toMatchObject({ version: 100 });
   });
 
   test('list narrows per-service keys to one service but keeps tenant-wide keys', async () => {
