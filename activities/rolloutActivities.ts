@@ -14,6 +14,17 @@ export interface RolloutActivityDeps {
   readonly discovery: CloudMapDiscovery;
   readonly pusher: RefreshPusher;
   readonly logger: Logger;
+  /** How long the config service may answer reads from its cache (CONFIG_CACHE_TTL_MS). */
+  readonly readCacheTtlMs: number;
+}
+
+/** A read that began before a promotion may fill the cache with the old value a little after it. */
+const READ_IN_FLIGHT_MARGIN_MS = 1000;
+
+/** What a promotion (or a removal) answers: when every read path serves the new state. */
+export interface LiveChange {
+  /** Cached reads may still answer the previous state for this long; 0 when nothing caches. */
+  readonly readCachesExpireInMs: number;
 }
 
 /** A version as the workflow carries it: enough to push it. */
@@ -51,6 +62,9 @@ const NON_RETRYABLE: ReadonlySet<ErrorCode> = new Set([
  */
 export function createRolloutActivities(deps: RolloutActivityDeps) {
   const { store, discovery, pusher } = deps;
+  const liveChange: LiveChange = {
+    readCachesExpireInMs: deps.readCacheTtlMs > 0 ? deps.readCacheTtlMs + READ_IN_FLIGHT_MARGIN_MS : 0,
+  };
 
   return platformErrorsAsFailures({
     /** Validates the change and reads what a rollback would restore. */
@@ -94,15 +108,17 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
     },
 
     /** The end of a removal: the key leaves the store, if its source has not removed it already. */
-    async removeKey(input: { request: RolloutRequest }): Promise<void> {
+    async removeKey(input: { request: RolloutRequest }): Promise<LiveChange> {
       await store.delete(addressOf(input.request)).catch((error: unknown) => {
         if (!(error instanceof NotFoundError)) throw error;
       });
+      return liveChange;
     },
 
     /** Makes the candidate live: from now on cache-miss reads and new instances get it. */
-    async promoteCandidate(input: { request: RolloutRequest; version: number }): Promise<void> {
+    async promoteCandidate(input: { request: RolloutRequest; version: number }): Promise<LiveChange> {
       await store.promote(addressOf(input.request), input.version);
+      return liveChange;
     },
 
     async discoverInstances(input: {

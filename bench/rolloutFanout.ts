@@ -137,7 +137,9 @@ async function main(): Promise<number> {
     namespace: temporalSettings.namespace,
   });
   resources.temporal = temporal;
-  const rolloutSettings = loadRolloutWorkerSettings();
+  // No config service runs here, so there is no read cache for the rollout to wait out after promoting:
+  // what is measured is the fan-out alone.
+  const rolloutSettings = loadRolloutWorkerSettings({ ...process.env, CONFIG_CACHE_TTL_MS: '0' });
   const worker = await createRolloutWorker({
     clients,
     temporal: temporalSettings,

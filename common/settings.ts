@@ -39,11 +39,14 @@ const authSchema = z
     path: ['LOCAL_ISSUER_JWKS_URL'],
   });
 
+/** The config service's read cache; the worker reads it too, to wait it out after a promotion. */
+const configCacheTtlMs = z.coerce.number().int().min(0).default(5000);
+
 const serverSchema = z.object({
   BIND_ADDRESS: z.string().min(1).default('127.0.0.1'),
   GRPC_PORT: port(DEFAULT_PORTS.grpc),
   HTTP_PORT: port(DEFAULT_PORTS.http),
-  CONFIG_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5000),
+  CONFIG_CACHE_TTL_MS: configCacheTtlMs,
   CONFIG_CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).default(10000),
 });
 
@@ -60,6 +63,7 @@ const rolloutWorkerSchema = z.object({
   CLOUD_MAP_NAMESPACE: z.string().min(1).default(DEFAULT_CLOUD_MAP_NAMESPACE),
   BIND_ADDRESS: z.string().min(1).default('127.0.0.1'),
   WORKER_HEALTH_PORT: port(DEFAULT_PORTS.workerHealth),
+  CONFIG_CACHE_TTL_MS: configCacheTtlMs,
 });
 
 export type AwsSettings = ReturnType<typeof toAwsSettings>;
@@ -140,6 +144,7 @@ function toRolloutWorkerSettings(s: z.infer<typeof rolloutWorkerSchema>) {
     cloudMapNamespace: s.CLOUD_MAP_NAMESPACE,
     bindAddress: s.BIND_ADDRESS,
     healthPort: s.WORKER_HEALTH_PORT,
+    readCacheTtlMs: s.CONFIG_CACHE_TTL_MS,
   };
 }
 

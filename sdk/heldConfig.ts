@@ -53,6 +53,11 @@ interface Entry {
   readonly highWater: number;
   /** Undefined when the key is absent (never existed or removed). */
   readonly value: HeldValue | undefined;
+  /**
+   * Forgotten by a rolled-out removal: only a push brings the key back. The store keeps the key until the
+   * removal's last wave, and a read cache may serve it a little longer, so a read would resurrect it.
+   */
+  readonly forgotten?: boolean;
 }
 
 /**
@@ -64,7 +69,7 @@ interface Entry {
  * - a rollback applies only while the instance holds exactly the version it rolls back, and leaves the
  *   high-water mark where it was, so a late duplicate of the rolled-back push cannot bring it back;
  * - a read from ConfigService (first load, version check) obeys the same mark, so the live version never
- *   replaces a newer candidate a rollout has pushed.
+ *   replaces a newer candidate a rollout has pushed, and never brings back a key a rollout removed.
  *
  * Pure logic, no I/O: listeners are told synchronously, and their failures go to `onListenerError`.
  */
@@ -105,12 +110,18 @@ export class HeldConfig {
       : isForget
         ? entry !== undefined && (entry.highWater > 0 || entry.value !== undefined)
         : delivery.version > (entry?.highWater ?? 0);
-    if (!applies) return { heldVersion: entry?.heldVersion ?? 0, applied: false };
+    if (!applies) {
+      // Nothing held to forget, yet the key is gone: remember that, or a read answered from a cache that
+      // still has it would bring it back. Nothing changed for listeners.
+      if (isForget) this.entries.set(entryKey(address), absentAfterRemoval(address));
+      return { heldVersion: entry?.heldVersion ?? 0, applied: false };
+    }
 
     const value = delivery.value && { version: delivery.version, ...delivery.value };
     this.replace(address, entry, {
       heldVersion: delivery.version,
       highWater: isForget ? 0 : Math.max(entry?.highWater ?? 0, delivery.version),
+      forgotten: isForget,
       value,
       cause: isRollback ? 'rollback' : 'push',
       rolloutId: delivery.rolloutId,
@@ -137,7 +148,7 @@ export class HeldConfig {
       return true;
     }
     // A key that vanished from the store is not removed here: only a rolled-out removal does that.
-    if (!live || live.version <= entry.highWater) return false;
+    if (!live || entry.forgotten || live.version <= entry.highWater) return false;
     this.replace(address, entry, {
       heldVersion: live.version,
       highWater: live.version,
@@ -173,6 +184,7 @@ export class HeldConfig {
       heldVersion: next.heldVersion,
       highWater: next.highWater,
       value: next.value,
+      ...(next.forgotten ? { forgotten: true } : {}),
     });
     this.notify({
       tenantId: address.tenantId,
@@ -206,4 +218,8 @@ function entryKey(address: ConfigAddress): string {
 
 function normalized({ tenantId, key, service }: ConfigAddress): ConfigAddress {
   return service ? { tenantId, key, service } : { tenantId, key };
+}
+
+function absentAfterRemoval(address: ConfigAddress): Entry {
+  return { address: normalized(address), heldVersion: 0, highWater: 0, value: undefined, forgotten: true };
 }

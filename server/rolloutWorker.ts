@@ -32,6 +32,7 @@ export async function createRolloutWorker(deps: {
     discovery: new CloudMapDiscovery(clients.serviceDiscovery, deps.rollout.cloudMapNamespace, logger),
     pusher,
     logger,
+    readCacheTtlMs: deps.rollout.readCacheTtlMs,
   });
   const connection = await NativeConnection.connect(temporalConnectionOptions(temporal));
   const worker = await Worker.create({

@@ -3,6 +3,7 @@ import {
   condition,
   proxyActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -311,15 +312,28 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   }
 
   enter('PROMOTING');
-  if (removal) await storage.removeKey({ request });
-  else await storage.promoteCandidate({ request, version: target.version });
-  // Instances that registered while the rollout ran have read the old live version: sweep them now.
-  const joined = (
-    await discovery.discoverInstances({ tenantId: request.tenantId, services: request.targetServices })
-  ).filter((instance) => !pushed.some((known) => instanceRef(known) === instanceRef(instance)));
-  if (joined.length > 0) {
+  const live = removal
+    ? await storage.removeKey({ request })
+    : await storage.promoteCandidate({ request, version: target.version });
+  /** Instances that registered while the rollout ran have read the old live version: push to them. */
+  const sweep = async () => {
+    const joined = (
+      await discovery.discoverInstances({ tenantId: request.tenantId, services: request.targetServices })
+    ).filter((instance) => !pushed.some((known) => instanceRef(known) === instanceRef(instance)));
+    if (joined.length === 0) return;
+    pushed.push(...joined);
     total += joined.length;
     tally(await fleet.pushToInstances({ instances: joined, payload: candidatePayload, settings }));
+  };
+  await sweep();
+  // The config service may answer reads from its cache with the old state a little longer; an instance
+  // that loaded one while registering, or a removed key it first asked for now, would keep it. Once
+  // the caches have expired, a last sweep reaches whoever registered since the first.
+  // Histories from before this wait recorded no answer from the promotion, so they replay without it.
+  const readCachesExpireInMs = live?.readCachesExpireInMs ?? 0;
+  if (readCachesExpireInMs > 0) {
+    await sleep(readCachesExpireInMs);
+    await sweep();
   }
   enter('SUCCEEDED');
   outcome = `version ${target.version} is live on ${updated.size} of ${total} instances`;

@@ -15,6 +15,7 @@ export class FakeFleet {
   removed = false;
   private readonly instances: ServiceInstance[];
   private readonly late: ServiceInstance[];
+  private readonly later: ServiceInstance[];
   private readonly held = new Map<string, number>();
   private readonly live?: VersionRef;
   private discoveries = 0;
@@ -27,6 +28,10 @@ export class FakeFleet {
       failingPushes?: string[];
       unhealthyOnCandidate?: string[];
       joinsLater?: number;
+      /** Instances that register only after the first sweep, while cached reads may be stale. */
+      joinsAfterSweep?: number;
+      /** What a promotion answers: how long the config service's read caches may serve the old state. */
+      readCachesExpireInMs?: number;
     } = {},
   ) {
     const make = (n: number): ServiceInstance => ({
@@ -39,15 +44,20 @@ export class FakeFleet {
     });
     this.instances = Array.from({ length: size }, (_, i) => make(i + 1));
     this.late = Array.from({ length: options.joinsLater ?? 0 }, (_, i) => make(size + i + 1));
+    this.later = Array.from({ length: options.joinsAfterSweep ?? 0 }, (_, i) =>
+      make(size + this.late.length + i + 1),
+    );
     if (options.liveVersion) {
       this.live = { version: options.liveVersion, value: '{"beta":false}', format: 'json' };
-      for (const instance of [...this.instances, ...this.late])
+      for (const instance of [...this.instances, ...this.late, ...this.later])
         this.held.set(instanceRef(instance), options.liveVersion);
     }
   }
 
   heldVersions(): number[] {
-    return [...this.instances, ...this.late].map((instance) => this.held.get(instanceRef(instance)) ?? 0);
+    return [...this.instances, ...this.late, ...this.later].map(
+      (instance) => this.held.get(instanceRef(instance)) ?? 0,
+    );
   }
 
   zoneOf(ref: string): string | undefined {
@@ -64,14 +74,18 @@ export class FakeFleet {
       },
       removeKey: async () => {
         this.removed = true;
+        return { readCachesExpireInMs: this.options.readCachesExpireInMs ?? 0 };
       },
       promoteCandidate: async ({ version }) => {
         this.promoted.push(version);
         this.promotedAfterPushes = this.pushes.length;
+        return { readCachesExpireInMs: this.options.readCachesExpireInMs ?? 0 };
       },
       discoverInstances: async () => {
         this.discoveries += 1;
-        return this.discoveries === 1 ? this.instances : [...this.instances, ...this.late];
+        if (this.discoveries === 1) return this.instances;
+        if (this.discoveries === 2) return [...this.instances, ...this.late];
+        return [...this.instances, ...this.late, ...this.later];
       },
       pushToInstances: async ({ instances, payload }) => {
         const refs = instances.map(instanceRef);

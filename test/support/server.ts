@@ -28,6 +28,12 @@ export interface TestServer extends PlatformServer {
  * `rollouts`, its REST API has the rollout routes, backed by the stack's Temporal dev server and an
  * in-process rollout worker on a task queue of its own.
  */
+/**
+ * The config service's read cache, and what the worker waits out after a promotion: the same value for
+ * both, as a deployment must have it; shorter than the default so rollouts end sooner.
+ */
+const READ_CACHE_TTL_MS = '1000';
+
 export async function startTestServer(options: { rollouts?: boolean } = {}): Promise<TestServer> {
   const clients = stackClients();
   const store = stackStore(clients);
@@ -43,7 +49,7 @@ export async function startTestServer(options: { rollouts?: boolean } = {}): Pro
       clients,
       temporal: temporalSettings,
       storage: loadStorageSettings(),
-      rollout: loadRolloutWorkerSettings(),
+      rollout: loadRolloutWorkerSettings({ ...process.env, CONFIG_CACHE_TTL_MS: READ_CACHE_TTL_MS }),
       logger,
     });
     void worker.run();
@@ -53,7 +59,12 @@ export async function startTestServer(options: { rollouts?: boolean } = {}): Pro
     store,
     verifier: createTokenVerifier(localAuthSettings()),
     logger,
-    settings: loadServerSettings({ BIND_ADDRESS: '127.0.0.1', GRPC_PORT: '0', HTTP_PORT: '0' }),
+    settings: loadServerSettings({
+      BIND_ADDRESS: '127.0.0.1',
+      GRPC_PORT: '0',
+      HTTP_PORT: '0',
+      CONFIG_CACHE_TTL_MS: READ_CACHE_TTL_MS,
+    }),
     rollouts,
   });
   return {

@@ -2,6 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { RolloutInProgressError } from '../../common/errors';
@@ -312,6 +313,40 @@ test('an instance that joins during the rollout is swept onto the new version af
   expect(fleet.heldVersions()).toEqual([2, 2, 2, 2]);
 });
 
+test('once the read caches have expired, a last sweep reaches instances that registered after the first', async () => {
+  const fleet = new FakeFleet(3, {
+    liveVersion: 1,
+    joinsLater: 1,
+    joinsAfterSweep: 2,
+    readCachesExpireInMs: 6000,
+  });
+  const handle = await withWorker(fleet, async (taskQueue) => {
+    const started = await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue);
+    expect(await started.result()).toMatchObject({ state: 'SUCCEEDED', updatedInstances: 6 });
+    return started;
+  });
+  expect(fleet.heldVersions()).toEqual([2, 2, 2, 2, 2, 2]);
+  // After the promotion: the first sweep (the joiner), a durable timer of the caches' lifetime, the last.
+  expect(fleet.pushes.slice(fleet.promotedAfterPushes).map((push) => push.refs.length)).toEqual([1, 2]);
+  const { events } = await handle.fetchHistory();
+  const timers = (events ?? []).flatMap((event) =>
+    event.timerStartedEventAttributes
+      ? [Number(event.timerStartedEventAttributes.startToFireTimeout?.seconds)]
+      : [],
+  );
+  expect(timers).toEqual([6]);
+});
+
+test('without a read cache, the rollout ends after the first sweep', async () => {
+  const fleet = new FakeFleet(3, { liveVersion: 1, joinsAfterSweep: 1 });
+  const result = await withWorker(fleet, async (taskQueue) =>
+    (await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue)).result(),
+  );
+  expect(result).toMatchObject({ state: 'SUCCEEDED', updatedInstances: 3 });
+  // No second discovery: with nothing cached, an instance registering now reads the new version itself.
+  expect(fleet.heldVersions()).toEqual([2, 2, 2, 1]);
+});
+
 test('a second rollout of the same tenant and key is refused while the first runs', async () => {
   const fleet = new FakeFleet(2, { liveVersion: 1 });
   await withWorker(fleet, async (taskQueue) => {
@@ -344,4 +379,15 @@ test('a recorded history replays deterministically with the current workflow cod
     return handle.fetchHistory();
   });
   await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history)).resolves.toBeUndefined();
+});
+
+test('a history recorded before the read-cache sweep still replays with the current code', async () => {
+  // Recorded with the workflow code of commit 552d048 (a set rollout, one joiner swept after promotion).
+  const recorded = temporal.api.history.v1.History.fromObject(
+    JSON.parse(
+      readFileSync(path.join(__dirname, 'histories', 'rollout-before-read-cache-sweep.json'), 'utf8'),
+    ) as Record<string, unknown>,
+  );
+  expect(recorded.events?.length).toBe(101);
+  await expect(Worker.runReplayHistory({ workflowBundle: bundle }, recorded)).resolves.toBeUndefined();
 });

@@ -68,10 +68,14 @@ describe('pushes', () => {
     expect(held.applyPush(flags, value(1))).toEqual({ heldVersion: 1, applied: true });
   });
 
-  test('forgetting a key the instance never held changes nothing', () => {
+  test('forgetting a key the instance never held tells no listener, yet no read brings the key back', () => {
     const { held, changes } = heldWithErrors();
     expect(held.applyPush(flags, removal(0))).toEqual({ heldVersion: 0, applied: false });
     expect(changes).toEqual([]);
+    expect(held.has(flags)).toBe(true);
+    expect(held.applyRead(flags, { version: 3, value: '{"v":3}', format: 'json' }, 'load')).toBe(false);
+    expect(held.value(flags)).toBeUndefined();
+    expect(held.applyPush(flags, value(1))).toEqual({ heldVersion: 1, applied: true });
   });
 
   test('entries are kept per tenant and service: a push for one never touches another', () => {
@@ -171,6 +175,36 @@ describe('reads from ConfigService', () => {
       heldVersion: 3,
       cause: 'version-check',
     });
+  });
+
+  test('a key a rollout removed is not brought back by a read, which may still see it; a push does', () => {
+    const { held } = heldWithErrors();
+    held.applyPush(flags, value(4));
+    held.applyPush(flags, removal(0));
+    // The store keeps the key until the removal's last wave, and the config service may cache it.
+    expect(held.applyRead(flags, { version: 4, value: '{"v":4}', format: 'json' }, 'version-check')).toBe(
+      false,
+    );
+    expect(held.applyRead(flags, { version: 5, value: '{"v":5}', format: 'json' }, 'version-check')).toBe(
+      false,
+    );
+    expect(held.value(flags)).toBeUndefined();
+    // Created again and rolled out: the push applies, and reads count again from then on.
+    expect(held.applyPush(flags, value(1))).toEqual({ heldVersion: 1, applied: true });
+    expect(held.applyRead(flags, { version: 2, value: '{"v":2}', format: 'json' }, 'version-check')).toBe(
+      true,
+    );
+    expect(held.heldVersion(flags)).toBe(2);
+  });
+
+  test('a removal that is rolled back restores the key, and reads count again', () => {
+    const { held } = heldWithErrors();
+    held.applyPush(flags, value(4));
+    held.applyPush(flags, removal(0));
+    expect(held.applyPush(flags, value(4, { revertFrom: 0 }))).toEqual({ heldVersion: 4, applied: true });
+    expect(held.applyRead(flags, { version: 5, value: '{"v":5}', format: 'json' }, 'version-check')).toBe(
+      true,
+    );
   });
 
   test('a key that vanished from the store stays held: only a rolled-out removal removes it', () => {
