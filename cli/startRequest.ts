@@ -14,6 +14,7 @@ export interface StartOptions {
   readonly value?: string;
   readonly valueFile?: string;
   readonly version?: number;
+  readonly remove?: boolean;
   readonly service?: string;
   readonly target?: readonly string[];
   readonly waves?: readonly WaveTarget[];
@@ -42,15 +43,18 @@ export function startRolloutBody(key: string, options: StartOptions): StartRollo
   };
 }
 
-function changeOf(options: StartOptions): { value: string } | { version: number } {
-  const given = (['value', 'valueFile', 'version'] as const).filter((name) => options[name] !== undefined);
+function changeOf(options: StartOptions): { value: string } | { version: number } | { remove: true } {
+  const given = (['value', 'valueFile', 'version', 'remove'] as const).filter(
+    (name) => options[name] !== undefined && options[name] !== false,
+  );
   if (given.length !== 1) {
     throw new UsageError(
       given.length === 0
-        ? 'say what to roll out: --value, --value-file or --version'
-        : `give only one of --value, --value-file and --version (got ${given.map(flag).join(', ')})`,
+        ? 'say what to roll out: --value, --value-file, --version or --remove'
+        : `give only one of --value, --value-file, --version and --remove (got ${given.map(flag).join(', ')})`,
     );
   }
+  if (options.remove) return { remove: true };
   if (options.version !== undefined) return { version: options.version };
   const value = options.valueFile !== undefined ? readValueFile(options.valueFile) : options.value;
   if (!value) throw new UsageError(`${options.valueFile ? '--value-file' : '--value'}: the value is empty`);

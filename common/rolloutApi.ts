@@ -11,6 +11,8 @@ export interface StartRolloutBody {
   readonly service?: string;
   readonly value?: string;
   readonly version?: number;
+  /** Roll out the key's removal: instances forget it, then the store deletes it. */
+  readonly remove?: true;
   readonly targetServices?: readonly string[];
   /** Fields left out take the server's defaults. */
   readonly plan?: Partial<RolloutPlan>;

@@ -22,11 +22,12 @@ import { watchRollout } from '../watch';
 export function addRolloutStartCommand(rollout: Command, outcome: CommandOutcome): void {
   rollout
     .command('start')
-    .description('start a staged rollout of a new value, or of a version already written, of one key')
+    .description('start a staged rollout of one key: a new value, a version already written, or its removal')
     .argument('<key>', 'the config key', configKey)
     .option('--value <value>', 'the new value')
     .option('--value-file <path>', 'read the new value from a file (one final line break is dropped)')
     .option('--version <n>', 'roll out this existing version instead of a new value', positiveInteger)
+    .option('--remove', "roll out the key's removal: instances forget it, then it is deleted")
     .option('--service <name>', 'the consuming service (required for param_config_ keys)', serviceName)
     .option(
       '--target <service>',

@@ -441,12 +441,14 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         additionalProperties: false,
         required: ['key'],
         description:
-          'Exactly one of `value` (write and roll out a new version) or `version` (roll out one already written)',
+          'Exactly one of `value` (write and roll out a new version), `version` (roll out one already written) ' +
+          'or `remove: true` (instances forget the key, then it is deleted)',
         properties: {
           key: { type: 'string', pattern: KEY_PATTERN },
           service: { type: 'string', pattern: patternOf(SERVICE_NAME_PATTERN) },
           value: { type: 'string', minLength: 1, maxLength: 409600 },
           version: { type: 'integer', minimum: 1, maximum: 9007199254740991 },
+          remove: { type: 'boolean', enum: [true] },
           targetServices: {
             type: 'array',
             minItems: 1,

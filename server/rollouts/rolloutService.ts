@@ -168,16 +168,22 @@ export class RolloutService {
   }
 
   private async toRequest(identity: Identity, input: StartRolloutBody): Promise<RolloutRequest> {
-    if ((input.value === undefined) === (input.version === undefined)) {
+    const given = [input.value, input.version, input.remove].filter((field) => field !== undefined);
+    if (given.length !== 1) {
       throw new InvalidArgumentError(
-        'give exactly one of value (a new version) or version (an existing one)',
+        'give exactly one of value (a new version), version (an existing one) or remove: true',
         'value',
       );
     }
     const address = { tenantId: identity.tenantId, key: input.key, service: input.service };
-    // An existing version must exist (this also validates the key and service) and match the schema too.
-    const value = input.value ?? (await this.store.getVersion(address, input.version!)).value;
-    await this.store.validate(address, value);
+    if (input.remove) {
+      // Only a key that is live can be removed; this also validates the key and service.
+      await this.store.getLive(address);
+    } else {
+      // An existing version must exist (this also validates the key and service) and match the schema too.
+      const value = input.value ?? (await this.store.getVersion(address, input.version!)).value;
+      await this.store.validate(address, value);
+    }
 
     const targetServices = input.targetServices ?? (input.service ? [input.service] : []);
     if (targetServices.length === 0) {
@@ -190,8 +196,9 @@ export class RolloutService {
       tenantId: identity.tenantId,
       key: input.key,
       ...(input.service ? { service: input.service } : {}),
-      change:
-        input.value !== undefined
+      change: input.remove
+        ? { kind: 'remove' }
+        : input.value !== undefined
           ? { kind: 'set', value: input.value }
           : { kind: 'existing', version: input.version! },
       targetServices,

@@ -118,6 +118,47 @@ test('a release manager starts a gated rollout, approves it, and reads its histo
   expect(state).toBe('SUCCEEDED');
 });
 
+test("a release manager rolls out a key's removal: instances forget it, no read brings it back, then it is gone", async () => {
+  const SUNSET = 'tenant_config_sunset';
+  const address = { tenantId: tenant, key: SUNSET };
+  await server.store.put(address, '{"legacyCheckout":true}', { expectedVersion: 0, makeLive: true });
+  // This instance checks its versions against ConfigService every 200 ms, bakes included, while the store
+  // still holds the key (it is deleted only after the last wave).
+  const checking = await startInstance({
+    server,
+    clients,
+    service,
+    tenancy: tenant,
+    preload: [address],
+    versionCheckIntervalMs: 200,
+  });
+  instances.push(checking);
+  const changes: { cause: string; version: number }[] = [];
+  checking.client.onChange(SUNSET, (change) => {
+    changes.push({ cause: change.cause, version: change.heldVersion });
+  });
+  expect((await checking.client.get(tenant, SUNSET))?.version).toBe(1);
+
+  const started = await api('POST', '/v1/rollouts', releaseManager(), {
+    key: SUNSET,
+    remove: true,
+    targetServices: [service],
+    plan: { strategy: { kind: 'explicit', waves: [1, '100%'] }, bakeSeconds: 2 },
+  });
+  expect(started.status).toBe(202);
+  await waitForState(started.body.rolloutId as string, 'SUCCEEDED');
+
+  expect(changes).toEqual([{ cause: 'push', version: 0 }]);
+  for (const member of instances) expect(await member.client.get(tenant, SUNSET)).toBeUndefined();
+  await expect(server.store.getLive(address)).rejects.toMatchObject({ code: 'NotFound' });
+  const again = await api('POST', '/v1/rollouts', releaseManager(), {
+    key: SUNSET,
+    remove: true,
+    targetServices: [service],
+  });
+  expect(again).toMatchObject({ status: 404, body: { title: 'NotFound' } });
+});
+
 test('another tenant sees none of it: not found by id, nothing listed', async () => {
   const started = await api('POST', '/v1/rollouts', releaseManager(), {
     key: KEY,
@@ -210,6 +251,8 @@ describe('bad requests get a problem naming the field', () => {
   test.each([
     ['both value and version', { key: KEY, value: '{}', version: 1, targetServices: ['x'] }, 'value'],
     ['neither value nor version', { key: KEY, targetServices: ['x'] }, 'value'],
+    ['a removal with a value', { key: KEY, value: '{}', remove: true, targetServices: ['x'] }, 'value'],
+    ['remove: false', { key: KEY, remove: false, targetServices: ['x'] }, 'remove'],
     [
       'a plan field out of range',
       { key: KEY, value: '{}', targetServices: ['x'], plan: { bakeSeconds: -1 } },

@@ -25,6 +25,8 @@ export async function startInstance(options: {
   tenancy: string;
   preload: { tenantId: string; key: string; service?: string }[];
   zone?: string;
+  /** The SDK's safety-net check; off unless a test is about it. */
+  versionCheckIntervalMs?: number;
 }): Promise<FleetMember> {
   const settings = loadRolloutWorkerSettings();
   const client = new ConfigClient({
@@ -41,7 +43,7 @@ export async function startInstance(options: {
       createServiceIfMissing: true,
       ...(options.zone ? { zone: options.zone } : {}),
     },
-    versionCheckIntervalMs: 0,
+    versionCheckIntervalMs: options.versionCheckIntervalMs ?? 0,
     logger: createLogger({ component: 'test-instance' }, 'error'),
   });
   await client.start();

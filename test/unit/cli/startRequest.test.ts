@@ -92,13 +92,26 @@ test('an unreadable or empty --value-file is a usage error naming the option', (
   );
 });
 
-test('exactly one of --value, --value-file and --version', () => {
+test('exactly one of --value, --value-file, --version and --remove', () => {
   expect(() => startRolloutBody(KEY, {})).toThrow(UsageError);
-  expect(() => startRolloutBody(KEY, {})).toThrow('say what to roll out: --value, --value-file or --version');
+  expect(() => startRolloutBody(KEY, {})).toThrow(
+    'say what to roll out: --value, --value-file, --version or --remove',
+  );
   expect(() => startRolloutBody(KEY, { value: 'x', version: 2 })).toThrow(
-    'give only one of --value, --value-file and --version (got --value, --version)',
+    'give only one of --value, --value-file, --version and --remove (got --value, --version)',
+  );
+  expect(() => startRolloutBody(KEY, { version: 2, remove: true })).toThrow(
+    'give only one of --value, --value-file, --version and --remove (got --version, --remove)',
   );
   expect(() => startRolloutBody(KEY, { value: '' })).toThrow('--value: the value is empty');
+});
+
+test('--remove asks for the removal and nothing else', () => {
+  expect(startRolloutBody(KEY, { remove: true, target: ['orders'] })).toEqual({
+    key: KEY,
+    remove: true,
+    targetServices: ['orders'],
+  });
 });
 
 test('at most one wave strategy', () => {
