@@ -24,6 +24,7 @@ AWSCLI_VERSION="1.46.3"                   # PyPI awscli
 SCHEMATHESIS_VERSION="4.32.5"             # PyPI schemathesis: fuzzes the API against /openapi.json
 CFN_LINT_VERSION="1.58.0"                 # PyPI cfn-lint: lints deploy/template.yaml (npm run check:deploy)
 GRPCURL_VERSION="v1.9.3"                  # Go module github.com/fullstorydev/grpcurl
+GHZ_VERSION="v0.121.0"                    # Go module github.com/bojand/ghz: gRPC load (bench only)
 # Debian's docker-compose, only to validate docker-compose.yml (`config -q`; no Docker daemon needed).
 # Installed only when no docker-compose is on PATH and apt-get can run as root.
 DOCKER_COMPOSE_DEBIAN_VERSION="1.29.2-3"
@@ -195,6 +196,20 @@ install_grpcurl() {
   echo "grpcurl $GRPCURL_VERSION: installed"
 }
 
+# Only for `npm run bench:reads` (`setup.sh --bench`): the tests never need it.
+install_ghz() {
+  if is_cached ghz "$GHZ_VERSION" "$TOOLS_BIN/ghz"; then
+    echo "ghz $GHZ_VERSION: ok (cached)"
+    return
+  fi
+  need_command ghz go "install Go 1.21 or later"
+  : >"$SETUP_LOGS_DIR/ghz.log"
+  run_logged ghz env GOBIN="$TOOLS_BIN" go install "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION"
+  run_logged ghz "$TOOLS_BIN/ghz" --version
+  mark_installed ghz "$GHZ_VERSION"
+  echo "ghz $GHZ_VERSION: installed"
+}
+
 # Validation only (scripts/check-deploy.sh): nothing here runs containers. A docker-compose already on
 # PATH (Docker's own, any version) is used as it is; without one, Debian's package is installed when
 # this runs as root with apt-get, and otherwise the compose check reports itself skipped.
@@ -249,3 +264,4 @@ record_test_server_path
 install_grpcurl
 install_docker_compose
 make_dev_keys
+if [[ "${1:-}" == "--bench" ]]; then install_ghz; fi
