@@ -1,6 +1,8 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { RegExpEngine, RegExpLike } from 'ajv/dist/types';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
+import { RE2JS } from 're2js';
 import { InvalidArgumentError, SchemaViolationError } from '../../common/errors';
 import type { ValueFormat } from './types';
 
@@ -20,12 +22,16 @@ const COMPILED_CACHE_LIMIT = 500;
 function newValidator(schema: object): Ajv {
   const draft = (schema as { $schema?: unknown }).$schema;
   // Unknown keywords are errors; rules without a `type` beside them are fine, as the standard has it.
+  // A referenced definition is compiled once, never copied into each place that refers to it: a small
+  // schema must not grow into megabytes of generated code.
   const options = {
     allErrors: true,
     strictSchema: true,
     strictNumbers: true,
     strictTypes: false,
     strictTuples: false,
+    inlineRefs: false,
+    code: { regExp: linearTimeRegExp },
     logger: false,
   } as const;
   const ajv =
@@ -76,6 +82,22 @@ export function assertMatchesSchema(key: string, format: ValueFormat, value: str
   if (errors.length > named.length) named.push(`and ${errors.length - named.length} more`);
   throw new SchemaViolationError(key, named);
 }
+
+/**
+ * `pattern` and `patternProperties` run on RE2's linear-time engine: checks run in the shared config
+ * service and worker, and with a backtracking engine one tenant's `^(a|aa)+$` and a crafted value would
+ * stall them for everyone. RE2 refuses what needs backtracking (lookarounds, backreferences) when the
+ * schema is set.
+ */
+const linearTimeRegExp: RegExpEngine = Object.assign(
+  (pattern: string): RegExpLike => {
+    const compiled = RE2JS.compile(pattern);
+    // Ajv shares one compiled pattern per distinct `toString()`.
+    return { test: (text: string) => compiled.test(text), toString: () => `/${pattern}/` } as RegExpLike;
+  },
+  // What Ajv's standalone code generation would print; nothing here generates standalone code.
+  { code: 'linearTimeRegExp' },
+);
 
 function describeViolation(error: ErrorObject): string {
   const where = error.instancePath === '' ? '(the value)' : error.instancePath;

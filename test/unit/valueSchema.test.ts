@@ -108,6 +108,41 @@ describe('value schemas', () => {
     expect((refused as Error).message).toMatch(message);
   });
 
+  test('a pattern that backtracks catastrophically elsewhere is checked in linear time, so it answers', () => {
+    // ECMAScript's engine takes exponential time on this pair; RE2 answers at once. A test that
+    // cannot finish is the failure this guards against.
+    const schema = { type: 'string', pattern: '^(a|aa)+$' };
+    const value = `${'a'.repeat(100_000)}!`;
+    expect(
+      violationOf(() => assertMatchesSchema('param_config_code', 'text', value, schema)).violations,
+    ).toEqual(['(the value) must match pattern "^(a|aa)+$"']);
+    expect(() => assertMatchesSchema('param_config_code', 'text', 'aaaa', schema)).not.toThrow();
+  });
+
+  test('patterns that need backtracking (lookarounds, backreferences) are refused when the schema is set', () => {
+    expect(() => compileValueSchema({ type: 'string', pattern: '^(?!admin)' })).toThrow(
+      /not a usable JSON Schema: .*invalid or unsupported Perl syntax/,
+    );
+    expect(() => compileValueSchema({ patternProperties: { '^(a)\\1$': {} } })).toThrow(
+      /not a usable JSON Schema/,
+    );
+  });
+
+  test('a definition referenced many times is compiled once, not copied into every place', () => {
+    // 400 properties referenced 1,500 times: copied inline, this needs gigabytes (Ajv's default ran
+    // out of memory on it); compiled once, the generated code stays small.
+    const big = Object.fromEntries(
+      Array.from({ length: 400 }, (_, i) => [`p${i}`, { type: 'string', maxLength: 10 }]),
+    );
+    const properties = Object.fromEntries(
+      Array.from({ length: 1500 }, (_, i) => [`r${i}`, { $ref: '#/$defs/big' }]),
+    );
+    const validate = compileValueSchema({ $defs: { big: { type: 'object', properties: big } }, properties });
+    expect(validate.toString().length).toBeLessThan(1_000_000);
+    expect(validate({ r7: { p3: 'x'.repeat(11) } })).toBe(false);
+    expect(validate.errors?.[0]).toMatchObject({ instancePath: '/r7/p3', keyword: 'maxLength' });
+  });
+
   test("one schema's $id is invisible to another: no reference crosses between schemas", () => {
     compileValueSchema({ $id: 'https://tenant-a.example/flags', type: 'object' });
     // Same $id, other rules: compiles on its own (no clash) and applies its own rules.
