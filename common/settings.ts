@@ -39,8 +39,11 @@ const authSchema = z
     path: ['LOCAL_ISSUER_JWKS_URL'],
   });
 
-/** The config service's read cache; the worker reads it too, to wait it out after a promotion. */
-const configCacheTtlMs = z.coerce.number().int().min(0).default(5000);
+/**
+ * The config service's read cache; the worker reads it too, to wait it out after a promotion. Capped so
+ * that instances can bound how stale a read may be (sdk/heldConfig.ts, REMOVAL_SETTLE_MS).
+ */
+const configCacheTtlMs = z.coerce.number().int().min(0).max(60_000).default(5000);
 
 const serverSchema = z.object({
   BIND_ADDRESS: z.string().min(1).default('127.0.0.1'),

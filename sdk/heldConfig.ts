@@ -54,11 +54,21 @@ interface Entry {
   /** Undefined when the key is absent (never existed or removed). */
   readonly value: HeldValue | undefined;
   /**
-   * Forgotten by a rolled-out removal: only a push brings the key back. The store keeps the key until the
-   * removal's last wave, and a read cache may serve it a little longer, so a read would resurrect it.
+   * Forgotten by a rolled-out removal: the store keeps the key until the removal's last wave, and a read
+   * cache may serve it a little longer, so reads do not bring it back; a push does. Once reads have
+   * reported the key absent for REMOVAL_SETTLE_MS, they count again (a lost push of the key created
+   * anew is then caught like any other).
    */
   readonly forgotten?: boolean;
+  /** When a read first reported a forgotten key absent from the store (ms since the epoch). */
+  readonly absentSince?: number;
 }
+
+/**
+ * How long reads must have found a removed key gone before a read may bring it back: far longer than a
+ * config service may cache a value (CONFIG_CACHE_TTL_MS is at most 60 s).
+ */
+export const REMOVAL_SETTLE_MS = 5 * 60_000;
 
 /**
  * The configuration an instance holds, per tenant, service and key (never by key alone), with the rules
@@ -77,7 +87,10 @@ export class HeldConfig {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Map<string, Set<ChangeListener>>();
 
-  constructor(private readonly onListenerError: (error: unknown, change: ConfigChange) => void) {}
+  constructor(
+    private readonly onListenerError: (error: unknown, change: ConfigChange) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Whether anything (a value, or the knowledge that the key is absent) is held for the address. */
   has(address: ConfigAddress): boolean {
@@ -147,8 +160,9 @@ export class HeldConfig {
       });
       return true;
     }
+    if (entry.forgotten && !this.settled(key, entry, live)) return false;
     // A key that vanished from the store is not removed here: only a rolled-out removal does that.
-    if (!live || entry.forgotten || live.version <= entry.highWater) return false;
+    if (!live || live.version <= entry.highWater) return false;
     this.replace(address, entry, {
       heldVersion: live.version,
       highWater: live.version,
@@ -157,6 +171,15 @@ export class HeldConfig {
       rolloutId: undefined,
     });
     return true;
+  }
+
+  /** Whether reads count again for a forgotten key: they have found it gone for long enough. */
+  private settled(key: string, entry: Entry, live: HeldValue | undefined): boolean {
+    if (!live) {
+      if (entry.absentSince === undefined) this.entries.set(key, { ...entry, absentSince: this.now() });
+      return false;
+    }
+    return entry.absentSince !== undefined && this.now() - entry.absentSince >= REMOVAL_SETTLE_MS;
   }
 
   /** Calls `listener` after every change of the held version of `key`, for any tenant and service. */

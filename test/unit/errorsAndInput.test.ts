@@ -6,7 +6,12 @@ import {
   UnauthenticatedError,
   VersionConflictError,
 } from '../../common/errors';
-import { loadAuthSettings, loadServerSettings, SettingsError } from '../../common/settings';
+import {
+  loadAuthSettings,
+  loadRolloutWorkerSettings,
+  loadServerSettings,
+  SettingsError,
+} from '../../common/settings';
 import { authorize, bearerToken } from '../../server/auth/identity';
 import { assertNoTenantNamed } from '../../server/auth/tenantSmuggling';
 import { errorReply } from '../../server/errorStatus';
@@ -77,5 +82,16 @@ describe('settings', () => {
 
   test('a malformed port names the variable', () => {
     expect(() => loadServerSettings({ GRPC_PORT: 'fifty' })).toThrow(/GRPC_PORT/);
+  });
+
+  test('the read cache lives at most a minute, for the config service and the worker alike', () => {
+    expect(loadServerSettings({ CONFIG_CACHE_TTL_MS: '60000' }).cacheTtlMs).toBe(60_000);
+    expect(() => loadServerSettings({ CONFIG_CACHE_TTL_MS: '60001' })).toThrow(/CONFIG_CACHE_TTL_MS/);
+    expect(
+      loadRolloutWorkerSettings({ PUSH_SIGNING_KEY_FILE: 'k.pem', CONFIG_CACHE_TTL_MS: '0' }).readCacheTtlMs,
+    ).toBe(0);
+    expect(() =>
+      loadRolloutWorkerSettings({ PUSH_SIGNING_KEY_FILE: 'k.pem', CONFIG_CACHE_TTL_MS: '120000' }),
+    ).toThrow(/CONFIG_CACHE_TTL_MS/);
   });
 });

@@ -1,4 +1,4 @@
-import { type ConfigChange, type Delivery, HeldConfig } from '../../../sdk/heldConfig';
+import { type ConfigChange, type Delivery, HeldConfig, REMOVAL_SETTLE_MS } from '../../../sdk/heldConfig';
 
 const flags = { tenantId: 'acme', key: 'tenant_config_featureFlags' };
 
@@ -195,6 +195,29 @@ describe('reads from ConfigService', () => {
       true,
     );
     expect(held.heldVersion(flags)).toBe(2);
+  });
+
+  test('once reads have found a removed key gone for REMOVAL_SETTLE_MS, a read brings a re-created key back', () => {
+    let now = 1_000_000;
+    const held = new HeldConfig(
+      () => undefined,
+      () => now,
+    );
+    held.applyPush(flags, value(4));
+    held.applyPush(flags, removal(0));
+    const recreated = { version: 1, value: '{"v":1}', format: 'json' as const };
+    // The removal's last wave is not over: the store still has the key; no absence seen yet.
+    now += REMOVAL_SETTLE_MS * 2;
+    expect(held.applyRead(flags, recreated, 'version-check')).toBe(false);
+    // The store has deleted it; a cache may still answer the old value for a while.
+    expect(held.applyRead(flags, undefined, 'version-check')).toBe(false);
+    now += REMOVAL_SETTLE_MS - 1;
+    expect(held.applyRead(flags, { ...recreated, version: 4 }, 'version-check')).toBe(false);
+    expect(held.applyRead(flags, undefined, 'version-check')).toBe(false);
+    // Long past any cache: the key was created again and its push never arrived; the check catches it.
+    now += 1;
+    expect(held.applyRead(flags, recreated, 'version-check')).toBe(true);
+    expect(held.heldVersion(flags)).toBe(1);
   });
 
   test('a removal that is rolled back restores the key, and reads count again', () => {
