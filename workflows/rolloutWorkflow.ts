@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   condition,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -50,6 +51,9 @@ const fleet = proxyActivities<RolloutActivities>({
     maximumAttempts: 5,
   },
 });
+
+/** The change that added the last sweep after read caches expire, for `patched`. */
+const SWEEP_AFTER_READ_CACHES = 'sweep-after-read-caches';
 
 const TERMINAL: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
 const MAX_AUDIT_ENTRIES = 200;
@@ -313,7 +317,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
 
   enter('PROMOTING');
   const live = removal
-    ? await storage.removeKey({ request })
+    ? await storage.removeKey({ request, ...(prepared.newest ? { removing: prepared.newest } : {}) })
     : await storage.promoteCandidate({ request, version: target.version });
   /** Instances that registered while the rollout ran have read the old live version: push to them. */
   const sweep = async () => {
@@ -329,9 +333,10 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   // The config service may answer reads from its cache with the old state a little longer; an instance
   // that loaded one while registering, or a removed key it first asked for now, would keep it. Once
   // the caches have expired, a last sweep reaches whoever registered since the first.
-  // Histories from before this wait recorded no answer from the promotion, so they replay without it.
+  // Runs whose workflow code predates this wait may still have got an answer here from newer activity
+  // code (a rolling deploy): `patched` keeps their histories replaying as they ran.
   const readCachesExpireInMs = live?.readCachesExpireInMs ?? 0;
-  if (readCachesExpireInMs > 0) {
+  if (patched(SWEEP_AFTER_READ_CACHES) && readCachesExpireInMs > 0) {
     await sleep(readCachesExpireInMs);
     await sweep();
   }

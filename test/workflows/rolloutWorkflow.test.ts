@@ -381,8 +381,9 @@ test('a recorded history replays deterministically with the current workflow cod
   await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history)).resolves.toBeUndefined();
 });
 
-test('a history recorded before the read-cache sweep still replays with the current code', async () => {
-  // Recorded with the workflow code of commit 552d048 (a set rollout, one joiner swept after promotion).
+test('a history recorded before the read-cache sweep replays with the current code (a rolling deploy)', async () => {
+  // Recorded with the workflow code of commit 552d048 while the activities already answered the read
+  // caches' lifetime, as in a rolling deploy (a set rollout, one joiner swept after promotion).
   const recorded = temporal.api.history.v1.History.fromObject(
     JSON.parse(
       readFileSync(path.join(__dirname, 'histories', 'rollout-before-read-cache-sweep.json'), 'utf8'),
