@@ -39,6 +39,14 @@ export interface PreparedRollout {
   readonly previous?: VersionRef;
   /** For a rollout of an existing version: that version. */
   readonly existing?: VersionRef;
+  /** For a removal: the newest version the store held when it began (live or not), which it removes. */
+  readonly newest?: StoredVersion;
+}
+
+/** A version as the store identifies it: its number, and when it was written (numbers restart after a delete). */
+export interface StoredVersion {
+  readonly version: number;
+  readonly updatedAt: string;
 }
 
 /** Retrying cannot fix these: the request itself is wrong, or lost a race the caller must resolve. */
@@ -81,9 +89,11 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
           : undefined;
       // An out-of-band edit is checked as well: a value that breaks its key's schema reaches no instance.
       if (existing) await store.validate(address, existing.value);
+      const newest = request.change.kind === 'remove' ? await store.latest(address) : undefined;
       return {
         ...(previous ? { previous: toRef(previous) } : {}),
         ...(existing ? { existing: toRef(existing) } : {}),
+        ...(newest ? { newest: { version: newest.version, updatedAt: newest.updatedAt } } : {}),
       };
     },
 
@@ -107,11 +117,31 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       return toRef(written);
     },
 
-    /** The end of a removal: the key leaves the store, if its source has not removed it already. */
-    async removeKey(input: { request: RolloutRequest }): Promise<LiveChange> {
-      await store.delete(addressOf(input.request)).catch((error: unknown) => {
-        if (!(error instanceof NotFoundError)) throw error;
-      });
+    /**
+     * The end of a removal: the key leaves the store if its newest version is still the one the removal
+     * began with. One written since (or a key its source had deleted already, `removing` undefined, and
+     * that exists again) is kept for its own rollout: the edit's event is retried until this one ends.
+     */
+    async removeKey(input: { request: RolloutRequest; removing?: StoredVersion }): Promise<LiveChange> {
+      const address = addressOf(input.request);
+      const latest = await store.latest(address);
+      const unchanged =
+        latest !== undefined &&
+        latest.version === input.removing?.version &&
+        latest.updatedAt === input.removing.updatedAt;
+      if (unchanged) {
+        await store.delete(address).catch((error: unknown) => {
+          if (!(error instanceof NotFoundError)) throw error;
+        });
+      } else if (latest) {
+        deps.logger.warn('kept a version written during its removal', {
+          tenantId: address.tenantId,
+          key: address.key,
+          service: address.service,
+          version: latest.version,
+          removing: input.removing?.version,
+        });
+      }
       return liveChange;
     },
 

@@ -14,9 +14,10 @@ interface CacheEntry {
 
 /**
  * Live-config reads with an in-memory cache in front of the storage strategies. The tenant is part of
- * every cache key, so one tenant's entry can never answer another's read. A promotion invalidates by
- * version (`invalidate`), the TTL bounds staleness should an invalidation be missed, and concurrent
- * misses for one key share a single backend read.
+ * every cache key, so one tenant's entry can never answer another's read. Entries live `ttlMs` from the
+ * moment their read began, so no value is served longer than `ttlMs` after the store stopped holding it:
+ * the bound a rollout waits out after promoting (workflows/rolloutWorkflow.ts). Concurrent misses for
+ * one key share a single backend read.
  */
 export class CachedConfigReader {
   private readonly entries = new Map<string, CacheEntry>();
@@ -35,10 +36,11 @@ export class CachedConfigReader {
 
     const pending = this.inFlight.get(cacheKey);
     if (pending) return pending;
+    const startedAt = this.now();
     const read = this.store
       .getLive(address)
       .then((value) => {
-        this.remember(cacheKey, value);
+        this.remember(cacheKey, value, startedAt);
         return value;
       })
       .finally(() => this.inFlight.delete(cacheKey));
@@ -59,21 +61,14 @@ export class CachedConfigReader {
     return this.store.list(tenantId, service);
   }
 
-  /** Drops a cached value older than `version` (a newer one was promoted), or any value when omitted. */
-  invalidate(address: ConfigAddress, version?: number): void {
-    const cacheKey = keyOf(address);
-    const cached = this.entries.get(cacheKey);
-    if (cached && (version === undefined || cached.value.version < version)) this.entries.delete(cacheKey);
-  }
-
   get size(): number {
     return this.entries.size;
   }
 
-  private remember(cacheKey: string, value: ConfigVersion): void {
+  private remember(cacheKey: string, value: ConfigVersion, readStartedAt: number): void {
     if (this.options.ttlMs === 0) return;
     this.entries.delete(cacheKey);
-    this.entries.set(cacheKey, { value, expiresAt: this.now() + this.options.ttlMs });
+    this.entries.set(cacheKey, { value, expiresAt: readStartedAt + this.options.ttlMs });
     // Map iteration is insertion order: the first entry is the least recently stored.
     while (this.entries.size > this.options.maxEntries) {
       const oldest = this.entries.keys().next().value;

@@ -19,6 +19,11 @@ const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
   RolloutStateConflict: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
 };
 
+/** Whether a string (a Temporal failure's type, say) is one of the platform's error codes. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(STATUS_BY_CODE, code);
+}
+
 export interface ErrorReply {
   readonly http: number;
   readonly grpc: GrpcStatus;

@@ -1,8 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
 import {
+  ApplicationFailure,
   type Client,
   ServiceError,
+  TerminatedFailure,
+  TimeoutFailure,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type WorkflowHandle,
@@ -36,6 +39,7 @@ import {
   resumeUpdate,
 } from '../../workflows/definitions';
 import type { Identity } from '../auth/identity';
+import { isErrorCode } from '../errorStatus';
 import { startRollout } from '../rolloutClient';
 import { timelineOf } from './timeline';
 import type {
@@ -235,7 +239,11 @@ export class RolloutService {
   }
 }
 
-/** Why a run ended abnormally, in the words of the error that ended it (a refused value, a termination). */
+/**
+ * Why a run ended abnormally. A platform error (a refused value, a version limit) is the caller's to
+ * read and is quoted; anything else may carry infrastructure details (account ids, role ARNs), so it
+ * is named only by kind and left to the workflow's history, which operators can read in Temporal.
+ */
 async function failureOf(handle: WorkflowHandle<typeof rolloutWorkflow>): Promise<string> {
   const error = await reachTemporal(() => handle.result()).then(
     () => undefined,
@@ -244,9 +252,14 @@ async function failureOf(handle: WorkflowHandle<typeof rolloutWorkflow>): Promis
       return failure;
     },
   );
-  let innermost: unknown = error;
-  while (innermost instanceof Error && innermost.cause instanceof Error) innermost = innermost.cause;
-  return `failed: ${innermost instanceof Error ? innermost.message : 'the workflow ended abnormally'}`;
+  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof ApplicationFailure && cause.type && isErrorCode(cause.type)) {
+      return `failed: ${cause.message}`;
+    }
+    if (cause instanceof TerminatedFailure) return 'failed: terminated by an operator';
+    if (cause instanceof TimeoutFailure) return 'failed: timed out';
+  }
+  return "failed: an internal error; the workflow's history in Temporal has the details";
 }
 
 /**

@@ -215,6 +215,37 @@ test('a deletion makes every instance forget the key, once; the name created aga
   expect(await heldVersions(fleet, address)).toEqual([1, 1]);
 });
 
+test('a parameter created again while its deletion rolls out is kept, and rolled out after it', async () => {
+  const { address, name, fleet } = await setUp();
+  await clients.ssm.send(new DeleteParameterCommand({ Name: name }));
+  const removal = await rollOutParameterChange(fixture('ssm-change-delete.json', name), {
+    ...deps,
+    plan: { ...PLAN, bakeSeconds: 2 },
+  });
+  if (removal.outcome !== 'started') throw new Error('not started');
+  const handle = server.temporal!.workflow.getHandle<typeof rolloutWorkflow>(
+    removal.workflowId,
+    removal.runId,
+  );
+  for (let i = 0; i < 100 && (await handle.query(progressQuery)).state !== 'BAKING'; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await clients.ssm.send(
+    new PutParameterCommand({ Name: name, Value: 'https://reborn.example', Type: 'String' }),
+  );
+  const created = fixture('ssm-change-create.json', name);
+  // The removal still runs: the Create event fails and EventBridge retries it later.
+  await expect(rollOutParameterChange(created, deps)).rejects.toMatchObject({ code: 'RolloutInProgress' });
+
+  expect(await handle.result()).toMatchObject({ state: 'SUCCEEDED' });
+  expect(await server.store.latest(address)).toMatchObject({ version: 1, value: 'https://reborn.example' });
+  const retried = await rollOutParameterChange(created, deps);
+  if (retried.outcome !== 'started') throw new Error(`not started: ${retried.outcome}`);
+  await server.temporal!.workflow.getHandle(retried.workflowId, retried.runId).result();
+  expect(await heldVersions(fleet, address)).toEqual([1, 1]);
+  expect(await server.store.getLive(address)).toMatchObject({ version: 1, value: 'https://reborn.example' });
+});
+
 test('names outside the /config-service/ tree, or not platform keys, are ignored', async () => {
   const outside = JSON.parse(
     readFileSync(path.join(FIXTURES, 'ssm-change-outside-tree.json'), 'utf8'),

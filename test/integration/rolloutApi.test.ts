@@ -159,6 +159,34 @@ test("a release manager rolls out a key's removal: instances forget it, no read 
   expect(again).toMatchObject({ status: 404, body: { title: 'NotFound' } });
 });
 
+test('a rollout an operator terminated in Temporal reads as FAILED, saying so and no more', async () => {
+  const started = await api('POST', '/v1/rollouts', releaseManager(), {
+    key: KEY,
+    value: '{"v":"terminated"}',
+    targetServices: [service],
+    plan: { ...gatedPlan },
+  });
+  expect(started.status).toBe(202);
+  const rolloutId = started.body.rolloutId as string;
+  await waitForState(rolloutId, 'AWAITING_APPROVAL');
+  await server.temporal!.workflow.getHandle(started.body.workflowId as string).terminate('stuck canary');
+
+  const view = await api('GET', `/v1/rollouts/${rolloutId}`, operator());
+  expect(view.body).toMatchObject({ state: 'FAILED', outcome: 'failed: terminated by an operator' });
+  // Terminated mid-wave, it left the canary on the candidate: a new rollout puts the fleet right.
+  const again = await api('POST', '/v1/rollouts', releaseManager(), {
+    key: KEY,
+    value: '{"v":"after-termination"}',
+    targetServices: [service],
+    plan: { strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 0 },
+  });
+  expect(again.status).toBe(202);
+  await waitForState(again.body.rolloutId as string, 'SUCCEEDED');
+  for (const member of instances) {
+    expect((await member.client.get(tenant, KEY))?.value).toBe('{"v":"after-termination"}');
+  }
+});
+
 test('another tenant sees none of it: not found by id, nothing listed', async () => {
   const started = await api('POST', '/v1/rollouts', releaseManager(), {
     key: KEY,
