@@ -12,6 +12,8 @@ export const MAX_SCHEMA_BYTES = 64 * 1024;
 const MAX_REPORTED_VIOLATIONS = 5;
 const DRAFT_07 = 'http://json-schema.org/draft-07/schema';
 const COMPILED_CACHE_LIMIT = 500;
+/** Far above any real schema's patterns (`^[A-Z]{3}$` is 7), far below what exhausts memory. */
+const MAX_PATTERN_INSTRUCTIONS = 100_000;
 
 /**
  * JSON Schema (2020-12 by default, draft-07 when the schema's `$schema` says so) refusing unknown
@@ -24,21 +26,25 @@ function newValidator(schema: object): Ajv {
   // Unknown keywords are errors; rules without a `type` beside them are fine, as the standard has it.
   // A referenced definition is compiled once, never copied into each place that refers to it: a small
   // schema must not grow into megabytes of generated code.
+  // Ajv's check that `patternProperties` do not match `properties` runs the tenant's pattern with the
+  // backtracking engine at compile time: it is left out.
   const options = {
     allErrors: true,
     strictSchema: true,
     strictNumbers: true,
     strictTypes: false,
     strictTuples: false,
+    allowMatchingProperties: true,
     inlineRefs: false,
-    code: { regExp: linearTimeRegExp },
+    code: { regExp: linearTimeRegExps() },
     logger: false,
   } as const;
   const ajv =
     typeof draft === 'string' && draft.replace(/#$/, '') === DRAFT_07
       ? new Ajv(options)
       : new Ajv2020(options);
-  return addFormats(ajv);
+  // The fast formats' expressions are simple; the full ones (`uri`, `url`) backtrack on long values.
+  return addFormats(ajv, { mode: 'fast' });
 }
 
 const compiled = new Map<string, ValidateFunction>();
@@ -84,20 +90,35 @@ export function assertMatchesSchema(key: string, format: ValueFormat, value: str
 }
 
 /**
- * `pattern` and `patternProperties` run on RE2's linear-time engine: checks run in the shared config
- * service and worker, and with a backtracking engine one tenant's `^(a|aa)+$` and a crafted value would
- * stall them for everyone. RE2 refuses what needs backtracking (lookarounds, backreferences) when the
- * schema is set.
+ * `pattern`, `patternProperties` and `propertyNames` patterns run on RE2's linear-time engine: checks run
+ * in the shared config service and worker, and with a backtracking engine one tenant's `^(a|aa)+$` and a
+ * crafted value would stall them for everyone. RE2 refuses what needs backtracking (lookarounds,
+ * backreferences) when the schema is set, and one schema's patterns together may compile to at most
+ * MAX_PATTERN_INSTRUCTIONS, so a schema of huge repetitions cannot exhaust memory either.
  */
-const linearTimeRegExp: RegExpEngine = Object.assign(
-  (pattern: string): RegExpLike => {
-    const compiled = RE2JS.compile(pattern);
-    // Ajv shares one compiled pattern per distinct `toString()`.
-    return { test: (text: string) => compiled.test(text), toString: () => `/${pattern}/` } as RegExpLike;
-  },
-  // What Ajv's standalone code generation would print; nothing here generates standalone code.
-  { code: 'linearTimeRegExp' },
-);
+function linearTimeRegExps(): RegExpEngine {
+  let instructions = 0;
+  return Object.assign(
+    (pattern: string): RegExpLike => {
+      const compiled = RE2JS.compile(withRe2UnicodeEscapes(pattern));
+      instructions += compiled.programSize();
+      if (instructions > MAX_PATTERN_INSTRUCTIONS) {
+        throw new Error(
+          `its patterns are too large (over ${MAX_PATTERN_INSTRUCTIONS} RE2 instructions together)`,
+        );
+      }
+      // Ajv shares one compiled pattern per distinct `toString()`.
+      return { test: (text: string) => compiled.test(text), toString: () => `/${pattern}/` } as RegExpLike;
+    },
+    // What Ajv's standalone code generation would print; nothing here generates standalone code.
+    { code: 'linearTimeRegExp' },
+  );
+}
+
+/** JSON Schema patterns are ECMAScript's, which write `\u00e9`; RE2 writes `\x{00e9}`. */
+function withRe2UnicodeEscapes(pattern: string): string {
+  return pattern.replace(/(?<!\\)((?:\\\\)*)\\u([0-9a-fA-F]{4})/g, '$1\\x{$2}');
+}
 
 function describeViolation(error: ErrorObject): string {
   const where = error.instancePath === '' ? '(the value)' : error.instancePath;

@@ -128,6 +128,40 @@ describe('value schemas', () => {
     );
   });
 
+  test('a patternProperties pattern beside properties is never run by the backtracking engine', () => {
+    // Ajv's default compile-time check runs this pattern natively on the property name: it never returns.
+    const schema = {
+      properties: { [`${'a'.repeat(64)}!`]: {} },
+      patternProperties: { '^(a+)+$': { type: 'string' } },
+    };
+    expect(() => compileValueSchema(schema)).not.toThrow();
+    expect(
+      violationOf(() => assertMatchesSchema('tenant_config_x', 'json', '{"aaa":1}', schema)).violations,
+    ).toEqual(['/aaa must be string']);
+  });
+
+  test('patterns written with \\u escapes, as JSON Schema allows, work', () => {
+    const schema = { type: 'string', pattern: '^caf\\u00e9\\\\u$' };
+    expect(() => assertMatchesSchema('param_config_name', 'text', 'café\\u', schema)).not.toThrow();
+    expect(() => assertMatchesSchema('param_config_name', 'text', 'cafe\\u', schema)).toThrow(
+      SchemaViolationError,
+    );
+  });
+
+  test("a schema's patterns together may not compile to more than 100,000 RE2 instructions", () => {
+    const patternProperties = Object.fromEntries(
+      Array.from({ length: 120 }, (_, i) => [`^(?:\\w{30}){30}${i}$`, {}]),
+    );
+    expect(() => compileValueSchema({ patternProperties })).toThrow(
+      /not a usable JSON Schema: its patterns are too large/,
+    );
+    expect(() =>
+      compileValueSchema({
+        patternProperties: Object.fromEntries(Object.entries(patternProperties).slice(0, 50)),
+      }),
+    ).not.toThrow();
+  });
+
   test('a definition referenced many times is compiled once, not copied into every place', () => {
     // 400 properties referenced 1,500 times: copied inline, this needs gigabytes (Ajv's default ran
     // out of memory on it); compiled once, the generated code stays small.
