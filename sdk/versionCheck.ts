@@ -48,13 +48,14 @@ export class VersionCheck {
       const before = this.deps.held.heldVersion(address);
       try {
         const live = await this.deps.reader.getLive(address);
-        if (live && this.deps.held.applyRead(address, live, 'version-check')) {
+        // An absent key is reported too: it is how a removed key's tombstone learns the store let it go.
+        if (this.deps.held.applyRead(address, live, 'version-check')) {
           caught += 1;
           this.deps.logger.warn('version check found a newer live version: a push was missed', {
             tenantId: address.tenantId,
             key: address.key,
             service: address.service,
-            version: live.version,
+            version: live?.version,
             previousVersion: before,
           });
         }

@@ -1,6 +1,6 @@
 import type { ConfigAddress } from '../../../activities/storage/types';
 import { createLogger } from '../../../common/logger';
-import { type ConfigChange, HeldConfig, type HeldValue } from '../../../sdk/heldConfig';
+import { type ConfigChange, HeldConfig, type HeldValue, REMOVAL_SETTLE_MS } from '../../../sdk/heldConfig';
 import { type LiveReader, VersionCheck } from '../../../sdk/versionCheck';
 
 /** A ConfigService stand-in holding live versions by key: the real one is used in test/integration/sdk.test.ts. */
@@ -68,6 +68,27 @@ describe('the version check', () => {
     expect(await check.checkNow()).toBe(1);
     expect(held.heldVersion(address('tenant_config_a'))).toBe(1);
     expect(held.heldVersion(address('tenant_config_b'))).toBe(2);
+  });
+
+  test('a removed key comes back only after checks have found it gone for REMOVAL_SETTLE_MS', async () => {
+    let now = 0;
+    const held = new HeldConfig(
+      () => undefined,
+      () => now,
+    );
+    held.applyPush(address('tenant_config_a'), {
+      version: 4,
+      value: { value: '"v4"', format: 'json' },
+      revertFrom: 0,
+    });
+    held.applyPush(address('tenant_config_a'), { version: 0, value: undefined, revertFrom: 0 });
+    const { reader, live } = fakeLive({});
+    const check = new VersionCheck({ held, reader, intervalMs: 0, logger: quiet });
+    expect(await check.checkNow()).toBe(0); // the store has let the key go: noted
+    now += REMOVAL_SETTLE_MS;
+    live.set('tenant_config_a', 1); // created anew; its push never arrived
+    expect(await check.checkNow()).toBe(1);
+    expect(held.heldVersion(address('tenant_config_a'))).toBe(1);
   });
 
   test('runs every interval once started, and reads nothing after stop()', async () => {
