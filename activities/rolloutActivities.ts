@@ -39,8 +39,11 @@ export interface PreparedRollout {
   readonly previous?: VersionRef;
   /** For a rollout of an existing version: that version. */
   readonly existing?: VersionRef;
-  /** For a removal: the newest version the store held when it began (live or not), which it removes. */
-  readonly newest?: StoredVersion;
+  /**
+   * For a removal: the newest version the store held when it began (live or not), which it removes;
+   * null when the store held none (its source had deleted it already).
+   */
+  readonly newest?: StoredVersion | null;
 }
 
 /** A version as the store identifies it: its number, and when it was written (numbers restart after a delete). */
@@ -74,6 +77,15 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
     readCachesExpireInMs: deps.readCacheTtlMs > 0 ? deps.readCacheTtlMs + READ_IN_FLIGHT_MARGIN_MS : 0,
   };
 
+  const isLive = (address: ConfigAddress) =>
+    store.getLive(address).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof NotFoundError) return false;
+        throw error;
+      },
+    );
+
   return platformErrorsAsFailures({
     /** Validates the change and reads what a rollback would restore. */
     async prepareRollout(request: RolloutRequest): Promise<PreparedRollout> {
@@ -89,11 +101,14 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
           : undefined;
       // An out-of-band edit is checked as well: a value that breaks its key's schema reaches no instance.
       if (existing) await store.validate(address, existing.value);
-      const newest = request.change.kind === 'remove' ? await store.latest(address) : undefined;
+      const removing = request.change.kind === 'remove';
+      const newest = removing ? await store.latest(address) : undefined;
       return {
         ...(previous ? { previous: toRef(previous) } : {}),
         ...(existing ? { existing: toRef(existing) } : {}),
-        ...(newest ? { newest: { version: newest.version, updatedAt: newest.updatedAt } } : {}),
+        ...(removing
+          ? { newest: newest ? { version: newest.version, updatedAt: newest.updatedAt } : null }
+          : {}),
       };
     },
 
@@ -119,16 +134,26 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
 
     /**
      * The end of a removal: the key leaves the store if its newest version is still the one the removal
-     * began with. One written since (or a key its source had deleted already, `removing` undefined, and
-     * that exists again) is kept for its own rollout: the edit's event is retried until this one ends.
+     * began with. One written since (or a key its source had deleted already, `removing` null, and that
+     * exists again) is kept for its own rollout: the edit's event is retried until this one ends.
+     * Without `removing` at all (a run started by older workflow code), the key is deleted, as it was then.
      */
-    async removeKey(input: { request: RolloutRequest; removing?: StoredVersion }): Promise<LiveChange> {
+    async removeKey(input: {
+      request: RolloutRequest;
+      removing?: StoredVersion | null;
+    }): Promise<LiveChange> {
       const address = addressOf(input.request);
       const latest = await store.latest(address);
+      const removing = input.removing;
       const unchanged =
-        latest !== undefined &&
-        latest.version === input.removing?.version &&
-        latest.updatedAt === input.removing.updatedAt;
+        removing === undefined ||
+        (latest !== undefined &&
+          removing !== null &&
+          latest.version === removing.version &&
+          latest.updatedAt === removing.updatedAt) ||
+        // A delete cut short (a crash between its writes) can leave the key served without its newest
+        // version: finishing it is what the removal meant.
+        (latest === undefined && removing !== null && (await isLive(address)));
       if (unchanged) {
         await store.delete(address).catch((error: unknown) => {
           if (!(error instanceof NotFoundError)) throw error;
@@ -139,7 +164,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
           key: address.key,
           service: address.service,
           version: latest.version,
-          removing: input.removing?.version,
+          removing: removing?.version,
         });
       }
       return liveChange;

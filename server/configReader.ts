@@ -21,7 +21,7 @@ interface CacheEntry {
  */
 export class CachedConfigReader {
   private readonly entries = new Map<string, CacheEntry>();
-  private readonly inFlight = new Map<string, Promise<ConfigVersion>>();
+  private readonly inFlight = new Map<string, { read: Promise<ConfigVersion>; startedAt: number }>();
 
   constructor(
     private readonly store: ConfigStore,
@@ -34,8 +34,10 @@ export class CachedConfigReader {
     const cached = this.entries.get(cacheKey);
     if (cached && cached.expiresAt > this.now()) return cached.value;
 
+    // A read that began longer than the TTL ago may answer what the store held before a promotion the
+    // rollout has since waited out: it is not shared, so no caller gets an answer older than the TTL.
     const pending = this.inFlight.get(cacheKey);
-    if (pending) return pending;
+    if (pending && this.now() - pending.startedAt < this.options.ttlMs) return pending.read;
     const startedAt = this.now();
     const read = this.store
       .getLive(address)
@@ -43,8 +45,10 @@ export class CachedConfigReader {
         this.remember(cacheKey, value, startedAt);
         return value;
       })
-      .finally(() => this.inFlight.delete(cacheKey));
-    this.inFlight.set(cacheKey, read);
+      .finally(() => {
+        if (this.inFlight.get(cacheKey)?.read === read) this.inFlight.delete(cacheKey);
+      });
+    this.inFlight.set(cacheKey, { read, startedAt });
     return read;
   }
 
@@ -66,7 +70,8 @@ export class CachedConfigReader {
   }
 
   private remember(cacheKey: string, value: ConfigVersion, readStartedAt: number): void {
-    if (this.options.ttlMs === 0) return;
+    // Nothing to keep when caching is off, or when the read took so long that its value has expired.
+    if (readStartedAt + this.options.ttlMs <= this.now()) return;
     this.entries.delete(cacheKey);
     this.entries.set(cacheKey, { value, expiresAt: readStartedAt + this.options.ttlMs });
     // Map iteration is insertion order: the first entry is the least recently stored.

@@ -317,7 +317,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
 
   enter('PROMOTING');
   const live = removal
-    ? await storage.removeKey({ request, ...(prepared.newest ? { removing: prepared.newest } : {}) })
+    ? await storage.removeKey({ request, removing: prepared.newest })
     : await storage.promoteCandidate({ request, version: target.version });
   /** Instances that registered while the rollout ran have read the old live version: push to them. */
   const sweep = async () => {

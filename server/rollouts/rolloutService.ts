@@ -254,7 +254,10 @@ async function failureOf(handle: WorkflowHandle<typeof rolloutWorkflow>): Promis
   );
   for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
     if (cause instanceof ApplicationFailure && cause.type && isErrorCode(cause.type)) {
-      return `failed: ${cause.message}`;
+      // An outage's message is the AWS SDK's own, which can name accounts and roles.
+      return cause.type === 'BackendUnavailable'
+        ? "failed: a store or Cloud Map stayed unavailable; the workflow's history in Temporal has the details"
+        : `failed: ${cause.message}`;
     }
     if (cause instanceof TerminatedFailure) return 'failed: terminated by an operator';
     if (cause instanceof TimeoutFailure) return 'failed: timed out';

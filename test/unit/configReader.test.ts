@@ -78,6 +78,28 @@ describe('the config cache', () => {
     expect(reads).toHaveLength(2);
   });
 
+  test('a read in flight for longer than the TTL is not shared, nor is its late answer kept', async () => {
+    let now = 0;
+    let release: (() => void) | undefined;
+    const reads: number[] = [];
+    const gatedStore = {
+      async getLive() {
+        const version = reads.push(now);
+        if (version === 1) await new Promise<void>((resolve) => (release = resolve));
+        return entry(String(version), version);
+      },
+    } as unknown as ConfigStore;
+    const reader = new CachedConfigReader(gatedStore, { ttlMs: 1000, maxEntries: 10 }, () => now);
+    const address = { tenantId: 'a', key: 'tenant_config_flags' };
+    const slow = reader.getLive(address);
+    now = 1000;
+    expect((await reader.getLive(address)).version).toBe(2); // its own read, not the stale one's
+    release!();
+    expect((await slow).version).toBe(1);
+    expect((await reader.getLive(address)).version).toBe(2); // the late answer did not replace it
+    expect(reads).toEqual([0, 1000]);
+  });
+
   test('holds at most maxEntries, evicting the oldest', async () => {
     const { store } = fakeStore({
       'a/tenant_config_x': entry('1', 1),
