@@ -25,6 +25,8 @@ const READ_IN_FLIGHT_MARGIN_MS = 1000;
 export interface LiveChange {
   /** Cached reads may still answer the previous state for this long; 0 when nothing caches. */
   readonly readCachesExpireInMs: number;
+  /** A removal that kept a version written while it ran (for that edit's own rollout): that version. */
+  readonly keptVersion?: number;
 }
 
 /** A version as the workflow carries it: enough to push it. */
@@ -166,6 +168,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
           version: latest.version,
           removing: removing?.version,
         });
+        return { ...liveChange, keptVersion: latest.version };
       }
       return liveChange;
     },

@@ -341,7 +341,12 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     await sweep();
   }
   enter('SUCCEEDED');
-  outcome = `version ${target.version} is live on ${updated.size} of ${total} instances`;
+  outcome = removal
+    ? `removed from ${updated.size} of ${total} instances` +
+      (live?.keptVersion
+        ? `; version ${live.keptVersion}, written while it ran, was kept for its own rollout`
+        : '')
+    : `version ${target.version} is live on ${updated.size} of ${total} instances`;
   return {
     state: 'SUCCEEDED',
     candidateVersion: target.version,

@@ -238,6 +238,9 @@ test('a parameter created again while its deletion rolls out is kept, and rolled
   await expect(rollOutParameterChange(created, deps)).rejects.toMatchObject({ code: 'RolloutInProgress' });
 
   expect(await handle.result()).toMatchObject({ state: 'SUCCEEDED' });
+  expect((await handle.query(progressQuery)).outcome).toBe(
+    'removed from 2 of 2 instances; version 1, written while it ran, was kept for its own rollout',
+  );
   expect(await server.store.latest(address)).toMatchObject({ version: 1, value: 'https://reborn.example' });
   const retried = await rollOutParameterChange(created, deps);
   if (retried.outcome !== 'started') throw new Error(`not started: ${retried.outcome}`);

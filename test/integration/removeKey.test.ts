@@ -61,7 +61,9 @@ test('the version the removal began with is deleted', async () => {
 test('a version written during the removal is kept for its own rollout', async () => {
   const { tenantId, address, newest } = await liveKey();
   await store.put(address, '{"v":2}', { expectedVersion: 1, makeLive: false });
-  await activities.removeKey({ request: removal(tenantId), removing: newest });
+  expect(await activities.removeKey({ request: removal(tenantId), removing: newest })).toMatchObject({
+    keptVersion: 2,
+  });
   expect(await store.latest(address)).toMatchObject({ version: 2, value: '{"v":2}' });
 });
 
