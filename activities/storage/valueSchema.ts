@@ -2,6 +2,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { RegExpEngine, RegExpLike } from 'ajv/dist/types';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
+import { fastFormats } from 'ajv-formats/dist/formats';
 import { RE2JS } from 're2js';
 import { InvalidArgumentError, SchemaViolationError } from '../../common/errors';
 import type { ValueFormat } from './types';
@@ -12,6 +13,23 @@ export const MAX_SCHEMA_BYTES = 64 * 1024;
 const MAX_REPORTED_VIOLATIONS = 5;
 const DRAFT_07 = 'http://json-schema.org/draft-07/schema';
 const COMPILED_CACHE_LIMIT = 500;
+
+/**
+ * Formats whose ajv-formats expressions backtrack on long values (`url` takes seconds on a few kilobytes
+ * of `a:a:a:`), checked for their shape on RE2 instead: ajv-formats' fast expressions, and for `url`
+ * (whose expressions need lookarounds) scheme, host and the rest.
+ */
+const LINEAR_FORMATS: ReadonlyMap<string, (text: string) => boolean> = new Map(
+  Object.entries({
+    uri: (fastFormats.uri as RegExp).source,
+    'uri-reference': (fastFormats['uri-reference'] as RegExp).source,
+    email: (fastFormats.email as RegExp).source,
+    url: String.raw`^(?:https?|ftp)://(?:[^\s@/?#]+@)?[^\s@/?#:]+(?::\d{2,5})?(?:[/?#]\S*)?$`,
+  }).map(([name, source]) => {
+    const compiled = RE2JS.compile(`(?i)${source}`);
+    return [name, (text: string) => compiled.test(text)];
+  }),
+);
 /** Far above any real schema's patterns (`^[A-Z]{3}$` is 7), far below what exhausts memory. */
 const MAX_PATTERN_INSTRUCTIONS = 100_000;
 
@@ -43,8 +61,9 @@ function newValidator(schema: object): Ajv {
     typeof draft === 'string' && draft.replace(/#$/, '') === DRAFT_07
       ? new Ajv(options)
       : new Ajv2020(options);
-  // The fast formats' expressions are simple; the full ones (`uri`, `url`) backtrack on long values.
-  return addFormats(ajv, { mode: 'fast' });
+  addFormats(ajv);
+  for (const [name, check] of LINEAR_FORMATS) ajv.addFormat(name, { type: 'string', validate: check });
+  return ajv;
 }
 
 const compiled = new Map<string, ValidateFunction>();
@@ -98,8 +117,12 @@ export function assertMatchesSchema(key: string, format: ValueFormat, value: str
  */
 function linearTimeRegExps(): RegExpEngine {
   let instructions = 0;
+  // Ajv asks once per use of a pattern; each distinct pattern is compiled, and counted, once.
+  const seen = new Map<string, RegExpLike>();
   return Object.assign(
     (pattern: string): RegExpLike => {
+      const known = seen.get(pattern);
+      if (known) return known;
       const compiled = RE2JS.compile(withRe2UnicodeEscapes(pattern));
       instructions += compiled.programSize();
       if (instructions > MAX_PATTERN_INSTRUCTIONS) {
@@ -107,8 +130,12 @@ function linearTimeRegExps(): RegExpEngine {
           `its patterns are too large (over ${MAX_PATTERN_INSTRUCTIONS} RE2 instructions together)`,
         );
       }
-      // Ajv shares one compiled pattern per distinct `toString()`.
-      return { test: (text: string) => compiled.test(text), toString: () => `/${pattern}/` } as RegExpLike;
+      const regExp = {
+        test: (text: string) => compiled.test(text),
+        toString: () => `/${pattern}/`,
+      } as RegExpLike;
+      seen.set(pattern, regExp);
+      return regExp;
     },
     // What Ajv's standalone code generation would print; nothing here generates standalone code.
     { code: 'linearTimeRegExp' },
@@ -117,7 +144,26 @@ function linearTimeRegExps(): RegExpEngine {
 
 /** JSON Schema patterns are ECMAScript's, which write `\u00e9`; RE2 writes `\x{00e9}`. */
 function withRe2UnicodeEscapes(pattern: string): string {
-  return pattern.replace(/(?<!\\)((?:\\\\)*)\\u([0-9a-fA-F]{4})/g, '$1\\x{$2}');
+  // An escape counts only after an even run of backslashes (`\\u0041` is a backslash and `u0041`).
+  const escape = (body: string) => new RegExp(String.raw`(?<!\\)((?:\\\\)*)\\u${body}`, 'g');
+  const hex = (codePoint: number) => `\\x{${codePoint.toString(16)}}`;
+  return (
+    pattern
+      // A surrogate pair is one character to RE2, which matches whole code points.
+      .replace(
+        escape('([dD][89abAB][0-9a-fA-F]{2})\\\\u([dD][c-fC-F][0-9a-fA-F]{2})'),
+        (_, run: string, high: string, low: string) =>
+          `${run}${hex((parseInt(high, 16) - 0xd800) * 0x400 + (parseInt(low, 16) - 0xdc00) + 0x10000)}`,
+      )
+      .replace(
+        escape('\\{([0-9a-fA-F]{1,6})\\}'),
+        (_, run: string, code: string) => `${run}${hex(parseInt(code, 16))}`,
+      )
+      .replace(
+        escape('([0-9a-fA-F]{4})'),
+        (_, run: string, code: string) => `${run}${hex(parseInt(code, 16))}`,
+      )
+  );
 }
 
 function describeViolation(error: ErrorObject): string {

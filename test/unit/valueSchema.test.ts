@@ -140,6 +140,14 @@ describe('value schemas', () => {
     ).toEqual(['/aaa must be string']);
   });
 
+  test('surrogate pairs and \\u{...} escapes are whole characters, as with the u flag', () => {
+    const emoji = { type: 'string', pattern: '^\\uD83D\\uDE00[\\uD83D\\uDE01-\\uD83D\\uDE4F]\\u{1F680}$' };
+    expect(() => assertMatchesSchema('param_config_mood', 'text', '😀😃🚀', emoji)).not.toThrow();
+    expect(() => assertMatchesSchema('param_config_mood', 'text', '😀😀🚀', emoji)).toThrow(
+      SchemaViolationError,
+    );
+  });
+
   test('patterns written with \\u escapes, as JSON Schema allows, work', () => {
     const schema = { type: 'string', pattern: '^caf\\u00e9\\\\u$' };
     expect(() => assertMatchesSchema('param_config_name', 'text', 'café\\u', schema)).not.toThrow();
@@ -160,6 +168,35 @@ describe('value schemas', () => {
         patternProperties: Object.fromEntries(Object.entries(patternProperties).slice(0, 50)),
       }),
     ).not.toThrow();
+  });
+
+  test('formats keep their full checks, but those that backtrack check the shape only', () => {
+    const date = { type: 'string', format: 'date' };
+    expect(() => assertMatchesSchema('param_config_day', 'text', '2024-19-39', date)).toThrow(
+      SchemaViolationError,
+    );
+    expect(() => assertMatchesSchema('param_config_day', 'text', '2024-02-29', date)).not.toThrow();
+    const url = { type: 'string', format: 'url' };
+    expect(() =>
+      assertMatchesSchema('param_config_hook', 'text', 'https://hooks.example:8443/v2?x=1', url),
+    ).not.toThrow();
+    expect(() => assertMatchesSchema('param_config_hook', 'text', 'hooks.example/v2', url)).toThrow(
+      SchemaViolationError,
+    );
+    // ajv-formats' own `url` expression takes time quadratic in this value (minutes at this length).
+    expect(() =>
+      assertMatchesSchema('param_config_hook', 'text', `http://${'a:'.repeat(150_000)} `, url),
+    ).toThrow(SchemaViolationError);
+    const email = { type: 'string', format: 'email' };
+    expect(() => assertMatchesSchema('param_config_owner', 'text', 'ops@acme.example', email)).not.toThrow();
+  });
+
+  test('a pattern used in many places counts once against the budget', () => {
+    const pattern = '^(?:\\w{30}){30}$';
+    const properties = Object.fromEntries(
+      Array.from({ length: 500 }, (_, i) => [`p${i}`, { type: 'string', pattern }]),
+    );
+    expect(() => compileValueSchema({ properties })).not.toThrow();
   });
 
   test('a definition referenced many times is compiled once, not copied into every place', () => {
