@@ -27,6 +27,8 @@ export interface LiveChange {
   readonly readCachesExpireInMs: number;
   /** A removal that kept a version written while it ran (for that edit's own rollout): that version. */
   readonly keptVersion?: number;
+  /** And the version cache-miss reads still get until that rollout ends, if one is live. */
+  readonly stillLiveVersion?: number;
 }
 
 /** A version as the workflow carries it: enough to push it. */
@@ -168,7 +170,15 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
           version: latest.version,
           removing: removing?.version,
         });
-        return { ...liveChange, keptVersion: latest.version };
+        const stillLive = await store.getLive(address).catch((error: unknown) => {
+          if (error instanceof NotFoundError) return undefined;
+          throw error;
+        });
+        return {
+          ...liveChange,
+          keptVersion: latest.version,
+          ...(stillLive ? { stillLiveVersion: stillLive.version } : {}),
+        };
       }
       return liveChange;
     },

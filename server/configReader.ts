@@ -17,7 +17,7 @@ interface CacheEntry {
  * every cache key, so one tenant's entry can never answer another's read. Entries live `ttlMs` from the
  * moment their read began, so no value is served longer than `ttlMs` after the store stopped holding it:
  * the bound a rollout waits out after promoting (workflows/rolloutWorkflow.ts). Concurrent misses for
- * one key share a single backend read.
+ * one key share a single backend read while it is younger than the TTL (so never with caching off).
  */
 export class CachedConfigReader {
   private readonly entries = new Map<string, CacheEntry>();

@@ -344,7 +344,8 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   outcome = removal
     ? `removed from ${updated.size} of ${total} instances` +
       (live?.keptVersion
-        ? `; version ${live.keptVersion}, written while it ran, was kept for its own rollout`
+        ? `; version ${live.keptVersion}, written while it ran, was kept for its own rollout` +
+          (live.stillLiveVersion ? `, and version ${live.stillLiveVersion} stays live until then` : '')
         : '')
     : `version ${target.version} is live on ${updated.size} of ${total} instances`;
   return {

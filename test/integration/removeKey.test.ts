@@ -63,6 +63,7 @@ test('a version written during the removal is kept for its own rollout', async (
   await store.put(address, '{"v":2}', { expectedVersion: 1, makeLive: false });
   expect(await activities.removeKey({ request: removal(tenantId), removing: newest })).toMatchObject({
     keptVersion: 2,
+    stillLiveVersion: 1,
   });
   expect(await store.latest(address)).toMatchObject({ version: 2, value: '{"v":2}' });
 });
