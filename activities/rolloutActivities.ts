@@ -81,24 +81,19 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
     readCachesExpireInMs: deps.readCacheTtlMs > 0 ? deps.readCacheTtlMs + READ_IN_FLIGHT_MARGIN_MS : 0,
   };
 
-  const isLive = (address: ConfigAddress) =>
-    store.getLive(address).then(
-      () => true,
-      (error: unknown) => {
-        if (error instanceof NotFoundError) return false;
-        throw error;
-      },
-    );
+  /** The live version, or undefined where none is live. */
+  const liveOrNone = (address: ConfigAddress) =>
+    store.getLive(address).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
 
   return platformErrorsAsFailures({
     /** Validates the change and reads what a rollback would restore. */
     async prepareRollout(request: RolloutRequest): Promise<PreparedRollout> {
       const address = addressOf(request);
       if (request.change.kind === 'set') await store.validate(address, request.change.value);
-      const previous = await store.getLive(address).catch((error: unknown) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
+      const previous = await liveOrNone(address);
       const existing =
         request.change.kind === 'existing'
           ? await store.getVersion(address, request.change.version)
@@ -157,7 +152,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
           latest.updatedAt === removing.updatedAt) ||
         // A delete cut short (a crash between its writes) can leave the key served without its newest
         // version: finishing it is what the removal meant.
-        (latest === undefined && removing !== null && (await isLive(address)));
+        (latest === undefined && removing !== null && (await liveOrNone(address)) !== undefined);
       if (unchanged) {
         await store.delete(address).catch((error: unknown) => {
           if (!(error instanceof NotFoundError)) throw error;
@@ -170,10 +165,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
           version: latest.version,
           removing: removing?.version,
         });
-        const stillLive = await store.getLive(address).catch((error: unknown) => {
-          if (error instanceof NotFoundError) return undefined;
-          throw error;
-        });
+        const stillLive = await liveOrNone(address);
         return {
           ...liveChange,
           keptVersion: latest.version,

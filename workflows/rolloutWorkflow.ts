@@ -8,7 +8,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { RolloutActivities, VersionRef } from '../activities/rolloutActivities';
+import type { LiveChange, RolloutActivities, VersionRef } from '../activities/rolloutActivities';
 import type { FleetOutcome, RefreshPayload } from '../activities/refresh/refreshPusher';
 import { instanceRef, type ServiceInstance } from '../common/cloudMap';
 import type {
@@ -330,9 +330,9 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     tally(await fleet.pushToInstances({ instances: joined, payload: candidatePayload, settings }));
   };
   await sweep();
-  // The config service may answer reads from its cache with the old state a little longer; an instance
-  // that loaded one while registering, or a removed key it first asked for now, would keep it. Once
-  // the caches have expired, a last sweep reaches whoever registered since the first.
+  // The config service may answer reads from its cache with the old state a little longer, and an
+  // instance that loaded it while registering would keep it. Once the caches have expired, a last
+  // sweep reaches whoever registered since the first.
   // Runs whose workflow code predates this wait may still have got an answer here from newer activity
   // code (a rolling deploy): `patched` keeps their histories replaying as they ran.
   const readCachesExpireInMs = live?.readCachesExpireInMs ?? 0;
@@ -342,11 +342,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   }
   enter('SUCCEEDED');
   outcome = removal
-    ? `removed from ${updated.size} of ${total} instances` +
-      (live?.keptVersion
-        ? `; version ${live.keptVersion}, written while it ran, was kept for its own rollout` +
-          (live.stillLiveVersion ? `, and version ${live.stillLiveVersion} stays live until then` : '')
-        : '')
+    ? removalOutcome(updated.size, total, live)
     : `version ${target.version} is live on ${updated.size} of ${total} instances`;
   return {
     state: 'SUCCEEDED',
@@ -407,4 +403,14 @@ function assertActor(input: ActorInput | undefined): void {
 /** Workflow time: deterministic on replay. */
 function now(): string {
   return new Date().toISOString();
+}
+
+function removalOutcome(updated: number, total: number, live: LiveChange | undefined): string {
+  const removed = `removed from ${updated} of ${total} instances`;
+  if (!live?.keptVersion) return removed;
+  const kept = `version ${live.keptVersion}, written while it ran, was kept for its own rollout`;
+  const stillLive = live.stillLiveVersion
+    ? `, and version ${live.stillLiveVersion} stays live until then`
+    : '';
+  return `${removed}; ${kept}${stillLive}`;
 }
