@@ -14,7 +14,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +23,7 @@ import type { ConfigAddress } from '../activities/storage/types';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 import { issueDevToken } from '../server/auth/localIssuer';
 import { localStackEnv, repoRoot, stackDown, stackUp, toolPath } from '../scripts/stack/index';
+import { closedPort } from '../test/support/ports';
 
 const DURATION = '8s';
 const WARMUP = '1s';
@@ -125,7 +125,7 @@ async function main(): Promise<number> {
 }
 
 async function startConfigService(ttlMs: number): Promise<{ process: ChildProcess; grpcPort: number }> {
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const [grpcPort, httpPort] = [await closedPort(), await closedPort()];
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'server/main.ts'], {
     cwd: repoRoot,
     env: {
@@ -230,17 +230,6 @@ function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
   return Math.round(kb / 1024);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function stopProcess(child: ChildProcess): Promise<void> {
