@@ -69,6 +69,7 @@ const NON_RETRYABLE: ReadonlySet<ErrorCode> = new Set([
   'VersionLimitReached',
   'PermissionDenied',
   'Unauthenticated',
+  'FleetTooLarge',
 ]);
 
 /**

@@ -12,8 +12,7 @@
  * Exits non-zero when a rollout does not succeed, reaches fewer instances than it should, or leaves any
  * instance off the new version.
  */
-import { readFileSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
+import { type KeyObject, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { DeleteServiceCommand } from '@aws-sdk/client-servicediscovery';
@@ -23,7 +22,11 @@ import { createAwsClients, destroyAwsClients, type AwsClients } from '../activit
 import { ensureService } from '../activities/discovery/cloudMapSetup';
 import { type ConfigStore, configStoreFor } from '../activities/storage/configStore';
 import type { ConfigAddress } from '../activities/storage/types';
+import { signInstanceGrant } from '../common/instanceGrant';
+import { keyFromFile } from '../common/keyFiles';
 import { createLogger, type Logger } from '../common/logger';
+import { NonceGuard } from '../common/pushGrant';
+import { generateSealingKeys } from '../common/sealedValue';
 import type { RolloutPlan, RolloutRequest, RolloutResult } from '../common/rollout';
 import {
   loadAwsSettings,
@@ -100,7 +103,9 @@ interface Context {
   readonly temporal: Client;
   readonly taskQueue: string;
   readonly namespace: string;
-  readonly pushVerifyKeyPem: string;
+  readonly pushVerifyKey: KeyObject;
+  /** No config service runs here: the bench issues its instances' grants itself. */
+  readonly grantSigningKey: KeyObject;
   readonly logger: Logger;
 }
 
@@ -157,7 +162,12 @@ async function main(): Promise<number> {
     temporal,
     taskQueue,
     namespace: rolloutSettings.cloudMapNamespace,
-    pushVerifyKeyPem: readFileSync(requiredEnv('PUSH_VERIFY_KEY_FILE'), 'utf8'),
+    pushVerifyKey: keyFromFile(requiredEnv('PUSH_VERIFY_KEY_FILE'), 'public', 'PUSH_VERIFY_KEY_FILE'),
+    grantSigningKey: keyFromFile(
+      requiredEnv('INSTANCE_GRANT_SIGNING_KEY_FILE'),
+      'private',
+      'INSTANCE_GRANT_SIGNING_KEY_FILE',
+    ),
     logger,
   };
   log(`run ${runId}: task queue ${taskQueue}, Cloud Map namespace ${context.namespace}`);
@@ -327,25 +337,40 @@ async function startFleet(
     const instanceId = `${fleet.service}-${String(index).padStart(4, '0')}`;
     const held = new HeldConfig((error) => context.logger.error('listener failed', { instanceId, error }));
     held.applyRead(address, { version: live.version, value: live.value, format: live.format }, 'load');
+    const sealingKeys = generateSealingKeys();
+    // Known once the server listens; pushes arrive only after that.
+    const listening: { address?: string } = {};
     const server = await startRefreshServer(
       createCacheRefreshHandlers({
         service: fleet.service,
         tenancy,
-        pushVerifyKeyPem: context.pushVerifyKeyPem,
+        pushVerifyKey: context.pushVerifyKey,
+        sealingKeys,
+        nonces: new NonceGuard(),
         held,
         status: () => Promise.resolve('SERVING'),
-        instanceId: () => instanceId,
+        target: () => ({
+          service: fleet.service,
+          instanceId,
+          ...(listening.address ? { address: listening.address } : {}),
+        }),
         logger: context.logger,
       }),
       { host: HOST, port: 0 },
     );
+    listening.address = `${HOST}:${server.port}`;
+    const { token: grant } = signInstanceGrant(context.grantSigningKey, {
+      service: fleet.service,
+      tenancy: 'pool',
+      sealingKey: sealingKeys.publicKey,
+    });
     const instance: Instance = { instanceId, held, server };
     fleet.instances.push(instance);
     instance.registration = await registerInstance(context.clients.serviceDiscovery, {
       namespace: context.namespace,
       service: fleet.service,
       instanceId,
-      attributes: instanceAttributes({ address: HOST, port: server.port, tenancy }),
+      attributes: instanceAttributes({ address: HOST, port: server.port, tenancy, grant }),
       createServiceIfMissing: false,
     });
   });

@@ -14,6 +14,8 @@ export const INSTANCE_ATTRIBUTES = {
   tenant: 'tenant',
   /** Availability zone or any placement label; used to spread canaries. */
   zone: 'zone',
+  /** The instance grant (common/instanceGrant.ts): without a valid one, no rollout pushes to it. */
+  grant: 'grant',
 } as const;
 
 export type Tenancy = 'silo' | 'pool';
@@ -27,6 +29,8 @@ export interface ServiceInstance {
   readonly tenancy: Tenancy;
   readonly tenantId?: string;
   readonly zone?: string;
+  /** From the instance's verified grant: the X25519 key its values are sealed to. */
+  readonly sealingKey: string;
 }
 
 /** How an instance is referred to in outcomes and progress: instance ids are unique only per service. */

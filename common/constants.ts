@@ -33,6 +33,8 @@ export const ROLE_BY_GROUP = {
   'release-managers': 'release_manager',
   operators: 'operator',
   services: 'service',
+  // The platform's own pooled services, which serve every tenant: never a tenant's group.
+  'pool-services': 'pool_service',
 } as const;
 
 export type Role = (typeof ROLE_BY_GROUP)[keyof typeof ROLE_BY_GROUP];

@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'PermissionDenied'
   | 'BackendUnavailable'
   | 'RolloutInProgress'
-  | 'RolloutStateConflict';
+  | 'RolloutStateConflict'
+  | 'FleetTooLarge';
 
 export abstract class PlatformError extends Error {
   abstract readonly code: ErrorCode;
@@ -144,4 +145,9 @@ export class RolloutInProgressError extends PlatformError {
 /** The rollout is not in a state that allows the action (approve while not awaiting approval, …). */
 export class RolloutStateConflictError extends PlatformError {
   readonly code = 'RolloutStateConflict';
+}
+
+/** More instances serve the tenant than one rollout may reach: a bound on what Cloud Map can make us do. */
+export class FleetTooLargeError extends PlatformError {
+  readonly code = 'FleetTooLarge';
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { isIPv4 } from 'node:net';
 import { DEFAULT_CLOUD_MAP_NAMESPACE } from './cloudMap';
 import { DEFAULT_CONFIG_TABLE, DEFAULT_PORTS, DEFAULT_SCHEMA_TABLE } from './constants';
+import { DEFAULT_INSTANCE_GRANT_TTL_SECONDS, MAX_INSTANCE_GRANT_TTL_SECONDS } from './instanceGrant';
 import { ROLLOUT_TASK_QUEUE } from './rollout';
 
 /**
@@ -51,6 +53,14 @@ const serverSchema = z.object({
   HTTP_PORT: port(DEFAULT_PORTS.http),
   CONFIG_CACHE_TTL_MS: configCacheTtlMs,
   CONFIG_CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).default(10000),
+  /** The private key the config service signs instance grants with (IssueInstanceGrant). */
+  INSTANCE_GRANT_SIGNING_KEY_FILE: z.string().min(1),
+  INSTANCE_GRANT_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(MAX_INSTANCE_GRANT_TTL_SECONDS)
+    .default(DEFAULT_INSTANCE_GRANT_TTL_SECONDS),
 });
 
 const temporalSchema = z.object({
@@ -61,8 +71,52 @@ const temporalSchema = z.object({
   TEMPORAL_API_KEY: z.string().min(1).optional(),
 });
 
+/** `10.0.0.0/8,172.16.0.0/12`: IPv4 CIDRs. */
+const cidrList = z
+  .string()
+  .transform((list) =>
+    list
+      .split(',')
+      .map((cidr) => cidr.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(z.string().refine(isIpv4Cidr, 'expected IPv4 CIDRs such as 10.0.0.0/8, separated by commas'))
+      .min(1),
+  );
+
+/** `1024-65535` or `8443,9000-9100`: inclusive port ranges. */
+const portRanges = z
+  .string()
+  .transform((list, context) =>
+    list
+      .split(',')
+      .map((range) => range.trim())
+      .filter(Boolean)
+      .map((range) => {
+        const match = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(range);
+        const from = Number(match?.[1]);
+        const to = Number(match?.[2] ?? match?.[1]);
+        if (!match || from < 1 || to > 65535 || from > to) {
+          context.addIssue({
+            code: 'custom',
+            message: `"${range}" is not a port or a range such as 1024-65535`,
+          });
+        }
+        return { from, to };
+      }),
+  )
+  .pipe(z.array(z.object({ from: z.number(), to: z.number() })).min(1));
+
 const rolloutWorkerSchema = z.object({
   PUSH_SIGNING_KEY_FILE: z.string().min(1),
+  /** The config service's public key for instance grants: only registrations holding one are pushed to. */
+  INSTANCE_GRANT_VERIFY_KEY_FILE: z.string().min(1),
+  /** Where pushes may go. The default is the private ranges; on AWS, the VPC's CIDR. */
+  INSTANCE_ALLOWED_CIDRS: cidrList.default('10.0.0.0/8,172.16.0.0/12,192.168.0.0/16'),
+  INSTANCE_ALLOWED_PORTS: portRanges.default('1024-65535'),
+  MAX_INSTANCES_PER_ROLLOUT: z.coerce.number().int().min(1).max(10_000).default(2000),
   CLOUD_MAP_NAMESPACE: z.string().min(1).default(DEFAULT_CLOUD_MAP_NAMESPACE),
   BIND_ADDRESS: z.string().min(1).default('127.0.0.1'),
   WORKER_HEALTH_PORT: port(DEFAULT_PORTS.workerHealth),
@@ -127,6 +181,8 @@ function toServerSettings(s: z.infer<typeof serverSchema>) {
     httpPort: s.HTTP_PORT,
     cacheTtlMs: s.CONFIG_CACHE_TTL_MS,
     cacheMaxEntries: s.CONFIG_CACHE_MAX_ENTRIES,
+    instanceGrantSigningKeyFile: s.INSTANCE_GRANT_SIGNING_KEY_FILE,
+    instanceGrantTtlSeconds: s.INSTANCE_GRANT_TTL_SECONDS,
   };
 }
 
@@ -144,6 +200,10 @@ function toTemporalSettings(s: z.infer<typeof temporalSchema>) {
 function toRolloutWorkerSettings(s: z.infer<typeof rolloutWorkerSchema>) {
   return {
     pushSigningKeyFile: s.PUSH_SIGNING_KEY_FILE,
+    instanceGrantVerifyKeyFile: s.INSTANCE_GRANT_VERIFY_KEY_FILE,
+    allowedCidrs: s.INSTANCE_ALLOWED_CIDRS,
+    allowedPorts: s.INSTANCE_ALLOWED_PORTS,
+    maxInstancesPerRollout: s.MAX_INSTANCES_PER_ROLLOUT,
     cloudMapNamespace: s.CLOUD_MAP_NAMESPACE,
     bindAddress: s.BIND_ADDRESS,
     healthPort: s.WORKER_HEALTH_PORT,
@@ -178,4 +238,9 @@ export function loadServerSettings(env: Env = process.env): ServerSettings {
 function isLoopback(url: string): boolean {
   const host = new URL(url).hostname;
   return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function isIpv4Cidr(cidr: string): boolean {
+  const [network, prefix, ...rest] = cidr.split('/');
+  return rest.length === 0 && isIPv4(network ?? '') && /^\d{1,2}$/.test(prefix ?? '') && Number(prefix) <= 32;
 }

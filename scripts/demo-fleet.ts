@@ -1,12 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
-import { readFileSync } from 'node:fs';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
-import { CloudMapDiscovery } from '../activities/discovery/cloudMapDiscovery';
+import type { CloudMapDiscovery } from '../activities/discovery/cloudMapDiscovery';
 import { instanceRef, type ServiceInstance } from '../common/cloudMap';
+import { keyFromFile } from '../common/keyFiles';
 import { createLogger } from '../common/logger';
 import { loadProto } from '../common/proto';
-import { signPushToken } from '../common/pushToken';
+import { keysHash, signPushGrant } from '../common/pushGrant';
 import { loadAwsSettings, loadRolloutWorkerSettings } from '../common/settings';
+import { createDiscovery } from '../server/rolloutWorker';
 import type { ProtoGrpcType } from '../gen/proto/refresh';
 import type { HealthResponse__Output } from '../gen/proto/configsvc/v1/HealthResponse';
 
@@ -23,9 +24,9 @@ const SERVICES = SERVICE ? [SERVICE] : ['orders', 'billing'];
 
 async function main(): Promise<void> {
   const aws = createAwsClients(loadAwsSettings());
-  const discovery = new CloudMapDiscovery(
-    aws.serviceDiscovery,
-    loadRolloutWorkerSettings().cloudMapNamespace,
+  const discovery = createDiscovery(
+    aws,
+    loadRolloutWorkerSettings(),
     createLogger({ component: 'demo' }, 'error'),
   );
   try {
@@ -48,17 +49,24 @@ async function waitForFleet(discovery: CloudMapDiscovery): Promise<ServiceInstan
 /** Asks every instance, as the control plane does, what it holds and whether it is healthy. */
 async function showFleet(fleet: ServiceInstance[]): Promise<void> {
   const { proto } = loadProto<ProtoGrpcType>('refresh.proto');
-  const signingKey = readFileSync(loadRolloutWorkerSettings().pushSigningKeyFile, 'utf8');
+  const signingKey = keyFromFile(
+    loadRolloutWorkerSettings().pushSigningKeyFile,
+    'private',
+    'PUSH_SIGNING_KEY_FILE',
+  );
+  const keys = [{ tenantId: TENANT, key: KEY, service: SERVICE }];
   for (const instance of fleet) {
     const client = new proto.configsvc.v1.CacheRefresh(
       `${instance.address}:${instance.port}`,
       grpc.credentials.createInsecure(),
     );
     const metadata = new grpc.Metadata();
-    metadata.set('authorization', `Bearer ${signPushToken(signingKey, { service: instance.service })}`);
+    const target = { ...instance, address: `${instance.address}:${instance.port}` };
+    const grant = signPushGrant(signingKey, target, { op: 'health', keysHash: keysHash(keys) });
+    metadata.set('authorization', `Bearer ${grant}`);
     const health = await new Promise<HealthResponse__Output | undefined>((resolve) =>
       client.Health(
-        { keys: [{ tenant_id: TENANT, key: KEY, service: SERVICE ?? '' }] },
+        { keys: keys.map((k) => ({ tenant_id: k.tenantId, key: k.key, service: k.service ?? '' })) },
         metadata,
         { deadline: Date.now() + 2000 },
         (error, response) => resolve(error ? undefined : response),

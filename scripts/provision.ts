@@ -4,9 +4,9 @@ import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import { ensureHttpNamespace, ensureService } from '../activities/discovery/cloudMapSetup';
 import { ensureConfigTable } from '../activities/storage/configTable';
 import { DEFAULT_CLOUD_MAP_NAMESPACE } from '../common/cloudMap';
-import { ensurePushKeys } from '../common/pushToken';
 import { localStateDir } from '../common/repoRoot';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
+import { ensureEd25519Keys } from '../common/signedToken';
 import { ensureIssuerKeys } from '../server/auth/localIssuer';
 
 /**
@@ -24,8 +24,8 @@ export const EXAMPLE_SERVICES = ['orders', 'billing'] as const;
 
 /**
  * What the local stack needs before the platform can use it: the config table and the Cloud Map
- * namespace (the emulators run in memory, so after every start), the local issuer's keys and the
- * control plane's push-signing keys. Idempotent.
+ * namespace (the emulators run in memory, so after every start), the local issuer's keys, the
+ * control plane's push-signing keys and the config service's instance-grant keys. Idempotent.
  */
 export async function provisionStack(
   env: Record<string, string | undefined> = process.env,
@@ -42,7 +42,8 @@ export async function provisionStack(
     for (const service of EXAMPLE_SERVICES)
       await ensureService(clients.serviceDiscovery, namespaceName, service);
     ensureIssuerKeys();
-    ensurePushKeys(localStateDir('push'));
+    ensureEd25519Keys(localStateDir('push'));
+    ensureEd25519Keys(localStateDir('instance-grants'));
     writeAwsCliConfig();
     return [
       `table ${tableName}: ${table}`,

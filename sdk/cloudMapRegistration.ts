@@ -29,8 +29,11 @@ export function instanceAttributes(instance: {
   readonly port: number;
   readonly tenancy: InstanceTenancy;
   readonly zone?: string;
+  /** The instance grant the config service issued for this instance's sealing key. */
+  readonly grant: string;
 }): Record<string, string> {
   return {
+    [INSTANCE_ATTRIBUTES.grant]: instance.grant,
     [INSTANCE_ATTRIBUTES.ipv4]: instance.address,
     [INSTANCE_ATTRIBUTES.port]: String(instance.port),
     [INSTANCE_ATTRIBUTES.tenancy]: instance.tenancy.kind,

@@ -1,10 +1,13 @@
-import { createPublicKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import type { ConfigAddress } from '../activities/storage/types';
 import { InvalidArgumentError } from '../common/errors';
 import { assertConfigKey, assertServiceName, isTenantId } from '../common/identifiers';
 import { createLogger, type Logger } from '../common/logger';
+import { NonceGuard } from '../common/pushGrant';
+import { generateSealingKeys, type SealingKeyPair } from '../common/sealedValue';
+import { ed25519Key } from '../common/signedToken';
 import {
   advertisedAddress,
   type CloudMapRegistration,
@@ -41,6 +44,12 @@ export interface CloudMapOptions {
   readonly advertiseAddress?: string;
   /** Create the Cloud Map service when it does not exist (local runs; on AWS the template makes it). */
   readonly createServiceIfMissing?: boolean;
+  /**
+   * The token the instance asks for its instance grant with (IssueInstanceGrant). A silo defaults to its
+   * tenant's service token (`tokenFor`); a pooled instance must give a token of the platform's
+   * `pool-services` group, since its grant lets it receive every tenant's values.
+   */
+  readonly grantToken?: () => Promise<string>;
 }
 
 /** Whether the app is fit to serve; asked on every Health call (the rollout's health gate). */
@@ -60,7 +69,7 @@ export interface ConfigClientOptions {
   readonly preload?: readonly PreloadKey[];
   /** Where the CacheRefresh server listens; port 0 picks a free one. */
   readonly refreshServer: { readonly host: string; readonly port: number };
-  /** The control plane's Ed25519 public key (PEM) that push tokens are verified with. */
+  /** The control plane's Ed25519 public key (PEM) that push grants are verified with. */
   readonly pushVerifyKeyPem: string;
   /** Register in Cloud Map so rollouts find this instance; omit to run unregistered. */
   readonly cloudMap?: CloudMapOptions;
@@ -71,6 +80,11 @@ export interface ConfigClientOptions {
 }
 
 type State = 'new' | 'starting' | 'ready' | 'stopping' | 'stopped';
+
+/** A grant is renewed once this share of its lifetime has passed. */
+const GRANT_RENEWAL_POINT = 0.5;
+/** A failed renewal is tried again after this long (while the current grant lasts). */
+const GRANT_RENEWAL_RETRY_MS = 60_000;
 
 /**
  * What a consuming service embeds: holds its tenants' config in memory, serves CacheRefresh so rollouts
@@ -85,6 +99,12 @@ export class ConfigClient {
   private readonly versionCheck: VersionCheck;
   private readonly preload: readonly ConfigAddress[];
   private readonly loading = new Map<string, Promise<void>>();
+  private readonly pushVerifyKey: KeyObject;
+  /** Values pushed to this instance are sealed to it; the private half never leaves the process. */
+  private readonly sealingKeys: SealingKeyPair = generateSealingKeys();
+  private readonly nonces = new NonceGuard();
+  private advertised: string | undefined;
+  private grantRenewal: NodeJS.Timeout | undefined;
   private state: State = 'new';
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -94,7 +114,7 @@ export class ConfigClient {
   private boundInstanceId: string | undefined;
 
   constructor(options: ConfigClientOptions) {
-    assertOptions(options);
+    this.pushVerifyKey = assertOptions(options);
     this.options = options;
     this.preload = (options.preload ?? []).map((key, index) => this.addressOf(key, `preload[${index}].`));
     this.logger = options.logger ?? createLogger({ component: 'config-sdk', service: options.service });
@@ -184,6 +204,11 @@ export class ConfigClient {
     return this.server.port;
   }
 
+  /** The public half of this instance's sealing key, as its instance grant names it. */
+  get sealingKey(): string {
+    return this.sealingKeys.publicKey;
+  }
+
   /** The id this instance reports in Health and registers in Cloud Map. */
   get instanceId(): string {
     if (!this.boundInstanceId) throw new ConfigClientStateError('the instance id is known once started');
@@ -197,10 +222,16 @@ export class ConfigClient {
       createCacheRefreshHandlers({
         service: options.service,
         tenancy: options.tenancy,
-        pushVerifyKeyPem: options.pushVerifyKeyPem,
+        pushVerifyKey: this.pushVerifyKey,
+        sealingKeys: this.sealingKeys,
+        nonces: this.nonces,
         held: this.held,
         status: () => this.status(),
-        instanceId: () => this.boundInstanceId ?? '',
+        target: () => ({
+          service: options.service,
+          instanceId: this.boundInstanceId ?? '',
+          ...(this.advertised ? { address: this.advertised } : {}),
+        }),
         logger: this.logger,
       }),
       options.refreshServer,
@@ -211,18 +242,8 @@ export class ConfigClient {
       : options.refreshServer.host;
     this.boundInstanceId = cloudMap?.instanceId ?? `${options.service}-${address}-${this.server.port}`;
     if (cloudMap) {
-      this.registration = await registerInstance(cloudMap.client, {
-        namespace: cloudMap.namespace,
-        service: options.service,
-        instanceId: this.boundInstanceId,
-        attributes: instanceAttributes({
-          address,
-          port: this.server.port,
-          tenancy: options.tenancy,
-          zone: cloudMap.zone,
-        }),
-        createServiceIfMissing: cloudMap.createServiceIfMissing ?? false,
-      });
+      this.advertised = `${address}:${this.server.port}`;
+      await this.register(cloudMap, address, this.server.port);
     }
     this.versionCheck.start();
     this.logger.info('config client ready', {
@@ -233,8 +254,67 @@ export class ConfigClient {
     });
   }
 
+  /**
+   * Registers with a fresh instance grant, and schedules the next registration before the grant expires
+   * (Cloud Map's RegisterInstance is an upsert: the instance stays discoverable throughout).
+   */
+  private async register(cloudMap: CloudMapOptions, address: string, port: number): Promise<void> {
+    const { options } = this;
+    const token = await this.grantToken(cloudMap);
+    const { grant, expiresAt } = await this.reader.issueInstanceGrant(
+      { service: options.service, tenancy: options.tenancy.kind, sealingKey: this.sealingKeys.publicKey },
+      token,
+    );
+    this.registration = await registerInstance(cloudMap.client, {
+      namespace: cloudMap.namespace,
+      service: options.service,
+      instanceId: this.boundInstanceId ?? '',
+      attributes: instanceAttributes({ address, port, tenancy: options.tenancy, zone: cloudMap.zone, grant }),
+      createServiceIfMissing: cloudMap.createServiceIfMissing ?? false,
+    });
+    const lifetimeMs = Math.max(0, expiresAt * 1000 - Date.now());
+    this.scheduleRenewal(cloudMap, address, port, lifetimeMs * GRANT_RENEWAL_POINT, expiresAt);
+  }
+
+  private scheduleRenewal(
+    cloudMap: CloudMapOptions,
+    address: string,
+    port: number,
+    delayMs: number,
+    expiresAt: number,
+  ): void {
+    this.grantRenewal = setTimeout(() => {
+      void this.register(cloudMap, address, port).catch((error: unknown) => {
+        if (this.state === 'stopping' || this.state === 'stopped') return;
+        const remainingMs = expiresAt * 1000 - Date.now();
+        this.logger.error('renewing the instance grant failed; retrying while the current one lasts', {
+          instanceId: this.boundInstanceId,
+          expiresAt: new Date(expiresAt * 1000).toISOString(),
+          error,
+        });
+        if (remainingMs > 0) {
+          this.scheduleRenewal(
+            cloudMap,
+            address,
+            port,
+            Math.min(GRANT_RENEWAL_RETRY_MS, remainingMs),
+            expiresAt,
+          );
+        }
+      });
+    }, delayMs);
+    this.grantRenewal.unref();
+  }
+
+  private grantToken(cloudMap: CloudMapOptions): Promise<string> {
+    const { tenancy } = this.options;
+    // assertOptions made sure a pooled instance gives a token of its own.
+    return cloudMap.grantToken?.() ?? this.options.tokenFor(tenancy.kind === 'silo' ? tenancy.tenantId : '');
+  }
+
   /** Deregistration failures are logged, not thrown: the process is going away either way. */
   private async shutDown(): Promise<void> {
+    clearTimeout(this.grantRenewal);
     if (this.registration) {
       await this.registration.deregister().catch((error: unknown) =>
         this.logger.error('Cloud Map deregistration failed; discovery may still list this instance', {
@@ -296,19 +376,14 @@ export class ConfigClient {
   }
 }
 
-/** Mistakes in options stop the service at construction, naming the option. */
-function assertOptions(options: ConfigClientOptions): void {
+/** Mistakes in options stop the service at construction, naming the option; answers the push key. */
+function assertOptions(options: ConfigClientOptions): KeyObject {
   assertServiceName(options.service);
   if (options.tenancy.kind === 'silo' && !isTenantId(options.tenancy.tenantId)) {
     throw new InvalidArgumentError('tenancy.tenantId is not a valid tenant id', 'tenancy.tenantId');
   }
-  let keyType: string | undefined;
-  try {
-    keyType = createPublicKey(options.pushVerifyKeyPem).asymmetricKeyType;
-  } catch {
-    keyType = undefined;
-  }
-  if (keyType !== 'ed25519') {
+  const pushVerifyKey = ed25519Key(options.pushVerifyKeyPem, 'public');
+  if (!pushVerifyKey) {
     throw new InvalidArgumentError(
       'pushVerifyKeyPem must be an Ed25519 public key in PEM',
       'pushVerifyKeyPem',
@@ -321,4 +396,11 @@ function assertOptions(options: ConfigClientOptions): void {
       'versionCheckIntervalMs',
     );
   }
+  if (options.tenancy.kind === 'pool' && options.cloudMap && !options.cloudMap.grantToken) {
+    throw new InvalidArgumentError(
+      'a pooled instance registered in Cloud Map needs cloudMap.grantToken: a token of the pool-services group',
+      'cloudMap.grantToken',
+    );
+  }
+  return pushVerifyKey;
 }

@@ -1,10 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ConfigAddress, ValueFormat } from '../activities/storage/types';
+import type { Tenancy } from '../common/cloudMap';
 import { InvalidArgumentError } from '../common/errors';
 import { loadProto } from '../common/proto';
 import type { ProtoGrpcType } from '../gen/proto/config';
 import type { ConfigServiceClient } from '../gen/proto/configsvc/v1/ConfigService';
 import type { GetConfigResponse__Output } from '../gen/proto/configsvc/v1/GetConfigResponse';
+import type { IssueInstanceGrantResponse__Output } from '../gen/proto/configsvc/v1/IssueInstanceGrantResponse';
 import { ConfigServiceError } from './errors';
 import type { HeldValue } from './heldConfig';
 
@@ -83,6 +85,31 @@ export class ConfigReaderClient {
       );
     }
     return { version: entry.version, value: entry.value, format: toFormat(entry.format) };
+  }
+
+  /** An instance grant for this instance's sealing key, asked for with `token` (see proto/config.proto). */
+  async issueInstanceGrant(
+    request: { readonly service: string; readonly tenancy: Tenancy; readonly sealingKey: string },
+    token: string,
+  ): Promise<{ readonly grant: string; readonly expiresAt: number }> {
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    const response = await new Promise<IssueInstanceGrantResponse__Output | undefined>((resolve, reject) => {
+      this.client.IssueInstanceGrant(
+        {
+          service: request.service,
+          tenancy: request.tenancy,
+          sealing_key: Buffer.from(request.sealingKey, 'base64url'),
+        },
+        metadata,
+        { deadline: Date.now() + this.deadlineMs },
+        (error, answer) => (error ? reject(toConfigServiceError(error)) : resolve(answer)),
+      );
+    });
+    if (!response?.grant) {
+      throw new ConfigServiceError(grpc.status.INTERNAL, 'IssueInstanceGrant answered no grant');
+    }
+    return { grant: response.grant, expiresAt: response.expires_at };
   }
 
   close(): void {

@@ -1,17 +1,25 @@
 import type { ConfigAddress } from '../activities/storage/types';
 import { InvalidArgumentError, PlatformError } from '../common/errors';
 import { assertConfigKey, assertServiceName, isTenantId } from '../common/identifiers';
+import { keysHash, type PushScope, refreshScope, sealingContext } from '../common/pushGrant';
 import type { HealthRequest__Output } from '../gen/proto/configsvc/v1/HealthRequest';
 import type { RefreshRequest__Output } from '../gen/proto/configsvc/v1/RefreshRequest';
 import type { Delivery } from './heldConfig';
 
+/** Opens a sealed value (common/sealedValue.ts) or throws. */
+export type OpenSealed = (sealed: Buffer, context: string) => string;
+
 /**
  * Turns CacheRefresh messages into what HeldConfig applies, refusing anything malformed with an error
- * that names the proto field at fault.
+ * that names the proto field at fault; `scope` is what the call's push grant must authorise.
  */
-export function parseRefreshRequest(request: RefreshRequest__Output): {
+export function parseRefreshRequest(
+  request: RefreshRequest__Output,
+  open: OpenSealed,
+): {
   readonly address: ConfigAddress;
   readonly delivery: Delivery;
+  readonly scope: PushScope;
 } {
   const address = parseAddress(request, '');
   const version = nonNegativeInteger(request.version, 'version');
@@ -23,25 +31,51 @@ export function parseRefreshRequest(request: RefreshRequest__Output): {
     );
   }
   const rolloutId = request.rollout_id || undefined;
+  const scopeOf = (value: string | undefined): PushScope =>
+    refreshScope({
+      ...address,
+      version,
+      revertFrom,
+      value,
+      format: request.format,
+      rolloutId: request.rollout_id,
+    });
   if (request.change === 'removed' && request.removed === true) {
-    return { address, delivery: { version, value: undefined, revertFrom, rolloutId } };
+    return {
+      address,
+      delivery: { version, value: undefined, revertFrom, rolloutId },
+      scope: scopeOf(undefined),
+    };
   }
-  if (request.change !== 'value' || !request.value) {
-    throw new InvalidArgumentError('value is required unless removed is set', 'value');
+  const sealed = request.change === 'sealed_value' ? request.sealed_value : undefined;
+  if (!sealed || sealed.length === 0) {
+    throw new InvalidArgumentError('sealed_value is required unless removed is set', 'sealed_value');
   }
   if (version < 1) throw new InvalidArgumentError('version of a value must be at least 1', 'version');
   if (request.format !== 'json' && request.format !== 'text') {
     throw new InvalidArgumentError(`format must be "json" or "text", not "${request.format}"`, 'format');
   }
+  let value: string;
+  try {
+    value = open(sealed, sealingContext({ ...address, version }));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InvalidArgumentError(`sealed_value cannot be opened: ${reason}`, 'sealed_value');
+  }
   return {
     address,
-    delivery: { version, value: { value: request.value, format: request.format }, revertFrom, rolloutId },
+    delivery: { version, value: { value, format: request.format }, revertFrom, rolloutId },
+    scope: scopeOf(value),
   };
 }
 
-/** The keys a Health call asks about, in request order. */
-export function parseHeldKeys(request: HealthRequest__Output): ConfigAddress[] {
-  return request.keys.map((key, index) => parseAddress(key, `keys[${index}].`));
+/** The keys a Health call asks about, in request order, and what its push grant must authorise. */
+export function parseHeldKeys(request: HealthRequest__Output): {
+  readonly keys: ConfigAddress[];
+  readonly scope: PushScope;
+} {
+  const keys = request.keys.map((key, index) => parseAddress(key, `keys[${index}].`));
+  return { keys, scope: { op: 'health', keysHash: keysHash(keys) } };
 }
 
 function parseAddress(

@@ -1,8 +1,10 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { KeyObject } from 'node:crypto';
 import { UnauthenticatedError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { loadProto } from '../common/proto';
-import { verifyPushToken } from '../common/pushToken';
+import { type NonceGuard, type PushScope, type PushTarget, verifyPushGrant } from '../common/pushGrant';
+import { openSealedValue, type SealingKeyPair } from '../common/sealedValue';
 import type { ProtoGrpcType } from '../gen/proto/refresh';
 import type { CacheRefreshHandlers } from '../gen/proto/configsvc/v1/CacheRefresh';
 import { errorReply, grpcStatusOf } from '../server/errorStatus';
@@ -16,56 +18,74 @@ export type ServingStatus = 'SERVING' | 'NOT_SERVING';
 export interface CacheRefreshDeps {
   readonly service: string;
   readonly tenancy: InstanceTenancy;
-  /** The control plane's Ed25519 public key: only it can sign push tokens. */
-  readonly pushVerifyKeyPem: string;
+  /** The control plane's Ed25519 public key: only it can sign push grants. */
+  readonly pushVerifyKey: KeyObject;
+  /** This instance's own sealing keys: values pushed to it are sealed to their public half. */
+  readonly sealingKeys: SealingKeyPair;
+  /** Nonces of the push grants this instance has accepted, so none is accepted twice. */
+  readonly nonces: NonceGuard;
   readonly held: HeldConfig;
   readonly status: () => Promise<ServingStatus>;
-  readonly instanceId: () => string;
+  /** Who this instance is, as grants must name it: its id, and its advertised `ip:port` once registered. */
+  readonly target: () => PushTarget;
   readonly logger: Logger;
 }
 
-/** CacheRefresh as proto/refresh.proto specifies it; every call must carry a push token for this service. */
+/** CacheRefresh as proto/refresh.proto specifies it; every call must carry a push grant for exactly it. */
 export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefreshHandlers {
   const { held, logger } = deps;
+  const open = (sealed: Buffer, context: string) => openSealedValue(deps.sealingKeys, sealed, context);
   return {
-    Refresh: authenticatedUnary(deps, (request) => {
-      const { address, delivery } = parseRefreshRequest(request);
-      assertServesTenant(deps.tenancy, address.tenantId, deps.service, 'tenant_id');
-      const outcome = held.applyPush(address, delivery);
-      const fields = {
-        tenantId: address.tenantId,
-        key: address.key,
-        service: address.service,
-        version: delivery.version,
-        revertFrom: delivery.revertFrom || undefined,
-        removed: delivery.value === undefined,
-        rolloutId: delivery.rolloutId,
-        heldVersion: outcome.heldVersion,
-      };
-      if (outcome.applied) logger.info(delivery.revertFrom ? 'rollback applied' : 'push applied', fields);
-      else logger.debug('push changed nothing: duplicate, outdated or not holding revert_from', fields);
-      return { held_version: outcome.heldVersion, applied: outcome.applied };
-    }),
-    Health: authenticatedUnary(deps, async (request) => {
-      const keys = parseHeldKeys(request);
-      return {
-        status: await deps.status(),
-        instance_id: deps.instanceId(),
-        held_versions: keys.map((address) => held.heldVersion(address)),
-      };
-    }),
+    Refresh: authenticatedUnary(
+      deps,
+      (request) => parseRefreshRequest(request, open),
+      (parsed) => {
+        const { address, delivery } = parsed;
+        assertServesTenant(deps.tenancy, address.tenantId, deps.service, 'tenant_id');
+        const outcome = held.applyPush(address, delivery);
+        const fields = {
+          tenantId: address.tenantId,
+          key: address.key,
+          service: address.service,
+          version: delivery.version,
+          revertFrom: delivery.revertFrom || undefined,
+          removed: delivery.value === undefined,
+          rolloutId: delivery.rolloutId,
+          heldVersion: outcome.heldVersion,
+        };
+        if (outcome.applied) logger.info(delivery.revertFrom ? 'rollback applied' : 'push applied', fields);
+        else logger.debug('push changed nothing: duplicate, outdated or not holding revert_from', fields);
+        return { held_version: outcome.heldVersion, applied: outcome.applied };
+      },
+    ),
+    Health: authenticatedUnary(deps, parseHeldKeys, async ({ keys }) => ({
+      status: await deps.status(),
+      instance_id: deps.target().instanceId,
+      held_versions: keys.map((address) => held.heldVersion(address)),
+    })),
   };
 }
 
-function authenticatedUnary<Req, Res>(
+/**
+ * A call is parsed only once its grant's signature, audience and times hold; then the grant must
+ * authorise exactly what was parsed, and only then is it handled.
+ */
+function authenticatedUnary<Req, Parsed extends { readonly scope: PushScope }, Res>(
   deps: CacheRefreshDeps,
-  handle: (request: Req) => Res | Promise<Res>,
+  parse: (request: Req) => Parsed,
+  handle: (parsed: Parsed) => Res | Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     void (async () => {
       try {
-        authenticate(call.metadata, deps);
-        callback(null, await handle(call.request));
+        const parsed = verifyPushGrant(
+          deps.pushVerifyKey,
+          bearerGrant(call.metadata),
+          deps.target(),
+          () => parse(call.request),
+          deps.nonces,
+        );
+        callback(null, await handle(parsed));
       } catch (error) {
         const reply = errorReply(error);
         const fields = { method: call.getPath(), code: reply.code, reason: reply.message };
@@ -77,16 +97,16 @@ function authenticatedUnary<Req, Res>(
   };
 }
 
-function authenticate(metadata: grpc.Metadata, deps: CacheRefreshDeps): void {
+function bearerGrant(metadata: grpc.Metadata): string {
   const header = metadata.get('authorization')[0];
   const match = typeof header === 'string' ? /^Bearer (\S+)$/.exec(header) : null;
   if (!match?.[1]) {
     throw new UnauthenticatedError(
-      'missing push token: expected "authorization: Bearer <token>"',
+      'missing push grant: expected "authorization: Bearer <grant>"',
       'authorization',
     );
   }
-  verifyPushToken(deps.pushVerifyKeyPem, match[1], deps.service);
+  return match[1];
 }
 
 export interface RefreshServer {

@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConfigStore } from '../activities/storage/configStore';
+import { keyFromFile } from '../common/keyFiles';
 import type { Logger } from '../common/logger';
 import type { ServerSettings } from '../common/settings';
 import { Authenticator } from './auth/authenticator';
@@ -8,6 +9,7 @@ import type { TokenVerifier } from './auth/tokenVerifier';
 import type { RolloutService } from './rollouts/rolloutService';
 import { CachedConfigReader } from './configReader';
 import { createConfigServiceHandlers } from './grpc/configServiceHandlers';
+import { InstanceGrantIssuer } from './grpc/instanceGrants';
 import { startGrpcServer, stopGrpcServer } from './grpc/grpcServer';
 import { createHttpApp } from './http/app';
 
@@ -35,7 +37,11 @@ export async function startPlatformServer(deps: {
     maxEntries: settings.cacheMaxEntries,
   });
 
-  const grpc = await startGrpcServer(createConfigServiceHandlers({ authenticator, reader, logger }), {
+  const grants = new InstanceGrantIssuer(
+    keyFromFile(settings.instanceGrantSigningKeyFile, 'private', 'INSTANCE_GRANT_SIGNING_KEY_FILE'),
+    settings.instanceGrantTtlSeconds,
+  );
+  const grpc = await startGrpcServer(createConfigServiceHandlers({ authenticator, reader, grants, logger }), {
     host: settings.bindAddress,
     port: settings.grpcPort,
   });

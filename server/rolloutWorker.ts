@@ -1,12 +1,13 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AwsClients } from '../activities/awsClients';
 import { CloudMapDiscovery } from '../activities/discovery/cloudMapDiscovery';
+import { InstanceAdmission } from '../activities/discovery/instanceAdmission';
 import { RefreshPusher } from '../activities/refresh/refreshPusher';
 import { createRolloutActivities } from '../activities/rolloutActivities';
 import { configStoreFor } from '../activities/storage/configStore';
 import type { Logger } from '../common/logger';
+import { keyFromFile } from '../common/keyFiles';
 import type { RolloutWorkerSettings, StorageSettings, TemporalSettings } from '../common/settings';
 import { temporalConnectionOptions } from './temporalConnection';
 
@@ -26,13 +27,14 @@ export async function createRolloutWorker(deps: {
   readonly logger: Logger;
 }): Promise<RolloutWorker> {
   const { clients, temporal, logger } = deps;
-  const pusher = new RefreshPusher(readFileSync(deps.rollout.pushSigningKeyFile, 'utf8'), logger);
+  const { rollout } = deps;
+  const pusher = createPusher(rollout, logger);
   const activities = createRolloutActivities({
     store: configStoreFor(clients, deps.storage),
-    discovery: new CloudMapDiscovery(clients.serviceDiscovery, deps.rollout.cloudMapNamespace, logger),
+    discovery: createDiscovery(clients, rollout, logger),
     pusher,
     logger,
-    readCacheTtlMs: deps.rollout.readCacheTtlMs,
+    readCacheTtlMs: rollout.readCacheTtlMs,
   });
   const connection = await NativeConnection.connect(temporalConnectionOptions(temporal));
   const worker = await Worker.create({
@@ -61,4 +63,37 @@ export async function createRolloutWorker(deps: {
       await running;
     },
   };
+}
+
+/** Discovery as the worker runs it: only registrations with a valid instance grant, within the policy. */
+export function createDiscovery(
+  clients: Pick<AwsClients, 'serviceDiscovery'>,
+  settings: RolloutWorkerSettings,
+  logger: Logger,
+  /** DiscoverInstances' cap; tests lower it to reach the listing path with a handful of instances. */
+  discoverLimit?: number,
+): CloudMapDiscovery {
+  return new CloudMapDiscovery({
+    client: clients.serviceDiscovery,
+    namespace: settings.cloudMapNamespace,
+    logger,
+    admission: new InstanceAdmission({
+      grantVerifyKey: keyFromFile(
+        settings.instanceGrantVerifyKeyFile,
+        'public',
+        'INSTANCE_GRANT_VERIFY_KEY_FILE',
+      ),
+      allowedCidrs: settings.allowedCidrs,
+      allowedPorts: settings.allowedPorts,
+    }),
+    maxInstances: settings.maxInstancesPerRollout,
+    ...(discoverLimit ? { discoverLimit } : {}),
+  });
+}
+
+export function createPusher(settings: RolloutWorkerSettings, logger: Logger): RefreshPusher {
+  return new RefreshPusher(
+    keyFromFile(settings.pushSigningKeyFile, 'private', 'PUSH_SIGNING_KEY_FILE'),
+    logger,
+  );
 }

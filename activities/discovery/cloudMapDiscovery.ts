@@ -9,28 +9,50 @@ import {
   type ServiceDiscoveryClient,
 } from '@aws-sdk/client-servicediscovery';
 import { INSTANCE_ATTRIBUTES, type ServiceInstance } from '../../common/cloudMap';
-import { BackendUnavailableError } from '../../common/errors';
+import { BackendUnavailableError, FleetTooLargeError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { callBackend } from '../storage/backendErrors';
 import { findNamespaceId, findServiceId } from './cloudMapSetup';
+import type { InstanceAdmission } from './instanceAdmission';
 
 /** DiscoverInstances answers at most this many instances per call, and has no next page. */
 export const DISCOVER_LIMIT = 1000;
 /** The largest pages ListInstances and GetInstancesHealthStatus give. */
 const LIST_PAGE_SIZE = 100;
+/** Listing a service stops past this many registrations of every tenant: a bound on a flood's cost. */
+const LIST_CEILING_FACTOR = 10;
+/** Refused registrations named in one log line; the rest are counted. */
+const REFUSALS_LOGGED = 20;
+
+export interface CloudMapDiscoveryOptions {
+  readonly client: ServiceDiscoveryClient;
+  readonly namespace: string;
+  readonly logger: Logger;
+  /** Which registrations may be pushed to (instance grants, networks, ports). */
+  readonly admission: InstanceAdmission;
+  /** A rollout's fleet is refused beyond this many instances (FleetTooLarge). */
+  readonly maxInstances: number;
+  /** DiscoverInstances' cap; tests lower it to reach the listing path with a handful of instances. */
+  readonly discoverLimit?: number;
+}
 
 /**
  * Finds the healthy instances of consuming services that serve a tenant: its silo instances and every
- * pooled instance. Uses the DiscoverInstances API, not DNS: DNS answers at most 8 records with a 60 s TTL.
+ * pooled instance, each admitted only with a valid instance grant for what it claims. Uses the
+ * DiscoverInstances API, not DNS: DNS answers at most 8 records with a 60 s TTL.
  */
 export class CloudMapDiscovery {
-  constructor(
-    private readonly client: ServiceDiscoveryClient,
-    private readonly namespace: string,
-    private readonly logger: Logger,
-    /** DiscoverInstances' cap; tests lower it to reach the listing path with a handful of instances. */
-    private readonly discoverLimit = DISCOVER_LIMIT,
-  ) {}
+  private readonly client: ServiceDiscoveryClient;
+  private readonly namespace: string;
+  private readonly logger: Logger;
+  private readonly discoverLimit: number;
+
+  constructor(private readonly options: CloudMapDiscoveryOptions) {
+    this.client = options.client;
+    this.namespace = options.namespace;
+    this.logger = options.logger;
+    this.discoverLimit = options.discoverLimit ?? DISCOVER_LIMIT;
+  }
 
   async instancesServing(tenantId: string, services: readonly string[]): Promise<ServiceInstance[]> {
     const found = new Map<string, ServiceInstance>();
@@ -43,8 +65,18 @@ export class CloudMapDiscovery {
         this.discover(service, { [INSTANCE_ATTRIBUTES.tenancy]: 'pool' }),
       ]);
       for (const instance of [...silo, ...pool]) found.set(`${service}/${instance.instanceId}`, instance);
+      this.assertWithinCap(found.size, services);
     }
     return [...found.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+  }
+
+  private assertWithinCap(count: number, services: readonly string[]): void {
+    if (count > this.options.maxInstances) {
+      throw new FleetTooLargeError(
+        `${services.join(', ')} registers more than ${this.options.maxInstances} instances for this ` +
+          'tenant, the most one rollout reaches (MAX_INSTANCES_PER_ROLLOUT)',
+      );
+    }
   }
 
   /**
@@ -109,6 +141,12 @@ export class CloudMapDiscovery {
     const instances: HttpInstanceSummary[] = [];
     let nextToken: string | undefined;
     do {
+      if (instances.length > this.options.maxInstances * LIST_CEILING_FACTOR) {
+        throw new FleetTooLargeError(
+          `Cloud Map service ${serviceId} holds more than ${instances.length} registrations: ` +
+            `too many to list for a rollout of at most ${this.options.maxInstances} instances`,
+        );
+      }
       const page = await this.call(() =>
         this.client.send(
           new ListInstancesCommand({
@@ -158,32 +196,20 @@ export class CloudMapDiscovery {
   }
 
   private toInstances(service: string, summaries: readonly HttpInstanceSummary[]): ServiceInstance[] {
-    return summaries.flatMap((summary) => {
-      const instance = toServiceInstance(service, summary);
-      if (!instance)
-        this.logger.warn('instance without address or port ignored', {
-          service,
-          instanceId: summary.InstanceId,
-        });
-      return instance ? [instance] : [];
+    const refusals: { instanceId?: string; reason: string }[] = [];
+    const admitted = summaries.flatMap((summary) => {
+      const admission = this.options.admission.admit(service, summary);
+      if (admission.refused === undefined) return [admission.instance];
+      refusals.push({ instanceId: summary.InstanceId, reason: admission.refused });
+      return [];
     });
+    if (refusals.length > 0) {
+      this.logger.warn('registrations refused: no rollout pushes to them', {
+        service,
+        refused: refusals.length,
+        first: refusals.slice(0, REFUSALS_LOGGED),
+      });
+    }
+    return admitted;
   }
-}
-
-function toServiceInstance(service: string, summary: HttpInstanceSummary): ServiceInstance | undefined {
-  const attributes = summary.Attributes ?? {};
-  const address = attributes[INSTANCE_ATTRIBUTES.ipv4];
-  const port = Number(attributes[INSTANCE_ATTRIBUTES.port]);
-  if (!summary.InstanceId || !address || !Number.isInteger(port) || port <= 0) return undefined;
-  const tenantId = attributes[INSTANCE_ATTRIBUTES.tenant];
-  const zone = attributes[INSTANCE_ATTRIBUTES.zone];
-  return {
-    instanceId: summary.InstanceId,
-    service,
-    address,
-    port,
-    tenancy: attributes[INSTANCE_ATTRIBUTES.tenancy] === 'pool' ? 'pool' : 'silo',
-    ...(tenantId ? { tenantId } : {}),
-    ...(zone ? { zone } : {}),
-  };
 }

@@ -1,8 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
+import type { KeyObject } from 'node:crypto';
 import { instanceRef, type ServiceInstance } from '../../common/cloudMap';
 import type { Logger } from '../../common/logger';
 import { loadProto } from '../../common/proto';
-import { signPushToken } from '../../common/pushToken';
+import {
+  keysHash,
+  type PushScope,
+  refreshScope,
+  sealingContext,
+  signPushGrant,
+} from '../../common/pushGrant';
+import { ValueSealer } from '../../common/sealedValue';
 import type { PushSettings } from '../../common/rollout';
 import type { ProtoGrpcType } from '../../gen/proto/refresh';
 import type { CacheRefreshClient } from '../../gen/proto/configsvc/v1/CacheRefresh';
@@ -43,21 +51,20 @@ const PERMANENT_CODES = new Set([
 ]);
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_MAX_MS = 2_000;
-/** Push tokens live 60 s; a fresh one is signed well before that. */
-const TOKEN_REUSE_MS = 30_000;
 
 /**
  * Delivers refreshes to instances over gRPC: many at once (bounded), each with its own deadline and
- * retries with backoff, every call signed by the control plane. Reports per instance; never throws for
- * an instance's failure, so one unreachable instance cannot fail a whole wave.
+ * retries with backoff. Every call carries a grant signed for that instance and exactly that call
+ * (common/pushGrant.ts), and every value is sealed to the instance's own key (common/sealedValue.ts).
+ * Reports per instance; never throws for an instance's failure, so one unreachable instance cannot fail
+ * a whole wave.
  */
 export class RefreshPusher {
   private readonly clients = new Map<string, CacheRefreshClient>();
-  private readonly tokens = new Map<string, { token: string; signedAt: number }>();
   private readonly CacheRefresh: ProtoGrpcType['configsvc']['v1']['CacheRefresh'];
 
   constructor(
-    private readonly signingKeyPem: string,
+    private readonly signingKey: KeyObject,
     private readonly logger: Logger,
   ) {
     this.CacheRefresh = loadProto<ProtoGrpcType>('refresh.proto').proto.configsvc.v1.CacheRefresh;
@@ -70,10 +77,20 @@ export class RefreshPusher {
     settings: PushSettings,
     onProgress: (done: number) => void = () => {},
   ): Promise<FleetOutcome> {
-    const request = toRefreshRequest(payload);
+    const scope = refreshScope({ ...payload, value: payload.removed ? undefined : (payload.value ?? '') });
+    const sealer = new ValueSealer();
     return this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
+      const request = toRefreshRequest(payload, (value) =>
+        sealer.seal(instance.sealingKey, value, sealingContext(payload)),
+      );
       const response = await this.withRetries(instance, settings, () =>
-        this.call<RefreshRequest, { held_version: number }>(instance, 'Refresh', request, settings.timeoutMs),
+        this.call<RefreshRequest, { held_version: number }>(
+          instance,
+          'Refresh',
+          request,
+          scope,
+          settings.timeoutMs,
+        ),
       );
       // The instance answers what it holds: anything but the pushed version means it did not converge.
       return response.held_version === payload.version
@@ -94,12 +111,14 @@ export class RefreshPusher {
     onProgress: (done: number) => void = () => {},
   ): Promise<FleetOutcome> {
     const request = { keys: [{ tenant_id: key.tenantId, key: key.key, service: key.service ?? '' }] };
+    const scope: PushScope = { op: 'health', keysHash: keysHash([key]) };
     return this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
       const response = await this.withRetries(instance, settings, () =>
         this.call<typeof request, { status: string; held_versions: number[] }>(
           instance,
           'Health',
           request,
+          scope,
           settings.timeoutMs,
         ),
       );
@@ -163,10 +182,21 @@ export class RefreshPusher {
     instance: ServiceInstance,
     method: 'Refresh' | 'Health',
     request: Req,
+    scope: PushScope,
     timeoutMs: number,
   ) {
+    // Signed per attempt: a grant is single-use, and a retry may follow a call that did arrive.
+    const grant = signPushGrant(
+      this.signingKey,
+      {
+        service: instance.service,
+        instanceId: instance.instanceId,
+        address: `${instance.address}:${instance.port}`,
+      },
+      scope,
+    );
     const metadata = new grpc.Metadata();
-    metadata.set('authorization', `Bearer ${this.tokenFor(instance.service)}`);
+    metadata.set('authorization', `Bearer ${grant}`);
     const client = this.clientFor(instance) as unknown as Record<
       string,
       (
@@ -197,23 +227,15 @@ export class RefreshPusher {
     }
     return client;
   }
-
-  private tokenFor(service: string): string {
-    const cached = this.tokens.get(service);
-    if (cached && Date.now() - cached.signedAt < TOKEN_REUSE_MS) return cached.token;
-    const token = signPushToken(this.signingKeyPem, { service });
-    this.tokens.set(service, { token, signedAt: Date.now() });
-    return token;
-  }
 }
 
-function toRefreshRequest(payload: RefreshPayload): RefreshRequest {
+function toRefreshRequest(payload: RefreshPayload, seal: (value: string) => Buffer): RefreshRequest {
   return {
     tenant_id: payload.tenantId,
     key: payload.key,
     service: payload.service ?? '',
     version: payload.version,
-    ...(payload.removed ? { removed: true } : { value: payload.value ?? '' }),
+    ...(payload.removed ? { removed: true } : { sealed_value: seal(payload.value ?? '') }),
     format: payload.format,
     rollout_id: payload.rolloutId,
     revert_from: payload.revertFrom ?? 0,

@@ -1,7 +1,7 @@
 import { createLogger } from '../../common/logger';
 import { type ConfigChange, ConfigClient, configClientOptionsFromEnv } from '../../sdk';
 import { FEATURE_FLAGS_KEY, featureFlagsProblem } from './featureFlags';
-import { serviceTokenProvider } from './serviceTokens';
+import { poolGrantTokenProvider, serviceTokenProvider } from './serviceTokens';
 
 const API_ENDPOINT_KEY = 'param_config_apiEndpoint';
 
@@ -19,6 +19,9 @@ async function main(): Promise<void> {
 
   const client = new ConfigClient({
     ...fromEnv,
+    ...(fromEnv.cloudMap && fromEnv.tenancy.kind === 'pool'
+      ? { cloudMap: { ...fromEnv.cloudMap, grantToken: poolGrantTokenProvider(fromEnv.service) } }
+      : {}),
     logger,
     tokenFor: serviceTokenProvider(fromEnv.service),
     preload: preloadTenants.flatMap((tenantId) => [

@@ -24,6 +24,26 @@ export function serviceTokenProvider(service: string, env = process.env): TokenP
   );
 }
 
+/**
+ * The token a pooled instance asks for its instance grant with: a Cognito access token of the
+ * platform's `pool-services` group, from POOL_GRANT_TOKEN_FILE (re-read on every use), or minted by the
+ * local issuer on the local stack. Silo instances use their tenant's service token instead.
+ */
+export function poolGrantTokenProvider(service: string, env = process.env): () => Promise<string> {
+  const file = env.POOL_GRANT_TOKEN_FILE;
+  if (file) return async () => (await readFile(file, 'utf8')).trim();
+  if (env.LOCAL_ISSUER_JWKS_URL) {
+    return () =>
+      Promise.resolve(
+        issueDevToken({ tenantId: 'platform', groups: ['pool-services'], subject: `${service}-pool` }),
+      );
+  }
+  throw new SettingsError(
+    'invalid environment: POOL_GRANT_TOKEN_FILE: required for a pooled instance (a pool-services token) ' +
+      'unless LOCAL_ISSUER_JWKS_URL points at the local stack',
+  );
+}
+
 function localIssuerTokens(service: string): TokenProvider {
   const minted = new Map<string, { token: string; at: number }>();
   return (tenantId) => {

@@ -31,6 +31,10 @@ export function localStackEnv(): Record<string, string> {
     CLOUD_MAP_NAMESPACE: DEFAULT_CLOUD_MAP_NAMESPACE,
     PUSH_SIGNING_KEY_FILE: path.join(localDir, 'push', 'private.pem'),
     PUSH_VERIFY_KEY_FILE: path.join(localDir, 'push', 'public.pem'),
+    INSTANCE_GRANT_SIGNING_KEY_FILE: path.join(localDir, 'instance-grants', 'private.pem'),
+    INSTANCE_GRANT_VERIFY_KEY_FILE: path.join(localDir, 'instance-grants', 'public.pem'),
+    // Every instance of the stack listens on loopback; pushes go nowhere else.
+    INSTANCE_ALLOWED_CIDRS: '127.0.0.0/8',
     COGNITO_USER_POOL_ID: LOCAL_ISSUER.userPoolId,
     COGNITO_CLIENT_ID: LOCAL_ISSUER.clientId,
     // The SDK versions are pinned in the lock file; its notice concerns releases not used here.

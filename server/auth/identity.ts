@@ -9,13 +9,14 @@ export interface Identity {
   readonly roles: readonly Role[];
 }
 
-export type Action = 'config:read' | 'config:write' | 'rollout:read' | 'rollout:act';
+export type Action = 'config:read' | 'config:write' | 'rollout:read' | 'rollout:act' | 'instance:grant';
 
 const ROLES_ALLOWED: Record<Action, readonly Role[]> = {
   'config:read': ['release_manager', 'operator', 'service'],
   'config:write': ['release_manager'],
   'rollout:read': ['release_manager', 'operator', 'service'],
   'rollout:act': ['release_manager'],
+  'instance:grant': ['service', 'pool_service'],
 };
 
 export function rolesFromGroups(groups: readonly string[]): Role[] {

@@ -8,6 +8,7 @@ import type { Authenticator } from '../auth/authenticator';
 import { assertNoTenantNamed } from '../auth/tenantSmuggling';
 import type { CachedConfigReader } from '../configReader';
 import { errorReply, grpcStatusOf } from '../errorStatus';
+import type { InstanceGrantIssuer } from './instanceGrants';
 
 export function toConfigEntry(version: ConfigVersion): ConfigEntry {
   return {
@@ -24,6 +25,7 @@ export function toConfigEntry(version: ConfigVersion): ConfigEntry {
 export function createConfigServiceHandlers(deps: {
   readonly authenticator: Authenticator;
   readonly reader: CachedConfigReader;
+  readonly grants: InstanceGrantIssuer;
   readonly logger: Logger;
 }): ConfigServiceHandlers {
   const unary = <Req, Res>(action: Action, handle: (identity: Identity, request: Req) => Promise<Res>) =>
@@ -44,6 +46,9 @@ export function createConfigServiceHandlers(deps: {
       const entries = await deps.reader.list(identity.tenantId, request.service || undefined);
       return { entries: entries.map(toConfigEntry) };
     }),
+    IssueInstanceGrant: unary('instance:grant', (identity, request) =>
+      Promise.resolve(deps.grants.issue(identity, request)),
+    ),
   };
 }
 

@@ -4,12 +4,14 @@ import {
   UpdateInstanceCustomHealthStatusCommand,
 } from '@aws-sdk/client-servicediscovery';
 import { randomUUID } from 'node:crypto';
-import { CloudMapDiscovery } from '../../activities/discovery/cloudMapDiscovery';
+import type { CloudMapDiscovery } from '../../activities/discovery/cloudMapDiscovery';
 import { ensureService, findNamespaceId } from '../../activities/discovery/cloudMapSetup';
 import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
 import type { Logger } from '../../common/logger';
 import { loadRolloutWorkerSettings } from '../../common/settings';
+import { createDiscovery } from '../../server/rolloutWorker';
 import { stackClients } from '../support/env';
+import { grantFor } from '../support/instanceGrants';
 
 /**
  * Discovery against moto's Cloud Map. One DiscoverInstances call answers at most 1,000 instances and has
@@ -18,7 +20,8 @@ import { stackClients } from '../support/env';
  * must find exactly the same instances.
  */
 const { serviceDiscovery } = stackClients();
-const namespace = loadRolloutWorkerSettings().cloudMapNamespace;
+const settings = loadRolloutWorkerSettings();
+const namespace = settings.cloudMapNamespace;
 
 function recordingLogger(): { logger: Logger; messages: string[] } {
   const messages: string[] = [];
@@ -30,6 +33,10 @@ function recordingLogger(): { logger: Logger; messages: string[] } {
     child: () => logger,
   };
   return { logger, messages };
+}
+
+function discovery(logger: Logger, discoverLimit?: number): CloudMapDiscovery {
+  return createDiscovery({ serviceDiscovery }, settings, logger, discoverLimit);
 }
 
 /** A service with 4 pooled instances, 2 silo instances of tenant A and 1 of tenant B. */
@@ -51,7 +58,14 @@ async function fleetService(options: { customHealth: boolean }) {
     { id: 'a2', tenancy: 'silo', tenant: 'tenant-a' },
     { id: 'b1', tenancy: 'silo', tenant: 'tenant-b' },
   ];
+  const grants = [];
   for (const [index, member] of members.entries()) {
+    const grant = grantFor({
+      service: name,
+      tenancy: member.tenancy as 'silo' | 'pool',
+      ...(member.tenant ? { tenantId: member.tenant } : {}),
+    });
+    grants.push(grant);
     await serviceDiscovery.send(
       new RegisterInstanceCommand({
         ServiceId: serviceId,
@@ -62,29 +76,22 @@ async function fleetService(options: { customHealth: boolean }) {
           [INSTANCE_ATTRIBUTES.tenancy]: member.tenancy,
           ...(member.tenant ? { [INSTANCE_ATTRIBUTES.tenant]: member.tenant } : {}),
           [INSTANCE_ATTRIBUTES.zone]: `zone-${index % 2}`,
+          [INSTANCE_ATTRIBUTES.grant]: grant.token,
         },
       }),
     );
   }
-  return { name, serviceId };
+  return { name, serviceId, grants };
 }
 
 const idsOf = (instances: { instanceId: string }[]) => instances.map((instance) => instance.instanceId);
 
 test('a full DiscoverInstances answer falls back to listing, and both paths find the same instances', async () => {
-  const { name } = await fleetService({ customHealth: false });
+  const { name, grants } = await fleetService({ customHealth: false });
   const direct = recordingLogger();
   const listed = recordingLogger();
-  const discovered = await new CloudMapDiscovery(serviceDiscovery, namespace, direct.logger).instancesServing(
-    'tenant-a',
-    [name],
-  );
-  const enumerated = await new CloudMapDiscovery(
-    serviceDiscovery,
-    namespace,
-    listed.logger,
-    3,
-  ).instancesServing('tenant-a', [name]);
+  const discovered = await discovery(direct.logger).instancesServing('tenant-a', [name]);
+  const enumerated = await discovery(listed.logger, 3).instancesServing('tenant-a', [name]);
 
   expect(idsOf(discovered)).toEqual(['a1', 'a2', 'p1', 'p2', 'p3', 'p4']);
   expect(enumerated).toEqual(discovered);
@@ -96,6 +103,7 @@ test('a full DiscoverInstances answer falls back to listing, and both paths find
     tenancy: 'silo',
     tenantId: 'tenant-a',
     zone: 'zone-0',
+    sealingKey: grants[4]!.sealingKey,
   });
   expect(direct.messages).toEqual([]);
   expect(listed.messages).toEqual(['DiscoverInstances answered its maximum; listing every instance instead']);
@@ -111,17 +119,8 @@ test('with health checking, both paths leave out an instance Cloud Map reports u
     }),
   );
   const listed = recordingLogger();
-  const discovered = await new CloudMapDiscovery(
-    serviceDiscovery,
-    namespace,
-    recordingLogger().logger,
-  ).instancesServing('tenant-a', [name]);
-  const enumerated = await new CloudMapDiscovery(
-    serviceDiscovery,
-    namespace,
-    listed.logger,
-    2,
-  ).instancesServing('tenant-a', [name]);
+  const discovered = await discovery(recordingLogger().logger).instancesServing('tenant-a', [name]);
+  const enumerated = await discovery(listed.logger, 2).instancesServing('tenant-a', [name]);
 
   expect(idsOf(discovered)).toEqual(['a1', 'a2', 'p1', 'p3', 'p4']);
   expect(enumerated).toEqual(discovered);
@@ -131,19 +130,16 @@ test('with health checking, both paths leave out an instance Cloud Map reports u
 test('another tenant gets its own silo instances and the pool, on either path', async () => {
   const { name } = await fleetService({ customHealth: false });
   for (const limit of [1000, 1]) {
-    const found = await new CloudMapDiscovery(
-      serviceDiscovery,
-      namespace,
-      recordingLogger().logger,
-      limit,
-    ).instancesServing('tenant-b', [name]);
+    const found = await discovery(recordingLogger().logger, limit).instancesServing('tenant-b', [name]);
     expect(idsOf(found)).toEqual(['b1', 'p1', 'p2', 'p3', 'p4']);
   }
 });
 
 test('a service nobody registered has no instances, on either path', async () => {
   for (const limit of [1000, 1]) {
-    const discovery = new CloudMapDiscovery(serviceDiscovery, namespace, recordingLogger().logger, limit);
-    expect(await discovery.instancesServing('tenant-a', [`absent-${randomUUID().slice(0, 8)}`])).toEqual([]);
+    const found = await discovery(recordingLogger().logger, limit).instancesServing('tenant-a', [
+      `absent-${randomUUID().slice(0, 8)}`,
+    ]);
+    expect(found).toEqual([]);
   }
 });

@@ -1,13 +1,11 @@
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
-import { readFileSync } from 'node:fs';
 import { destroyAwsClients } from '../../activities/awsClients';
-import { CloudMapDiscovery } from '../../activities/discovery/cloudMapDiscovery';
-import { RefreshPusher } from '../../activities/refresh/refreshPusher';
 import { createRolloutActivities } from '../../activities/rolloutActivities';
 import { partitionKey, versionSortKey } from '../../activities/storage/dynamoDbStrategy';
 import { createLogger } from '../../common/logger';
 import { DEFAULT_PLAN, type RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings, loadStorageSettings } from '../../common/settings';
+import { createDiscovery, createPusher } from '../../server/rolloutWorker';
 import { stackClients, stackStore, uniqueTenant } from '../support/env';
 
 /**
@@ -20,12 +18,8 @@ const store = stackStore(clients);
 const logger = createLogger({ component: 'test' }, 'error');
 const activities = createRolloutActivities({
   store,
-  discovery: new CloudMapDiscovery(
-    clients.serviceDiscovery,
-    loadRolloutWorkerSettings().cloudMapNamespace,
-    logger,
-  ),
-  pusher: new RefreshPusher(readFileSync(loadRolloutWorkerSettings().pushSigningKeyFile, 'utf8'), logger),
+  discovery: createDiscovery(clients, loadRolloutWorkerSettings(), logger),
+  pusher: createPusher(loadRolloutWorkerSettings(), logger),
   logger,
   readCacheTtlMs: 0,
 });

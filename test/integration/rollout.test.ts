@@ -15,6 +15,7 @@ import { approveUpdate, progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { startTestServer, type TestServer } from '../support/server';
+import { grantFor } from '../support/instanceGrants';
 import { closedPort } from '../support/ports';
 
 /**
@@ -162,6 +163,7 @@ test('an unreachable instance is retried, then counted failed; past the budget e
         [INSTANCE_ATTRIBUTES.ipv4]: '127.0.0.1',
         [INSTANCE_ATTRIBUTES.port]: String(deadPort),
         [INSTANCE_ATTRIBUTES.tenancy]: 'pool',
+        [INSTANCE_ATTRIBUTES.grant]: grantFor({ service: services[0]!, tenancy: 'pool' }).token,
       },
     }),
   );

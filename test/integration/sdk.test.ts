@@ -1,15 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { DeleteServiceCommand, DiscoverInstancesCommand } from '@aws-sdk/client-servicediscovery';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { findNamespaceId, findServiceId } from '../../activities/discovery/cloudMapSetup';
 import { type AwsClients, destroyAwsClients } from '../../activities/awsClients';
+import { verifyInstanceGrant } from '../../common/instanceGrant';
+import { keyFromFile } from '../../common/keyFiles';
 import { createLogger } from '../../common/logger';
-import { ensurePushKeys } from '../../common/pushToken';
 import { ConfigClient, type ConfigClientOptions } from '../../sdk/configClient';
 import type { ConfigChange } from '../../sdk/heldConfig';
 import { stackClients, uniqueTenant } from '../support/env';
-import { pushAuthorization, RefreshCaller } from '../support/refreshCaller';
+import { type PlainPush, RefreshCaller, TestControlPlane, targetOf } from '../support/refreshCaller';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
 
@@ -25,14 +25,14 @@ const SERVICE = `sdk-it-${randomUUID().slice(0, 8)}`;
 let server: TestServer;
 let aws: AwsClients;
 let namespace: string;
-let pushKeys: ReturnType<typeof ensurePushKeys>;
+let controlPlane: TestControlPlane;
 const running: ConfigClient[] = [];
 
 beforeAll(async () => {
   server = await startTestServer();
   aws = stackClients();
   namespace = requiredEnv('CLOUD_MAP_NAMESPACE');
-  pushKeys = ensurePushKeys(path.dirname(requiredEnv('PUSH_SIGNING_KEY_FILE')));
+  controlPlane = TestControlPlane.ofStack();
 });
 
 afterAll(async () => {
@@ -44,15 +44,27 @@ afterAll(async () => {
   await server.stop();
 });
 
+function grantVerifyKey() {
+  return keyFromFile(
+    requiredEnv('INSTANCE_GRANT_VERIFY_KEY_FILE'),
+    'public',
+    'INSTANCE_GRANT_VERIFY_KEY_FILE',
+  );
+}
+
 function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: the jest global setup exports it`);
   return value;
 }
 
-/** A started client for `tenantId`, counting the service tokens it asks for (one per ConfigService read). */
+/**
+ * A started client for `tenantId`, counting the service tokens it asks for (one per ConfigService read;
+ * its instance grant is asked for with a token of its own, uncounted).
+ */
 async function startClient(tenantId: string, overrides: Partial<ConfigClientOptions> = {}) {
   const reads: string[] = [];
+  const grantGroup = overrides.tenancy?.kind === 'pool' ? 'pool-services' : 'services';
   const client = new ConfigClient({
     service: SERVICE,
     tenancy: { kind: 'silo', tenantId },
@@ -62,8 +74,14 @@ async function startClient(tenantId: string, overrides: Partial<ConfigClientOpti
       return Promise.resolve(validToken({ tenantId: tenant, groups: ['services'] }));
     },
     refreshServer: { host: '127.0.0.1', port: 0 },
-    pushVerifyKeyPem: pushKeys.publicKeyPem,
-    cloudMap: { client: aws.serviceDiscovery, namespace, createServiceIfMissing: true, zone: 'zone-a' },
+    pushVerifyKeyPem: controlPlane.publicKeyPem,
+    cloudMap: {
+      client: aws.serviceDiscovery,
+      namespace,
+      createServiceIfMissing: true,
+      zone: 'zone-a',
+      grantToken: () => Promise.resolve(validToken({ tenantId, groups: [grantGroup] })),
+    },
     versionCheckIntervalMs: 0,
     logger: createLogger({ component: 'sdk-test' }, 'error'),
     ...overrides,
@@ -71,7 +89,12 @@ async function startClient(tenantId: string, overrides: Partial<ConfigClientOpti
   await client.start();
   running.push(client);
   const caller = new RefreshCaller(`127.0.0.1:${client.refreshPort}`);
-  return { client, reads, caller };
+  const target = targetOf(client, SERVICE);
+  /** A push as the rollout worker sends it: sealed to this instance, with a grant for exactly it. */
+  const push = (plain: PlainPush) => caller.refresh(...controlPlane.refresh(target, plain));
+  const health = (keys: Parameters<TestControlPlane['health']>[1]) =>
+    caller.health(...controlPlane.health(target, keys));
+  return { client, reads, caller, target, push, health };
 }
 
 async function seed(tenantId: string, key: string, value: string, service?: string): Promise<number> {
@@ -98,7 +121,6 @@ async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<voi
   }
 }
 
-const authorized = () => pushAuthorization(pushKeys, SERVICE);
 const flagsPush = (
   tenantId: string,
   version: number,
@@ -175,6 +197,14 @@ describe('Cloud Map registration', () => {
       tenancy: 'silo',
       tenant,
       zone: 'zone-a',
+      grant: expect.any(String) as unknown,
+    });
+    // The config service's grant: for this service, this tenant's silo, and this instance's sealing key.
+    expect(verifyInstanceGrant(grantVerifyKey(), registered?.Attributes?.grant ?? '')).toMatchObject({
+      service: SERVICE,
+      tenancy: 'silo',
+      tenantId: tenant,
+      sealingKey: client.sealingKey,
     });
 
     await client.stop();
@@ -186,6 +216,10 @@ describe('Cloud Map registration', () => {
     const registered = (await discover()).find((instance) => instance.InstanceId === client.instanceId);
     expect(registered?.Attributes).toMatchObject({ tenancy: 'pool' });
     expect(registered?.Attributes).not.toHaveProperty('tenant');
+    expect(verifyInstanceGrant(grantVerifyKey(), registered?.Attributes?.grant ?? '')).toMatchObject({
+      tenancy: 'pool',
+      sealingKey: client.sealingKey,
+    });
   });
 });
 
@@ -193,10 +227,12 @@ describe('pushes over gRPC', () => {
   test('a signed push applies, is served by get() and fires onChange with the rollout id', async () => {
     const tenant = uniqueTenant('push');
     await seed(tenant, FLAGS, '{"beta":false}');
-    const { client, caller } = await startClient(tenant, { preload: [{ tenantId: tenant, key: FLAGS }] });
+    const { client, caller, push } = await startClient(tenant, {
+      preload: [{ tenantId: tenant, key: FLAGS }],
+    });
     const changes = changesOf(client, FLAGS);
 
-    const outcome = await caller.refresh(flagsPush(tenant, 2, '{"beta":true}'), authorized());
+    const outcome = await push(flagsPush(tenant, 2, '{"beta":true}'));
 
     expect(outcome.response).toEqual({ held_version: 2, applied: true });
     expect(await client.get(tenant, FLAGS)).toEqual({ version: 2, value: '{"beta":true}', format: 'json' });
@@ -217,27 +253,33 @@ describe('pushes over gRPC', () => {
   test('an unauthenticated push, or one signed for another service, is refused and changes nothing', async () => {
     const tenant = uniqueTenant('unauth');
     await seed(tenant, FLAGS, '{"v":1}');
-    const { client, caller } = await startClient(tenant, { preload: [{ tenantId: tenant, key: FLAGS }] });
+    const { client, caller, target } = await startClient(tenant, {
+      preload: [{ tenantId: tenant, key: FLAGS }],
+    });
 
-    const unsigned = await caller.refresh(flagsPush(tenant, 2, '{"v":2}'));
+    const [request, grant] = controlPlane.refresh(target, flagsPush(tenant, 2, '{"v":2}'));
+    const unsigned = await caller.refresh(request);
     const otherService = await caller.refresh(
-      flagsPush(tenant, 2, '{"v":2}'),
-      pushAuthorization(pushKeys, 'billing'),
+      request,
+      controlPlane.refresh(target, flagsPush(tenant, 2, '{"v":2}'), {
+        grantTarget: { service: 'billing' },
+      })[1],
     );
+    expect(grant).toMatch(/^Bearer /);
 
     expect(unsigned.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(otherService.code).toBe(grpc.status.UNAUTHENTICATED);
-    expect(otherService.details).toMatch(/audience/);
+    expect(otherService.details).toMatch(/not for this instance/);
     expect((await client.get(tenant, FLAGS))?.version).toBe(1);
     caller.close();
   });
 
   test('a stale push does not replace a newer version', async () => {
     const tenant = uniqueTenant('stale');
-    const { client, caller } = await startClient(tenant);
-    await caller.refresh(flagsPush(tenant, 3, '{"v":3}'), authorized());
+    const { client, caller, push } = await startClient(tenant);
+    await push(flagsPush(tenant, 3, '{"v":3}'));
 
-    const stale = await caller.refresh(flagsPush(tenant, 2, '{"v":2}'), authorized());
+    const stale = await push(flagsPush(tenant, 2, '{"v":2}'));
 
     expect(stale.response).toEqual({ held_version: 3, applied: false });
     expect((await client.get(tenant, FLAGS))?.value).toBe('{"v":3}');
@@ -247,12 +289,14 @@ describe('pushes over gRPC', () => {
   test('a revert restores the previous version, and a late duplicate of the reverted push stays refused', async () => {
     const tenant = uniqueTenant('revert');
     await seed(tenant, FLAGS, '{"v":1}');
-    const { client, caller } = await startClient(tenant, { preload: [{ tenantId: tenant, key: FLAGS }] });
+    const { client, caller, push } = await startClient(tenant, {
+      preload: [{ tenantId: tenant, key: FLAGS }],
+    });
     const changes = changesOf(client, FLAGS);
-    await caller.refresh(flagsPush(tenant, 2, '{"v":2}'), authorized());
+    await push(flagsPush(tenant, 2, '{"v":2}'));
 
-    const revert = await caller.refresh(flagsPush(tenant, 1, '{"v":1}', { revert_from: 2 }), authorized());
-    const lateDuplicate = await caller.refresh(flagsPush(tenant, 2, '{"v":2}'), authorized());
+    const revert = await push(flagsPush(tenant, 1, '{"v":1}', { revert_from: 2 }));
+    const lateDuplicate = await push(flagsPush(tenant, 2, '{"v":2}'));
 
     expect(revert.response).toEqual({ held_version: 1, applied: true });
     expect(lateDuplicate.response).toEqual({ held_version: 1, applied: false });
@@ -270,27 +314,27 @@ describe('Health', () => {
     const tenant = uniqueTenant('health');
     await seed(tenant, FLAGS, '{}');
     let appHealthy = true;
-    const { client, caller } = await startClient(tenant, {
+    const { client, caller, health } = await startClient(tenant, {
       preload: [{ tenantId: tenant, key: FLAGS }],
       health: () => appHealthy,
     });
     const keys = [
-      { tenant_id: tenant, key: FLAGS },
-      { tenant_id: tenant, key: ENDPOINT, service: SERVICE },
+      { tenantId: tenant, key: FLAGS },
+      { tenantId: tenant, key: ENDPOINT, service: SERVICE },
     ];
 
-    expect((await caller.health({ keys }, authorized())).response).toEqual({
+    expect((await health(keys)).response).toEqual({
       status: 'SERVING',
       instance_id: client.instanceId,
       held_versions: [1, 0],
     });
     appHealthy = false;
-    expect((await caller.health({ keys }, authorized())).response?.status).toBe('NOT_SERVING');
+    expect((await health(keys)).response?.status).toBe('NOT_SERVING');
     appHealthy = true;
     client.setHealthy(false);
-    expect((await caller.health({ keys }, authorized())).response?.status).toBe('NOT_SERVING');
+    expect((await health(keys)).response?.status).toBe('NOT_SERVING');
     client.setHealthy(true);
-    expect((await caller.health({ keys }, authorized())).response?.status).toBe('SERVING');
+    expect((await health(keys)).response?.status).toBe('SERVING');
     caller.close();
   });
 });
@@ -299,7 +343,7 @@ describe('the version check (safety net for a lost push)', () => {
   test('picks up a newer live version written straight to the store, and keeps a pushed candidate', async () => {
     const tenant = uniqueTenant('net');
     await seed(tenant, FLAGS, '{"v":1}');
-    const { client, caller } = await startClient(tenant, {
+    const { client, caller, push } = await startClient(tenant, {
       preload: [{ tenantId: tenant, key: FLAGS }],
       versionCheckIntervalMs: 100,
     });
@@ -321,7 +365,7 @@ describe('the version check (safety net for a lost push)', () => {
       expectedVersion: 2,
       makeLive: false,
     });
-    await caller.refresh(flagsPush(tenant, candidate.version, '{"v":3}'), authorized());
+    await push(flagsPush(tenant, candidate.version, '{"v":3}'));
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await client.get(tenant, FLAGS))?.version).toBe(candidate.version);
     caller.close();

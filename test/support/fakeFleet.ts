@@ -40,6 +40,7 @@ export class FakeFleet {
       address: '127.0.0.1',
       port: 9000 + n,
       tenancy: 'pool',
+      sealingKey: `sealing-key-${n}`,
       ...(options.zones ? { zone: options.zones[(n - 1) % options.zones.length] } : {}),
     });
     this.instances = Array.from({ length: size }, (_, i) => make(i + 1));

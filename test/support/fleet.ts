@@ -42,6 +42,13 @@ export async function startInstance(options: {
       namespace: settings.cloudMapNamespace,
       createServiceIfMissing: true,
       ...(options.zone ? { zone: options.zone } : {}),
+      // A pooled instance's grant needs the platform's pool-services group; a silo uses its service token.
+      ...(options.tenancy === 'pool'
+        ? {
+            grantToken: () =>
+              Promise.resolve(validToken({ tenantId: 'platform', groups: ['pool-services'] })),
+          }
+        : {}),
     },
     versionCheckIntervalMs: options.versionCheckIntervalMs ?? 0,
     logger: createLogger({ component: 'test-instance' }, 'error'),

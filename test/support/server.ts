@@ -60,6 +60,7 @@ export async function startTestServer(options: { rollouts?: boolean } = {}): Pro
     verifier: createTokenVerifier(localAuthSettings()),
     logger,
     settings: loadServerSettings({
+      ...process.env,
       BIND_ADDRESS: '127.0.0.1',
       GRPC_PORT: '0',
       HTTP_PORT: '0',

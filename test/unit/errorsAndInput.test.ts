@@ -85,13 +85,51 @@ describe('settings', () => {
   });
 
   test('the read cache lives at most a minute, for the config service and the worker alike', () => {
-    expect(loadServerSettings({ CONFIG_CACHE_TTL_MS: '60000' }).cacheTtlMs).toBe(60_000);
-    expect(() => loadServerSettings({ CONFIG_CACHE_TTL_MS: '60001' })).toThrow(/CONFIG_CACHE_TTL_MS/);
-    expect(
-      loadRolloutWorkerSettings({ PUSH_SIGNING_KEY_FILE: 'k.pem', CONFIG_CACHE_TTL_MS: '0' }).readCacheTtlMs,
-    ).toBe(0);
-    expect(() =>
-      loadRolloutWorkerSettings({ PUSH_SIGNING_KEY_FILE: 'k.pem', CONFIG_CACHE_TTL_MS: '120000' }),
-    ).toThrow(/CONFIG_CACHE_TTL_MS/);
+    expect(loadServerSettings({ ...SERVER_KEYS, CONFIG_CACHE_TTL_MS: '60000' }).cacheTtlMs).toBe(60_000);
+    expect(() => loadServerSettings({ ...SERVER_KEYS, CONFIG_CACHE_TTL_MS: '60001' })).toThrow(
+      /CONFIG_CACHE_TTL_MS/,
+    );
+    expect(loadRolloutWorkerSettings({ ...WORKER_KEYS, CONFIG_CACHE_TTL_MS: '0' }).readCacheTtlMs).toBe(0);
+    expect(() => loadRolloutWorkerSettings({ ...WORKER_KEYS, CONFIG_CACHE_TTL_MS: '120000' })).toThrow(
+      /CONFIG_CACHE_TTL_MS/,
+    );
+  });
+
+  test('the config service and the worker name the key files they cannot start without', () => {
+    expect(() => loadServerSettings({})).toThrow(/INSTANCE_GRANT_SIGNING_KEY_FILE: Required/);
+    expect(() => loadRolloutWorkerSettings({ PUSH_SIGNING_KEY_FILE: 'k.pem' })).toThrow(
+      /INSTANCE_GRANT_VERIFY_KEY_FILE: Required/,
+    );
+  });
+
+  test('where pushes may go: CIDRs and port ranges, each malformed entry named', () => {
+    const settings = loadRolloutWorkerSettings({
+      ...WORKER_KEYS,
+      INSTANCE_ALLOWED_CIDRS: '10.1.0.0/16, 127.0.0.0/8',
+      INSTANCE_ALLOWED_PORTS: '8443,9000-9100',
+    });
+    expect(settings.allowedCidrs).toEqual(['10.1.0.0/16', '127.0.0.0/8']);
+    expect(settings.allowedPorts).toEqual([
+      { from: 8443, to: 8443 },
+      { from: 9000, to: 9100 },
+    ]);
+    expect(loadRolloutWorkerSettings(WORKER_KEYS).allowedCidrs).toEqual([
+      '10.0.0.0/8',
+      '172.16.0.0/12',
+      '192.168.0.0/16',
+    ]);
+    for (const cidr of ['10.0.0.0', '10.0.0.0/33', 'example.com/8', '::1/128']) {
+      expect(() => loadRolloutWorkerSettings({ ...WORKER_KEYS, INSTANCE_ALLOWED_CIDRS: cidr })).toThrow(
+        /INSTANCE_ALLOWED_CIDRS/,
+      );
+    }
+    for (const ports of ['0-80', '9100-9000', '70000', 'http']) {
+      expect(() => loadRolloutWorkerSettings({ ...WORKER_KEYS, INSTANCE_ALLOWED_PORTS: ports })).toThrow(
+        /INSTANCE_ALLOWED_PORTS/,
+      );
+    }
   });
 });
+
+const SERVER_KEYS = { INSTANCE_GRANT_SIGNING_KEY_FILE: 'grant.pem' };
+const WORKER_KEYS = { PUSH_SIGNING_KEY_FILE: 'k.pem', INSTANCE_GRANT_VERIFY_KEY_FILE: 'grant.pub' };

@@ -10,8 +10,10 @@ describe('the attributes an instance registers with', () => {
         port: 7001,
         tenancy: { kind: 'silo', tenantId: 'acme' },
         zone: 'eu-west-1a',
+        grant: 'grant-a',
       }),
     ).toEqual({
+      grant: 'grant-a',
       AWS_INSTANCE_IPV4: '10.0.0.7',
       AWS_INSTANCE_PORT: '7001',
       tenancy: 'silo',
@@ -21,7 +23,10 @@ describe('the attributes an instance registers with', () => {
   });
 
   test('a pooled instance names no tenant, and no zone when it has none', () => {
-    expect(instanceAttributes({ address: '10.0.0.8', port: 7002, tenancy: { kind: 'pool' } })).toEqual({
+    expect(
+      instanceAttributes({ address: '10.0.0.8', port: 7002, tenancy: { kind: 'pool' }, grant: 'grant-p' }),
+    ).toEqual({
+      grant: 'grant-p',
       AWS_INSTANCE_IPV4: '10.0.0.8',
       AWS_INSTANCE_PORT: '7002',
       tenancy: 'pool',

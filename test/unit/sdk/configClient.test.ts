@@ -4,14 +4,14 @@ import { InvalidArgumentError, PermissionDeniedError } from '../../../common/err
 import { createLogger } from '../../../common/logger';
 import { ConfigClient, type ConfigClientOptions } from '../../../sdk/configClient';
 import { ConfigClientStateError, ConfigServiceError } from '../../../sdk/errors';
-import { generatePushKeys } from '../../support/refreshCaller';
+import { TestControlPlane } from '../../support/refreshCaller';
 import { closedPort } from '../../support/ports';
 
 /**
  * The client's guard rails, without a ConfigService: nothing here reads config. Reads, pushes and
  * registration against the real services are in test/integration/sdk.test.ts.
  */
-const keys = generatePushKeys();
+const keys = new TestControlPlane();
 
 let unreachable: string;
 beforeAll(async () => {

@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { createLogger } from '../../../common/logger';
-import type { RefreshRequest } from '../../../gen/proto/configsvc/v1/RefreshRequest';
+import { NonceGuard } from '../../../common/pushGrant';
+import { generateSealingKeys } from '../../../common/sealedValue';
+import { ed25519Key } from '../../../common/signedToken';
 import { HeldConfig } from '../../../sdk/heldConfig';
 import {
   createCacheRefreshHandlers,
@@ -8,33 +10,56 @@ import {
   startRefreshServer,
 } from '../../../sdk/refreshServer';
 import type { InstanceTenancy } from '../../../sdk/tenancy';
-import { generatePushKeys, pushAuthorization, RefreshCaller } from '../../support/refreshCaller';
+import {
+  type PlainPush,
+  type PushTarget,
+  RefreshCaller,
+  TestControlPlane,
+} from '../../support/refreshCaller';
 
 /**
- * The CacheRefresh server on loopback with real push tokens: one control-plane key pair it trusts and
- * one it does not. The held-config rules themselves are covered in heldConfig.test.ts.
+ * The CacheRefresh server on loopback with real push grants and sealed values: one control plane it
+ * trusts and one it does not. The held-config rules themselves are covered in heldConfig.test.ts; the
+ * attacks on grants, in test/security/pushPath.test.ts.
  */
 const SERVICE = 'orders';
-const controlPlane = generatePushKeys();
-const forger = generatePushKeys();
-const authorized = () => pushAuthorization(controlPlane, SERVICE);
+const controlPlane = new TestControlPlane();
+const forger = new TestControlPlane();
 
 async function startInstance(tenancy: InstanceTenancy) {
   const held = new HeldConfig(() => undefined);
   const health: { status: ServingStatus } = { status: 'SERVING' };
+  const sealingKeys = generateSealingKeys();
+  const instanceId = `${tenancy.kind}-instance`;
+  let address = '';
   const server = await startRefreshServer(
     createCacheRefreshHandlers({
       service: SERVICE,
       tenancy,
-      pushVerifyKeyPem: controlPlane.publicKeyPem,
+      pushVerifyKey: ed25519Key(controlPlane.publicKeyPem, 'public')!,
+      sealingKeys,
+      nonces: new NonceGuard(),
       held,
       status: () => Promise.resolve(health.status),
-      instanceId: () => `${tenancy.kind}-instance`,
+      target: () => ({ service: SERVICE, instanceId, address }),
       logger: createLogger({}, 'error'),
     }),
     { host: '127.0.0.1', port: 0 },
   );
-  return { held, health, server, caller: new RefreshCaller(`127.0.0.1:${server.port}`) };
+  address = `127.0.0.1:${server.port}`;
+  const target: PushTarget = { service: SERVICE, instanceId, address, sealingKey: sealingKeys.publicKey };
+  const caller = new RefreshCaller(address);
+  return {
+    held,
+    health,
+    server,
+    target,
+    caller,
+    /** A push as the control plane sends it. */
+    refresh: (push: PlainPush) => caller.refresh(...controlPlane.refresh(target, push)),
+    checkHealth: (keys: Parameters<TestControlPlane['health']>[1]) =>
+      caller.health(...controlPlane.health(target, keys)),
+  };
 }
 
 type Instance = Awaited<ReturnType<typeof startInstance>>;
@@ -56,7 +81,7 @@ afterAll(async () => {
   }
 });
 
-const push = (overrides: Partial<RefreshRequest> = {}): RefreshRequest => ({
+const push = (overrides: Partial<PlainPush> = {}): PlainPush => ({
   tenant_id: 'acme',
   key: 'tenant_config_featureFlags',
   version: 1,
@@ -66,23 +91,38 @@ const push = (overrides: Partial<RefreshRequest> = {}): RefreshRequest => ({
   ...overrides,
 });
 
-describe('a push without a valid push token for this service is refused with UNAUTHENTICATED', () => {
-  const cases: [string, () => string | undefined, RegExp][] = [
-    ['no authorization', () => undefined, /missing push token/],
-    ['a scheme other than Bearer', () => 'Basic b3JkZXJzOnNlY3JldA==', /missing push token/],
-    ['a token that is not a JWT', () => 'Bearer not-a-token', /not a JWT/],
+describe('a push without a valid push grant is refused with UNAUTHENTICATED', () => {
+  const cases: [string, (target: PushTarget) => string | undefined, RegExp][] = [
+    ['no authorization', () => undefined, /missing push grant/],
+    ['a scheme other than Bearer', () => 'Basic b3JkZXJzOnNlY3JldA==', /missing push grant/],
+    ['a grant that is not a JWT', () => 'Bearer not-a-token', /not a JWT/],
     [
-      'a token for another service',
-      () => pushAuthorization(controlPlane, 'billing'),
-      /audience is not service:orders/,
+      'a grant for another service',
+      (target) =>
+        controlPlane.authorization({ ...target, service: 'billing' }, { op: 'health', keysHash: '' }),
+      /not for this instance/,
     ],
-    ['an expired token', () => pushAuthorization(controlPlane, SERVICE, -120), /expired/],
-    ['a token signed with another key', () => pushAuthorization(forger, SERVICE), /invalid signature/],
+    [
+      'an expired grant',
+      (target) =>
+        controlPlane.authorization(
+          target,
+          { op: 'health', keysHash: '' },
+          { nowSeconds: Date.now() / 1000 - 120 },
+        ),
+      /expired/,
+    ],
+    [
+      'a grant signed with another key',
+      (target) => forger.authorization(target, { op: 'health', keysHash: '' }),
+      /invalid signature/,
+    ],
   ];
 
   test.each(cases)('%s: Refresh is refused and nothing is applied', async (_name, authorization, reason) => {
     const tenant = `t-${Math.random().toString(36).slice(2, 10)}`;
-    const outcome = await pool.caller.refresh(push({ tenant_id: tenant }), authorization());
+    const [request] = controlPlane.refresh(pool.target, push({ tenant_id: tenant }));
+    const outcome = await pool.caller.refresh(request, authorization(pool.target));
     expect(outcome.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(outcome.details).toMatch(reason);
     expect(outcome.errorField).toBe('authorization');
@@ -90,7 +130,7 @@ describe('a push without a valid push token for this service is refused with UNA
   });
 
   test.each(cases)('%s: Health is refused', async (_name, authorization, reason) => {
-    const outcome = await pool.caller.health({ keys: [] }, authorization());
+    const outcome = await pool.caller.health({ keys: [] }, authorization(pool.target));
     expect(outcome.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(outcome.details).toMatch(reason);
   });
@@ -99,14 +139,8 @@ describe('a push without a valid push token for this service is refused with UNA
 describe('an authenticated push', () => {
   test('applies and answers the held version; a repeat answers applied=false', async () => {
     const request = push({ tenant_id: 'applies', version: 3 });
-    expect((await pool.caller.refresh(request, authorized())).response).toEqual({
-      held_version: 3,
-      applied: true,
-    });
-    expect((await pool.caller.refresh(request, authorized())).response).toEqual({
-      held_version: 3,
-      applied: false,
-    });
+    expect((await pool.refresh(request)).response).toEqual({ held_version: 3, applied: true });
+    expect((await pool.refresh(request)).response).toEqual({ held_version: 3, applied: false });
     expect(pool.held.value({ tenantId: 'applies', key: 'tenant_config_featureFlags' })).toEqual({
       version: 3,
       value: '{"beta":true}',
@@ -115,21 +149,21 @@ describe('an authenticated push', () => {
   });
 
   test('of a removal reports the removal’s version as held', async () => {
-    await pool.caller.refresh(push({ tenant_id: 'removes', version: 1 }), authorized());
-    const outcome = await pool.caller.refresh(
-      { ...push({ tenant_id: 'removes', version: 2 }), value: undefined, removed: true },
-      authorized(),
-    );
+    await pool.refresh(push({ tenant_id: 'removes', version: 1 }));
+    const outcome = await pool.refresh({
+      ...push({ tenant_id: 'removes', version: 2 }),
+      value: undefined,
+      removed: true,
+    });
     expect(outcome.response).toEqual({ held_version: 2, applied: true });
     expect(pool.held.value({ tenantId: 'removes', key: 'tenant_config_featureFlags' })).toBeUndefined();
   });
 
   test('of a rollback replaces the held candidate with the older version', async () => {
-    await pool.caller.refresh(push({ tenant_id: 'reverts', version: 1, value: '"one"' }), authorized());
-    await pool.caller.refresh(push({ tenant_id: 'reverts', version: 2, value: '"two"' }), authorized());
-    const outcome = await pool.caller.refresh(
+    await pool.refresh(push({ tenant_id: 'reverts', version: 1, value: '"one"' }));
+    await pool.refresh(push({ tenant_id: 'reverts', version: 2, value: '"two"' }));
+    const outcome = await pool.refresh(
       push({ tenant_id: 'reverts', version: 1, value: '"one"', revert_from: 2 }),
-      authorized(),
     );
     expect(outcome.response).toEqual({ held_version: 1, applied: true });
   });
@@ -137,7 +171,7 @@ describe('an authenticated push', () => {
 
 describe('a silo instance', () => {
   test('refuses a push for another tenant with PERMISSION_DENIED naming tenant_id', async () => {
-    const outcome = await silo.caller.refresh(push({ tenant_id: 'globex' }), authorized());
+    const outcome = await silo.refresh(push({ tenant_id: 'globex' }));
     expect(outcome.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(outcome.errorField).toBe('tenant_id');
     expect(outcome.details).toMatch(/silo for tenant "acme"/);
@@ -145,7 +179,7 @@ describe('a silo instance', () => {
   });
 
   test('applies a push for its own tenant', async () => {
-    expect((await silo.caller.refresh(push(), authorized())).response).toEqual({
+    expect((await silo.refresh(push())).response).toEqual({
       held_version: 1,
       applied: true,
     });
@@ -153,7 +187,7 @@ describe('a silo instance', () => {
 });
 
 describe('a malformed push is refused with INVALID_ARGUMENT naming the field', () => {
-  test.each<[string, Partial<RefreshRequest>, string]>([
+  test.each<[string, Partial<PlainPush>, string]>([
     ['no tenant', { tenant_id: '' }, 'tenant_id'],
     ['a tenant id with a slash', { tenant_id: 'a/b' }, 'tenant_id'],
     ['no key', { key: '' }, 'key'],
@@ -161,20 +195,26 @@ describe('a malformed push is refused with INVALID_ARGUMENT naming the field', (
     ['a malformed service', { service: '../orders' }, 'service'],
     ['a negative version', { version: -1 }, 'version'],
     ['a value at version 0', { version: 0 }, 'version'],
-    ['neither a value nor removed', { value: undefined }, 'value'],
     ['an unknown format', { format: 'yaml' }, 'format'],
     ['revert_from not newer than the version', { version: 2, revert_from: 2 }, 'revert_from'],
   ])('%s', async (_name, overrides, field) => {
-    const outcome = await pool.caller.refresh(push(overrides), authorized());
+    const outcome = await pool.refresh(push(overrides));
     expect(outcome.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(outcome.errorField).toBe(field);
+  });
+
+  test('neither a sealed value nor removed', async () => {
+    const [request, authorization] = controlPlane.refresh(pool.target, push());
+    const outcome = await pool.caller.refresh({ ...request, sealed_value: undefined }, authorization);
+    expect(outcome.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(outcome.errorField).toBe('sealed_value');
   });
 });
 
 describe('Health', () => {
   test('reports SERVING, the instance id and the held version of each key in request order (0: none)', async () => {
-    await pool.caller.refresh(push({ tenant_id: 'health', version: 4 }), authorized());
-    await pool.caller.refresh(
+    await pool.refresh(push({ tenant_id: 'health', version: 4 }));
+    await pool.refresh(
       push({
         tenant_id: 'health',
         key: 'param_config_apiEndpoint',
@@ -183,18 +223,12 @@ describe('Health', () => {
         value: 'x',
         format: 'text',
       }),
-      authorized(),
     );
-    const outcome = await pool.caller.health(
-      {
-        keys: [
-          { tenant_id: 'health', key: 'param_config_apiEndpoint', service: 'orders' },
-          { tenant_id: 'health', key: 'tenant_config_never' },
-          { tenant_id: 'health', key: 'tenant_config_featureFlags' },
-        ],
-      },
-      authorized(),
-    );
+    const outcome = await pool.checkHealth([
+      { tenantId: 'health', key: 'param_config_apiEndpoint', service: 'orders' },
+      { tenantId: 'health', key: 'tenant_config_never' },
+      { tenantId: 'health', key: 'tenant_config_featureFlags' },
+    ]);
     expect(outcome.response).toEqual({
       status: 'SERVING',
       instance_id: 'pool-instance',
@@ -205,22 +239,17 @@ describe('Health', () => {
   test('reports NOT_SERVING when the instance says it is unhealthy', async () => {
     silo.health.status = 'NOT_SERVING';
     try {
-      expect((await silo.caller.health({ keys: [] }, authorized())).response?.status).toBe('NOT_SERVING');
+      expect((await silo.checkHealth([])).response?.status).toBe('NOT_SERVING');
     } finally {
       silo.health.status = 'SERVING';
     }
   });
 
   test('names the malformed key among several', async () => {
-    const outcome = await pool.caller.health(
-      {
-        keys: [
-          { tenant_id: 'acme', key: 'tenant_config_ok' },
-          { tenant_id: 'acme', key: '' },
-        ],
-      },
-      authorized(),
-    );
+    const outcome = await pool.checkHealth([
+      { tenantId: 'acme', key: 'tenant_config_ok' },
+      { tenantId: 'acme', key: '' },
+    ]);
     expect(outcome.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(outcome.errorField).toBe('keys[1].key');
   });
