@@ -213,12 +213,17 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       return outcome;
     },
 
-    /** Health gate and convergence check: SERVING and holding the expected version. */
+    /**
+     * Health gate and convergence check: the key SERVING and the expected version held. `excused`:
+     * pooled instances that were unhealthy for the tenant's key before the push (pushToInstances'
+     * `unhealthyBefore`), which pass on the version alone.
+     */
     async checkInstances(input: {
       instances: readonly ServiceInstance[];
       request: RolloutRequest;
       expectedVersion: number;
       settings?: PushSettings;
+      excused?: readonly string[];
     }): Promise<FleetOutcome> {
       return pusher.check(
         input.instances,
@@ -226,6 +231,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
         input.expectedVersion,
         input.settings ?? DEFAULT_PUSH_SETTINGS,
         (done) => heartbeat({ done }),
+        new Set(input.excused ?? []),
       );
     },
   });

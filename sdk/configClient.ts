@@ -55,6 +55,13 @@ export interface CloudMapOptions {
 /** Whether the app is fit to serve; asked on every Health call (the rollout's health gate). */
 export type HealthHook = () => boolean | Promise<boolean>;
 
+/**
+ * Whether the app serves one tenant's key well; asked on Health for the key a rollout is about. A
+ * pooled instance that can tell tenants apart gives it, so one tenant's broken value fails only that
+ * tenant's rollouts.
+ */
+export type KeyHealthHook = (key: PreloadKey) => boolean | Promise<boolean>;
+
 export interface ConfigClientOptions {
   /** The consuming service's name: push tokens must be for it, and it names the Cloud Map service. */
   readonly service: string;
@@ -77,6 +84,8 @@ export interface ConfigClientOptions {
   readonly versionCheckIntervalMs?: number;
   readonly logger?: Logger;
   readonly health?: HealthHook;
+  /** Per tenant and key; without it, each key reports the instance's overall health. */
+  readonly keyHealth?: KeyHealthHook;
 }
 
 type State = 'new' | 'starting' | 'ready' | 'stopping' | 'stopped';
@@ -227,6 +236,7 @@ export class ConfigClient {
         nonces: this.nonces,
         held: this.held,
         status: () => this.status(),
+        keyStatus: (address) => this.keyStatus(address),
         target: () => ({
           service: options.service,
           instanceId: this.boundInstanceId ?? '',
@@ -337,6 +347,22 @@ export class ConfigClient {
       return (await this.options.health()) ? 'SERVING' : 'NOT_SERVING';
     } catch (error) {
       this.logger.warn('the health hook failed; reporting NOT_SERVING', { error });
+      return 'NOT_SERVING';
+    }
+  }
+
+  private async keyStatus(address: ConfigAddress): Promise<ServingStatus> {
+    const { keyHealth } = this.options;
+    if (!keyHealth) return this.status();
+    if (this.state !== 'ready' || !this.healthy) return 'NOT_SERVING';
+    try {
+      return (await keyHealth(address)) ? 'SERVING' : 'NOT_SERVING';
+    } catch (error) {
+      this.logger.warn('the key health hook failed; reporting the key NOT_SERVING', {
+        tenantId: address.tenantId,
+        key: address.key,
+        error,
+      });
       return 'NOT_SERVING';
     }
   }

@@ -7,6 +7,7 @@ export {
   type CloudMapOptions,
   type ConfigClientOptions,
   type HealthHook,
+  type KeyHealthHook,
   type PreloadKey,
 } from './configClient';
 export { configClientOptionsFromEnv, type EnvConfigClientOptions } from './envOptions';

@@ -6,6 +6,7 @@ import { loadProto } from '../common/proto';
 import { type NonceGuard, type PushScope, type PushTarget, verifyPushGrant } from '../common/pushGrant';
 import { openSealedValue, type SealingKeyPair } from '../common/sealedValue';
 import type { ProtoGrpcType } from '../gen/proto/refresh';
+import type { ConfigAddress } from '../activities/storage/types';
 import type { CacheRefreshHandlers } from '../gen/proto/configsvc/v1/CacheRefresh';
 import { errorReply, grpcStatusOf } from '../server/errorStatus';
 import { serveWithReflection, stopGrpcServer } from '../server/grpc/grpcServer';
@@ -26,6 +27,8 @@ export interface CacheRefreshDeps {
   readonly nonces: NonceGuard;
   readonly held: HeldConfig;
   readonly status: () => Promise<ServingStatus>;
+  /** How the instance serves one tenant's key: what a rollout's health gate reads. */
+  readonly keyStatus: (address: ConfigAddress) => Promise<ServingStatus>;
   /** Who this instance is, as grants must name it: its id, and its advertised `ip:port` once registered. */
   readonly target: () => PushTarget;
   readonly logger: Logger;
@@ -62,6 +65,7 @@ export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefresh
       status: await deps.status(),
       instance_id: deps.target().instanceId,
       held_versions: keys.map((address) => held.heldVersion(address)),
+      key_statuses: await Promise.all(keys.map((address) => deps.keyStatus(address))),
     })),
   };
 }

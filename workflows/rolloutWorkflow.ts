@@ -88,6 +88,8 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   let outcome: string | undefined;
   const updated = new Set<string>();
   const failures = new Map<string, string>();
+  /** Pooled instances already unhealthy for this key before the candidate reached them. */
+  const unhealthyBefore = new Set<string>();
   const approvedWaves = new Set<number>();
 
   const progress = (): RolloutProgress => ({
@@ -215,6 +217,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     ...(revertFrom !== undefined ? { revertFrom } : {}),
   });
   const tally = (result: FleetOutcome) => {
+    for (const ref of result.unhealthyBefore ?? []) unhealthyBefore.add(ref);
     for (const ref of result.succeeded) updated.add(ref);
     for (const { instance, reason } of result.failed) {
       updated.delete(instance);
@@ -290,6 +293,9 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
           request,
           expectedVersion: target.version,
           settings,
+          ...(unhealthyBefore.size > 0
+            ? { excused: stillUpdated.map(instanceRef).filter((ref) => unhealthyBefore.has(ref)) }
+            : {}),
         }),
       );
       setWave(index, waveCounts(batch, updated, failures));

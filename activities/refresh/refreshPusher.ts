@@ -40,7 +40,15 @@ export interface InstanceFailure {
 export interface FleetOutcome {
   readonly succeeded: string[];
   readonly failed: InstanceFailure[];
+  /**
+   * Pooled instances that already reported this tenant's key NOT_SERVING before this push: their later
+   * health says nothing about this change (another tenant's change may be at fault), so the health gate
+   * does not count it against this rollout.
+   */
+  readonly unhealthyBefore?: string[];
 }
+
+type HealthAnswer = { status: string; held_versions: number[]; key_statuses?: string[] };
 
 /** Codes after which trying again cannot help: the instance refused the push itself. */
 const PERMANENT_CODES = new Set([
@@ -79,7 +87,14 @@ export class RefreshPusher {
   ): Promise<FleetOutcome> {
     const scope = refreshScope({ ...payload, value: payload.removed ? undefined : (payload.value ?? '') });
     const sealer = new ValueSealer();
-    return this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
+    const unhealthyBefore: string[] = [];
+    // A candidate's health gate needs to know what was already wrong on instances other tenants share.
+    const baseline = payload.revertFrom === undefined && !payload.removed;
+    const outcome = await this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
+      if (baseline && instance.tenancy === 'pool') {
+        const before = await this.health(instance, payload, settings).catch(() => undefined);
+        if (before && keyStatusOf(before) !== 'SERVING') unhealthyBefore.push(instanceRef(instance));
+      }
       const request = toRefreshRequest(payload, (value) =>
         sealer.seal(instance.sealingKey, value, sealingContext(payload)),
       );
@@ -97,11 +112,13 @@ export class RefreshPusher {
         ? undefined
         : `holds version ${response.held_version}, not ${payload.version}`;
     });
+    return unhealthyBefore.length > 0 ? { ...outcome, unhealthyBefore } : outcome;
   }
 
   /**
-   * The health gate and convergence check in one call: an instance passes when it reports SERVING and
-   * holds `expectedVersion` of the key.
+   * The health gate and convergence check in one call: an instance passes when it reports the key
+   * SERVING and holds `expectedVersion` of it. An `excused` instance (unhealthy before this change
+   * reached it) passes on the version alone.
    */
   async check(
     instances: readonly ServiceInstance[],
@@ -109,23 +126,37 @@ export class RefreshPusher {
     expectedVersion: number,
     settings: PushSettings,
     onProgress: (done: number) => void = () => {},
+    excused: ReadonlySet<string> = new Set(),
   ): Promise<FleetOutcome> {
+    return this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
+      const response = await this.health(instance, key, settings);
+      const held = response.held_versions[0] ?? 0;
+      if (held !== expectedVersion) return `holds version ${held}, not ${expectedVersion}`;
+      const status = keyStatusOf(response);
+      if (status === 'SERVING') return undefined;
+      if (excused.has(instanceRef(instance))) {
+        this.logger.info('an instance unhealthy before this change reached it is not counted against it', {
+          instance: instanceRef(instance),
+          tenantId: key.tenantId,
+          key: key.key,
+        });
+        return undefined;
+      }
+      return `reports ${status}`;
+    });
+  }
+
+  /** One instance's Health for one key, with retries. */
+  private health(
+    instance: ServiceInstance,
+    key: { tenantId: string; key: string; service?: string },
+    settings: PushSettings,
+  ): Promise<HealthAnswer> {
     const request = { keys: [{ tenant_id: key.tenantId, key: key.key, service: key.service ?? '' }] };
     const scope: PushScope = { op: 'health', keysHash: keysHash([key]) };
-    return this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
-      const response = await this.withRetries(instance, settings, () =>
-        this.call<typeof request, { status: string; held_versions: number[] }>(
-          instance,
-          'Health',
-          request,
-          scope,
-          settings.timeoutMs,
-        ),
-      );
-      if (response.status !== 'SERVING') return `reports ${response.status}`;
-      const held = response.held_versions[0] ?? 0;
-      return held === expectedVersion ? undefined : `holds version ${held}, not ${expectedVersion}`;
-    });
+    return this.withRetries(instance, settings, () =>
+      this.call<typeof request, HealthAnswer>(instance, 'Health', request, scope, settings.timeoutMs),
+    );
   }
 
   close(): void {
@@ -227,6 +258,11 @@ export class RefreshPusher {
     }
     return client;
   }
+}
+
+/** The key's own status where the instance reports one (pooled instances judge each tenant's key). */
+function keyStatusOf(answer: HealthAnswer): string {
+  return answer.key_statuses?.[0] ?? answer.status;
 }
 
 function toRefreshRequest(payload: RefreshPayload, seal: (value: string) => Buffer): RefreshRequest {

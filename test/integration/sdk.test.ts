@@ -327,14 +327,32 @@ describe('Health', () => {
       status: 'SERVING',
       instance_id: client.instanceId,
       held_versions: [1, 0],
+      key_statuses: ['SERVING', 'SERVING'],
     });
     appHealthy = false;
-    expect((await health(keys)).response?.status).toBe('NOT_SERVING');
+    expect((await health(keys)).response).toMatchObject({
+      status: 'NOT_SERVING',
+      key_statuses: ['NOT_SERVING', 'NOT_SERVING'],
+    });
     appHealthy = true;
     client.setHealthy(false);
     expect((await health(keys)).response?.status).toBe('NOT_SERVING');
     client.setHealthy(true);
     expect((await health(keys)).response?.status).toBe('SERVING');
+    caller.close();
+  });
+
+  test('with a key health hook, a pooled instance judges each tenant’s key on its own', async () => {
+    const [sick, well] = [uniqueTenant('sick'), uniqueTenant('well')];
+    const { caller, health } = await startClient(sick, {
+      tenancy: { kind: 'pool' },
+      keyHealth: ({ tenantId }) => tenantId !== sick,
+    });
+    const outcome = await health([
+      { tenantId: sick, key: FLAGS },
+      { tenantId: well, key: FLAGS },
+    ]);
+    expect(outcome.response).toMatchObject({ status: 'SERVING', key_statuses: ['NOT_SERVING', 'SERVING'] });
     caller.close();
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { AwsClients } from '../../activities/awsClients';
 import { createLogger } from '../../common/logger';
 import { loadRolloutWorkerSettings } from '../../common/settings';
-import { ConfigClient } from '../../sdk';
+import { ConfigClient, type HealthHook } from '../../sdk';
 import type { TestServer } from './server';
 import { validToken } from './tokens';
 
@@ -27,6 +27,8 @@ export async function startInstance(options: {
   zone?: string;
   /** The SDK's safety-net check; off unless a test is about it. */
   versionCheckIntervalMs?: number;
+  /** The app's health, asked on every Health call (the rollout's health gate). */
+  health?: HealthHook;
 }): Promise<FleetMember> {
   const settings = loadRolloutWorkerSettings();
   const client = new ConfigClient({
@@ -51,6 +53,7 @@ export async function startInstance(options: {
         : {}),
     },
     versionCheckIntervalMs: options.versionCheckIntervalMs ?? 0,
+    ...(options.health ? { health: options.health } : {}),
     logger: createLogger({ component: 'test-instance' }, 'error'),
   });
   await client.start();

@@ -28,7 +28,7 @@ const forger = new TestControlPlane();
 
 async function startInstance(tenancy: InstanceTenancy) {
   const held = new HeldConfig(() => undefined);
-  const health: { status: ServingStatus } = { status: 'SERVING' };
+  const health: { status: ServingStatus; unhealthyTenant?: string } = { status: 'SERVING' };
   const sealingKeys = generateSealingKeys();
   const instanceId = `${tenancy.kind}-instance`;
   let address = '';
@@ -41,6 +41,8 @@ async function startInstance(tenancy: InstanceTenancy) {
       nonces: new NonceGuard(),
       held,
       status: () => Promise.resolve(health.status),
+      keyStatus: (address) =>
+        Promise.resolve(health.unhealthyTenant === address.tenantId ? 'NOT_SERVING' : health.status),
       target: () => ({ service: SERVICE, instanceId, address }),
       logger: createLogger({}, 'error'),
     }),
@@ -233,7 +235,21 @@ describe('Health', () => {
       status: 'SERVING',
       instance_id: 'pool-instance',
       held_versions: [9, 0, 4],
+      key_statuses: ['SERVING', 'SERVING', 'SERVING'],
     });
+  });
+
+  test('reports each key’s own status: one tenant’s broken key leaves another tenant’s SERVING', async () => {
+    pool.health.unhealthyTenant = 'broken-tenant';
+    try {
+      const outcome = await pool.checkHealth([
+        { tenantId: 'broken-tenant', key: 'tenant_config_featureFlags' },
+        { tenantId: 'fine-tenant', key: 'tenant_config_featureFlags' },
+      ]);
+      expect(outcome.response?.key_statuses).toEqual(['NOT_SERVING', 'SERVING']);
+    } finally {
+      pool.health.unhealthyTenant = undefined;
+    }
   });
 
   test('reports NOT_SERVING when the instance says it is unhealthy', async () => {
