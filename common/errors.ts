@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'PermissionDenied'
   | 'BackendUnavailable'
   | 'RolloutInProgress'
-  | 'RolloutStateConflict';
+  | 'RolloutStateConflict'
+  | 'PayloadUndecryptable';
 
 export abstract class PlatformError extends Error {
   abstract readonly code: ErrorCode;
@@ -144,4 +145,12 @@ export class RolloutInProgressError extends PlatformError {
 /** The rollout is not in a state that allows the action (approve while not awaiting approval, …). */
 export class RolloutStateConflictError extends PlatformError {
   readonly code = 'RolloutStateConflict';
+}
+
+/**
+ * An encrypted Temporal payload that cannot be opened: altered, or sealed under a key this process does
+ * not hold (another key file, a KMS key its role may not use).
+ */
+export class PayloadUndecryptableError extends PlatformError {
+  readonly code = 'PayloadUndecryptable';
 }

@@ -8,6 +8,7 @@ import { ensurePushKeys } from '../common/pushToken';
 import { localStateDir } from '../common/repoRoot';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 import { ensureIssuerKeys } from '../server/auth/localIssuer';
+import { ensurePayloadKeyFile } from '../server/payloadEncryption/localKeyFile';
 
 /**
  * The AWS CLI v1 fetches any parameter value that looks like a URL (`--value https://…`), which is what
@@ -24,8 +25,8 @@ export const EXAMPLE_SERVICES = ['orders', 'billing'] as const;
 
 /**
  * What the local stack needs before the platform can use it: the config table and the Cloud Map
- * namespace (the emulators run in memory, so after every start), the local issuer's keys and the
- * control plane's push-signing keys. Idempotent.
+ * namespace (the emulators run in memory, so after every start), the local issuer's keys, the
+ * control plane's push-signing keys and the key that encrypts Temporal payloads. Idempotent.
  */
 export async function provisionStack(
   env: Record<string, string | undefined> = process.env,
@@ -43,6 +44,7 @@ export async function provisionStack(
       await ensureService(clients.serviceDiscovery, namespaceName, service);
     ensureIssuerKeys();
     ensurePushKeys(localStateDir('push'));
+    ensurePayloadKeyFile(localStateDir('payload'));
     writeAwsCliConfig();
     return [
       `table ${tableName}: ${table}`,

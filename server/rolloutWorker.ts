@@ -8,6 +8,8 @@ import { createRolloutActivities } from '../activities/rolloutActivities';
 import { configStoreFor } from '../activities/storage/configStore';
 import type { Logger } from '../common/logger';
 import type { RolloutWorkerSettings, StorageSettings, TemporalSettings } from '../common/settings';
+import { payloadCodecFor } from './payloadEncryption/dataConverter';
+import { workerDataConverter } from './payloadEncryption/workerDataConverter';
 import { temporalConnectionOptions } from './temporalConnection';
 
 export interface RolloutWorker {
@@ -41,6 +43,7 @@ export async function createRolloutWorker(deps: {
     taskQueue: temporal.taskQueue,
     workflowsPath: path.join(__dirname, '..', 'workflows'),
     activities,
+    dataConverter: workerDataConverter(payloadCodecFor(temporal.payloadEncryption)),
   });
   let running: Promise<void> | undefined;
   return {

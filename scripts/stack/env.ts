@@ -24,6 +24,8 @@ export function localStackEnv(): Record<string, string> {
     AWS_ENDPOINT_URL_SSM: moto,
     AWS_ENDPOINT_URL_SERVICEDISCOVERY: moto,
     AWS_ENDPOINT_URL_EVENTBRIDGE: moto,
+    // Only read with PAYLOAD_KMS_KEY_ID; the stack itself encrypts with PAYLOAD_KEY_FILE.
+    AWS_ENDPOINT_URL_KMS: moto,
     TEMPORAL_ADDRESS: `${STACK_HOST}:${resolvePort(PORTS.temporal)}`,
     TEMPORAL_NAMESPACE: 'default',
     ISSUER_PORT: String(issuerPort),
@@ -31,6 +33,7 @@ export function localStackEnv(): Record<string, string> {
     CLOUD_MAP_NAMESPACE: DEFAULT_CLOUD_MAP_NAMESPACE,
     PUSH_SIGNING_KEY_FILE: path.join(localDir, 'push', 'private.pem'),
     PUSH_VERIFY_KEY_FILE: path.join(localDir, 'push', 'public.pem'),
+    PAYLOAD_KEY_FILE: path.join(localDir, 'payload', 'payload.key'),
     COGNITO_USER_POOL_ID: LOCAL_ISSUER.userPoolId,
     COGNITO_CLIENT_ID: LOCAL_ISSUER.clientId,
     // The SDK versions are pinned in the lock file; its notice concerns releases not used here.

@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
 import { createLogger } from '../../common/logger';
@@ -12,6 +12,7 @@ import { createTokenVerifier } from '../../server/auth/tokenVerifier';
 import { type PlatformServer, startPlatformServer } from '../../server/platformServer';
 import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWorker';
 import { RolloutService } from '../../server/rollouts/rolloutService';
+import { createTemporalClient } from '../../server/temporalConnection';
 import { localAuthSettings, stackClients, stackStore } from './env';
 
 export interface TestServer extends PlatformServer {
@@ -44,7 +45,7 @@ export async function startTestServer(options: { rollouts?: boolean } = {}): Pro
   const taskQueue = `rollouts-${randomUUID()}`;
   if (options.rollouts) {
     const temporalSettings = loadTemporalSettings({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue });
-    temporal = new Client({ connection: await Connection.connect({ address: temporalSettings.address }) });
+    temporal = await createTemporalClient(temporalSettings);
     worker = await createRolloutWorker({
       clients,
       temporal: temporalSettings,
