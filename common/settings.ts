@@ -51,6 +51,17 @@ const serverSchema = z.object({
   HTTP_PORT: port(DEFAULT_PORTS.http),
   CONFIG_CACHE_TTL_MS: configCacheTtlMs,
   CONFIG_CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).default(10000),
+  // The Temporal UI's origins (comma-separated) that may call the codec endpoint from a browser.
+  CODEC_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((list) =>
+      list
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().url())),
 });
 
 /**
@@ -140,6 +151,7 @@ function toServerSettings(s: z.infer<typeof serverSchema>) {
     httpPort: s.HTTP_PORT,
     cacheTtlMs: s.CONFIG_CACHE_TTL_MS,
     cacheMaxEntries: s.CONFIG_CACHE_MAX_ENTRIES,
+    codecCorsOrigins: s.CODEC_CORS_ORIGINS,
   };
 }
 

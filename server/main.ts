@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     logger,
     settings: loadServerSettings(),
     rollouts: new RolloutService(temporal, store, temporalSettings.taskQueue),
+    payloadCodec: { codec, namespace: temporalSettings.namespace },
   });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });

@@ -10,6 +10,7 @@ import { CachedConfigReader } from './configReader';
 import { createConfigServiceHandlers } from './grpc/configServiceHandlers';
 import { startGrpcServer, stopGrpcServer } from './grpc/grpcServer';
 import { createHttpApp } from './http/app';
+import type { PayloadCodecEndpoint } from './http/codecRoutes';
 
 export interface PlatformServer {
   readonly grpcPort: number;
@@ -25,6 +26,7 @@ export async function startPlatformServer(deps: {
   readonly logger: Logger;
   readonly settings: ServerSettings;
   readonly rollouts?: RolloutService;
+  readonly payloadCodec?: PayloadCodecEndpoint;
 }): Promise<PlatformServer> {
   const { settings, logger } = deps;
   // Keys are fetched before listening so no request waits for, or fails on, the first JWKS download.
@@ -40,7 +42,15 @@ export async function startPlatformServer(deps: {
     port: settings.grpcPort,
   });
   const http = await listen(
-    createHttpApp({ authenticator, reader, store: deps.store, logger, rollouts: deps.rollouts }),
+    createHttpApp({
+      authenticator,
+      reader,
+      store: deps.store,
+      logger,
+      rollouts: deps.rollouts,
+      payloadCodec: deps.payloadCodec,
+      codecCorsOrigins: settings.codecCorsOrigins,
+    }),
     settings.bindAddress,
     settings.httpPort,
   );

@@ -9,13 +9,22 @@ export interface Identity {
   readonly roles: readonly Role[];
 }
 
-export type Action = 'config:read' | 'config:write' | 'rollout:read' | 'rollout:act';
+export type Action =
+  | 'config:read'
+  | 'config:write'
+  | 'rollout:read'
+  | 'rollout:act'
+  | 'payload:decode'
+  | 'payload:encode';
 
 const ROLES_ALLOWED: Record<Action, readonly Role[]> = {
   'config:read': ['release_manager', 'operator', 'service'],
   'config:write': ['release_manager'],
   'rollout:read': ['release_manager', 'operator', 'service'],
   'rollout:act': ['release_manager'],
+  // Temporal payloads of every tenant: no tenant role may open them.
+  'payload:decode': ['platform_operator'],
+  'payload:encode': ['platform_operator'],
 };
 
 export function rolesFromGroups(groups: readonly string[]): Role[] {
