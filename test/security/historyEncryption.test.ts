@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { rolloutWorkflowId } from '../../common/rollout';
+import { startRollout } from '../../server/rolloutClient';
 import { temporalUiUrl, toolPath } from '../../scripts/stack/index';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
@@ -187,6 +188,43 @@ describe("a rollout's workflow history", () => {
     expect(refusal.refused).toBe(true);
     expect(showsValue(refusal.stdout)).toBe(false);
   });
+});
+
+test("a failed rollout's failure messages, which quote the value, are sealed too", async () => {
+  // Short, so the JSON parser's message quotes all of it.
+  const secret = `zq${randomUUID().slice(0, 8)}`;
+  const request = {
+    tenantId: tenant,
+    key: 'tenant_config_failing',
+    change: { kind: 'set' as const, value: secret },
+    targetServices: ['nobody'],
+    plan: {
+      strategy: { kind: 'explicit' as const, waves: ['100%' as const] },
+      bakeSeconds: 0,
+      approval: 'none' as const,
+      maxFailures: 0,
+    },
+    actor: 'rita',
+  };
+  // Straight to Temporal: the REST API would refuse the value before any workflow starts.
+  const handle = await startRollout(server.temporal!, request, server.taskQueue);
+  const failure = await handle.result().then(
+    () => undefined,
+    (error: Error) => error,
+  );
+  // Through the codec the operator-facing messages are intact…
+  const messages: string[] = [];
+  for (let error: unknown = failure; error instanceof Error; error = error.cause)
+    messages.push(error.message);
+  expect(messages.join('\n')).toContain(secret);
+
+  // …while Temporal holds it only sealed.
+  const raw = new Client({ connection: server.temporal!.connection, namespace: 'default' });
+  const history = await raw.workflow.getHandle(handle.workflowId).fetchHistory();
+  const json = JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON());
+  expect(json).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_FAILED');
+  expect(json).toContain('Encoded failure');
+  for (const form of [secret, ...base64Forms(secret)]) expect(json).not.toContain(form);
 });
 
 describe('the codec endpoint', () => {
