@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { rolloutWorkflowId } from '../../common/rollout';
 import { startRollout } from '../../server/rolloutClient';
+import { formatRolloutId } from '../../server/rollouts/rolloutService';
 import { temporalUiUrl, toolPath } from '../../scripts/stack/index';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
@@ -225,6 +226,21 @@ test("a failed rollout's failure messages, which quote the value, are sealed too
   expect(json).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_FAILED');
   expect(json).toContain('Encoded failure');
   for (const form of [secret, ...base64Forms(secret)]) expect(json).not.toContain(form);
+
+  // The tenant's own timeline (GET /v1/rollouts/{id}/history) reads the history through the codec.
+  const rolloutId = formatRolloutId(handle.firstExecutionRunId, request.key);
+  const timeline = await callApi(
+    server.httpUrl,
+    'GET',
+    `/v1/rollouts/${rolloutId}/history`,
+    releaseManager(),
+  );
+  expect(timeline.status).toBe(200);
+  const finished = (timeline.body.items as { kind: string; summary: string }[]).find(
+    (entry) => entry.kind === 'finished',
+  );
+  expect(finished?.summary).toMatch(/^failed: /);
+  expect(finished?.summary).not.toContain('Encoded failure');
 });
 
 describe('the codec endpoint', () => {
