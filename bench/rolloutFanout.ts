@@ -16,7 +16,7 @@ import { type KeyObject, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { DeleteServiceCommand } from '@aws-sdk/client-servicediscovery';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../activities/awsClients';
 import { ensureService } from '../activities/discovery/cloudMapSetup';
@@ -40,6 +40,7 @@ import { HeldConfig, type HeldValue } from '../sdk/heldConfig';
 import { createCacheRefreshHandlers, type RefreshServer, startRefreshServer } from '../sdk/refreshServer';
 import { startRollout } from '../server/rolloutClient';
 import { createRolloutWorker, type RolloutWorker } from '../server/rolloutWorker';
+import { createTemporalClient } from '../server/temporalConnection';
 
 /** Fleet sizes, in order; the first is the baseline the ratios compare against. */
 const SIZES = [10, 100, 1000] as const;
@@ -137,10 +138,7 @@ async function main(): Promise<number> {
   resources.clients = clients;
   const taskQueue = `bench-rollouts-${runId}`;
   const temporalSettings = loadTemporalSettings({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue });
-  const temporal = new Client({
-    connection: await Connection.connect({ address: temporalSettings.address }),
-    namespace: temporalSettings.namespace,
-  });
+  const temporal = await createTemporalClient(temporalSettings);
   resources.temporal = temporal;
   // No config service runs here, so there is no read cache for the rollout to wait out after promoting:
   // what is measured is the fan-out alone.

@@ -28,13 +28,18 @@ export const LOCAL_ISSUER = {
   clientId: 'local-dev-client',
 } as const;
 
-/** Cognito groups and the roles they grant. Roles come from `cognito:groups` only. */
+/**
+ * Cognito groups and the roles they grant. Roles come from `cognito:groups` only. The platform operators'
+ * group is the platform's, not a tenant's: it grants reading Temporal payloads, which may hold any
+ * tenant's values, and nothing else.
+ */
 export const ROLE_BY_GROUP = {
   'release-managers': 'release_manager',
   operators: 'operator',
   services: 'service',
   // The platform's own pooled services, which serve every tenant: never a tenant's group.
   'pool-services': 'pool_service',
+  'config-platform-operators': 'platform_operator',
 } as const;
 
 export type Role = (typeof ROLE_BY_GROUP)[keyof typeof ROLE_BY_GROUP];

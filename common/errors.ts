@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'BackendUnavailable'
   | 'RolloutInProgress'
   | 'RolloutStateConflict'
-  | 'FleetTooLarge';
+  | 'FleetTooLarge'
+  | 'PayloadUndecryptable';
 
 export abstract class PlatformError extends Error {
   abstract readonly code: ErrorCode;
@@ -150,4 +151,12 @@ export class RolloutStateConflictError extends PlatformError {
 /** More instances serve the tenant than one rollout may reach: a bound on what Cloud Map can make us do. */
 export class FleetTooLargeError extends PlatformError {
   readonly code = 'FleetTooLarge';
+}
+
+/**
+ * An encrypted Temporal payload that cannot be opened: altered, or sealed under a key this process does
+ * not hold (another key file, a KMS key its role may not use).
+ */
+export class PayloadUndecryptableError extends PlatformError {
+  readonly code = 'PayloadUndecryptable';
 }

@@ -61,15 +61,39 @@ const serverSchema = z.object({
     .min(60)
     .max(MAX_INSTANCE_GRANT_TTL_SECONDS)
     .default(DEFAULT_INSTANCE_GRANT_TTL_SECONDS),
+  // The Temporal UI's origins (comma-separated) that may call the codec endpoint from a browser.
+  CODEC_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((list) =>
+      list
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().url())),
 });
 
-const temporalSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().min(1).default(`127.0.0.1:${DEFAULT_PORTS.temporal}`),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default(ROLLOUT_TASK_QUEUE),
-  TEMPORAL_TLS: z.enum(['true', 'false']).default('false'),
-  TEMPORAL_API_KEY: z.string().min(1).optional(),
-});
+/**
+ * Every process that talks to Temporal encrypts payloads (server/payloadEncryption): with a key file on
+ * the local stack, a KMS key on AWS. Exactly one, so a deployment never runs with the wrong one by accident.
+ */
+const temporalSchema = z
+  .object({
+    TEMPORAL_ADDRESS: z.string().min(1).default(`127.0.0.1:${DEFAULT_PORTS.temporal}`),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().min(1).default(ROLLOUT_TASK_QUEUE),
+    TEMPORAL_TLS: z.enum(['true', 'false']).default('false'),
+    TEMPORAL_API_KEY: z.string().min(1).optional(),
+    PAYLOAD_KEY_FILE: z.string().min(1).optional(),
+    PAYLOAD_KMS_KEY_ID: z.string().min(1).optional(),
+    AWS_REGION: z.string().min(1).default('us-east-1'),
+    AWS_ENDPOINT_URL_KMS: optionalUrl,
+  })
+  .refine((s) => (s.PAYLOAD_KEY_FILE === undefined) !== (s.PAYLOAD_KMS_KEY_ID === undefined), {
+    message: 'set exactly one of PAYLOAD_KEY_FILE (local stack) and PAYLOAD_KMS_KEY_ID (AWS)',
+    path: ['PAYLOAD_KEY_FILE'],
+  });
 
 /** `10.0.0.0/8,172.16.0.0/12`: IPv4 CIDRs. */
 const cidrList = z
@@ -183,6 +207,7 @@ function toServerSettings(s: z.infer<typeof serverSchema>) {
     cacheMaxEntries: s.CONFIG_CACHE_MAX_ENTRIES,
     instanceGrantSigningKeyFile: s.INSTANCE_GRANT_SIGNING_KEY_FILE,
     instanceGrantTtlSeconds: s.INSTANCE_GRANT_TTL_SECONDS,
+    codecCorsOrigins: s.CODEC_CORS_ORIGINS,
   };
 }
 
@@ -194,7 +219,24 @@ function toTemporalSettings(s: z.infer<typeof temporalSchema>) {
     // An API key implies TLS (Temporal Cloud); TEMPORAL_TLS=true alone is TLS with the system's CAs.
     tls: s.TEMPORAL_TLS === 'true' || s.TEMPORAL_API_KEY !== undefined,
     apiKey: s.TEMPORAL_API_KEY,
+    payloadEncryption: payloadEncryptionOf(s),
   };
+}
+
+export type PayloadEncryptionSettings =
+  | { readonly kind: 'keyFile'; readonly keyFile: string }
+  | { readonly kind: 'kms'; readonly keyId: string; readonly region: string; readonly endpoint?: string };
+
+function payloadEncryptionOf(s: z.infer<typeof temporalSchema>): PayloadEncryptionSettings {
+  if (s.PAYLOAD_KMS_KEY_ID !== undefined) {
+    return {
+      kind: 'kms',
+      keyId: s.PAYLOAD_KMS_KEY_ID,
+      region: s.AWS_REGION,
+      endpoint: s.AWS_ENDPOINT_URL_KMS,
+    };
+  }
+  return { kind: 'keyFile', keyFile: s.PAYLOAD_KEY_FILE as string };
 }
 
 function toRolloutWorkerSettings(s: z.infer<typeof rolloutWorkerSchema>) {

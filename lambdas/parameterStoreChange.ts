@@ -1,12 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Client, Connection } from '@temporalio/client';
 import { createAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
 import { InvalidArgumentError } from '../common/errors';
 import { type RolloutPlan } from '../common/rollout';
 import { planProblems } from '../common/rolloutPlan';
 import { loadAwsSettings, loadStorageSettings, loadTemporalSettings } from '../common/settings';
-import { temporalConnectionOptions } from '../server/temporalConnection';
+import { createTemporalClient } from '../server/temporalConnection';
 import { parseParameterStoreChange } from './parameterStoreChangeEvent';
 import {
   type ChangeOutcome,
@@ -56,10 +55,7 @@ export async function handler(event: unknown, context?: { awsRequestId?: string 
 
 async function createDependencies(): Promise<ParameterChangeDeps> {
   const temporalSettings = loadTemporalSettings();
-  const temporal = new Client({
-    connection: await Connection.connect(temporalConnectionOptions(temporalSettings)),
-    namespace: temporalSettings.namespace,
-  });
+  const temporal = await createTemporalClient(temporalSettings);
   const clients = createAwsClients(loadAwsSettings());
   return {
     store: configStoreFor(clients, loadStorageSettings()),

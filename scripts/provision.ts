@@ -8,6 +8,7 @@ import { localStateDir } from '../common/repoRoot';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 import { ensureEd25519Keys } from '../common/signedToken';
 import { ensureIssuerKeys } from '../server/auth/localIssuer';
+import { ensurePayloadKeyFile } from '../server/payloadEncryption/localKeyFile';
 
 /**
  * The AWS CLI v1 fetches any parameter value that looks like a URL (`--value https://…`), which is what
@@ -25,7 +26,8 @@ export const EXAMPLE_SERVICES = ['orders', 'billing'] as const;
 /**
  * What the local stack needs before the platform can use it: the config table and the Cloud Map
  * namespace (the emulators run in memory, so after every start), the local issuer's keys, the
- * control plane's push-signing keys and the config service's instance-grant keys. Idempotent.
+ * control plane's push-signing keys, the config service's instance-grant keys and the key that encrypts
+ * Temporal payloads. Idempotent.
  */
 export async function provisionStack(
   env: Record<string, string | undefined> = process.env,
@@ -44,6 +46,7 @@ export async function provisionStack(
     ensureIssuerKeys();
     ensureEd25519Keys(localStateDir('push'));
     ensureEd25519Keys(localStateDir('instance-grants'));
+    ensurePayloadKeyFile(localStateDir('payload'));
     writeAwsCliConfig();
     return [
       `table ${tableName}: ${table}`,

@@ -18,6 +18,7 @@ const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
   RolloutInProgress: { http: 409, grpc: GrpcStatus.ALREADY_EXISTS },
   RolloutStateConflict: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
   FleetTooLarge: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
+  PayloadUndecryptable: { http: 422, grpc: GrpcStatus.DATA_LOSS },
 };
 
 /** Whether a string (a Temporal failure's type, say) is one of the platform's error codes. */

@@ -1,4 +1,3 @@
-import { Client, Connection } from '@temporalio/client';
 import { createAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
 import { createLogger } from '../common/logger';
@@ -12,7 +11,8 @@ import {
 import { createTokenVerifier } from './auth/tokenVerifier';
 import { startPlatformServer } from './platformServer';
 import { RolloutService } from './rollouts/rolloutService';
-import { temporalConnectionOptions } from './temporalConnection';
+import { payloadCodecFor } from './payloadEncryption/dataConverter';
+import { createTemporalClient } from './temporalConnection';
 
 /** Entry point of the config service: gRPC ConfigService and the REST API. */
 async function main(): Promise<void> {
@@ -21,16 +21,15 @@ async function main(): Promise<void> {
   const store = configStoreFor(clients, loadStorageSettings());
   const temporalSettings = loadTemporalSettings();
   // Lazy: config reads keep working while Temporal is unreachable; rollout calls then answer 503.
-  const temporal = new Client({
-    connection: Connection.lazy(temporalConnectionOptions(temporalSettings)),
-    namespace: temporalSettings.namespace,
-  });
+  const codec = payloadCodecFor(temporalSettings.payloadEncryption);
+  const temporal = await createTemporalClient(temporalSettings, { lazy: true, codec });
   const server = await startPlatformServer({
     store,
     verifier: createTokenVerifier(loadAuthSettings()),
     logger,
     settings: loadServerSettings(),
     rollouts: new RolloutService(temporal, store, temporalSettings.taskQueue),
+    payloadCodec: { codec, namespace: temporalSettings.namespace },
   });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });

@@ -12,6 +12,7 @@ import { createConfigServiceHandlers } from './grpc/configServiceHandlers';
 import { InstanceGrantIssuer } from './grpc/instanceGrants';
 import { startGrpcServer, stopGrpcServer } from './grpc/grpcServer';
 import { createHttpApp } from './http/app';
+import type { PayloadCodecEndpoint } from './http/codecRoutes';
 
 export interface PlatformServer {
   readonly grpcPort: number;
@@ -27,6 +28,7 @@ export async function startPlatformServer(deps: {
   readonly logger: Logger;
   readonly settings: ServerSettings;
   readonly rollouts?: RolloutService;
+  readonly payloadCodec?: PayloadCodecEndpoint;
 }): Promise<PlatformServer> {
   const { settings, logger } = deps;
   // Keys are fetched before listening so no request waits for, or fails on, the first JWKS download.
@@ -46,7 +48,15 @@ export async function startPlatformServer(deps: {
     port: settings.grpcPort,
   });
   const http = await listen(
-    createHttpApp({ authenticator, reader, store: deps.store, logger, rollouts: deps.rollouts }),
+    createHttpApp({
+      authenticator,
+      reader,
+      store: deps.store,
+      logger,
+      rollouts: deps.rollouts,
+      payloadCodec: deps.payloadCodec,
+      codecCorsOrigins: settings.codecCorsOrigins,
+    }),
     settings.bindAddress,
     settings.httpPort,
   );

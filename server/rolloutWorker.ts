@@ -9,6 +9,8 @@ import { configStoreFor } from '../activities/storage/configStore';
 import type { Logger } from '../common/logger';
 import { keyFromFile } from '../common/keyFiles';
 import type { RolloutWorkerSettings, StorageSettings, TemporalSettings } from '../common/settings';
+import { payloadCodecFor } from './payloadEncryption/dataConverter';
+import { workerDataConverter } from './payloadEncryption/workerDataConverter';
 import { temporalConnectionOptions } from './temporalConnection';
 
 export interface RolloutWorker {
@@ -43,6 +45,7 @@ export async function createRolloutWorker(deps: {
     taskQueue: temporal.taskQueue,
     workflowsPath: path.join(__dirname, '..', 'workflows'),
     activities,
+    dataConverter: workerDataConverter(payloadCodecFor(temporal.payloadEncryption)),
   });
   let running: Promise<void> | undefined;
   return {

@@ -1,4 +1,7 @@
+import { Client, Connection } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type { TemporalSettings } from '../common/settings';
+import { payloadCodecFor, temporalDataConverter } from './payloadEncryption/dataConverter';
 
 /** Connection options shared by the worker (NativeConnection) and clients (Connection). */
 export function temporalConnectionOptions(settings: TemporalSettings): {
@@ -11,4 +14,22 @@ export function temporalConnectionOptions(settings: TemporalSettings): {
     ...(settings.tls ? { tls: true } : {}),
     ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
   };
+}
+
+/**
+ * A Temporal client that encrypts every payload it sends and decrypts what it reads. `lazy` connects on
+ * first use, so a server keeps serving what needs no Temporal while Temporal is unreachable.
+ */
+export async function createTemporalClient(
+  settings: TemporalSettings,
+  options: { lazy?: boolean; codec?: PayloadCodec } = {},
+): Promise<Client> {
+  const connectionOptions = temporalConnectionOptions(settings);
+  return new Client({
+    connection: options.lazy
+      ? Connection.lazy(connectionOptions)
+      : await Connection.connect(connectionOptions),
+    namespace: settings.namespace,
+    dataConverter: temporalDataConverter(options.codec ?? payloadCodecFor(settings.payloadEncryption)),
+  });
 }

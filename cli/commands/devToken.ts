@@ -9,6 +9,8 @@ const GROUP_BY_ROLE: Record<string, Group> = {
   'release-manager': 'release-managers',
   operator: 'operators',
   service: 'services',
+  'platform-operator': 'config-platform-operators',
+  'pool-service': 'pool-services',
 };
 
 /** `cfgctl dev-token`: a token from the local issuer's key, for the local stack only. */

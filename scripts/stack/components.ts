@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { EXAMPLE_SERVICES } from '../provision';
-import { localStackEnv } from './env';
+import { localStackEnv, temporalUiUrl } from './env';
 import { StackError } from './errors';
 import { expectedToolPath, repoRoot } from './paths';
 import { PORTS, STACK_HOST, resolvePort, type PortSetting } from './ports';
@@ -116,6 +116,8 @@ export const COMPONENTS: readonly Component[] = [
       tsxProcess('server/main.ts', {
         HTTP_PORT: String(resolvePort(PORTS.configHttp)),
         GRPC_PORT: String(resolvePort(PORTS.configGrpc)),
+        // The Temporal UI may call the codec endpoint from the browser.
+        CODEC_CORS_ORIGINS: temporalUiUrl(),
       }),
     answers: httpGetSucceeds('/healthz'),
     readyTimeoutMs: 30_000,

@@ -24,6 +24,8 @@ export function localStackEnv(): Record<string, string> {
     AWS_ENDPOINT_URL_SSM: moto,
     AWS_ENDPOINT_URL_SERVICEDISCOVERY: moto,
     AWS_ENDPOINT_URL_EVENTBRIDGE: moto,
+    // Only read with PAYLOAD_KMS_KEY_ID; the stack itself encrypts with PAYLOAD_KEY_FILE.
+    AWS_ENDPOINT_URL_KMS: moto,
     TEMPORAL_ADDRESS: `${STACK_HOST}:${resolvePort(PORTS.temporal)}`,
     TEMPORAL_NAMESPACE: 'default',
     ISSUER_PORT: String(issuerPort),
@@ -35,6 +37,7 @@ export function localStackEnv(): Record<string, string> {
     INSTANCE_GRANT_VERIFY_KEY_FILE: path.join(localDir, 'instance-grants', 'public.pem'),
     // Every instance of the stack listens on loopback; pushes go nowhere else.
     INSTANCE_ALLOWED_CIDRS: '127.0.0.0/8',
+    PAYLOAD_KEY_FILE: path.join(localDir, 'payload', 'payload.key'),
     COGNITO_USER_POOL_ID: LOCAL_ISSUER.userPoolId,
     COGNITO_CLIENT_ID: LOCAL_ISSUER.clientId,
     // The SDK versions are pinned in the lock file; its notice concerns releases not used here.

@@ -9,7 +9,14 @@ export interface Identity {
   readonly roles: readonly Role[];
 }
 
-export type Action = 'config:read' | 'config:write' | 'rollout:read' | 'rollout:act' | 'instance:grant';
+export type Action =
+  | 'config:read'
+  | 'config:write'
+  | 'rollout:read'
+  | 'rollout:act'
+  | 'instance:grant'
+  | 'payload:decode'
+  | 'payload:encode';
 
 const ROLES_ALLOWED: Record<Action, readonly Role[]> = {
   'config:read': ['release_manager', 'operator', 'service'],
@@ -17,6 +24,9 @@ const ROLES_ALLOWED: Record<Action, readonly Role[]> = {
   'rollout:read': ['release_manager', 'operator', 'service'],
   'rollout:act': ['release_manager'],
   'instance:grant': ['service', 'pool_service'],
+  // Temporal payloads of every tenant: no tenant role may open them.
+  'payload:decode': ['platform_operator'],
+  'payload:encode': ['platform_operator'],
 };
 
 export function rolesFromGroups(groups: readonly string[]): Role[] {

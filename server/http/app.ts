@@ -7,6 +7,7 @@ import { assertNoTenantNamed } from '../auth/tenantSmuggling';
 import type { CachedConfigReader } from '../configReader';
 import type { RolloutService } from '../rollouts/rolloutService';
 import { authenticateWith } from './authenticate';
+import { codecRoutes, type PayloadCodecEndpoint } from './codecRoutes';
 import { configRoutes } from './configRoutes';
 import { openApiDocument } from './openapi';
 import { problemErrorHandler, unmatchedRoute } from './problem';
@@ -21,6 +22,10 @@ export interface HttpAppDeps {
   readonly store: ConfigStore;
   /** Absent where no Temporal is wired (reads only); rollout routes then answer 503. */
   readonly rollouts?: RolloutService;
+  /** Absent where no Temporal is wired; /codec then answers 404. */
+  readonly payloadCodec?: PayloadCodecEndpoint;
+  /** Origins (the Temporal UI's) that may call /codec from a browser. */
+  readonly codecCorsOrigins: readonly string[];
   readonly logger: Logger;
 }
 
@@ -36,6 +41,20 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   app.get('/openapi.json', (_request, response) => {
     response.json(openApiDocument);
   });
+
+  const authenticate = authenticateWith(deps.authenticator);
+  // Temporal's remote codec protocol, not part of this API's contract: mounted before its validator.
+  if (deps.payloadCodec) {
+    app.use(
+      '/codec',
+      codecRoutes({
+        ...deps.payloadCodec,
+        corsOrigins: deps.codecCorsOrigins,
+        authenticate,
+        logger: deps.logger,
+      }),
+    );
+  }
 
   // Before validation, so a tenant named anywhere gets this error rather than "unknown parameter".
   app.use('/v1', (request, _response, next) => {
@@ -59,7 +78,6 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     response.json({ status: 'ok' });
   });
 
-  const authenticate = authenticateWith(deps.authenticator);
   app.use('/v1', configRoutes({ reader: deps.reader, authenticate }));
   app.use('/v1', schemaRoutes({ store: deps.store, authenticate }));
   if (deps.rollouts) app.use('/v1', rolloutRoutes({ rollouts: deps.rollouts, authenticate }));

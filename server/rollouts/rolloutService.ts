@@ -41,6 +41,7 @@ import {
 import type { Identity } from '../auth/identity';
 import { isErrorCode } from '../errorStatus';
 import { startRollout } from '../rolloutClient';
+import { decodeHistoryEvents } from './decodeHistory';
 import { timelineOf } from './timeline';
 import type {
   RolloutAction,
@@ -168,7 +169,9 @@ export class RolloutService {
   async history(identity: Identity, rolloutId: string): Promise<TimelineEntry[]> {
     const { handle } = await this.find(identity, rolloutId);
     const history = await reachTemporal(() => handle.fetchHistory());
-    return timelineOf(history.events ?? []);
+    // Histories hold payloads sealed; the client's own codec opens them.
+    const codecs = this.client.options.loadedDataConverter.payloadCodecs;
+    return timelineOf(await decodeHistoryEvents(history.events ?? [], codecs));
   }
 
   private async toRequest(identity: Identity, input: StartRolloutBody): Promise<RolloutRequest> {

@@ -30,6 +30,11 @@ const LAMBDA_ENTRY = path.join(ROOT, 'lambdas', 'parameterStoreChange.ts');
 const LAMBDA_ZIP = path.join(ROOT, 'dist', 'lambda', 'parameter-store-change.zip');
 const PLATFORM_PARAMETERS =
   'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/config-service/*';
+/** The stack's own key, or the operator's when PlatformKmsKeyArn names one. */
+const PLATFORM_KEY = {
+  'Fn::If': ['CreatePlatformKey', { 'Fn::GetAtt': 'PlatformKey.Arn' }, { Ref: 'PlatformKmsKeyArn' }],
+};
+const KEY_TAG = 'config-rollout-key-user';
 
 jest.setTimeout(120_000);
 
@@ -76,15 +81,21 @@ interface Statement {
 }
 interface Resource {
   Type: string;
+  Condition?: string;
   Properties: Record<string, unknown> & {
     Policies?: { PolicyDocument: { Statement: Statement[] } }[];
   };
 }
 
-function template(): { Resources: Record<string, Resource> } {
+function template(): { Resources: Record<string, Resource>; Conditions: Record<string, unknown> } {
   return parse(readFileSync(TEMPLATE, 'utf8'), { customTags: CLOUDFORMATION_TAGS }) as {
     Resources: Record<string, Resource>;
+    Conditions: Record<string, unknown>;
   };
+}
+
+function resourcesOfType(type: string): [string, Resource][] {
+  return Object.entries(template().Resources).filter(([, resource]) => resource.Type === type);
 }
 
 function statementsOf(role: string): Statement[] {
@@ -156,9 +167,16 @@ describe('deploy/template.yaml', () => {
       'ssm:GetParameters',
     ]);
     for (const statement of ssm) expect(statement.Resource).toEqual({ 'Fn::Sub': PLATFORM_PARAMETERS });
-    expect(statements.flatMap(actions).every((action) => /^(ssm|logs|sqs):[A-Za-z]+$/.test(action))).toBe(
+    expect(statements.flatMap(actions).every((action) => /^(ssm|logs|sqs|kms):[A-Za-z]+$/.test(action))).toBe(
       true,
     );
+    // KMS: sealing the rollouts it starts, its dead letters and its environment, with the platform key only.
+    const kms = statements.filter((statement) =>
+      actions(statement).some((action) => action.startsWith('kms:')),
+    );
+    expect(kms.map((statement) => [actions(statement).sort(), statement.Resource])).toEqual([
+      [['kms:Decrypt', 'kms:GenerateDataKey'], PLATFORM_KEY],
+    ]);
   });
 
   test('no role is granted a wildcard action; any resource only where AWS offers no resource ARN', () => {
@@ -197,6 +215,127 @@ describe('deploy/template.yaml', () => {
       'dynamodb:GetItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
+    ]);
+  });
+});
+
+describe('deploy/template.yaml at rest', () => {
+  test('a customer-managed key: the stack creates one, with rotation, unless PlatformKmsKeyArn names one', () => {
+    const { Conditions, Resources } = template();
+    expect(Conditions.CreatePlatformKey).toEqual({ 'Fn::Equals': [{ Ref: 'PlatformKmsKeyArn' }, ''] });
+    expect(Resources.PlatformKey).toMatchObject({
+      Type: 'AWS::KMS::Key',
+      Condition: 'CreatePlatformKey',
+      Properties: { EnableKeyRotation: true },
+    });
+  });
+
+  test('every table is encrypted with the platform key', () => {
+    const tables = resourcesOfType('AWS::DynamoDB::Table');
+    expect(tables.map(([name]) => name).sort()).toEqual(['ConfigTable', 'SchemaTable']);
+    for (const [, table] of tables) {
+      expect(table.Properties.SSESpecification).toEqual({
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: PLATFORM_KEY,
+      });
+    }
+  });
+
+  test('the dead-letter queue is encrypted with the platform key, not an SQS-owned one', () => {
+    const queues = resourcesOfType('AWS::SQS::Queue');
+    expect(queues.map(([name]) => name)).toEqual(['DeadLetterQueue']);
+    expect(queues[0]![1].Properties.KmsMasterKeyId).toEqual(PLATFORM_KEY);
+    expect(queues[0]![1].Properties.SqsManagedSseEnabled).toBeUndefined();
+  });
+
+  test('every log group is encrypted with the platform key', () => {
+    const groups = resourcesOfType('AWS::Logs::LogGroup');
+    expect(groups.length).toBe(3);
+    for (const [, group] of groups) expect(group.Properties.KmsKeyId).toEqual(PLATFORM_KEY);
+  });
+
+  test("the Lambda's environment is encrypted with the platform key", () => {
+    const functions = resourcesOfType('AWS::Lambda::Function');
+    expect(functions.length).toBe(1);
+    for (const [, fn] of functions) expect(fn.Properties.KmsKeyArn).toEqual(PLATFORM_KEY);
+  });
+
+  test('ECS Container Insights is on', () => {
+    for (const [, cluster] of resourcesOfType('AWS::ECS::Cluster')) {
+      expect(cluster.Properties.ClusterSettings).toContainEqual({
+        Name: 'containerInsights',
+        Value: 'enabled',
+      });
+    }
+  });
+
+  test('the worker, the config service and the Lambda encrypt Temporal payloads with the platform key', () => {
+    const { Resources } = template();
+    for (const name of ['WorkerTaskDefinition', 'ApiTaskDefinition']) {
+      const containers = Resources[name]!.Properties.ContainerDefinitions as { Environment: unknown[] }[];
+      expect(containers[0]!.Environment).toContainEqual({ Name: 'PAYLOAD_KMS_KEY_ID', Value: PLATFORM_KEY });
+    }
+    const variables = (
+      Resources.ParameterStoreChangeFunction!.Properties.Environment as { Variables: object }
+    ).Variables;
+    expect(variables).toMatchObject({ PAYLOAD_KMS_KEY_ID: PLATFORM_KEY });
+  });
+
+  test('only the roles that need the key carry the tag its policy names, and their policies name the key', () => {
+    const tagged = resourcesOfType('AWS::IAM::Role').filter(([, role]) =>
+      ((role.Properties.Tags ?? []) as { Key: string; Value: unknown }[]).some(
+        (tag) =>
+          tag.Key === KEY_TAG && JSON.stringify(tag.Value) === JSON.stringify({ Ref: 'AWS::StackName' }),
+      ),
+    );
+    expect(tagged.map(([name]) => name).sort()).toEqual([
+      'ApiTaskRole',
+      'ParameterStoreChangeRole',
+      'WorkerTaskRole',
+    ]);
+    for (const [name] of tagged) {
+      const kms = statementsOf(name).filter((statement) =>
+        actions(statement).some((a) => a.startsWith('kms:')),
+      );
+      expect(kms.map((statement) => statement.Resource)).toEqual([PLATFORM_KEY]);
+    }
+  });
+
+  test("the key policy: administrators cannot decrypt; the account's principals only with the stack's tag, through its services or for Temporal payloads; Logs and EventBridge only for this stack", () => {
+    const policy = template().Resources.PlatformKey!.Properties.KeyPolicy as {
+      Statement: (Statement & { Principal: unknown })[];
+    };
+    const crypto = /^kms:(Encrypt|Decrypt|ReEncrypt|GenerateDataKey|\*)/;
+    const account = { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } };
+    for (const statement of policy.Statement) {
+      expect(statement.Effect).toBe('Allow');
+      expect(actions(statement)).not.toContain('kms:*');
+      const conditions = JSON.stringify(statement.Condition ?? {});
+      if (statement.Sid === 'KeyAdministration') {
+        expect(actions(statement).filter((action) => crypto.test(action))).toEqual([]);
+      } else if (JSON.stringify(statement.Principal) === JSON.stringify(account)) {
+        // Beyond administration, the account's principals use the key only through a service or a context.
+        expect(conditions).toMatch(/kms:ViaService|kms:EncryptionContext:purpose/);
+        if (actions(statement).some((action) => /Decrypt|GenerateDataKey/.test(action))) {
+          expect(conditions).toContain(`aws:PrincipalTag/${KEY_TAG}`);
+        }
+      } else {
+        const service = (statement.Principal as { Service: unknown }).Service;
+        expect([{ 'Fn::Sub': 'logs.${AWS::Region}.amazonaws.com' }, 'events.amazonaws.com']).toContainEqual(
+          service,
+        );
+        // Only this stack's log groups and rules.
+        expect(conditions).toMatch(/ArnLike.*\$\{AWS::StackName\}/);
+      }
+    }
+    expect(policy.Statement.map((statement) => statement.Sid).sort()).toEqual([
+      'CloudWatchLogs',
+      'DeployThroughServices',
+      'EventBridgeDeadLetters',
+      'KeyAdministration',
+      'PlatformRolesTemporalPayloads',
+      'PlatformRolesThroughServices',
     ]);
   });
 });

@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../common/
 import { loadRolloutWorkerSettings, loadStorageSettings, loadTemporalSettings } from '../../common/settings';
 import { startRollout } from '../../server/rolloutClient';
 import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWorker';
+import { createTemporalClient } from '../../server/temporalConnection';
 import { approveUpdate, progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
@@ -37,7 +38,7 @@ beforeAll(async () => {
   clients = stackClients();
   taskQueue = `rollouts-${randomUUID()}`;
   const settings = loadTemporalSettings({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue });
-  temporal = new Client({ connection: await Connection.connect({ address: settings.address }) });
+  temporal = await createTemporalClient(settings);
   worker = await createRolloutWorker({
     clients,
     temporal: settings,

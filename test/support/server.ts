@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
 import { createLogger } from '../../common/logger';
@@ -8,10 +8,14 @@ import {
   loadStorageSettings,
   loadTemporalSettings,
 } from '../../common/settings';
+import { temporalUiUrl } from '../../scripts/stack/index';
 import { createTokenVerifier } from '../../server/auth/tokenVerifier';
+import type { PayloadCodecEndpoint } from '../../server/http/codecRoutes';
+import { payloadCodecFor } from '../../server/payloadEncryption/dataConverter';
 import { type PlatformServer, startPlatformServer } from '../../server/platformServer';
 import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWorker';
 import { RolloutService } from '../../server/rollouts/rolloutService';
+import { createTemporalClient } from '../../server/temporalConnection';
 import { localAuthSettings, stackClients, stackStore } from './env';
 
 export interface TestServer extends PlatformServer {
@@ -41,10 +45,13 @@ export async function startTestServer(options: { rollouts?: boolean } = {}): Pro
   let temporal: Client | undefined;
   let worker: RolloutWorker | undefined;
   let rollouts: RolloutService | undefined;
+  let payloadCodec: PayloadCodecEndpoint | undefined;
   const taskQueue = `rollouts-${randomUUID()}`;
   if (options.rollouts) {
     const temporalSettings = loadTemporalSettings({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue });
-    temporal = new Client({ connection: await Connection.connect({ address: temporalSettings.address }) });
+    const codec = payloadCodecFor(temporalSettings.payloadEncryption);
+    temporal = await createTemporalClient(temporalSettings, { codec });
+    payloadCodec = { codec, namespace: temporalSettings.namespace };
     worker = await createRolloutWorker({
       clients,
       temporal: temporalSettings,
@@ -65,8 +72,10 @@ export async function startTestServer(options: { rollouts?: boolean } = {}): Pro
       GRPC_PORT: '0',
       HTTP_PORT: '0',
       CONFIG_CACHE_TTL_MS: READ_CACHE_TTL_MS,
+      CODEC_CORS_ORIGINS: temporalUiUrl(),
     }),
     rollouts,
+    payloadCodec,
   });
   return {
     ...server,

@@ -8,7 +8,13 @@ import { temporal } from '@temporalio/proto';
 import { RolloutInProgressError } from '../../common/errors';
 import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../common/rollout';
 import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
+import { loadTemporalSettings } from '../../common/settings';
 import { toolPath } from '../../scripts/stack/index';
+import { payloadCodecFor, temporalDataConverter } from '../../server/payloadEncryption/dataConverter';
+import {
+  FAILURE_CONVERTER_PATH,
+  workerDataConverter,
+} from '../../server/payloadEncryption/workerDataConverter';
 import { startRollout } from '../../server/rolloutClient';
 import {
   abortUpdate,
@@ -26,10 +32,13 @@ import { FakeFleet } from '../support/fakeFleet';
  */
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
+// Encrypted as in production, with the local stack's key file.
+const codec = payloadCodecFor(loadTemporalSettings().payloadEncryption);
 
 beforeAll(async () => {
   env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
+    client: { dataConverter: temporalDataConverter(codec) },
   });
   // The test server starts with no custom search attributes; the dev server gets them from the stack script.
   await env.connection.operatorService.addSearchAttributes({
@@ -41,7 +50,10 @@ beforeAll(async () => {
       ]),
     ),
   });
-  bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', '..', 'workflows') });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(__dirname, '..', '..', 'workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  });
 }, 120_000);
 
 afterAll(() => env?.teardown());
@@ -93,6 +105,7 @@ async function withWorker<T>(fleet: FakeFleet, run: (taskQueue: string) => Promi
     taskQueue,
     workflowBundle: bundle,
     activities: fleet.activities(),
+    dataConverter: workerDataConverter(codec),
   });
   return worker.runUntil(run(taskQueue));
 }
@@ -378,7 +391,9 @@ test('a recorded history replays deterministically with the current workflow cod
     await handle.result();
     return handle.fetchHistory();
   });
-  await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history)).resolves.toBeUndefined();
+  await expect(
+    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, history),
+  ).resolves.toBeUndefined();
 });
 
 test('a history recorded before the read-cache sweep replays with the current code (a rolling deploy)', async () => {
@@ -390,5 +405,7 @@ test('a history recorded before the read-cache sweep replays with the current co
     ) as Record<string, unknown>,
   );
   expect(recorded.events?.length).toBe(101);
-  await expect(Worker.runReplayHistory({ workflowBundle: bundle }, recorded)).resolves.toBeUndefined();
+  await expect(
+    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, recorded),
+  ).resolves.toBeUndefined();
 });
