@@ -27,8 +27,9 @@ export async function createRolloutWorker(deps: {
 }): Promise<RolloutWorker> {
   const { clients, temporal, logger } = deps;
   const pusher = new RefreshPusher(readFileSync(deps.rollout.pushSigningKeyFile, 'utf8'), logger);
+  const store = configStoreFor(clients, deps.storage);
   const activities = createRolloutActivities({
-    store: configStoreFor(clients, deps.storage),
+    store,
     discovery: new CloudMapDiscovery(clients.serviceDiscovery, deps.rollout.cloudMapNamespace, logger),
     pusher,
     logger,
@@ -51,6 +52,7 @@ export async function createRolloutWorker(deps: {
           await worker.run();
         } finally {
           pusher.close();
+          await store.close();
           await connection.close();
         }
       })();
