@@ -6,6 +6,7 @@ import { fastFormats } from 'ajv-formats/dist/formats';
 import { RE2JS } from 're2js';
 import { InvalidArgumentError, SchemaViolationError } from '../../common/errors';
 import type { ValueFormat } from './types';
+import { uniqueItemsKeyword } from './uniqueItems';
 
 /** Big enough for any real config schema, small enough that a schema item stays far under DynamoDB's 400 KB. */
 export const MAX_SCHEMA_BYTES = 64 * 1024;
@@ -70,6 +71,8 @@ function newValidator(schema: object): Ajv {
       : new Ajv2020(options);
   addFormats(ajv);
   for (const [name, check] of LINEAR_FORMATS) ajv.addFormat(name, { type: 'string', validate: check });
+  ajv.removeKeyword('uniqueItems');
+  ajv.addKeyword(uniqueItemsKeyword);
   return ajv;
 }
 

@@ -54,6 +54,24 @@ async function checkSubmitted(before: number): Promise<void> {
   while (pool().stats().validations === before) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
+test('uniqueItems over a 149 KB array of arrays is checked in linear time: refused for the rule it breaks', async () => {
+  await api('PUT', `/v1/schemas/${KEY}`, manager(attacker), { schema: { maxItems: 1, uniqueItems: true } });
+  // Within the budget, so the answer is the broken rule; the pairwise check ran out of budget here.
+  expect(await startRollout(BIG_ARRAY)).toMatchObject({
+    status: 400,
+    body: {
+      title: 'SchemaViolation',
+      field: 'value',
+      detail: expect.stringContaining('more than 1 items') as unknown,
+    },
+  });
+  const duplicated = `[${BIG_ARRAY.slice(1, -1)},{"b":[1],"a":2},{"a":2,"b":[1]}]`;
+  const refused = await startRollout(duplicated);
+  expect(refused.body.detail).toMatch(
+    /must NOT have duplicate items \(items ## 20000 and 20001 are identical\)/,
+  );
+});
+
 test("while one tenant's value checks past the budget, another tenant's read and /healthz are answered first", async () => {
   await api('PUT', `/v1/schemas/${KEY}`, manager(attacker), { schema: multipliedUniqueItems() });
   const answered: string[] = [];

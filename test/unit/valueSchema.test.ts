@@ -228,6 +228,38 @@ describe('value schemas', () => {
     );
   });
 
+  test('uniqueItems finds equal documents whatever their key order, and never conflates types', () => {
+    const schema = { uniqueItems: true };
+    expect(
+      violationOf(() =>
+        assertMatchesSchema(
+          'tenant_config_x',
+          'json',
+          '[{"a":1,"b":[2,{"c":null}]},[1],{"b":[2,{"c":null}],"a":1}]',
+          schema,
+        ),
+      ).violations,
+    ).toEqual(['(the value) must NOT have duplicate items (items ## 0 and 2 are identical)']);
+    expect(() =>
+      assertMatchesSchema(
+        'tenant_config_x',
+        'json',
+        '[1,"1",true,"true",null,"null",[1],{"1":1},[[1]],{"a":[1]},{"a":[[1]]}]',
+        schema,
+      ),
+    ).not.toThrow();
+    const long = 'x'.repeat(1000);
+    expect(() =>
+      assertMatchesSchema('tenant_config_x', 'json', JSON.stringify([long, `${long}y`]), schema),
+    ).not.toThrow();
+    expect(() =>
+      assertMatchesSchema('tenant_config_x', 'json', JSON.stringify([[long], [long]]), schema),
+    ).toThrow(SchemaViolationError);
+    expect(() => assertMatchesSchema('tenant_config_x', 'json', '[1.0,1]', schema)).toThrow(
+      SchemaViolationError,
+    );
+  });
+
   test('a schema or value nested past 100 levels is refused on its field, before anything recursive runs', () => {
     const deep = (depth: number) => `${'{"not":'.repeat(depth - 1)}{}${'}'.repeat(depth - 1)}`;
     expect(() => compileValueSchema(JSON.parse(deep(100)))).not.toThrow();
