@@ -3,6 +3,7 @@ import {
   InvalidJsonError,
   NotFoundError,
   ValueTooLargeError,
+  VersionConflictError,
 } from '../../common/errors';
 import { assertConfigKey, assertServiceName, isTenantId } from '../../common/identifiers';
 import type { StorageSettings } from '../../common/settings';
@@ -126,7 +127,14 @@ export class ConfigStore {
   ): Promise<StoredSchema> {
     this.routeKey(tenantId, key);
     const { registry, pool } = this.requireSchemas();
-    if (options.expectedVersion !== undefined) assertVersion(options.expectedVersion, 'expectedVersion', 0);
+    const expected = options.expectedVersion;
+    if (expected !== undefined) {
+      assertVersion(expected, 'expectedVersion', 0);
+      // Compiling is the expensive part: a write that would lose its race anyway is refused first. The
+      // write below stays conditional, for a change made while the schema compiles.
+      const current = (await registry.get(tenantId, key))?.version ?? 0;
+      if (current !== expected) throw new VersionConflictError(key, expected, current);
+    }
     await pool.check(tenantId, schema);
     return registry.put(tenantId, key, schema as object, options);
   }

@@ -106,6 +106,33 @@ test("while one tenant's value checks past the budget, another tenant's read and
   expect((await api('GET', `/v1/rollouts?key=${KEY}`, manager(attacker))).body.items).toEqual([]);
 });
 
+test('a PUT with a stale expectedVersion is a 409 before its new schema is compiled', async () => {
+  expect(
+    await api('PUT', `/v1/schemas/${KEY}`, manager(attacker), {
+      schema: { type: 'object' },
+      expectedVersion: 0,
+    }),
+  ).toMatchObject({ status: 200, body: { version: 1 } });
+  // Never seen before, so no thread has it compiled: compiling it costs hundreds of milliseconds.
+  const expensive = {
+    properties: Object.fromEntries(
+      Array.from({ length: 800 }, (_, i) => [`${randomUUID()}`, { type: 'string', pattern: `^${i}[a-z]+$` }]),
+    ),
+  };
+  const checks = pool().stats().checks;
+  const stale = await api('PUT', `/v1/schemas/${KEY}`, manager(attacker), {
+    schema: expensive,
+    expectedVersion: 0,
+  });
+  expect(stale).toMatchObject({ status: 409, body: { title: 'VersionConflict', field: 'expectedVersion' } });
+  expect(pool().stats().checks).toBe(checks);
+
+  expect(
+    await api('PUT', `/v1/schemas/${KEY}`, manager(attacker), { schema: expensive, expectedVersion: 1 }),
+  ).toMatchObject({ status: 200, body: { version: 2 } });
+  expect(pool().stats().checks).toBe(checks + 1);
+});
+
 test('a schema nested 8,000 deep is a 400 naming the schema, and nothing is stored', async () => {
   // Sent as text: the test's own JSON.stringify cannot write it either.
   const response = await fetch(`${server.httpUrl}/v1/schemas/${KEY}`, {
