@@ -64,6 +64,7 @@ const NON_RETRYABLE: ReadonlySet<ErrorCode> = new Set([
   'ValueTooLarge',
   'InvalidJson',
   'SchemaViolation',
+  'SchemaBudgetExceeded',
   'NotFound',
   'VersionConflict',
   'VersionLimitReached',

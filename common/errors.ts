@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'ValueTooLarge'
   | 'InvalidJson'
   | 'SchemaViolation'
+  | 'SchemaBudgetExceeded'
   | 'NotFound'
   | 'VersionConflict'
   | 'VersionLimitReached'
@@ -75,10 +76,26 @@ export class InvalidJsonError extends PlatformError {
 export class SchemaViolationError extends PlatformError {
   readonly code = 'SchemaViolation';
   constructor(
-    key: string,
+    readonly key: string,
     readonly violations: readonly string[],
   ) {
     super(`value of "${key}" does not match its schema: ${violations.join('; ')}`, 'value');
+  }
+}
+
+/**
+ * Compiling a schema, or checking a value against one, needed more time or memory than one check may
+ * take (SCHEMA_EVALUATION_BUDGET_MS, SCHEMA_EVALUATION_MEMORY_MB): a simpler schema or value passes.
+ */
+export class SchemaBudgetExceededError extends PlatformError {
+  readonly code = 'SchemaBudgetExceeded';
+  constructor(field: 'schema' | 'value', budget: string) {
+    super(
+      `schema evaluation exceeded its budget of ${budget} while ${
+        field === 'schema' ? 'compiling the schema' : 'checking the value against its schema'
+      }`,
+      field,
+    );
   }
 }
 

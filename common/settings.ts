@@ -24,6 +24,12 @@ const storageSchema = z.object({
   CONFIG_TABLE: z.string().min(3).default(DEFAULT_CONFIG_TABLE),
   SCHEMA_TABLE: z.string().min(3).default(DEFAULT_SCHEMA_TABLE),
   SSM_PARAMETER_TIER: z.enum(['Standard', 'Advanced']).default('Standard'),
+  // Value schemas are compiled and checked on these threads, never on an event loop that serves others.
+  SCHEMA_EVALUATION_THREADS: z.coerce.number().int().min(1).max(16).default(2),
+  SCHEMA_EVALUATION_BUDGET_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+  SCHEMA_EVALUATION_MEMORY_MB: z.coerce.number().int().min(32).max(4096).default(256),
+  SCHEMA_EVALUATION_CACHE_ENTRIES: z.coerce.number().int().min(1).max(10_000).default(50),
+  SCHEMA_EVALUATION_QUEUE_PER_TENANT: z.coerce.number().int().min(1).max(1000).default(8),
 });
 
 const authSchema = z
@@ -149,6 +155,7 @@ const rolloutWorkerSchema = z.object({
 
 export type AwsSettings = ReturnType<typeof toAwsSettings>;
 export type StorageSettings = ReturnType<typeof toStorageSettings>;
+export type SchemaEvaluationSettings = StorageSettings['schemaEvaluation'];
 export type AuthSettings = ReturnType<typeof toAuthSettings>;
 export type ServerSettings = ReturnType<typeof toServerSettings>;
 export type TemporalSettings = ReturnType<typeof toTemporalSettings>;
@@ -186,6 +193,13 @@ function toStorageSettings(s: z.infer<typeof storageSchema>) {
     tableName: s.CONFIG_TABLE,
     schemaTableName: s.SCHEMA_TABLE,
     ssmParameterTier: s.SSM_PARAMETER_TIER,
+    schemaEvaluation: {
+      threads: s.SCHEMA_EVALUATION_THREADS,
+      budgetMs: s.SCHEMA_EVALUATION_BUDGET_MS,
+      memoryMb: s.SCHEMA_EVALUATION_MEMORY_MB,
+      cacheEntries: s.SCHEMA_EVALUATION_CACHE_ENTRIES,
+      queuePerTenant: s.SCHEMA_EVALUATION_QUEUE_PER_TENANT,
+    },
   };
 }
 

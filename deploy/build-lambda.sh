@@ -8,12 +8,16 @@
 #   JavaScript over @grpc/grpc-js; no native code).
 # - No minifying, and a source map (the function runs with --enable-source-maps), so stack traces in
 #   the logs name the TypeScript files and lines.
+# - The value-schema threads' script (activities/storage/schemaPool.ts) is bundled beside index.js as
+#   schemaWorker.js, where the pool looks for it: schemas are evaluated off the event loop here too.
+#   tsx stays out: the pool loads it only to run that script from TypeScript source, never in the bundle.
 # - The zip is reproducible (fixed timestamps and order), so its hash changes only when the code does:
 #   upload it under a key with the hash and CloudFormation updates the function exactly then.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENTRY="$REPO_ROOT/lambdas/parameterStoreChange.ts"
+SCHEMA_WORKER="$REPO_ROOT/activities/storage/schemaWorker.ts"
 OUT_DIR="$REPO_ROOT/dist/lambda"
 ZIP="$OUT_DIR/parameter-store-change.zip"
 
@@ -24,11 +28,11 @@ ZIP="$OUT_DIR/parameter-store-change.zip"
 rm -rf "$OUT_DIR"
 mkdir -p "$OUT_DIR"
 
-"$REPO_ROOT/node_modules/.bin/esbuild" "$ENTRY" \
+"$REPO_ROOT/node_modules/.bin/esbuild" "index=$ENTRY" "schemaWorker=$SCHEMA_WORKER" \
   --bundle --platform=node --target=node20 --format=cjs \
-  --external:'@aws-sdk/*' \
+  --external:'@aws-sdk/*' --external:tsx \
   --sourcemap --sources-content=false \
-  --outfile="$OUT_DIR/index.js" --log-level=warning
+  --outdir="$OUT_DIR" --log-level=warning
 
 python3 - "$OUT_DIR" "$ZIP" <<'PY'
 import os
@@ -37,7 +41,7 @@ import zipfile
 
 out_dir, zip_path = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
-    for name in ("index.js", "index.js.map"):
+    for name in ("index.js", "index.js.map", "schemaWorker.js", "schemaWorker.js.map"):
         entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
         entry.external_attr = 0o644 << 16  # readable by the runtime's user
         entry.compress_type = zipfile.ZIP_DEFLATED

@@ -9,6 +9,8 @@ const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
   ValueTooLarge: { http: 413, grpc: GrpcStatus.INVALID_ARGUMENT },
   InvalidJson: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
   SchemaViolation: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
+  // Not a broken rule (400) nor a busy server (503): the same schema and value would exceed it again.
+  SchemaBudgetExceeded: { http: 422, grpc: GrpcStatus.INVALID_ARGUMENT },
   NotFound: { http: 404, grpc: GrpcStatus.NOT_FOUND },
   VersionConflict: { http: 409, grpc: GrpcStatus.ABORTED },
   VersionLimitReached: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },

@@ -31,8 +31,9 @@ export async function createRolloutWorker(deps: {
   const { clients, temporal, logger } = deps;
   const { rollout } = deps;
   const pusher = createPusher(rollout, logger);
+  const store = configStoreFor(clients, deps.storage);
   const activities = createRolloutActivities({
-    store: configStoreFor(clients, deps.storage),
+    store,
     discovery: createDiscovery(clients, rollout, logger),
     pusher,
     logger,
@@ -56,6 +57,7 @@ export async function createRolloutWorker(deps: {
           await worker.run();
         } finally {
           pusher.close();
+          await store.close();
           await connection.close();
         }
       })();

@@ -3,20 +3,30 @@ import {
   InvalidJsonError,
   NotFoundError,
   ValueTooLargeError,
+  VersionConflictError,
 } from '../../common/errors';
 import { assertConfigKey, assertServiceName, isTenantId } from '../../common/identifiers';
 import type { StorageSettings } from '../../common/settings';
 import { type RegisteredStrategy, type StorageClients, StrategyRegistry } from './registry';
+import { SchemaPool } from './schemaPool';
 import { type PutSchemaOptions, SchemaRegistry, type StoredSchema } from './schemaRegistry';
 import type { ConfigAddress, ConfigVersion, HistoryEntry, PutOptions } from './types';
-import { assertMatchesSchema, compileValueSchema } from './valueSchema';
 
-/** The store as every process builds it: the registered backends, and value schemas in the config table. */
+/**
+ * The store as every process builds it: the registered backends, value schemas in their own table, and
+ * the threads that evaluate them.
+ */
 export function configStoreFor(clients: StorageClients, settings: StorageSettings): ConfigStore {
-  return new ConfigStore(
-    StrategyRegistry.fromTable(clients, settings),
-    new SchemaRegistry(clients.dynamodb, settings.schemaTableName),
-  );
+  return new ConfigStore(StrategyRegistry.fromTable(clients, settings), {
+    registry: new SchemaRegistry(clients.dynamodb, settings.schemaTableName),
+    pool: new SchemaPool(settings.schemaEvaluation),
+  });
+}
+
+/** Where value schemas are kept, and where they are compiled and run (never on the caller's event loop). */
+export interface ValueSchemas {
+  readonly registry: SchemaRegistry;
+  readonly pool: SchemaPool;
 }
 
 /**
@@ -26,11 +36,21 @@ export function configStoreFor(clients: StorageClients, settings: StorageSetting
 export class ConfigStore {
   constructor(
     private readonly registry: StrategyRegistry,
-    private readonly schemas?: SchemaRegistry,
+    private readonly schemas?: ValueSchemas,
   ) {}
 
   get prefixes(): string[] {
     return this.registry.prefixes;
+  }
+
+  /** The threads that evaluate schemas, for their counters. */
+  get schemaPool(): SchemaPool | undefined {
+    return this.schemas?.pool;
+  }
+
+  /** Ends the schema threads (idle ones keep no process alive; this is for an orderly stop). */
+  async close(): Promise<void> {
+    await this.schemas?.pool.close();
   }
 
   async getLive(address: ConfigAddress): Promise<ConfigVersion> {
@@ -93,7 +113,7 @@ export class ConfigStore {
 
   async getSchema(tenantId: string, key: string): Promise<StoredSchema> {
     this.routeKey(tenantId, key);
-    const stored = await this.requireSchemas().get(tenantId, key);
+    const stored = await this.requireSchemas().registry.get(tenantId, key);
     if (!stored) throw new NotFoundError(`no schema is set for "${key}"`, 'key');
     return stored;
   }
@@ -106,22 +126,30 @@ export class ConfigStore {
     options: PutSchemaOptions,
   ): Promise<StoredSchema> {
     this.routeKey(tenantId, key);
-    if (options.expectedVersion !== undefined) assertVersion(options.expectedVersion, 'expectedVersion', 0);
-    compileValueSchema(schema);
-    return this.requireSchemas().put(tenantId, key, schema as object, options);
+    const { registry, pool } = this.requireSchemas();
+    const expected = options.expectedVersion;
+    if (expected !== undefined) {
+      assertVersion(expected, 'expectedVersion', 0);
+      // Compiling is the expensive part: a write that would lose its race anyway is refused first. The
+      // write below stays conditional, for a change made while the schema compiles.
+      const current = (await registry.get(tenantId, key))?.version ?? 0;
+      if (current !== expected) throw new VersionConflictError(key, expected, current);
+    }
+    await pool.check(tenantId, schema);
+    return registry.put(tenantId, key, schema as object, options);
   }
 
   async deleteSchema(tenantId: string, key: string): Promise<void> {
     this.routeKey(tenantId, key);
-    return this.requireSchemas().delete(tenantId, key);
+    return this.requireSchemas().registry.delete(tenantId, key);
   }
 
   async listSchemas(tenantId: string): Promise<StoredSchema[]> {
     assertTenant(tenantId);
-    return this.requireSchemas().list(tenantId);
+    return this.requireSchemas().registry.list(tenantId);
   }
 
-  private requireSchemas(): SchemaRegistry {
+  private requireSchemas(): ValueSchemas {
     if (!this.schemas) throw new Error('this ConfigStore was built without a schema registry');
     return this.schemas;
   }
@@ -178,8 +206,10 @@ export class ConfigStore {
         throw new InvalidJsonError(key, error instanceof Error ? error.message : String(error));
       }
     }
-    const stored = await this.schemas?.get(address.tenantId, key);
-    if (stored) assertMatchesSchema(key, strategy.format, value, stored.schema);
+    if (!this.schemas) return value;
+    const stored = await this.schemas.registry.get(address.tenantId, key);
+    if (stored)
+      await this.schemas.pool.validate(address.tenantId, key, strategy.format, value, stored.schema);
     return value;
   }
 }

@@ -6,13 +6,21 @@ import { fastFormats } from 'ajv-formats/dist/formats';
 import { RE2JS } from 're2js';
 import { InvalidArgumentError, SchemaViolationError } from '../../common/errors';
 import type { ValueFormat } from './types';
+import { uniqueItemsKeyword } from './uniqueItems';
 
 /** Big enough for any real config schema, small enough that a schema item stays far under DynamoDB's 400 KB. */
 export const MAX_SCHEMA_BYTES = 64 * 1024;
 /** A value that breaks many rules gets the first few named; the rest only counted. */
 const MAX_REPORTED_VIOLATIONS = 5;
+/**
+ * Far deeper than any real schema or config document, far shallower than what overflows the stack of
+ * JSON.stringify or Ajv (both recurse; a schema nested 8,000 deep overflowed them).
+ */
+export const MAX_SCHEMA_DEPTH = 100;
+export const MAX_VALUE_DEPTH = 100;
+/** The largest value any backend stores (DynamoDB's item limit), as a bound on what a check is given. */
+export const MAX_EVALUATED_VALUE_BYTES = 400 * 1024;
 const DRAFT_07 = 'http://json-schema.org/draft-07/schema';
-const COMPILED_CACHE_LIMIT = 500;
 
 /**
  * Formats whose ajv-formats expressions backtrack on long values (`url` takes seconds on a few kilobytes
@@ -63,50 +71,122 @@ function newValidator(schema: object): Ajv {
       : new Ajv2020(options);
   addFormats(ajv);
   for (const [name, check] of LINEAR_FORMATS) ajv.addFormat(name, { type: 'string', validate: check });
+  ajv.removeKeyword('uniqueItems');
+  ajv.addKeyword(uniqueItemsKeyword);
   return ajv;
 }
 
-const compiled = new Map<string, ValidateFunction>();
+/**
+ * Compiles schemas and checks values against them, keeping the newest compiled schemas: compiling costs
+ * milliseconds to a second and every write of a key checks its schema. One lives in each evaluation
+ * thread (schemaWorker.ts), so the bound is per thread.
+ */
+export class ValueSchemaChecker {
+  private readonly compiled = new Map<string, ValidateFunction>();
 
-/** Compiles a schema a release manager registers; an unusable one is refused naming what is wrong. */
-export function compileValueSchema(schema: unknown): ValidateFunction {
+  constructor(private readonly cacheEntries: number) {}
+
+  /** Compiles a schema a release manager registers; an unusable one is refused naming what is wrong. */
+  compile(schema: unknown): ValidateFunction {
+    return this.compileText(schemaText(schema));
+  }
+
+  /** The same, from the schema's JSON as schemaText gives it (what crosses into a worker thread). */
+  compileText(text: string): ValidateFunction {
+    const cached = this.compiled.get(text);
+    if (cached) return cached;
+    const schema = JSON.parse(text) as object;
+    let validate: ValidateFunction;
+    try {
+      validate = newValidator(schema).compile(schema);
+    } catch (error) {
+      throw new InvalidArgumentError(
+        `schema is not a usable JSON Schema: ${error instanceof Error ? error.message : String(error)}`,
+        'schema',
+      );
+    }
+    if (this.compiled.size >= this.cacheEntries) this.compiled.delete(this.compiled.keys().next().value!);
+    this.compiled.set(text, validate);
+    return validate;
+  }
+
+  /**
+   * Checks a value against its key's schema: a JSON key's value as the document it parses to, a text
+   * key's value as a string (so `pattern`, `format` or `enum` rules apply to it).
+   */
+  assertMatches(key: string, format: ValueFormat, value: string, schemaJson: string): void {
+    const validate = this.compileText(schemaJson);
+    if (format === 'json') assertValueDepth(value);
+    const document: unknown = format === 'json' ? JSON.parse(value) : value;
+    if (validate(document)) return;
+    const errors = validate.errors ?? [];
+    const named = errors.slice(0, MAX_REPORTED_VIOLATIONS).map(describeViolation);
+    if (errors.length > named.length) named.push(`and ${errors.length - named.length} more`);
+    throw new SchemaViolationError(key, named);
+  }
+}
+
+/**
+ * A schema as the JSON that is stored, cached on and sent to an evaluation thread, once it is known to
+ * be an object within MAX_SCHEMA_BYTES and MAX_SCHEMA_DEPTH: measured without recursion before
+ * anything recursive (JSON.stringify, Ajv) touches it.
+ */
+export function schemaText(schema: unknown): string {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
     throw new InvalidArgumentError('schema must be a JSON Schema object', 'schema');
   }
+  assertSchemaShape(schema);
   const text = JSON.stringify(schema);
   if (Buffer.byteLength(text, 'utf8') > MAX_SCHEMA_BYTES) {
     throw new InvalidArgumentError(`schema must be at most ${MAX_SCHEMA_BYTES} bytes of JSON`, 'schema');
   }
-  const cached = compiled.get(text);
-  if (cached) return cached;
-  let validate: ValidateFunction;
-  try {
-    validate = newValidator(schema).compile(schema);
-  } catch (error) {
-    throw new InvalidArgumentError(
-      `schema is not a usable JSON Schema: ${error instanceof Error ? error.message : String(error)}`,
-      'schema',
-    );
-  }
-  // Compiling costs milliseconds and every write of the key checks its schema: keep the newest few hundred.
-  if (compiled.size >= COMPILED_CACHE_LIMIT) compiled.delete(compiled.keys().next().value!);
-  compiled.set(text, validate);
-  return validate;
+  return text;
 }
 
 /**
- * Checks a value against its key's schema: a JSON key's value as the document it parses to, a text
- * key's value as a string (so `pattern`, `format` or `enum` rules apply to it).
+ * Walks the parsed schema with a stack of its own. Every JSON node takes at least one byte, so a schema
+ * of more nodes than MAX_SCHEMA_BYTES is too large whatever its text: the walk stops there.
  */
-export function assertMatchesSchema(key: string, format: ValueFormat, value: string, schema: unknown): void {
-  const validate = compileValueSchema(schema);
-  const document: unknown = format === 'json' ? JSON.parse(value) : value;
-  if (validate(document)) return;
-  const errors = validate.errors ?? [];
-  const named = errors.slice(0, MAX_REPORTED_VIOLATIONS).map(describeViolation);
-  if (errors.length > named.length) named.push(`and ${errors.length - named.length} more`);
-  throw new SchemaViolationError(key, named);
+function assertSchemaShape(schema: object): void {
+  const pending: [unknown, number][] = [[schema, 1]];
+  let nodes = 0;
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop()!;
+    if (++nodes > MAX_SCHEMA_BYTES) {
+      throw new InvalidArgumentError(`schema must be at most ${MAX_SCHEMA_BYTES} bytes of JSON`, 'schema');
+    }
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > MAX_SCHEMA_DEPTH) {
+      throw new InvalidArgumentError(`schema must nest at most ${MAX_SCHEMA_DEPTH} levels deep`, 'schema');
+    }
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
 }
+
+/** Counts brackets outside strings: a JSON document's nesting, in one pass and no recursion. */
+function assertValueDepth(json: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const char = json.charCodeAt(i);
+    if (inString) {
+      if (char === BACKSLASH) i++;
+      else if (char === QUOTE) inString = false;
+    } else if (char === QUOTE) inString = true;
+    else if (char === OPEN_BRACE || char === OPEN_BRACKET) {
+      if (++depth > MAX_VALUE_DEPTH) {
+        throw new InvalidArgumentError(
+          `value must nest at most ${MAX_VALUE_DEPTH} levels deep to be checked against its schema`,
+          'value',
+        );
+      }
+    } else if (char === CLOSE_BRACE || char === CLOSE_BRACKET) depth--;
+  }
+}
+
+const [QUOTE, BACKSLASH, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET] = [...'"\\{}[]'].map((c) =>
+  c.charCodeAt(0),
+);
 
 /**
  * `pattern`, `patternProperties` and `propertyNames` patterns run on RE2's linear-time engine: checks run

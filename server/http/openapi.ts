@@ -189,7 +189,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         },
         responses: {
           '200': valueSchemaResponse('The schema as stored'),
-          ...errors(400, 401, 403, 409, 503),
+          ...errors(400, 401, 403, 409, 422, 503),
         },
       },
       delete: {
@@ -219,7 +219,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             headers: { Location: { schema: { type: 'string' } } },
             content: { 'application/json': { schema: { $ref: '#/components/schemas/RolloutStarted' } } },
           },
-          ...errors(400, 401, 403, 404, 409, 413, 503),
+          ...errors(400, 401, 403, 404, 409, 413, 422, 503),
         },
       },
       get: {

@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse, Scalar, type Tags, type YAMLMap, type YAMLSeq } from 'yaml';
+import { SchemaPool } from '../../activities/storage/schemaPool';
+import { SchemaViolationError } from '../../common/errors';
+import { loadStorageSettings } from '../../common/settings';
 import { toolPath } from '../../scripts/stack/index';
 import { repoRoot } from '../../common/repoRoot';
 import { uniqueTenant } from '../support/env';
@@ -383,13 +386,13 @@ test('npm run check:deploy prints one line per check and succeeds', async () => 
 
   afterAll(() => rmSync(unpacked, { recursive: true, force: true }));
 
-  test('zips index.js and its source map, byte for byte the same on a rebuild', async () => {
+  test("zips index.js, the schema threads' script and their source maps, byte for byte the same on a rebuild", async () => {
     const { stdout } = await run('python3', [
       '-c',
       'import sys, zipfile; print(" ".join(zipfile.ZipFile(sys.argv[1]).namelist()))',
       LAMBDA_ZIP,
     ]);
-    expect(stdout.trim()).toBe('index.js index.js.map');
+    expect(stdout.trim()).toBe('index.js index.js.map schemaWorker.js schemaWorker.js.map');
     const first = readFileSync(LAMBDA_ZIP);
     await run('npm', ['run', '-s', 'build:lambda'], { cwd: ROOT });
     expect(readFileSync(LAMBDA_ZIP).equals(first)).toBe(true);
@@ -427,5 +430,25 @@ test('npm run check:deploy prints one line per check and succeeds', async () => 
     const bundle = readFileSync(path.join(unpacked, 'index.js'), 'utf8');
     expect(bundle).toContain('require("@aws-sdk/client-ssm")');
     expect(bundle).not.toContain('node_modules/@aws-sdk/');
+  });
+
+  test('the bundled schema thread checks values where only the AWS SDK is provided', async () => {
+    // schemaWorker.js sits beside index.js, where the bundled pool looks for it; nothing it needs is
+    // outside it (the unpacked folder holds no node_modules but the SDK's).
+    const pool = new SchemaPool(
+      loadStorageSettings().schemaEvaluation,
+      path.join(unpacked, 'schemaWorker.js'),
+    );
+    try {
+      const schema = { type: 'object', required: ['on'], properties: { on: { type: 'boolean' } } };
+      await expect(
+        pool.validate('bundle', 'tenant_config_flags', 'json', '{"on":true}', schema),
+      ).resolves.toBe(undefined);
+      await expect(
+        pool.validate('bundle', 'tenant_config_flags', 'json', '{"on":1}', schema),
+      ).rejects.toThrow(new SchemaViolationError('tenant_config_flags', ['/on must be boolean']));
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -87,6 +87,7 @@ export async function startTestServer(options: { rollouts?: boolean } = {}): Pro
       await server.stop();
       await worker?.shutdown();
       await temporal?.connection.close();
+      await store.close();
       destroyAwsClients(clients);
     },
   };

@@ -1,9 +1,12 @@
 import { InvalidArgumentError, SchemaViolationError } from '../../common/errors';
-import {
-  assertMatchesSchema,
-  compileValueSchema,
-  MAX_SCHEMA_BYTES,
-} from '../../activities/storage/valueSchema';
+import type { ValueFormat } from '../../activities/storage/types';
+import { MAX_SCHEMA_BYTES, schemaText, ValueSchemaChecker } from '../../activities/storage/valueSchema';
+
+/** The checker each schema thread runs (schemaWorker.ts), called here on the test's own thread. */
+const checker = new ValueSchemaChecker(500);
+const compileValueSchema = (schema: unknown) => checker.compile(schema);
+const assertMatchesSchema = (key: string, format: ValueFormat, value: string, schema: unknown) =>
+  checker.assertMatches(key, format, value, schemaText(schema));
 
 const FLAGS_SCHEMA = {
   type: 'object',
@@ -223,5 +226,63 @@ describe('value schemas', () => {
     expect(() => compileValueSchema({ $ref: 'https://tenant-a.example/flags' })).toThrow(
       /can't resolve reference/,
     );
+  });
+
+  test('uniqueItems finds equal documents whatever their key order, and never conflates types', () => {
+    const schema = { uniqueItems: true };
+    expect(
+      violationOf(() =>
+        assertMatchesSchema(
+          'tenant_config_x',
+          'json',
+          '[{"a":1,"b":[2,{"c":null}]},[1],{"b":[2,{"c":null}],"a":1}]',
+          schema,
+        ),
+      ).violations,
+    ).toEqual(['(the value) must NOT have duplicate items (items ## 0 and 2 are identical)']);
+    expect(() =>
+      assertMatchesSchema(
+        'tenant_config_x',
+        'json',
+        '[1,"1",true,"true",null,"null",[1],{"1":1},[[1]],{"a":[1]},{"a":[[1]]}]',
+        schema,
+      ),
+    ).not.toThrow();
+    const long = 'x'.repeat(1000);
+    expect(() =>
+      assertMatchesSchema('tenant_config_x', 'json', JSON.stringify([long, `${long}y`]), schema),
+    ).not.toThrow();
+    expect(() =>
+      assertMatchesSchema('tenant_config_x', 'json', JSON.stringify([[long], [long]]), schema),
+    ).toThrow(SchemaViolationError);
+    expect(() => assertMatchesSchema('tenant_config_x', 'json', '[1.0,1]', schema)).toThrow(
+      SchemaViolationError,
+    );
+  });
+
+  test('a schema or value nested past 100 levels is refused on its field, before anything recursive runs', () => {
+    const deep = (depth: number) => `${'{"not":'.repeat(depth - 1)}{}${'}'.repeat(depth - 1)}`;
+    expect(() => compileValueSchema(JSON.parse(deep(100)))).not.toThrow();
+    expect(() => compileValueSchema(JSON.parse(deep(101)))).toThrow(
+      new InvalidArgumentError('schema must nest at most 100 levels deep', 'schema'),
+    );
+    expect(() => compileValueSchema(JSON.parse(deep(8000)))).toThrow(InvalidArgumentError);
+    const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    expect(() => assertMatchesSchema('tenant_config_x', 'json', nested(100), {})).not.toThrow();
+    const refused = (() => {
+      try {
+        assertMatchesSchema('tenant_config_x', 'json', nested(101), {});
+      } catch (error) {
+        return error as InvalidArgumentError;
+      }
+    })();
+    expect(refused).toMatchObject({
+      field: 'value',
+      message: expect.stringMatching(/at most 100 levels deep/) as unknown,
+    });
+    // Brackets inside strings are text, not nesting.
+    expect(() =>
+      assertMatchesSchema('tenant_config_x', 'json', JSON.stringify(['['.repeat(500)]), {}),
+    ).not.toThrow();
   });
 });
