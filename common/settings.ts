@@ -139,19 +139,39 @@ const portRanges = z
   )
   .pipe(z.array(z.object({ from: z.number(), to: z.number() })).min(1));
 
-const rolloutWorkerSchema = z.object({
-  PUSH_SIGNING_KEY_FILE: z.string().min(1),
-  /** The config service's public key for instance grants: only registrations holding one are pushed to. */
-  INSTANCE_GRANT_VERIFY_KEY_FILE: z.string().min(1),
-  /** Where pushes may go. The default is the private ranges; on AWS, the VPC's CIDR. */
-  INSTANCE_ALLOWED_CIDRS: cidrList.default('10.0.0.0/8,172.16.0.0/12,192.168.0.0/16'),
-  INSTANCE_ALLOWED_PORTS: portRanges.default('1024-65535'),
-  MAX_INSTANCES_PER_ROLLOUT: z.coerce.number().int().min(1).max(10_000).default(2000),
-  CLOUD_MAP_NAMESPACE: z.string().min(1).default(DEFAULT_CLOUD_MAP_NAMESPACE),
-  BIND_ADDRESS: z.string().min(1).default('127.0.0.1'),
-  WORKER_HEALTH_PORT: port(DEFAULT_PORTS.workerHealth),
-  CONFIG_CACHE_TTL_MS: configCacheTtlMs,
-});
+const rolloutWorkerSchema = z
+  .object({
+    PUSH_SIGNING_KEY_FILE: z.string().min(1),
+    /** The config service's public key for instance grants: only registrations holding one are pushed to. */
+    INSTANCE_GRANT_VERIFY_KEY_FILE: z.string().min(1),
+    /** Where pushes may go. The default is the private ranges; on AWS, the VPC's CIDR. */
+    INSTANCE_ALLOWED_CIDRS: cidrList.default('10.0.0.0/8,172.16.0.0/12,192.168.0.0/16'),
+    INSTANCE_ALLOWED_PORTS: portRanges.default('1024-65535'),
+    MAX_INSTANCES_PER_ROLLOUT: z.coerce.number().int().min(1).max(10_000).default(2000),
+    /**
+     * TLS towards instances: the CA their certificates chain to (on: every push is TLS), and for mutual TLS
+     * the worker's own certificate and key. An instance's certificate must name `<service><suffix>`.
+     */
+    PUSH_TLS_CA_FILE: z.string().min(1).optional(),
+    PUSH_TLS_CERT_FILE: z.string().min(1).optional(),
+    PUSH_TLS_KEY_FILE: z.string().min(1).optional(),
+    PUSH_TLS_SERVER_NAME_SUFFIX: z
+      .string()
+      .regex(/^(\.[a-z0-9-]+)+$/, 'a DNS suffix such as .cache-refresh')
+      .default('.cache-refresh'),
+    CLOUD_MAP_NAMESPACE: z.string().min(1).default(DEFAULT_CLOUD_MAP_NAMESPACE),
+    BIND_ADDRESS: z.string().min(1).default('127.0.0.1'),
+    WORKER_HEALTH_PORT: port(DEFAULT_PORTS.workerHealth),
+    CONFIG_CACHE_TTL_MS: configCacheTtlMs,
+  })
+  .refine((s) => (s.PUSH_TLS_CERT_FILE === undefined) === (s.PUSH_TLS_KEY_FILE === undefined), {
+    message: 'give PUSH_TLS_CERT_FILE and PUSH_TLS_KEY_FILE together',
+    path: ['PUSH_TLS_CERT_FILE'],
+  })
+  .refine((s) => s.PUSH_TLS_CERT_FILE === undefined || s.PUSH_TLS_CA_FILE !== undefined, {
+    message: 'mutual TLS needs PUSH_TLS_CA_FILE (the CA of the instances)',
+    path: ['PUSH_TLS_CA_FILE'],
+  });
 
 export type AwsSettings = ReturnType<typeof toAwsSettings>;
 export type StorageSettings = ReturnType<typeof toStorageSettings>;
@@ -260,6 +280,14 @@ function toRolloutWorkerSettings(s: z.infer<typeof rolloutWorkerSchema>) {
     allowedCidrs: s.INSTANCE_ALLOWED_CIDRS,
     allowedPorts: s.INSTANCE_ALLOWED_PORTS,
     maxInstancesPerRollout: s.MAX_INSTANCES_PER_ROLLOUT,
+    pushTls: s.PUSH_TLS_CA_FILE
+      ? {
+          caFile: s.PUSH_TLS_CA_FILE,
+          certFile: s.PUSH_TLS_CERT_FILE,
+          keyFile: s.PUSH_TLS_KEY_FILE,
+          serverNameSuffix: s.PUSH_TLS_SERVER_NAME_SUFFIX,
+        }
+      : undefined,
     cloudMapNamespace: s.CLOUD_MAP_NAMESPACE,
     bindAddress: s.BIND_ADDRESS,
     healthPort: s.WORKER_HEALTH_PORT,

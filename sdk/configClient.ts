@@ -20,6 +20,7 @@ import { type ChangeListener, HeldConfig, type HeldValue } from './heldConfig';
 import {
   createCacheRefreshHandlers,
   type RefreshServer,
+  type RefreshTls,
   type ServingStatus,
   startRefreshServer,
 } from './refreshServer';
@@ -74,8 +75,8 @@ export interface ConfigClientOptions {
   readonly tokenFor: TokenProvider;
   /** Loaded before start() resolves, so they are never "not found" while the first load runs. */
   readonly preload?: readonly PreloadKey[];
-  /** Where the CacheRefresh server listens; port 0 picks a free one. */
-  readonly refreshServer: { readonly host: string; readonly port: number };
+  /** Where the CacheRefresh server listens (port 0 picks a free one), and its TLS where the deployment gives certificates. */
+  readonly refreshServer: { readonly host: string; readonly port: number; readonly tls?: RefreshTls };
   /** The control plane's Ed25519 public key (PEM) that push grants are verified with. */
   readonly pushVerifyKeyPem: string;
   /** Register in Cloud Map so rollouts find this instance; omit to run unregistered. */
@@ -244,7 +245,8 @@ export class ConfigClient {
         }),
         logger: this.logger,
       }),
-      options.refreshServer,
+      { host: options.refreshServer.host, port: options.refreshServer.port },
+      options.refreshServer.tls,
     );
     const { cloudMap } = options;
     const address = cloudMap

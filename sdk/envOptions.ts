@@ -27,6 +27,10 @@ const envSchema = z
       .optional(),
     REFRESH_HOST: z.string().min(1).default('127.0.0.1'),
     REFRESH_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+    /** TLS for CacheRefresh: the instance's certificate and key (both or neither), and for mTLS the CA of callers. */
+    REFRESH_TLS_CERT_FILE: z.string().min(1).optional(),
+    REFRESH_TLS_KEY_FILE: z.string().min(1).optional(),
+    REFRESH_TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
     PUSH_VERIFY_KEY_FILE: z.string().min(1),
     CLOUD_MAP_NAMESPACE: z.string().min(1).optional(),
     CLOUD_MAP_CREATE_SERVICE: flag.default('false'),
@@ -47,6 +51,20 @@ const envSchema = z
         code: 'custom',
         path: ['TENANT_ID'],
         message: 'a pooled instance serves every tenant',
+      });
+    }
+    if ((env.REFRESH_TLS_CERT_FILE === undefined) !== (env.REFRESH_TLS_KEY_FILE === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['REFRESH_TLS_CERT_FILE'],
+        message: 'give REFRESH_TLS_CERT_FILE and REFRESH_TLS_KEY_FILE together',
+      });
+    }
+    if (env.REFRESH_TLS_CLIENT_CA_FILE && !env.REFRESH_TLS_CERT_FILE) {
+      context.addIssue({
+        code: 'custom',
+        path: ['REFRESH_TLS_CLIENT_CA_FILE'],
+        message: 'mutual TLS needs REFRESH_TLS_CERT_FILE and REFRESH_TLS_KEY_FILE',
       });
     }
     if (env.TENANCY === 'silo' && env.PRELOAD_TENANTS) {
@@ -78,8 +96,22 @@ export function configClientOptionsFromEnv(env: Env = process.env): EnvConfigCli
     tenancy,
     preloadTenants: tenancy.kind === 'silo' ? [tenancy.tenantId] : (settings.PRELOAD_TENANTS ?? []),
     configServiceAddress: settings.CONFIG_SERVICE_ADDRESS,
-    refreshServer: { host: settings.REFRESH_HOST, port: settings.REFRESH_PORT },
-    pushVerifyKeyPem: readKey(settings.PUSH_VERIFY_KEY_FILE),
+    refreshServer: {
+      host: settings.REFRESH_HOST,
+      port: settings.REFRESH_PORT,
+      ...(settings.REFRESH_TLS_CERT_FILE && settings.REFRESH_TLS_KEY_FILE
+        ? {
+            tls: {
+              certPem: readKey(settings.REFRESH_TLS_CERT_FILE, 'REFRESH_TLS_CERT_FILE'),
+              keyPem: readKey(settings.REFRESH_TLS_KEY_FILE, 'REFRESH_TLS_KEY_FILE'),
+              ...(settings.REFRESH_TLS_CLIENT_CA_FILE
+                ? { clientCaPem: readKey(settings.REFRESH_TLS_CLIENT_CA_FILE, 'REFRESH_TLS_CLIENT_CA_FILE') }
+                : {}),
+            },
+          }
+        : {}),
+    },
+    pushVerifyKeyPem: readKey(settings.PUSH_VERIFY_KEY_FILE, 'PUSH_VERIFY_KEY_FILE'),
     versionCheckIntervalMs: settings.VERSION_CHECK_INTERVAL_MS,
     ...(settings.CLOUD_MAP_NAMESPACE
       ? {
@@ -96,11 +128,11 @@ export function configClientOptionsFromEnv(env: Env = process.env): EnvConfigCli
   };
 }
 
-function readKey(file: string): string {
+function readKey(file: string, variable: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new SettingsError(`invalid environment: PUSH_VERIFY_KEY_FILE: cannot read ${file}: ${reason}`);
+    throw new SettingsError(`invalid environment: ${variable}: cannot read ${file}: ${reason}`);
   }
 }

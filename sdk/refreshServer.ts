@@ -1,4 +1,4 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { KeyObject } from 'node:crypto';
 import { UnauthenticatedError } from '../common/errors';
 import type { Logger } from '../common/logger';
@@ -119,10 +119,22 @@ export interface RefreshServer {
   stop(): Promise<void>;
 }
 
+/**
+ * TLS for CacheRefresh: the instance's certificate (its SAN names `<service><suffix>`, see the worker's
+ * PUSH_TLS_SERVER_NAME_SUFFIX) and, for mutual TLS, the CA whose client certificates it accepts.
+ */
+export interface RefreshTls {
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** With it, only callers presenting a certificate from this CA connect at all. */
+  readonly clientCaPem?: string;
+}
+
 /** Serves CacheRefresh (and reflection, so grpcurl can call an instance) on `host:port`; port 0 picks one. */
 export async function startRefreshServer(
   handlers: CacheRefreshHandlers,
   address: { readonly host: string; readonly port: number },
+  tls?: RefreshTls,
 ): Promise<RefreshServer> {
   const { definition, proto } = loadProto<ProtoGrpcType>('refresh.proto');
   const { server, port } = await serveWithReflection(
@@ -131,6 +143,13 @@ export async function startRefreshServer(
     handlers,
     address,
     'CacheRefresh',
+    tls
+      ? grpc.ServerCredentials.createSsl(
+          tls.clientCaPem ? Buffer.from(tls.clientCaPem) : null,
+          [{ cert_chain: Buffer.from(tls.certPem), private_key: Buffer.from(tls.keyPem) }],
+          tls.clientCaPem !== undefined,
+        )
+      : undefined,
   );
   return { port, stop: () => stopGrpcServer(server) };
 }

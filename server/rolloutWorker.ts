@@ -7,7 +7,7 @@ import { RefreshPusher } from '../activities/refresh/refreshPusher';
 import { createRolloutActivities } from '../activities/rolloutActivities';
 import { configStoreFor } from '../activities/storage/configStore';
 import type { Logger } from '../common/logger';
-import { keyFromFile } from '../common/keyFiles';
+import { keyFromFile, pemFromFile } from '../common/keyFiles';
 import type { RolloutWorkerSettings, StorageSettings, TemporalSettings } from '../common/settings';
 import { payloadCodecFor } from './payloadEncryption/dataConverter';
 import { workerDataConverter } from './payloadEncryption/workerDataConverter';
@@ -97,8 +97,15 @@ export function createDiscovery(
 }
 
 export function createPusher(settings: RolloutWorkerSettings, logger: Logger): RefreshPusher {
+  const { pushTls } = settings;
   return new RefreshPusher(
     keyFromFile(settings.pushSigningKeyFile, 'private', 'PUSH_SIGNING_KEY_FILE'),
     logger,
+    pushTls && {
+      caPem: pemFromFile(pushTls.caFile, 'PUSH_TLS_CA_FILE'),
+      ...(pushTls.certFile ? { certPem: pemFromFile(pushTls.certFile, 'PUSH_TLS_CERT_FILE') } : {}),
+      ...(pushTls.keyFile ? { keyPem: pemFromFile(pushTls.keyFile, 'PUSH_TLS_KEY_FILE') } : {}),
+      serverNameSuffix: pushTls.serverNameSuffix,
+    },
   );
 }

@@ -48,6 +48,18 @@ export interface FleetOutcome {
   readonly unhealthyBefore?: string[];
 }
 
+/**
+ * TLS towards instances, where the deployment gives certificates: the CA instance certificates chain to,
+ * the worker's own certificate for mutual TLS, and the suffix of the name an instance of `service` must
+ * present (`<service><suffix>`), so one service's certificate cannot stand in for another's.
+ */
+export interface PushTls {
+  readonly caPem: string;
+  readonly certPem?: string;
+  readonly keyPem?: string;
+  readonly serverNameSuffix: string;
+}
+
 type HealthAnswer = { status: string; held_versions: number[]; key_statuses?: string[] };
 
 /** Codes after which trying again cannot help: the instance refused the push itself. */
@@ -74,6 +86,7 @@ export class RefreshPusher {
   constructor(
     private readonly signingKey: KeyObject,
     private readonly logger: Logger,
+    private readonly tls?: PushTls,
   ) {
     this.CacheRefresh = loadProto<ProtoGrpcType>('refresh.proto').proto.configsvc.v1.CacheRefresh;
   }
@@ -253,7 +266,18 @@ export class RefreshPusher {
     const target = `${instance.address}:${instance.port}`;
     let client = this.clients.get(target);
     if (!client) {
-      client = new this.CacheRefresh(target, grpc.credentials.createInsecure());
+      client = this.tls
+        ? new this.CacheRefresh(
+            target,
+            grpc.credentials.createSsl(
+              Buffer.from(this.tls.caPem),
+              this.tls.keyPem ? Buffer.from(this.tls.keyPem) : null,
+              this.tls.certPem ? Buffer.from(this.tls.certPem) : null,
+            ),
+            // Instances are dialled by address; the certificate must name the service instead.
+            { 'grpc.ssl_target_name_override': `${instance.service}${this.tls.serverNameSuffix}` },
+          )
+        : new this.CacheRefresh(target, grpc.credentials.createInsecure());
       this.clients.set(target, client);
     }
     return client;

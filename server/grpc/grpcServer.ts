@@ -30,18 +30,16 @@ export async function serveWithReflection(
   handlers: grpc.UntypedServiceImplementation,
   address: { host: string; port: number },
   name: string,
+  credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
 ): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server();
   server.addService(service, handlers);
   new ReflectionService(definition).addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      `${address.host}:${address.port}`,
-      grpc.ServerCredentials.createInsecure(),
-      (error, bound) =>
-        error
-          ? reject(new Error(`${name} cannot listen on ${address.host}:${address.port}: ${error.message}`))
-          : resolve(bound),
+    server.bindAsync(`${address.host}:${address.port}`, credentials, (error, bound) =>
+      error
+        ? reject(new Error(`${name} cannot listen on ${address.host}:${address.port}: ${error.message}`))
+        : resolve(bound),
     );
   });
   return { server, port };

@@ -3,6 +3,7 @@ import type { AwsClients } from '../../activities/awsClients';
 import { createLogger } from '../../common/logger';
 import { loadRolloutWorkerSettings } from '../../common/settings';
 import { ConfigClient, type HealthHook } from '../../sdk';
+import type { RefreshTls } from '../../sdk/refreshServer';
 import type { TestServer } from './server';
 import { validToken } from './tokens';
 
@@ -29,6 +30,8 @@ export async function startInstance(options: {
   versionCheckIntervalMs?: number;
   /** The app's health, asked on every Health call (the rollout's health gate). */
   health?: HealthHook;
+  /** TLS (and mutual TLS) on the instance's CacheRefresh server. */
+  refreshTls?: RefreshTls;
 }): Promise<FleetMember> {
   const settings = loadRolloutWorkerSettings();
   const client = new ConfigClient({
@@ -37,7 +40,7 @@ export async function startInstance(options: {
     configServiceAddress: options.server.grpcAddress,
     tokenFor: (tenantId) => Promise.resolve(validToken({ tenantId, groups: ['services'] })),
     preload: options.preload,
-    refreshServer: { host: '127.0.0.1', port: 0 },
+    refreshServer: { host: '127.0.0.1', port: 0, ...(options.refreshTls ? { tls: options.refreshTls } : {}) },
     pushVerifyKeyPem: readFileSync(requiredEnv('PUSH_VERIFY_KEY_FILE'), 'utf8'),
     cloudMap: {
       client: options.clients.serviceDiscovery,
