@@ -33,6 +33,14 @@ export class ConfigStore {
     return this.registry.prefixes;
   }
 
+  /**
+   * The address as storage keys it: a tenant-wide key names no service. Whatever identifies a key
+   * elsewhere (a rollout's workflow id, its lock) is derived from this, so one stored key has one name.
+   */
+  normalize(address: ConfigAddress): ConfigAddress {
+    return this.route(address).normalized;
+  }
+
   async getLive(address: ConfigAddress): Promise<ConfigVersion> {
     const { strategy, normalized } = this.route(address);
     return strategy.getLive(normalized);

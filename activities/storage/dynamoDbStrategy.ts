@@ -1,6 +1,7 @@
 import {
   type AttributeValue,
   BatchWriteItemCommand,
+  ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
   QueryCommand,
@@ -66,7 +67,7 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
     return {
       ...this.toVersion(address.key, item),
       live: numberOf(current.liveVersion) === latestVersion,
-      ...(item.writeId?.S ? { writeId: item.writeId.S } : {}),
+      ...historyMarks(item),
     };
   }
 
@@ -85,6 +86,7 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
       value: { S: value },
       createdAt: { S: updatedAt },
       ...(options.writeId ? { writeId: { S: options.writeId } } : {}),
+      ...(options.copyOf ? { copyOf: { N: String(options.copyOf) } } : {}),
     };
     try {
       await this.call(
@@ -135,22 +137,32 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
 
   async promote(address: ConfigAddress, version: number): Promise<void> {
     const target = await this.getVersion(address, version);
-    await this.call((client) =>
-      client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { PK: { S: partitionKey(address.tenantId) }, SK: { S: currentSortKey(address.key) } },
-          UpdateExpression: 'SET liveVersion = :version, #value = :value, liveUpdatedAt = :updatedAt',
-          ConditionExpression: 'attribute_exists(SK)',
-          ExpressionAttributeNames: { '#value': 'value' },
-          ExpressionAttributeValues: {
-            ':version': { N: String(target.version) },
-            ':value': { S: target.value },
-            ':updatedAt': { S: target.updatedAt },
-          },
-        }),
-      ),
-    );
+    try {
+      await this.call(
+        (client) =>
+          client.send(
+            new UpdateItemCommand({
+              TableName: this.tableName,
+              Key: { PK: { S: partitionKey(address.tenantId) }, SK: { S: currentSortKey(address.key) } },
+              UpdateExpression: 'SET liveVersion = :version, #value = :value, liveUpdatedAt = :updatedAt',
+              // Instances never apply an older version over a newer one, so live must not go back either.
+              ConditionExpression: 'attribute_exists(SK) AND liveVersion <= :version',
+              ExpressionAttributeNames: { '#value': 'value' },
+              ExpressionAttributeValues: {
+                ':version': { N: String(target.version) },
+                ':value': { S: target.value },
+                ':updatedAt': { S: target.updatedAt },
+              },
+            }),
+          ),
+        (error) => (error instanceof ConditionalCheckFailedException ? error : undefined),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = await this.getCurrentItem(address);
+      if (!current) throw notFound(address);
+      throw new VersionConflictError(address.key, version, numberOf(current.liveVersion));
+    }
   }
 
   async list(tenantId: string): Promise<ConfigVersion[]> {
@@ -176,7 +188,7 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
     return versions.map((item) => ({
       ...this.toVersion(address.key, item),
       live: numberOf(item.version) === liveVersion,
-      ...(item.writeId?.S ? { writeId: item.writeId.S } : {}),
+      ...historyMarks(item),
     }));
   }
 
@@ -318,6 +330,13 @@ export function versionSortKey(key: string, version: number): string {
 function notFound(address: ConfigAddress, version?: number): NotFoundError {
   const what = version === undefined ? `config "${address.key}"` : `version ${version} of "${address.key}"`;
   return new NotFoundError(`${what} not found`, 'key');
+}
+
+function historyMarks(item: Record<string, AttributeValue>): Pick<HistoryEntry, 'writeId' | 'copyOf'> {
+  return {
+    ...(item.writeId?.S ? { writeId: item.writeId.S } : {}),
+    ...(item.copyOf?.N ? { copyOf: Number(item.copyOf.N) } : {}),
+  };
 }
 
 function numberOf(attribute: AttributeValue | undefined): number {

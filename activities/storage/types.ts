@@ -25,6 +25,8 @@ export interface HistoryEntry extends ConfigVersion {
   readonly live: boolean;
   /** The idempotency token of the write that made this version (a rollout id), if any. */
   readonly writeId?: string;
+  /** A version written as a copy of an older one (a rollout back to it rolls forward to a copy). */
+  readonly copyOf?: number;
 }
 
 export interface PutOptions {
@@ -37,6 +39,8 @@ export interface PutOptions {
    * activity), that version is returned instead of a conflict.
    */
   readonly writeId?: string;
+  /** Records the new version as a copy of this older one, in the key's history. */
+  readonly copyOf?: number;
 }
 
 export interface ConfigStrategy {
@@ -52,6 +56,10 @@ export interface ConfigStrategy {
   latest(address: ConfigAddress): Promise<HistoryEntry | undefined>;
   getVersion(address: ConfigAddress, version: number): Promise<ConfigVersion>;
   put(address: ConfigAddress, value: string, options: PutOptions): Promise<ConfigVersion>;
+  /**
+   * Makes a version live. Conditional: the live version never moves backwards, so a version older than
+   * the live one is refused with a VersionConflictError (promoting the live version again is a no-op).
+   */
   promote(address: ConfigAddress, version: number): Promise<void>;
   /** The live version of each of a tenant's keys in this backend. */
   list(tenantId: string, service?: string): Promise<ConfigVersion[]>;
