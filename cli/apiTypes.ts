@@ -18,6 +18,7 @@ export interface ConfigEntry {
 export interface ConfigVersion extends ConfigEntry {
   readonly live: boolean;
   readonly writtenBy?: string;
+  readonly copyOf?: number;
 }
 
 export interface ValueSchema {

@@ -56,5 +56,10 @@ function toJson(entry: ConfigVersion) {
 }
 
 function historyJson(entry: HistoryEntry) {
-  return { ...toJson(entry), live: entry.live, ...(entry.writeId ? { writtenBy: entry.writeId } : {}) };
+  return {
+    ...toJson(entry),
+    live: entry.live,
+    ...(entry.writeId ? { writtenBy: entry.writeId } : {}),
+    ...(entry.copyOf ? { copyOf: entry.copyOf } : {}),
+  };
 }

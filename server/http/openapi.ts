@@ -1,5 +1,6 @@
 import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
+import { MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
 
 /**
  * The REST API's contract, served at /openapi.json and enforced on every request by
@@ -337,7 +338,14 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           {
             type: 'object',
             required: ['live'],
-            properties: { live: { type: 'boolean' }, writtenBy: { type: 'string' } },
+            properties: {
+              live: { type: 'boolean' },
+              writtenBy: { type: 'string' },
+              copyOf: {
+                type: 'integer',
+                description: 'This version is a copy of that older one (a rollout back to it rolled forward)',
+              },
+            },
           },
         ],
       },
@@ -377,7 +385,8 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         type: 'object',
         additionalProperties: false,
         description:
-          'Omitted fields take the defaults: waves [1, "10%", "50%", "100%"], 60 s bake, no approval, 0 failures',
+          'Omitted fields take the defaults: waves [1, "10%", "50%", "100%"], 60 s bake, no approval, ' +
+          '0 failures, a 24 h bound on pauses and approval waits, no self-approval',
         properties: {
           strategy: {
             oneOf: [
@@ -416,7 +425,18 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
               },
             ],
           },
-          bakeSeconds: { type: 'integer', minimum: 0, maximum: 604800 },
+          bakeSeconds: { type: 'integer', minimum: 0, maximum: MAX_BAKE_SECONDS },
+          maxPauseSeconds: {
+            type: 'integer',
+            minimum: 1,
+            maximum: MAX_PAUSE_SECONDS_LIMIT,
+            description:
+              'The longest the rollout may stay paused or wait for an approval; past it, it rolls back',
+          },
+          allowSelfApproval: {
+            type: 'boolean',
+            description: 'Let the release manager who started the rollout approve it (default: another must)',
+          },
           approval: { type: 'string', enum: ['none', 'after-first-wave', 'every-wave'] },
           maxFailures: {
             oneOf: [
@@ -506,6 +526,10 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           key: { type: 'string' },
           service: { type: 'string' },
           candidateVersion: { type: 'integer' },
+          copyOf: {
+            type: 'integer',
+            description: 'The candidate is a copy of this older version: going back to it rolls forward',
+          },
           previousVersion: { type: 'integer' },
           currentWave: { type: 'integer' },
           paused: { type: 'boolean' },

@@ -392,3 +392,33 @@ test('a history recorded before the read-cache sweep replays with the current co
   expect(recorded.events?.length).toBe(101);
   await expect(Worker.runReplayHistory({ workflowBundle: bundle }, recorded)).resolves.toBeUndefined();
 });
+
+test('a rollout recorded before holds were bounded replays with the current code: a day-long bake, a three-day pause, its starter approving', async () => {
+  // Recorded with the workflow code of commit 4c7fb0e: approval after the canary, paused for three days
+  // (past today's default bound), approved by alice who started it (before four-eyes), 86400 s bakes.
+  const recorded = temporal.api.history.v1.History.fromObject(
+    JSON.parse(
+      readFileSync(path.join(__dirname, 'histories', 'rollout-before-bounded-holds.json'), 'utf8'),
+    ) as Record<string, unknown>,
+  );
+  expect(recorded.events?.length).toBe(117);
+  await expect(Worker.runReplayHistory({ workflowBundle: bundle }, recorded)).resolves.toBeUndefined();
+});
+
+test('a pause longer than the plan allows rolls back on its own, and says why', async () => {
+  const fleet = new FakeFleet(4, { liveVersion: 1 });
+  const result = await withWorker(fleet, async (taskQueue) => {
+    const handle = await launch(
+      request({ plan: plan({ bakeSeconds: 0, approval: 'after-first-wave', maxPauseSeconds: 3600 }) }),
+      taskQueue,
+    );
+    await waitForState(handle, 'AWAITING_APPROVAL');
+    await handle.executeUpdate(pauseUpdate, { args: [{ actor: 'carol' }] });
+    await handle.executeUpdate(approveUpdate, { args: [{ actor: 'bob' }] });
+    return handle.result();
+  });
+  expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1 });
+  expect(result.reason).toMatch(/paused for longer than the plan allows \(3600 s\)/);
+  expect(fleet.promoted).toEqual([]);
+  expect(fleet.heldVersions()).toEqual(Array(4).fill(1));
+});

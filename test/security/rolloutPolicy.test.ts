@@ -1,0 +1,274 @@
+import { DeregisterInstanceCommand, RegisterInstanceCommand } from '@aws-sdk/client-servicediscovery';
+import { WorkflowFailedError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { ensureService } from '../../activities/discovery/cloudMapSetup';
+import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
+import { VersionConflictError } from '../../common/errors';
+import type { RolloutRequest } from '../../common/rollout';
+import { loadRolloutWorkerSettings } from '../../common/settings';
+import { startRollout } from '../../server/rolloutClient';
+import { runCfgctl } from '../support/cli';
+import { stackClients, uniqueTenant } from '../support/env';
+import { type FleetMember, startInstance } from '../support/fleet';
+import { closedPort } from '../support/ports';
+import { callApi } from '../support/restApi';
+import { startTestServer, type TestServer } from '../support/server';
+import { validToken } from '../support/tokens';
+
+/**
+ * Rollout policy against the real stack (Temporal dev server, in-process worker, moto, real SDK
+ * instances): the one-rollout lock, live never moving back, four-eyes approval, bounded holds, and
+ * progress that names instances, never their addresses.
+ */
+let server: TestServer;
+let tenant: string;
+let service: string;
+const clients = stackClients();
+const instances: FleetMember[] = [];
+
+const releaseManager = (subject = 'alice') =>
+  validToken({ tenantId: tenant, groups: ['release-managers'], subject });
+const operator = () => validToken({ tenantId: tenant, groups: ['operators'], subject: 'olivia' });
+const api = (method: string, path: string, token: string, body?: unknown) =>
+  callApi(server.httpUrl, method, path, token, body);
+
+/** A tenant-wide key of its own per test, live at version 1 and held by the instances. */
+async function freshKey(): Promise<string> {
+  const key = `tenant_config_p${randomUUID().slice(0, 8)}`;
+  await server.store.put({ tenantId: tenant, key }, '{"v":1}', { expectedVersion: 0, makeLive: true });
+  return key;
+}
+
+const gated = {
+  strategy: { kind: 'explicit', waves: [1, '100%'] },
+  bakeSeconds: 0,
+  approval: 'after-first-wave',
+};
+
+async function start(key: string, body: Record<string, unknown>, token = releaseManager()) {
+  return api('POST', '/v1/rollouts', token, { key, targetServices: [service], ...body });
+}
+
+async function waitForState(rolloutId: string, ...states: string[]): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 600; i += 1) {
+    const { body } = await api('GET', `/v1/rollouts/${rolloutId}`, operator());
+    if (states.includes(body.state as string)) return body;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`rollout ${rolloutId} never reached ${states.join(' or ')}`);
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ rollouts: true });
+  tenant = uniqueTenant('policy');
+  service = `policy-${randomUUID().slice(0, 6)}`;
+  for (const tenancy of [tenant, 'pool']) {
+    instances.push(await startInstance({ server, clients, service, tenancy, preload: [] }));
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(instances.map((instance) => instance.client.stop()));
+  await server?.stop();
+});
+
+describe('one rollout per stored key', () => {
+  test('naming a service on a tenant-wide key is no second lock: the second rollout is refused', async () => {
+    const key = await freshKey();
+    const first = await start(key, { value: '{"v":2}', plan: gated });
+    expect(first.status).toBe(202);
+    await waitForState(first.body.rolloutId as string, 'AWAITING_APPROVAL');
+
+    const second = await start(key, { value: '{"v":3}', service, plan: gated });
+    // Refused either as the same key's rollout (409) or as a malformed address (400): never started.
+    expect([400, 409]).toContain(second.status);
+    expect(second.body.rolloutId).toBeUndefined();
+    const listed = await api('GET', `/v1/rollouts?key=${key}`, operator());
+    const running = (listed.body.items as { rolloutId: string }[]).map((item) => item.rolloutId);
+    expect(running.filter((id) => id !== first.body.rolloutId)).toEqual([]);
+
+    await api('POST', `/v1/rollouts/${first.body.rolloutId as string}/abort`, releaseManager('bob'), {});
+    await waitForState(first.body.rolloutId as string, 'ROLLED_BACK');
+  });
+
+  test('a workflow started with a service on a tenant-wide key fails before it writes or pushes', async () => {
+    const key = await freshKey();
+    const request: RolloutRequest = {
+      tenantId: tenant,
+      key,
+      service,
+      change: { kind: 'set', value: '{"v":99}' },
+      targetServices: [service],
+      plan: {
+        strategy: { kind: 'explicit', waves: ['100%'] },
+        bakeSeconds: 0,
+        approval: 'none',
+        maxFailures: 0,
+      },
+      actor: 'mallory',
+    };
+    const handle = await startRollout(server.temporal!, request, server.taskQueue);
+    const outcome = handle.result();
+    await expect(outcome).rejects.toBeInstanceOf(WorkflowFailedError);
+    await expect(outcome).rejects.toHaveProperty('cause.cause.message', expect.stringMatching(/service/));
+    expect((await server.store.history({ tenantId: tenant, key })).map((entry) => entry.version)).toEqual([
+      1,
+    ]);
+  });
+});
+
+describe('the live version never moves backwards', () => {
+  test.each<[string, () => { tenantId: string; key: string; service?: string }]>([
+    ['DynamoDB', () => ({ tenantId: tenant, key: `tenant_config_b${randomUUID().slice(0, 6)}` })],
+    [
+      'Parameter Store',
+      () => ({ tenantId: tenant, key: `param_config_b${randomUUID().slice(0, 6)}`, service }),
+    ],
+  ])('%s refuses to promote a version older than the live one', async (_backend, addressOf) => {
+    const address = addressOf();
+    const value = address.service ? 'one' : '{"v":1}';
+    await server.store.put(address, value, { expectedVersion: 0, makeLive: true });
+    await server.store.put(address, address.service ? 'two' : '{"v":2}', {
+      expectedVersion: 1,
+      makeLive: true,
+    });
+
+    await expect(server.store.promote(address, 1)).rejects.toBeInstanceOf(VersionConflictError);
+    expect((await server.store.getLive(address)).version).toBe(2);
+    // Promoting the live version again (a retried activity) is not a conflict.
+    await expect(server.store.promote(address, 2)).resolves.toBeUndefined();
+  });
+
+  test('rolling out an older version rolls forward to a copy of it, which every instance applies', async () => {
+    const key = await freshKey();
+    const plan = { strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 0 };
+    const forward = await start(key, { value: '{"v":2}', plan });
+    await waitForState(forward.body.rolloutId as string, 'SUCCEEDED');
+
+    const back = await start(key, { version: 1, plan });
+    expect(back.status).toBe(202);
+    const done = await waitForState(back.body.rolloutId as string, 'SUCCEEDED', 'ROLLED_BACK', 'FAILED');
+    expect(done).toMatchObject({ state: 'SUCCEEDED', candidateVersion: 3, copyOf: 1, previousVersion: 2 });
+    expect(done.outcome).toMatch(/^version 3 \(a copy of version 1\) is live on 2 of 2 instances/);
+
+    expect(await server.store.getLive({ tenantId: tenant, key })).toMatchObject({
+      version: 3,
+      value: '{"v":1}',
+    });
+    for (const instance of instances) {
+      expect(await instance.client.get(tenant, key)).toMatchObject({ version: 3, value: '{"v":1}' });
+    }
+    const history = await api('GET', `/v1/configs/${key}/history`, operator());
+    expect(history.body.items).toContainEqual(expect.objectContaining({ version: 3, copyOf: 1, live: true }));
+  });
+});
+
+describe('four-eyes approval', () => {
+  test('the release manager who started a rollout cannot approve it; another can', async () => {
+    const key = await freshKey();
+    const started = await start(key, { value: '{"v":2}', plan: gated });
+    const rolloutId = started.body.rolloutId as string;
+    await waitForState(rolloutId, 'AWAITING_APPROVAL');
+
+    const own = await api('POST', `/v1/rollouts/${rolloutId}/approve`, releaseManager('alice'), {});
+    expect(own.status).toBe(403);
+    expect(own.body.detail).toMatch(/four-eyes/);
+    const cli = await runCfgctl(server.httpUrl, ['rollout', 'approve', rolloutId], releaseManager('alice'));
+    expect(cli.code).toBe(4);
+    expect(cli.stderr).toMatch(/^error: PermissionDenied: four-eyes rule: alice started this rollout/);
+    expect((await waitForState(rolloutId, 'AWAITING_APPROVAL')).audit).toHaveLength(1);
+
+    const other = await api('POST', `/v1/rollouts/${rolloutId}/approve`, releaseManager('bob'), {});
+    expect(other.status).toBe(200);
+    await waitForState(rolloutId, 'SUCCEEDED');
+  });
+
+  test('a plan with allowSelfApproval lets its starter approve', async () => {
+    const key = await freshKey();
+    const started = await start(key, { value: '{"v":2}', plan: { ...gated, allowSelfApproval: true } });
+    const rolloutId = started.body.rolloutId as string;
+    await waitForState(rolloutId, 'AWAITING_APPROVAL');
+    const own = await api('POST', `/v1/rollouts/${rolloutId}/approve`, releaseManager('alice'), {});
+    expect(own.status).toBe(200);
+    await waitForState(rolloutId, 'SUCCEEDED');
+  });
+});
+
+describe('a held rollout cannot hold the shared fleet for long', () => {
+  test('a pause past the plan bound rolls back on its own, with the reason recorded', async () => {
+    const key = await freshKey();
+    const started = await start(key, {
+      value: '{"v":2}',
+      plan: { ...gated, approval: 'none', bakeSeconds: 1, maxPauseSeconds: 1 },
+    });
+    const rolloutId = started.body.rolloutId as string;
+    await waitForState(rolloutId, 'BAKING');
+    expect((await api('POST', `/v1/rollouts/${rolloutId}/pause`, releaseManager('bob'), {})).status).toBe(
+      200,
+    );
+    const done = await waitForState(rolloutId, 'ROLLED_BACK', 'SUCCEEDED');
+    expect(done).toMatchObject({ state: 'ROLLED_BACK' });
+    expect(done.outcome).toMatch(/paused for longer than the plan allows \(1 s\)/);
+    expect((await server.store.getLive({ tenantId: tenant, key })).version).toBe(1);
+  });
+
+  test('an approval not given within the bound rolls back', async () => {
+    const key = await freshKey();
+    const started = await start(key, { value: '{"v":2}', plan: { ...gated, maxPauseSeconds: 1 } });
+    const done = await waitForState(started.body.rolloutId as string, 'ROLLED_BACK', 'SUCCEEDED');
+    expect(done.outcome).toMatch(/not approved within the plan's bound \(1 s\)/);
+  });
+
+  test('bakes longer than an hour and unbounded pauses are refused at start, naming the field', async () => {
+    const key = await freshKey();
+    const bake = await start(key, { value: '{"v":2}', plan: { bakeSeconds: 3601 } });
+    expect(bake.status).toBe(400);
+    expect(JSON.stringify(bake.body)).toMatch(/bakeSeconds/);
+    const pause = await start(key, { value: '{"v":2}', plan: { maxPauseSeconds: 30 * 24 * 3600 } });
+    expect(pause.status).toBe(400);
+    expect(JSON.stringify(pause.body)).toMatch(/maxPauseSeconds/);
+  });
+});
+
+test('a failed pooled instance is named by id in tenant-visible progress, never by its address', async () => {
+  const key = await freshKey();
+  const deadPort = await closedPort();
+  const serviceId = await ensureService(
+    clients.serviceDiscovery,
+    loadRolloutWorkerSettings().cloudMapNamespace,
+    service,
+  );
+  await clients.serviceDiscovery.send(
+    new RegisterInstanceCommand({
+      ServiceId: serviceId,
+      InstanceId: 'zz-dead',
+      Attributes: {
+        [INSTANCE_ATTRIBUTES.ipv4]: '127.0.0.1',
+        [INSTANCE_ATTRIBUTES.port]: String(deadPort),
+        [INSTANCE_ATTRIBUTES.tenancy]: 'pool',
+      },
+    }),
+  );
+  try {
+    const started = await start(key, {
+      value: '{"v":2}',
+      plan: {
+        strategy: { kind: 'explicit', waves: ['100%'] },
+        bakeSeconds: 0,
+        push: { timeoutMs: 500, attempts: 1, concurrency: 4 },
+      },
+    });
+    const done = await waitForState(started.body.rolloutId as string, 'ROLLED_BACK', 'SUCCEEDED');
+    const failed = done.failedInstances as { instanceId: string; reason: string }[];
+    expect(failed).toEqual([
+      { instanceId: `${service}/zz-dead`, reason: expect.stringMatching(/UNAVAILABLE/) as unknown },
+    ]);
+    const shown = JSON.stringify(done);
+    expect(shown).not.toContain('127.0.0.1');
+    expect(shown).not.toContain(String(deadPort));
+  } finally {
+    await clients.serviceDiscovery.send(
+      new DeregisterInstanceCommand({ ServiceId: serviceId, InstanceId: 'zz-dead' }),
+    );
+  }
+});
