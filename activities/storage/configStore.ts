@@ -8,8 +8,19 @@ import { assertConfigKey, assertServiceName, isTenantId } from '../../common/ide
 import type { StorageSettings } from '../../common/settings';
 import { type RegisteredStrategy, type StorageClients, StrategyRegistry } from './registry';
 import { type PutSchemaOptions, SchemaRegistry, type StoredSchema } from './schemaRegistry';
-import type { ConfigAddress, ConfigVersion, HistoryEntry, PutOptions } from './types';
+import type {
+  ConfigAddress,
+  ConfigVersion,
+  HistoryEntry,
+  HistoryPage,
+  HistoryPageRequest,
+  PutOptions,
+} from './types';
 import { assertMatchesSchema, compileValueSchema } from './valueSchema';
+
+/** Versions in one page of a key's history: values may be 400 KB each. */
+export const MAX_HISTORY_PAGE_SIZE = 100;
+export const DEFAULT_HISTORY_PAGE_SIZE = 20;
 
 /** The store as every process builds it: the registered backends, and value schemas in the config table. */
 export function configStoreFor(clients: StorageClients, settings: StorageSettings): ConfigStore {
@@ -73,6 +84,18 @@ export class ConfigStore {
   async history(address: ConfigAddress): Promise<HistoryEntry[]> {
     const { strategy, normalized } = this.route(address);
     return strategy.history(normalized);
+  }
+
+  async historyPage(address: ConfigAddress, page: HistoryPageRequest): Promise<HistoryPage> {
+    if (!Number.isSafeInteger(page.pageSize) || page.pageSize < 1 || page.pageSize > MAX_HISTORY_PAGE_SIZE) {
+      throw new InvalidArgumentError(
+        `pageSize must be an integer from 1 to ${MAX_HISTORY_PAGE_SIZE}`,
+        'pageSize',
+      );
+    }
+    if (page.before !== undefined) assertVersion(page.before, 'pageToken');
+    const { strategy, normalized } = this.route(address);
+    return strategy.historyPage(normalized, page);
   }
 
   async delete(address: ConfigAddress): Promise<void> {

@@ -12,7 +12,15 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BackendUnavailableError, NotFoundError, VersionConflictError } from '../../common/errors';
 import { callBackend } from './backendErrors';
-import type { ConfigAddress, ConfigStrategy, ConfigVersion, HistoryEntry, PutOptions } from './types';
+import type {
+  ConfigAddress,
+  ConfigStrategy,
+  ConfigVersion,
+  HistoryEntry,
+  HistoryPage,
+  HistoryPageRequest,
+  PutOptions,
+} from './types';
 
 /** DynamoDB's item limit is 400 KB; the rest of the item (keys, versions, timestamps) stays under 1 KB. */
 const MAX_ITEM_BYTES = 400 * 1024;
@@ -190,6 +198,40 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
       live: numberOf(item.version) === liveVersion,
       ...historyMarks(item),
     }));
+  }
+
+  async historyPage(address: ConfigAddress, page: HistoryPageRequest): Promise<HistoryPage> {
+    const current = await this.getCurrentItem(address);
+    if (!current) throw notFound(address);
+    const below = page.before ?? numberOf(current.latestVersion) + 1;
+    if (below <= 1) return { entries: [], more: false };
+    // One more than the page, to know whether another follows; never more than that is read.
+    const { Items } = await this.call((client) =>
+      client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND SK BETWEEN :oldest AND :newest',
+          ExpressionAttributeValues: {
+            ':pk': { S: partitionKey(address.tenantId) },
+            ':oldest': { S: versionSortKey(address.key, 1) },
+            ':newest': { S: versionSortKey(address.key, below - 1) },
+          },
+          ScanIndexForward: false,
+          ConsistentRead: true,
+          Limit: page.pageSize + 1,
+        }),
+      ),
+    );
+    const liveVersion = numberOf(current.liveVersion);
+    const items = Items ?? [];
+    return {
+      entries: items.slice(0, page.pageSize).map((item) => ({
+        ...this.toVersion(address.key, item),
+        live: numberOf(item.version) === liveVersion,
+        ...historyMarks(item),
+      })),
+      more: items.length > page.pageSize,
+    };
   }
 
   async delete(address: ConfigAddress): Promise<void> {

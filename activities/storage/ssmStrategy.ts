@@ -14,7 +14,15 @@ import {
 import { SSM_LIVE_LABEL, SSM_ROOT } from '../../common/constants';
 import { NotFoundError, VersionConflictError, VersionLimitError } from '../../common/errors';
 import { callBackend } from './backendErrors';
-import type { ConfigAddress, ConfigStrategy, ConfigVersion, HistoryEntry, PutOptions } from './types';
+import type {
+  ConfigAddress,
+  ConfigStrategy,
+  ConfigVersion,
+  HistoryEntry,
+  HistoryPage,
+  HistoryPageRequest,
+  PutOptions,
+} from './types';
 
 export type SsmParameterTier = 'Standard' | 'Advanced';
 
@@ -181,6 +189,14 @@ export class SsmConfigStrategy implements ConfigStrategy {
         ...marksOf(entry),
       }))
       .sort((a, b) => b.version - a.version);
+  }
+
+  /** Parameter Store keeps at most 100 versions: they are read whole and paged here. */
+  async historyPage(address: ConfigAddress, page: HistoryPageRequest): Promise<HistoryPage> {
+    const older = (await this.history(address)).filter(
+      (entry) => page.before === undefined || entry.version < page.before,
+    );
+    return { entries: older.slice(0, page.pageSize), more: older.length > page.pageSize };
   }
 
   async delete(address: ConfigAddress): Promise<void> {

@@ -43,6 +43,18 @@ export interface PutOptions {
   readonly copyOf?: number;
 }
 
+export interface HistoryPageRequest {
+  readonly pageSize: number;
+  /** Versions below this one: the last version of the previous page. */
+  readonly before?: number;
+}
+
+export interface HistoryPage {
+  readonly entries: HistoryEntry[];
+  /** Whether older versions than the last entry are kept. */
+  readonly more: boolean;
+}
+
 export interface ConfigStrategy {
   /** Human name of the backend, used in error messages. */
   readonly backend: string;
@@ -65,6 +77,8 @@ export interface ConfigStrategy {
   list(tenantId: string, service?: string): Promise<ConfigVersion[]>;
   /** Every kept version, newest first. */
   history(address: ConfigAddress): Promise<HistoryEntry[]>;
+  /** At most `pageSize` kept versions older than `before` (all when absent), newest first. */
+  historyPage(address: ConfigAddress, page: HistoryPageRequest): Promise<HistoryPage>;
   /** Removes the key and its versions. */
   delete(address: ConfigAddress): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
 import { MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
+import { DEFAULT_HISTORY_PAGE_SIZE, MAX_HISTORY_PAGE_SIZE } from '../../activities/storage/configStore';
 
 /**
  * The REST API's contract, served at /openapi.json and enforced on every request by
@@ -147,11 +148,30 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
     '/v1/configs/{key}/history': {
       get: {
         operationId: 'getConfigHistory',
-        summary: 'Every kept version of one key, newest first',
+        summary: 'The kept versions of one key, newest first, a page at a time',
         tags: ['configs'],
-        parameters: [{ $ref: '#/components/parameters/Key' }, { $ref: '#/components/parameters/Service' }],
+        parameters: [
+          { $ref: '#/components/parameters/Key' },
+          { $ref: '#/components/parameters/Service' },
+          {
+            name: 'pageSize',
+            in: 'query',
+            schema: {
+              type: 'integer',
+              minimum: 1,
+              maximum: MAX_HISTORY_PAGE_SIZE,
+              default: DEFAULT_HISTORY_PAGE_SIZE,
+            },
+          },
+          {
+            name: 'pageToken',
+            in: 'query',
+            description: "The previous page's nextPageToken",
+            schema: { type: 'string', maxLength: 256 },
+          },
+        ],
         responses: {
-          '200': listOf('ConfigVersion', 'Versions'),
+          '200': listOf('ConfigVersion', 'A page of versions', { nextPageToken: { type: 'string' } }),
           ...errors(400, 401, 403, 404, 503),
         },
       },

@@ -272,3 +272,64 @@ test('a failed pooled instance is named by id in tenant-visible progress, never 
     );
   }
 });
+
+describe('config history comes a page at a time', () => {
+  test('a long history answers a bounded page with a token; cfgctl follows every page', async () => {
+    const key = await freshKey();
+    for (let version = 1; version < 25; version += 1) {
+      await server.store.put({ tenantId: tenant, key }, `{"v":${version + 1}}`, {
+        expectedVersion: version,
+        makeLive: false,
+      });
+    }
+    const first = await api('GET', `/v1/configs/${key}/history`, operator());
+    expect(first.status).toBe(200);
+    const firstItems = first.body.items as { version: number }[];
+    expect(firstItems.map((item) => item.version)).toEqual(Array.from({ length: 20 }, (_, i) => 25 - i));
+    const token = first.body.nextPageToken as string;
+    expect(token).toEqual(expect.any(String));
+    const second = await api(
+      'GET',
+      `/v1/configs/${key}/history?pageToken=${encodeURIComponent(token)}`,
+      operator(),
+    );
+    expect((second.body.items as { version: number }[]).map((item) => item.version)).toEqual([5, 4, 3, 2, 1]);
+    expect(second.body.nextPageToken).toBeUndefined();
+    expect(second.body.items).toContainEqual(expect.objectContaining({ version: 1, live: true }));
+
+    const all = await runCfgctl(server.httpUrl, ['--json', 'config', 'history', key], operator());
+    expect(all.code).toBe(0);
+    const printed = JSON.parse(all.stdout) as { items: { version: number }[] };
+    expect(printed.items.map((item) => item.version)).toEqual(Array.from({ length: 25 }, (_, i) => 25 - i));
+  });
+
+  test('a page larger than the maximum, or a token of another key, is refused naming the field', async () => {
+    const key = await freshKey();
+    const other = await freshKey();
+    await server.store.put({ tenantId: tenant, key: other }, '{"v":2}', {
+      expectedVersion: 1,
+      makeLive: false,
+    });
+    const tooLarge = await api('GET', `/v1/configs/${key}/history?pageSize=101`, operator());
+    expect(tooLarge.status).toBe(400);
+    expect(tooLarge.body.field).toBe('pageSize');
+    const page = await api('GET', `/v1/configs/${other}/history?pageSize=1`, operator());
+    const foreign = encodeURIComponent(page.body.nextPageToken as string);
+    const misused = await api('GET', `/v1/configs/${key}/history?pageToken=${foreign}`, operator());
+    expect(misused.status).toBe(400);
+    expect(misused.body.field).toBe('pageToken');
+  });
+
+  test('Parameter Store histories page the same way', async () => {
+    const address = { tenantId: tenant, key: `param_config_h${randomUUID().slice(0, 6)}`, service };
+    for (let version = 0; version < 3; version += 1) {
+      await server.store.put(address, `v${version + 1}`, { expectedVersion: version, makeLive: true });
+    }
+    const path = `/v1/configs/${address.key}/history?service=${service}&pageSize=2`;
+    const first = await api('GET', path, operator());
+    expect((first.body.items as { version: number }[]).map((item) => item.version)).toEqual([3, 2]);
+    const next = encodeURIComponent(first.body.nextPageToken as string);
+    const second = await api('GET', `${path}&pageToken=${next}`, operator());
+    expect(second.body).toEqual({ items: [expect.objectContaining({ version: 1, value: 'v1' })] });
+  });
+});
