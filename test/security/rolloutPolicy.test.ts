@@ -1,11 +1,19 @@
 import { DeregisterInstanceCommand, RegisterInstanceCommand } from '@aws-sdk/client-servicediscovery';
-import { WorkflowFailedError } from '@temporalio/client';
+import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ensureService } from '../../activities/discovery/cloudMapSetup';
 import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
 import { VersionConflictError } from '../../common/errors';
-import type { RolloutRequest } from '../../common/rollout';
+import { type RolloutRequest, rolloutWorkflowId } from '../../common/rollout';
 import { loadRolloutWorkerSettings } from '../../common/settings';
+import {
+  type ParameterStoreChange,
+  parseParameterStoreChange,
+} from '../../lambdas/parameterStoreChangeEvent';
+import { rollOutParameterChange } from '../../lambdas/rollOutParameterChange';
 import { startRollout } from '../../server/rolloutClient';
 import { runCfgctl } from '../support/cli';
 import { stackClients, uniqueTenant } from '../support/env';
@@ -20,6 +28,7 @@ import { validToken } from '../support/tokens';
  * instances): the one-rollout lock, live never moving back, four-eyes approval, bounded holds, and
  * progress that names instances, never their addresses.
  */
+const FIXTURES = path.join(__dirname, '..', '..', '..', 'shared', 'fixtures');
 let server: TestServer;
 let tenant: string;
 let service: string;
@@ -332,4 +341,47 @@ describe('config history comes a page at a time', () => {
     const second = await api('GET', `${path}&pageToken=${next}`, operator());
     expect(second.body).toEqual({ items: [expect.objectContaining({ version: 1, value: 'v1' })] });
   });
+});
+
+test('a Parameter Store event naming a tenant-wide key is dropped: the DynamoDB key of that name is not rolled out', async () => {
+  const key = await freshKey();
+  // A DynamoDB version not live yet: what a lookalike event would otherwise get rolled out.
+  await server.store.put({ tenantId: tenant, key }, '{"v":"unreviewed"}', {
+    expectedVersion: 1,
+    makeLive: false,
+  });
+  const name = `/config-service/${tenant}/${service}/${key}`;
+  await clients.ssm.send(new PutParameterCommand({ Name: name, Value: '{"v":"lookalike"}', Type: 'String' }));
+  const logged: Record<string, unknown>[] = [];
+  const deps = {
+    store: server.store,
+    temporal: server.temporal!,
+    taskQueue: server.taskQueue!,
+    plan: {
+      strategy: { kind: 'explicit' as const, waves: ['100%' as const] },
+      bakeSeconds: 0,
+      approval: 'none' as const,
+      maxFailures: 0,
+    },
+    log: (_message: string, fields: Record<string, unknown>) => logged.push(fields),
+  };
+  for (const file of ['ssm-change-create.json', 'ssm-change-update.json', 'ssm-change-label.json']) {
+    const event = JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8')) as ParameterStoreChange;
+    const change = parseParameterStoreChange({ ...event, detail: { ...event.detail, name } });
+    // Answered, not thrown: EventBridge does not retry it.
+    await expect(rollOutParameterChange(change, deps)).resolves.toEqual({
+      outcome: 'ignored',
+      reason: `${name} is not a Parameter Store key: ${key} is tenant-wide`,
+    });
+  }
+  expect(logged).toHaveLength(3);
+  const lock = rolloutWorkflowId({ tenantId: tenant, key });
+  await expect(server.temporal!.workflow.getHandle(lock).describe()).rejects.toBeInstanceOf(
+    WorkflowNotFoundError,
+  );
+  expect(await server.store.getLive({ tenantId: tenant, key })).toMatchObject({
+    version: 1,
+    value: '{"v":1}',
+  });
+  await clients.ssm.send(new DeleteParameterCommand({ Name: name }));
 });
