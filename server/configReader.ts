@@ -62,6 +62,11 @@ export class CachedConfigReader {
     return this.store.getVersion(address, version);
   }
 
+  /** Whether the key has any version, live or not (uncached: asked only after a live read missed). */
+  async exists(address: ConfigAddress): Promise<boolean> {
+    return (await this.store.latest(address)) !== undefined;
+  }
+
   historyPage(address: ConfigAddress, page: HistoryPageRequest): Promise<HistoryPage> {
     return this.store.historyPage(address, page);
   }

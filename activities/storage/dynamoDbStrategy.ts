@@ -58,6 +58,8 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
       value: stringOf(item.value),
       format: this.format,
       updatedAt: stringOf(item.liveUpdatedAt),
+      // Keys written before it was kept have none.
+      ...(item.keyCreatedAt?.S ? { createdAt: item.keyCreatedAt.S } : {}),
     };
   }
 
@@ -106,7 +108,7 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
                   Update: {
                     TableName: this.tableName,
                     Key: { PK: pk, SK: { S: currentSortKey(address.key) } },
-                    UpdateExpression: `SET configKey = :key, latestVersion = :version, ${liveSet}`,
+                    UpdateExpression: `SET configKey = :key, latestVersion = :version, keyCreatedAt = if_not_exists(keyCreatedAt, :createdAt), ${liveSet}`,
                     ConditionExpression:
                       options.expectedVersion === 0
                         ? 'attribute_not_exists(SK)'
@@ -115,6 +117,7 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
                     ExpressionAttributeValues: {
                       ':key': { S: address.key },
                       ':version': { N: String(version) },
+                      ':createdAt': { S: updatedAt },
                       ...(options.expectedVersion === 0
                         ? {}
                         : { ':expected': { N: String(options.expectedVersion) } }),

@@ -64,7 +64,23 @@ export class SsmConfigStrategy implements ConfigStrategy {
   }
 
   async getLive(address: ConfigAddress): Promise<ConfigVersion> {
-    return this.getBySelector(address, SSM_LIVE_LABEL);
+    const live = await this.getBySelector(address, SSM_LIVE_LABEL);
+    const createdAt = await this.createdAt(address, live);
+    return createdAt ? { ...live, createdAt } : live;
+  }
+
+  /**
+   * When version 1 was written: Parameter Store numbers a name created again from 1. Unknown (undefined)
+   * once version 1 has aged out of the 100 kept versions.
+   */
+  private async createdAt(address: ConfigAddress, live: ConfigVersion): Promise<string | undefined> {
+    if (live.version === 1) return live.updatedAt;
+    try {
+      return (await this.getBySelector(address, '1')).updatedAt;
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
   }
 
   async getVersion(address: ConfigAddress, version: number): Promise<ConfigVersion> {

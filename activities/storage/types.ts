@@ -18,6 +18,11 @@ export interface ConfigVersion {
   readonly format: ValueFormat;
   /** ISO 8601, UTC. */
   readonly updatedAt: string;
+  /**
+   * Live reads, where the backend knows it: when the key's first version was written. A key deleted and
+   * created again (versions numbered from 1 again) has a new one.
+   */
+  readonly createdAt?: string;
 }
 
 export interface HistoryEntry extends ConfigVersion {
