@@ -1,14 +1,10 @@
-import { DeregisterInstanceCommand, RegisterInstanceCommand } from '@aws-sdk/client-servicediscovery';
 import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ensureService } from '../../activities/discovery/cloudMapSetup';
-import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
 import { VersionConflictError } from '../../common/errors';
 import { type RolloutRequest, rolloutWorkflowId } from '../../common/rollout';
-import { loadRolloutWorkerSettings } from '../../common/settings';
 import {
   type ParameterStoreChange,
   parseParameterStoreChange,
@@ -17,8 +13,7 @@ import { rollOutParameterChange } from '../../lambdas/rollOutParameterChange';
 import { startRollout } from '../../server/rolloutClient';
 import { runCfgctl } from '../support/cli';
 import { stackClients, uniqueTenant } from '../support/env';
-import { type FleetMember, startInstance } from '../support/fleet';
-import { closedPort } from '../support/ports';
+import { type FleetMember, registerDeadInstance, startInstance } from '../support/fleet';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
@@ -241,23 +236,7 @@ describe('a held rollout cannot hold the shared fleet for long', () => {
 
 test('a failed pooled instance is named by id in tenant-visible progress, never by its address', async () => {
   const key = await freshKey();
-  const deadPort = await closedPort();
-  const serviceId = await ensureService(
-    clients.serviceDiscovery,
-    loadRolloutWorkerSettings().cloudMapNamespace,
-    service,
-  );
-  await clients.serviceDiscovery.send(
-    new RegisterInstanceCommand({
-      ServiceId: serviceId,
-      InstanceId: 'zz-dead',
-      Attributes: {
-        [INSTANCE_ATTRIBUTES.ipv4]: '127.0.0.1',
-        [INSTANCE_ATTRIBUTES.port]: String(deadPort),
-        [INSTANCE_ATTRIBUTES.tenancy]: 'pool',
-      },
-    }),
-  );
+  const dead = await registerDeadInstance(clients, service, 'zz-dead');
   try {
     const started = await start(key, {
       value: '{"v":2}',
@@ -272,13 +251,11 @@ test('a failed pooled instance is named by id in tenant-visible progress, never 
     expect(failed).toEqual([
       { instanceId: `${service}/zz-dead`, reason: expect.stringMatching(/UNAVAILABLE/) as unknown },
     ]);
-    const shown = JSON.stringify(done);
-    expect(shown).not.toContain('127.0.0.1');
-    expect(shown).not.toContain(String(deadPort));
+    // gRPC's own words were `connect ECONNREFUSED 127.0.0.1:{port}`.
+    expect(failed[0]!.reason).not.toContain(String(dead.port));
+    expect(JSON.stringify(done)).not.toContain('127.0.0.1');
   } finally {
-    await clients.serviceDiscovery.send(
-      new DeregisterInstanceCommand({ ServiceId: serviceId, InstanceId: 'zz-dead' }),
-    );
+    await dead.deregister();
   }
 });
 
