@@ -143,6 +143,21 @@ describe('the live version never moves backwards', () => {
     await expect(server.store.promote(address, 2)).resolves.toBeUndefined();
   });
 
+  test('a rollout whose candidate was overtaken by a newer live version is not promoted: it rolls back', async () => {
+    const key = await freshKey();
+    const started = await start(key, { value: '{"v":2}', plan: gated });
+    const rolloutId = started.body.rolloutId as string;
+    await waitForState(rolloutId, 'AWAITING_APPROVAL');
+    // Meanwhile version 3 goes live directly (a write made outside the rollout).
+    await server.store.put({ tenantId: tenant, key }, '{"v":3}', { expectedVersion: 2, makeLive: true });
+
+    await api('POST', `/v1/rollouts/${rolloutId}/approve`, releaseManager('bob'), {});
+    const done = await waitForState(rolloutId, 'ROLLED_BACK', 'SUCCEEDED', 'FAILED');
+    expect(done.state).toBe('ROLLED_BACK');
+    expect(done.outcome).toMatch(/not promoted: version conflict/);
+    expect(await server.store.getLive({ tenantId: tenant, key })).toMatchObject({ version: 3 });
+  });
+
   test('rolling out an older version rolls forward to a copy of it, which every instance applies', async () => {
     const key = await freshKey();
     const plan = { strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 0 };
