@@ -1,7 +1,7 @@
 import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ServiceInstance } from '../common/cloudMap';
-import { type ErrorCode, NotFoundError, PlatformError } from '../common/errors';
+import { type ErrorCode, InvalidArgumentError, NotFoundError, PlatformError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { DEFAULT_PUSH_SETTINGS, type PushSettings, type RolloutRequest } from '../common/rollout';
 import type { CloudMapDiscovery } from './discovery/cloudMapDiscovery';
@@ -43,6 +43,11 @@ export interface PreparedRollout {
   readonly previous?: VersionRef;
   /** For a rollout of an existing version: that version. */
   readonly existing?: VersionRef;
+  /**
+   * A newer version than `existing` was written (and may be held by instances, which never go back to an
+   * older one): the rollout writes `existing`'s value as a new version and rolls out that copy.
+   */
+  readonly rollForward?: boolean;
   /**
    * For a removal: the newest version the store held when it began (live or not), which it removes;
    * null when the store held none (its source had deleted it already).
@@ -94,6 +99,14 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
     /** Validates the change and reads what a rollback would restore. */
     async prepareRollout(request: RolloutRequest): Promise<PreparedRollout> {
       const address = addressOf(request);
+      // The workflow id is the one-rollout lock: it must name the key as storage does, or a second id
+      // (a service added to a tenant-wide key) would be a second lock on the same key.
+      if (store.normalize(address).service !== request.service) {
+        throw new InvalidArgumentError(
+          `service must not be given for the tenant-wide key "${request.key}"`,
+          'service',
+        );
+      }
       if (request.change.kind === 'set') await store.validate(address, request.change.value);
       const previous = await liveOrNone(address);
       const existing =
@@ -103,10 +116,11 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       // An out-of-band edit is checked as well: a value that breaks its key's schema reaches no instance.
       if (existing) await store.validate(address, existing.value);
       const removing = request.change.kind === 'remove';
-      const newest = removing ? await store.latest(address) : undefined;
+      const newest = removing || existing ? await store.latest(address) : undefined;
       return {
         ...(previous ? { previous: toRef(previous) } : {}),
         ...(existing ? { existing: toRef(existing) } : {}),
+        ...(existing && newest && newest.version > existing.version ? { rollForward: true } : {}),
         ...(removing
           ? { newest: newest ? { version: newest.version, updatedAt: newest.updatedAt } : null }
           : {}),
@@ -121,6 +135,8 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       request: RolloutRequest;
       value: string;
       writeId: string;
+      /** The older version whose value this is, when a rollout back to it rolls forward to a copy. */
+      copyOf?: number;
     }): Promise<VersionRef> {
       const address = addressOf(input.request);
       const latest = await store.latest(address);
@@ -129,6 +145,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
         expectedVersion: latest?.version ?? 0,
         makeLive: false,
         writeId: input.writeId,
+        ...(input.copyOf ? { copyOf: input.copyOf } : {}),
       });
       return toRef(written);
     },
@@ -177,7 +194,10 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       return liveChange;
     },
 
-    /** Makes the candidate live: from now on cache-miss reads and new instances get it. */
+    /**
+     * Makes the candidate live: from now on cache-miss reads and new instances get it. Refused
+     * (VersionConflict) where a newer version went live meanwhile: live never moves backwards.
+     */
     async promoteCandidate(input: { request: RolloutRequest; version: number }): Promise<LiveChange> {
       await store.promote(addressOf(input.request), input.version);
       return liveChange;

@@ -18,6 +18,7 @@ export interface ConfigEntry {
 export interface ConfigVersion extends ConfigEntry {
   readonly live: boolean;
   readonly writtenBy?: string;
+  readonly copyOf?: number;
 }
 
 export interface ValueSchema {
@@ -42,9 +43,12 @@ export type {
 } from '../common/rolloutApi';
 export { ROLLOUT_ACTIONS } from '../common/rolloutApi';
 
-export interface RolloutPage extends Items<RolloutSummary> {
+/** A paged list: pass `nextPageToken` back as `pageToken` for the next page. */
+export interface Page<T> extends Items<T> {
   readonly nextPageToken?: string;
 }
+
+export type RolloutPage = Page<RolloutSummary>;
 
 /** Every state, for `rollout list --state`: a Record, so the compiler holds it to common/rollout.ts. */
 const STATES: Record<RolloutState, true> = {

@@ -23,6 +23,8 @@ export interface StartOptions {
   readonly bake?: number;
   readonly approval?: ApprovalPolicy;
   readonly maxFailures?: WaveTarget;
+  readonly maxPause?: number;
+  readonly allowSelfApproval?: boolean;
   readonly pushTimeout?: number;
   readonly pushAttempts?: number;
   readonly pushConcurrency?: number;
@@ -81,6 +83,8 @@ function planOf(options: StartOptions): Partial<RolloutPlan> {
     ...(options.bake !== undefined ? { bakeSeconds: options.bake } : {}),
     ...(options.approval !== undefined ? { approval: options.approval } : {}),
     ...(options.maxFailures !== undefined ? { maxFailures: options.maxFailures } : {}),
+    ...(options.maxPause !== undefined ? { maxPauseSeconds: options.maxPause } : {}),
+    ...(options.allowSelfApproval ? { allowSelfApproval: true } : {}),
     ...(push ? { push } : {}),
   };
 }

@@ -33,7 +33,23 @@ export interface RolloutPlan {
   /** Roll back once more instances than this have failed (a count, or a percentage of the fleet). */
   readonly maxFailures: WaveTarget;
   readonly push?: PushSettings;
+  /**
+   * The longest the rollout may stay paused, or wait for an approval, before it rolls back on its own: a
+   * held candidate keeps pooled instances, shared with other tenants, on an unfinished change.
+   * DEFAULT_MAX_PAUSE_SECONDS when absent.
+   */
+  readonly maxPauseSeconds?: number;
+  /** Lets the release manager who started the rollout approve it too (four-eyes is the default). */
+  readonly allowSelfApproval?: boolean;
 }
+
+/** A day: long enough for a person to look into a paused rollout, short enough not to hold the fleet. */
+export const DEFAULT_MAX_PAUSE_SECONDS = 24 * 3600;
+export const MAX_PAUSE_SECONDS_LIMIT = 3 * 24 * 3600;
+/** A wave's bake: an hour at most (pooled instances of every tenant hold the candidate meanwhile). */
+export const MAX_BAKE_SECONDS = 3600;
+/** Before bounded holds, for runs that started under it. */
+export const LEGACY_MAX_BAKE_SECONDS = 7 * 24 * 3600;
 
 export interface PushSettings {
   /** Per-instance deadline of one Refresh call. */
@@ -110,6 +126,8 @@ export interface RolloutProgress {
   readonly key: string;
   readonly service?: string;
   readonly candidateVersion?: number;
+  /** The candidate is a copy of this older version (a rollout back to it rolls forward). */
+  readonly copyOf?: number;
   readonly previousVersion?: number;
   readonly currentWave: number;
   readonly waves: readonly WaveProgress[];
@@ -128,13 +146,18 @@ export interface RolloutProgress {
 export interface RolloutResult {
   readonly state: 'SUCCEEDED' | 'ROLLED_BACK';
   readonly candidateVersion: number;
+  /** The candidate is a copy of this older version. */
+  readonly copyOf?: number;
   readonly liveVersion?: number;
   readonly updatedInstances: number;
   readonly failedInstances: number;
   readonly reason?: string;
 }
 
-/** One rollout per tenant and key at a time: the workflow id is the lock. */
+/**
+ * One rollout per tenant and key at a time: the workflow id is the lock. Give it the normalised address
+ * (ConfigStore.normalize: no service for a tenant-wide key), or one key would have two locks.
+ */
 export function rolloutWorkflowId(request: Pick<RolloutRequest, 'tenantId' | 'key' | 'service'>): string {
   return `rollout:${request.tenantId}:${request.service ?? '-'}:${request.key}`;
 }

@@ -1,4 +1,11 @@
-import type { RolloutPlan, WaveStrategy, WaveTarget } from './rollout';
+import {
+  LEGACY_MAX_BAKE_SECONDS,
+  MAX_BAKE_SECONDS,
+  MAX_PAUSE_SECONDS_LIMIT,
+  type RolloutPlan,
+  type WaveStrategy,
+  type WaveTarget,
+} from './rollout';
 
 /**
  * Wave arithmetic: pure and deterministic, so the workflow can run it and clients can preview it.
@@ -24,8 +31,11 @@ export function failureBudget(maxFailures: WaveTarget, fleetSize: number): numbe
     : Math.floor((percentOf(maxFailures) / 100) * fleetSize);
 }
 
-/** Every problem with a plan, each naming its field; empty when the plan is valid. */
-export function planProblems(plan: RolloutPlan): string[] {
+/**
+ * Every problem with a plan, each naming its field; empty when the plan is valid. `legacy` checks a run
+ * started before holds were bounded as it was checked then.
+ */
+export function planProblems(plan: RolloutPlan, legacy = false): string[] {
   const problems: string[] = [];
   const { strategy } = plan;
   if (strategy.kind === 'explicit') {
@@ -49,8 +59,19 @@ export function planProblems(plan: RolloutPlan): string[] {
   } else {
     problems.push('plan.strategy.kind: one of explicit, linear, exponential');
   }
-  if (!Number.isInteger(plan.bakeSeconds) || plan.bakeSeconds < 0 || plan.bakeSeconds > 7 * 24 * 3600) {
-    problems.push('plan.bakeSeconds: an integer from 0 to 604800 (a week)');
+  const maxBake = legacy ? LEGACY_MAX_BAKE_SECONDS : MAX_BAKE_SECONDS;
+  if (!Number.isInteger(plan.bakeSeconds) || plan.bakeSeconds < 0 || plan.bakeSeconds > maxBake) {
+    problems.push(`plan.bakeSeconds: an integer from 0 to ${maxBake}`);
+  }
+  const { maxPauseSeconds, allowSelfApproval } = plan;
+  if (
+    maxPauseSeconds !== undefined &&
+    (!Number.isInteger(maxPauseSeconds) || maxPauseSeconds < 1 || maxPauseSeconds > MAX_PAUSE_SECONDS_LIMIT)
+  ) {
+    problems.push(`plan.maxPauseSeconds: an integer from 1 to ${MAX_PAUSE_SECONDS_LIMIT}`);
+  }
+  if (allowSelfApproval !== undefined && typeof allowSelfApproval !== 'boolean') {
+    problems.push('plan.allowSelfApproval: true or false');
   }
   if (!['none', 'after-first-wave', 'every-wave'].includes(plan.approval)) {
     problems.push('plan.approval: one of none, after-first-wave, every-wave');

@@ -3,6 +3,7 @@ import { parseParameterName } from '../activities/storage/ssmStrategy';
 import type { ConfigStore } from '../activities/storage/configStore';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ConfigAddress, HistoryEntry } from '../activities/storage/types';
+import { SSM_LIVE_LABEL } from '../common/constants';
 import { NotFoundError, PlatformError, RolloutInProgressError } from '../common/errors';
 import { assertConfigKey } from '../common/identifiers';
 import { type ConfigChange, type RolloutPlan, type RolloutState, rolloutWorkflowId } from '../common/rollout';
@@ -56,6 +57,11 @@ export async function rollOutParameterChange(
   let newest: HistoryEntry | undefined;
   try {
     assertConfigKey(address.key);
+    // A tenant-wide key (tenant_config_) lives in DynamoDB: a parameter of that name is someone's
+    // lookalike, and rolling it out would roll out the DynamoDB key. Dropped, not retried.
+    if (deps.store.normalize(address).service === undefined) {
+      return ignored(deps, change, `${name} is not a Parameter Store key: ${address.key} is tenant-wide`);
+    }
     // Validates tenant, service and prefix too: the same rules as every other write.
     newest = await deps.store.latest(address);
   } catch (error) {
@@ -70,8 +76,6 @@ export async function rollOutParameterChange(
     return ignored(deps, change, `${operation} leaves no version to roll out`);
 
   if (!newest) return ignored(deps, change, `${name} no longer exists`);
-  if (newest.writeId)
-    return ignored(deps, change, `version ${newest.version} was written by ${newest.writeId}`);
   const liveVersion = await deps.store.getLive(address).then(
     (live) => live.version,
     (error: unknown) => {
@@ -79,6 +83,13 @@ export async function rollOutParameterChange(
       throw error;
     },
   );
+  // An operator moved `live` back to an older version (an emergency rollback): that version is what they
+  // want served, not the newest. The rollout writes a copy of it, which instances accept over a newer one.
+  if (isLiveLabelMove(change) && liveVersion > 0 && liveVersion < newest.version) {
+    return start(change, address, { kind: 'existing', version: liveVersion }, liveVersion, deps);
+  }
+  if (newest.writeId)
+    return ignored(deps, change, `version ${newest.version} was written by ${newest.writeId}`);
   if (newest.version <= liveVersion) {
     return ignored(
       deps,
@@ -146,7 +157,9 @@ async function start(
   } catch (error) {
     if (!(error instanceof RolloutInProgressError)) throw error;
     const running = await deps.temporal.workflow.getHandle(error.workflowId).query(progressQuery);
-    if (running.change === rolloutChange.kind && (running.candidateVersion ?? 0) === version) {
+    // A rollback to an older version rolls out a copy of it: the copy's source is the version.
+    const rollingOut = running.copyOf ?? running.candidateVersion ?? 0;
+    if (running.change === rolloutChange.kind && rollingOut === version) {
       deps.log('a rollout of this change is already running', {
         eventId: change.id,
         workflowId: error.workflowId,
@@ -155,6 +168,13 @@ async function start(
     }
     throw error;
   }
+}
+
+function isLiveLabelMove(change: ParameterStoreChange): boolean {
+  return (
+    change.detail.operation === 'LabelParameterVersion' &&
+    (change.detail.labels ?? []).includes(SSM_LIVE_LABEL)
+  );
 }
 
 function ignored(deps: ParameterChangeDeps, change: ParameterStoreChange, reason: string): ChangeOutcome {

@@ -8,7 +8,8 @@ import type { ConfigServiceClient } from '../gen/proto/configsvc/v1/ConfigServic
 import type { GetConfigResponse__Output } from '../gen/proto/configsvc/v1/GetConfigResponse';
 import type { IssueInstanceGrantResponse__Output } from '../gen/proto/configsvc/v1/IssueInstanceGrantResponse';
 import { ConfigServiceError } from './errors';
-import type { HeldValue } from './heldConfig';
+import type { LiveValue } from './heldConfig';
+import { PENDING } from './versionCheck';
 
 /** Gives the service token (a Cognito access token in group `services`) for one tenant's reads. */
 export type TokenProvider = (tenantId: string) => Promise<string>;
@@ -56,13 +57,29 @@ export class ConfigReaderClient {
     this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   }
 
-  /** The live version of one key; undefined when the tenant has no such key. */
-  async getLive(address: ConfigAddress): Promise<HeldValue | undefined> {
+  /**
+   * The live version of one key; undefined when the tenant has no such key (or, unless `acceptPending`,
+   * when no version of it is live yet); PENDING, with `acceptPending`, when it exists with none live.
+   */
+  async getLive(address: ConfigAddress): Promise<LiveValue | undefined>;
+  async getLive(
+    address: ConfigAddress,
+    options: { readonly acceptPending: true },
+  ): Promise<LiveValue | undefined | typeof PENDING>;
+  async getLive(
+    address: ConfigAddress,
+    options?: { readonly acceptPending: true },
+  ): Promise<LiveValue | undefined | typeof PENDING> {
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${await this.tokenFor(address.tenantId)}`);
     const response = await new Promise<GetConfigResponse__Output | undefined>((resolve, reject) => {
       this.client.GetConfig(
-        { key: address.key, service: address.service ?? '', version: 0 },
+        {
+          key: address.key,
+          service: address.service ?? '',
+          version: 0,
+          accept_pending: options?.acceptPending ?? false,
+        },
         metadata,
         { deadline: Date.now() + this.deadlineMs },
         (error, answer) => {
@@ -73,6 +90,7 @@ export class ConfigReaderClient {
       );
     });
     if (!response) return undefined;
+    if (response.pending && options?.acceptPending) return PENDING;
     const entry = response.entry;
     if (!entry || entry.key !== address.key) {
       throw new ConfigServiceError(grpc.status.INTERNAL, `GetConfig answered no entry for "${address.key}"`);
@@ -84,7 +102,12 @@ export class ConfigReaderClient {
         'service',
       );
     }
-    return { version: entry.version, value: entry.value, format: toFormat(entry.format) };
+    return {
+      version: entry.version,
+      value: entry.value,
+      format: toFormat(entry.format),
+      ...(entry.created_at ? { createdAt: entry.created_at } : {}),
+    };
   }
 
   /** An instance grant for this instance's sealing key, asked for with `token` (see proto/config.proto). */

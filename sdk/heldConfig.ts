@@ -7,6 +7,15 @@ export interface HeldValue {
   readonly format: ValueFormat;
 }
 
+/** A live value as ConfigService answers it. */
+export interface LiveValue extends HeldValue {
+  /**
+   * Where ConfigService knows it: when the key's first version was written. A key deleted and created
+   * again numbers its versions from 1 again, under a later `createdAt`.
+   */
+  readonly createdAt?: string;
+}
+
 /**
  * What made the held version change: a push or a rollback from a rollout, the periodic version check
  * finding a push was missed, or (rarely) a first load that finished after a push arrived and was newer.
@@ -62,6 +71,13 @@ interface Entry {
   readonly forgotten?: boolean;
   /** When a read first reported a forgotten key absent from the store (ms since the epoch). */
   readonly absentSince?: number;
+  /** The `createdAt` of the key's versions held (learned from reads; pushes keep it); unknown if absent. */
+  readonly createdAt?: string;
+  /**
+   * Dropped by the version check (the key was gone): the `createdAt` of the versions dropped. A read
+   * cache may still answer them a little longer; only a key created anew (a later one) is read back.
+   */
+  readonly removedCreatedAt?: string;
 }
 
 /**
@@ -135,6 +151,8 @@ export class HeldConfig {
       heldVersion: delivery.version,
       highWater: isForget ? 0 : Math.max(entry?.highWater ?? 0, delivery.version),
       forgotten: isForget,
+      // A push stays within the key's versions; after a removal, whatever comes is a key created anew.
+      ...(!isForget && entry?.createdAt ? { createdAt: entry.createdAt } : {}),
       value,
       cause: isRollback ? 'rollback' : 'push',
       rolloutId: delivery.rolloutId,
@@ -145,9 +163,12 @@ export class HeldConfig {
   /**
    * A live value read from ConfigService; undefined when the key does not exist. The first read of an
    * address holds it quietly (nothing changed for anyone listening); a later one that is newer than
-   * everything delivered so far (a push that got lost) is a change, reported as `cause`.
+   * everything delivered so far (a push that got lost) is a change, reported as `cause`. So is, for the
+   * version check only, a key found absent (a removal that got lost: `live` undefined must then mean the
+   * key does not exist, not that its first version is not live yet), and a key created anew since the
+   * versions held (a later `createdAt`: its versions restart at 1, below the high-water mark).
    */
-  applyRead(address: ConfigAddress, live: HeldValue | undefined, cause: ChangeCause): boolean {
+  applyRead(address: ConfigAddress, live: LiveValue | undefined, cause: ChangeCause): boolean {
     const key = entryKey(address);
     const entry = this.entries.get(key);
     if (!entry) {
@@ -156,17 +177,42 @@ export class HeldConfig {
         address: normalized(address),
         heldVersion: version,
         highWater: version,
-        value: live,
+        value: live && heldValueOf(live),
+        ...(live?.createdAt ? { createdAt: live.createdAt } : {}),
       });
       return true;
     }
     if (entry.forgotten && !this.settled(key, entry, live)) return false;
-    // A key that vanished from the store is not removed here: only a rolled-out removal does that.
-    if (!live || live.version <= entry.highWater) return false;
+    if (!live) {
+      // A load's NOT_FOUND may be a key whose first rollout runs, whose candidate may be held: only the
+      // version check's answer (which tells those apart) means the key is gone.
+      if (cause !== 'version-check' || entry.value === undefined) return false;
+      // As a removal's push would: the mark goes too, so the key created anew (from 1) is taken.
+      this.replace(address, entry, {
+        heldVersion: 0,
+        highWater: 0,
+        value: undefined,
+        ...(entry.createdAt ? { removedCreatedAt: entry.createdAt } : {}),
+        cause,
+        rolloutId: undefined,
+      });
+      return true;
+    }
+    if (entry.removedCreatedAt !== undefined && !(live.createdAt && live.createdAt > entry.removedCreatedAt))
+      return false;
+    const recreated =
+      live.createdAt !== undefined && entry.createdAt !== undefined && live.createdAt > entry.createdAt;
+    if (live.version <= entry.highWater && !recreated) {
+      // Versions first held from a push learn which key's versions they are from the first read.
+      if (entry.createdAt === undefined && live.createdAt !== undefined)
+        this.entries.set(key, { ...entry, createdAt: live.createdAt });
+      return false;
+    }
     this.replace(address, entry, {
       heldVersion: live.version,
       highWater: live.version,
-      value: live,
+      value: heldValueOf(live),
+      ...(live.createdAt ? { createdAt: live.createdAt } : {}),
       cause,
       rolloutId: undefined,
     });
@@ -208,6 +254,8 @@ export class HeldConfig {
       highWater: next.highWater,
       value: next.value,
       ...(next.forgotten ? { forgotten: true } : {}),
+      ...(next.createdAt ? { createdAt: next.createdAt } : {}),
+      ...(next.removedCreatedAt ? { removedCreatedAt: next.removedCreatedAt } : {}),
     });
     this.notify({
       tenantId: address.tenantId,
@@ -241,6 +289,10 @@ function entryKey(address: ConfigAddress): string {
 
 function normalized({ tenantId, key, service }: ConfigAddress): ConfigAddress {
   return service ? { tenantId, key, service } : { tenantId, key };
+}
+
+function heldValueOf({ version, value, format }: LiveValue): HeldValue {
+  return { version, value, format };
 }
 
 function absentAfterRemoval(address: ConfigAddress): Entry {

@@ -1,11 +1,18 @@
 import type { ConfigAddress } from '../activities/storage/types';
 import type { Logger } from '../common/logger';
-import type { HeldConfig, HeldValue } from './heldConfig';
+import type { HeldConfig, LiveValue } from './heldConfig';
 
 export const DEFAULT_VERSION_CHECK_INTERVAL_MS = 60_000;
 
+/** The key exists, but no version of it is live yet (its first rollout is running). */
+export const PENDING = 'pending';
+
 export interface LiveReader {
-  getLive(address: ConfigAddress): Promise<HeldValue | undefined>;
+  /** The live version; undefined when the key does not exist at all; PENDING when nothing is live yet. */
+  getLive(
+    address: ConfigAddress,
+    options: { readonly acceptPending: true },
+  ): Promise<LiveValue | undefined | typeof PENDING>;
 }
 
 /**
@@ -47,11 +54,15 @@ export class VersionCheck {
       if (this.stopped) break;
       const before = this.deps.held.heldVersion(address);
       try {
-        const live = await this.deps.reader.getLive(address);
-        // An absent key is reported too: it is how a removed key's tombstone learns the store let it go.
+        const live = await this.deps.reader.getLive(address, { acceptPending: true });
+        // A new key's candidate, pushed by its first rollout, stays until that rollout promotes it.
+        if (live === PENDING) continue;
+        // An absent key is reported too: a removal that was missed drops the key, and a removed key's
+        // tombstone learns the store let it go.
         if (this.deps.held.applyRead(address, live, 'version-check')) {
           caught += 1;
-          this.deps.logger.warn('version check found a newer live version: a push was missed', {
+          const found = live ? 'a newer live version, or the key created anew' : 'the key removed';
+          this.deps.logger.warn(`version check found ${found}: a push was missed`, {
             tenantId: address.tenantId,
             key: address.key,
             service: address.service,

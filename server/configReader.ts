@@ -1,5 +1,10 @@
 import type { ConfigStore } from '../activities/storage/configStore';
-import type { ConfigAddress, ConfigVersion, HistoryEntry } from '../activities/storage/types';
+import type {
+  ConfigAddress,
+  ConfigVersion,
+  HistoryPage,
+  HistoryPageRequest,
+} from '../activities/storage/types';
 
 export interface ConfigCacheOptions {
   /** How long a live value may be served from memory before it is read again; 0 turns caching off. */
@@ -57,8 +62,13 @@ export class CachedConfigReader {
     return this.store.getVersion(address, version);
   }
 
-  history(address: ConfigAddress): Promise<HistoryEntry[]> {
-    return this.store.history(address);
+  /** Whether the key has any version, live or not (uncached: asked only after a live read missed). */
+  async exists(address: ConfigAddress): Promise<boolean> {
+    return (await this.store.latest(address)) !== undefined;
+  }
+
+  historyPage(address: ConfigAddress, page: HistoryPageRequest): Promise<HistoryPage> {
+    return this.store.historyPage(address, page);
   }
 
   list(tenantId: string, service?: string): Promise<ConfigVersion[]> {

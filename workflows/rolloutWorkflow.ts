@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   condition,
   patched,
@@ -20,7 +21,7 @@ import type {
   RolloutState,
   WaveProgress,
 } from '../common/rollout';
-import { DEFAULT_PUSH_SETTINGS } from '../common/rollout';
+import { DEFAULT_MAX_PAUSE_SECONDS, DEFAULT_PUSH_SETTINGS } from '../common/rollout';
 import { failureBudget, planProblems, waveSizes } from '../common/rolloutPlan';
 import { CONFIG_KEY, ROLLOUT_STATE, TENANT_ID } from '../common/searchAttributes';
 import { abortUpdate, approveUpdate, pauseUpdate, progressQuery, resumeUpdate } from './definitions';
@@ -54,6 +55,10 @@ const fleet = proxyActivities<RolloutActivities>({
 
 /** The change that added the last sweep after read caches expire, for `patched`. */
 const SWEEP_AFTER_READ_CACHES = 'sweep-after-read-caches';
+/** The change that bounded pauses and approval waits (and capped bakes lower), for `patched`. */
+const BOUNDED_HOLDS = 'bounded-holds';
+/** The change that rolls a rollout of an older version forward to a copy of it, for `patched`. */
+const ROLL_FORWARD_TO_COPY = 'roll-forward-to-copy';
 
 const TERMINAL: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
 const MAX_AUDIT_ENTRIES = 200;
@@ -69,13 +74,17 @@ class RollbackRequired extends Error {}
  * given the previous version back and the candidate is never made live.
  */
 export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutResult> {
-  const problems = planProblems(request.plan);
+  // Runs that started before holds were bounded keep the limits (and the unbounded waits) they had.
+  const boundedHolds = patched(BOUNDED_HOLDS);
+  const problems = planProblems(request.plan, !boundedHolds);
   if (request.targetServices.length === 0)
     problems.push('targetServices: name at least one consuming service');
   if (problems.length > 0) throw ApplicationFailure.nonRetryable(problems.join('; '), 'InvalidArgument');
 
   const { runId } = workflowInfo();
   const settings = request.plan.push ?? DEFAULT_PUSH_SETTINGS;
+  const maxPauseSeconds = request.plan.maxPauseSeconds ?? DEFAULT_MAX_PAUSE_SECONDS;
+  const maxHoldMs = maxPauseSeconds * 1000;
   const audit: AuditEntry[] = [{ at: now(), actor: request.actor, action: 'start' }];
   let state: RolloutState = 'PREPARING';
   let paused = false;
@@ -84,7 +93,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   let currentWave = 0;
   let total = 0;
   /** Known once prepared; read by the progress query before that. */
-  const versions: { candidate?: VersionRef; previous?: VersionRef } = {};
+  const versions: { candidate?: VersionRef; previous?: VersionRef; copyOf?: number } = {};
   let outcome: string | undefined;
   const updated = new Set<string>();
   const failures = new Map<string, string>();
@@ -102,6 +111,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     ...(versions.candidate || request.change.kind === 'existing'
       ? { candidateVersion: versions.candidate?.version ?? (request.change as { version: number }).version }
       : {}),
+    ...(versions.copyOf ? { copyOf: versions.copyOf } : {}),
     ...(versions.previous ? { previousVersion: versions.previous.version } : {}),
     currentWave,
     waves,
@@ -143,6 +153,8 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     apply: (input: ActorInput) => void,
     /** When the answer is due: by default at once; an approval answers once the rollout has moved on. */
     settled: () => boolean = () => true,
+    /** Whether this actor may take this action; throws a PermissionDenied failure when not. */
+    authorize: (input: ActorInput) => void = () => undefined,
   ) =>
     setHandler(
       update,
@@ -156,6 +168,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
         validator: (input: ActorInput) => {
           assertActor(input);
           allowedNow();
+          authorize(input);
         },
       },
     );
@@ -169,6 +182,17 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     },
     () => approvedWaves.add(currentWave),
     () => state !== 'AWAITING_APPROVAL',
+    (input) => {
+      // Validators do not run on replay, and a refused update leaves no event: running rollouts get the
+      // rule too, and one whose starter approved it before the rule still replays (see the recorded history).
+      if (input.actor === request.actor && request.plan.allowSelfApproval !== true) {
+        throw ApplicationFailure.nonRetryable(
+          `four-eyes rule: ${input.actor} started this rollout and may not approve it; another release ` +
+            'manager must (or start it with plan.allowSelfApproval: true)',
+          'PermissionDenied',
+        );
+      }
+    },
   );
   steer(
     pauseUpdate,
@@ -228,7 +252,11 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   const checkpoint = async () => {
     if (paused && !abortedBy) {
       enter('PAUSED');
-      await condition(() => !paused || abortedBy !== undefined);
+      const resumed = () => !paused || abortedBy !== undefined;
+      // Inline, not behind a helper: an extra await would reorder the commands of runs that replay.
+      if (!boundedHolds) await condition(resumed);
+      else if (!(await condition(resumed, maxHoldMs)))
+        throw new RollbackRequired(`paused for longer than the plan allows (${maxPauseSeconds} s)`);
     }
     if (abortedBy)
       throw new RollbackRequired(
@@ -240,14 +268,24 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   const previous = prepared.previous;
   versions.previous = previous;
   const removal = request.change.kind === 'remove';
+  const writeId = `rollout/${runId}`;
+  // Instances never apply an older version over a newer one, and live never moves back: going back to
+  // an older version is a new version with its value, which both accept.
+  const copyOf =
+    prepared.existing && prepared.rollForward && patched(ROLL_FORWARD_TO_COPY)
+      ? prepared.existing
+      : undefined;
   const candidate =
     request.change.kind === 'set'
-      ? await storage.writeCandidate({ request, value: request.change.value, writeId: `rollout/${runId}` })
+      ? await storage.writeCandidate({ request, value: request.change.value, writeId })
       : removal
         ? // Version 0, removed: the instances forget the key (CacheRefresh), and hold version 0 after.
           { version: 0, value: '', format: previous?.format ?? 'text' }
-        : prepared.existing;
+        : copyOf
+          ? await storage.writeCandidate({ request, value: copyOf.value, writeId, copyOf: copyOf.version })
+          : prepared.existing;
   if (!candidate) throw ApplicationFailure.nonRetryable('the version to roll out was not found', 'NotFound');
+  if (copyOf) versions.copyOf = copyOf.version;
   const target = candidate;
   versions.candidate = target;
   const candidatePayload: RefreshPayload = removal
@@ -310,7 +348,10 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       if (approvalDue) {
         enter('AWAITING_APPROVAL');
         setWave(index, { state: 'awaiting-approval' });
-        await condition(() => approvedWaves.has(index) || abortedBy !== undefined);
+        const decided = () => approvedWaves.has(index) || abortedBy !== undefined;
+        if (!boundedHolds) await condition(decided);
+        else if (!(await condition(decided, maxHoldMs)))
+          throw new RollbackRequired(`not approved within the plan's bound (${maxPauseSeconds} s)`);
         await checkpoint();
       }
       setWave(index, { state: 'done' });
@@ -322,9 +363,16 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   }
 
   enter('PROMOTING');
-  const live = removal
-    ? await storage.removeKey({ request, removing: prepared.newest })
-    : await storage.promoteCandidate({ request, version: target.version });
+  let live: LiveChange | undefined;
+  try {
+    live = removal
+      ? await storage.removeKey({ request, removing: prepared.newest })
+      : await storage.promoteCandidate({ request, version: target.version });
+  } catch (error) {
+    // A newer version went live meanwhile (a direct edit): this candidate must not replace it.
+    if (!isVersionConflict(error)) throw error;
+    return rollBack(`not promoted: ${(error as Error & { cause: Error }).cause.message}`);
+  }
   /** Instances that registered while the rollout ran have read the old live version: push to them. */
   const sweep = async () => {
     const joined = (
@@ -347,12 +395,14 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     await sweep();
   }
   enter('SUCCEEDED');
+  const copied = versions.copyOf ? ` (a copy of version ${versions.copyOf})` : '';
   outcome = removal
     ? removalOutcome(updated.size, total, live)
-    : `version ${target.version} is live on ${updated.size} of ${total} instances`;
+    : `version ${target.version}${copied} is live on ${updated.size} of ${total} instances`;
   return {
     state: 'SUCCEEDED',
     candidateVersion: target.version,
+    ...(versions.copyOf ? { copyOf: versions.copyOf } : {}),
     liveVersion: target.version,
     updatedInstances: updated.size,
     failedInstances: failures.size,
@@ -386,6 +436,14 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
         : reason,
     };
   }
+}
+
+function isVersionConflict(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure &&
+    error.cause instanceof ApplicationFailure &&
+    error.cause.type === 'VersionConflict'
+  );
 }
 
 function waveCounts(batch: readonly ServiceInstance[], updated: Set<string>, failures: Map<string, string>) {

@@ -13,6 +13,7 @@ import {
 import { ValueSealer } from '../../common/sealedValue';
 import type { PushSettings } from '../../common/rollout';
 import type { ProtoGrpcType } from '../../gen/proto/refresh';
+import { tenantVisibleReason } from './instanceReason';
 import type { CacheRefreshClient } from '../../gen/proto/configsvc/v1/CacheRefresh';
 import type { RefreshRequest } from '../../gen/proto/configsvc/v1/RefreshRequest';
 
@@ -192,7 +193,7 @@ export class RefreshPusher {
         const instance = instances[i]!;
         const reason = await attempt(instance).catch((error: unknown) => describe(error));
         if (reason === undefined) succeeded.push(instanceRef(instance));
-        else failed.push({ instance: instanceRef(instance), reason });
+        else failed.push({ instance: instanceRef(instance), reason: tenantVisibleReason(reason, instance) });
         onProgress(succeeded.length + failed.length);
       }
     };

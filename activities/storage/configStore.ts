@@ -10,7 +10,18 @@ import type { StorageSettings } from '../../common/settings';
 import { type RegisteredStrategy, type StorageClients, StrategyRegistry } from './registry';
 import { SchemaPool } from './schemaPool';
 import { type PutSchemaOptions, SchemaRegistry, type StoredSchema } from './schemaRegistry';
-import type { ConfigAddress, ConfigVersion, HistoryEntry, PutOptions } from './types';
+import type {
+  ConfigAddress,
+  ConfigVersion,
+  HistoryEntry,
+  HistoryPage,
+  HistoryPageRequest,
+  PutOptions,
+} from './types';
+
+/** Versions in one page of a key's history: values may be 400 KB each. */
+export const MAX_HISTORY_PAGE_SIZE = 100;
+export const DEFAULT_HISTORY_PAGE_SIZE = 20;
 
 /**
  * The store as every process builds it: the registered backends, value schemas in their own table, and
@@ -53,6 +64,14 @@ export class ConfigStore {
     await this.schemas?.pool.close();
   }
 
+  /**
+   * The address as storage keys it: a tenant-wide key names no service. Whatever identifies a key
+   * elsewhere (a rollout's workflow id, its lock) is derived from this, so one stored key has one name.
+   */
+  normalize(address: ConfigAddress): ConfigAddress {
+    return this.route(address).normalized;
+  }
+
   async getLive(address: ConfigAddress): Promise<ConfigVersion> {
     const { strategy, normalized } = this.route(address);
     return strategy.getLive(normalized);
@@ -85,6 +104,18 @@ export class ConfigStore {
   async history(address: ConfigAddress): Promise<HistoryEntry[]> {
     const { strategy, normalized } = this.route(address);
     return strategy.history(normalized);
+  }
+
+  async historyPage(address: ConfigAddress, page: HistoryPageRequest): Promise<HistoryPage> {
+    if (!Number.isSafeInteger(page.pageSize) || page.pageSize < 1 || page.pageSize > MAX_HISTORY_PAGE_SIZE) {
+      throw new InvalidArgumentError(
+        `pageSize must be an integer from 1 to ${MAX_HISTORY_PAGE_SIZE}`,
+        'pageSize',
+      );
+    }
+    if (page.before !== undefined) assertVersion(page.before, 'pageToken');
+    const { strategy, normalized } = this.route(address);
+    return strategy.historyPage(normalized, page);
   }
 
   async delete(address: ConfigAddress): Promise<void> {

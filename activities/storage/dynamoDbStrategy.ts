@@ -1,6 +1,7 @@
 import {
   type AttributeValue,
   BatchWriteItemCommand,
+  ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
   QueryCommand,
@@ -11,7 +12,15 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BackendUnavailableError, NotFoundError, VersionConflictError } from '../../common/errors';
 import { callBackend } from './backendErrors';
-import type { ConfigAddress, ConfigStrategy, ConfigVersion, HistoryEntry, PutOptions } from './types';
+import type {
+  ConfigAddress,
+  ConfigStrategy,
+  ConfigVersion,
+  HistoryEntry,
+  HistoryPage,
+  HistoryPageRequest,
+  PutOptions,
+} from './types';
 
 /** DynamoDB's item limit is 400 KB; the rest of the item (keys, versions, timestamps) stays under 1 KB. */
 const MAX_ITEM_BYTES = 400 * 1024;
@@ -49,6 +58,8 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
       value: stringOf(item.value),
       format: this.format,
       updatedAt: stringOf(item.liveUpdatedAt),
+      // Keys written before it was kept have none.
+      ...(item.keyCreatedAt?.S ? { createdAt: item.keyCreatedAt.S } : {}),
     };
   }
 
@@ -66,7 +77,7 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
     return {
       ...this.toVersion(address.key, item),
       live: numberOf(current.liveVersion) === latestVersion,
-      ...(item.writeId?.S ? { writeId: item.writeId.S } : {}),
+      ...historyMarks(item),
     };
   }
 
@@ -85,6 +96,7 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
       value: { S: value },
       createdAt: { S: updatedAt },
       ...(options.writeId ? { writeId: { S: options.writeId } } : {}),
+      ...(options.copyOf ? { copyOf: { N: String(options.copyOf) } } : {}),
     };
     try {
       await this.call(
@@ -96,7 +108,7 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
                   Update: {
                     TableName: this.tableName,
                     Key: { PK: pk, SK: { S: currentSortKey(address.key) } },
-                    UpdateExpression: `SET configKey = :key, latestVersion = :version, ${liveSet}`,
+                    UpdateExpression: `SET configKey = :key, latestVersion = :version, keyCreatedAt = if_not_exists(keyCreatedAt, :createdAt), ${liveSet}`,
                     ConditionExpression:
                       options.expectedVersion === 0
                         ? 'attribute_not_exists(SK)'
@@ -105,6 +117,7 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
                     ExpressionAttributeValues: {
                       ':key': { S: address.key },
                       ':version': { N: String(version) },
+                      ':createdAt': { S: updatedAt },
                       ...(options.expectedVersion === 0
                         ? {}
                         : { ':expected': { N: String(options.expectedVersion) } }),
@@ -135,22 +148,32 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
 
   async promote(address: ConfigAddress, version: number): Promise<void> {
     const target = await this.getVersion(address, version);
-    await this.call((client) =>
-      client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { PK: { S: partitionKey(address.tenantId) }, SK: { S: currentSortKey(address.key) } },
-          UpdateExpression: 'SET liveVersion = :version, #value = :value, liveUpdatedAt = :updatedAt',
-          ConditionExpression: 'attribute_exists(SK)',
-          ExpressionAttributeNames: { '#value': 'value' },
-          ExpressionAttributeValues: {
-            ':version': { N: String(target.version) },
-            ':value': { S: target.value },
-            ':updatedAt': { S: target.updatedAt },
-          },
-        }),
-      ),
-    );
+    try {
+      await this.call(
+        (client) =>
+          client.send(
+            new UpdateItemCommand({
+              TableName: this.tableName,
+              Key: { PK: { S: partitionKey(address.tenantId) }, SK: { S: currentSortKey(address.key) } },
+              UpdateExpression: 'SET liveVersion = :version, #value = :value, liveUpdatedAt = :updatedAt',
+              // Instances never apply an older version over a newer one, so live must not go back either.
+              ConditionExpression: 'attribute_exists(SK) AND liveVersion <= :version',
+              ExpressionAttributeNames: { '#value': 'value' },
+              ExpressionAttributeValues: {
+                ':version': { N: String(target.version) },
+                ':value': { S: target.value },
+                ':updatedAt': { S: target.updatedAt },
+              },
+            }),
+          ),
+        (error) => (error instanceof ConditionalCheckFailedException ? error : undefined),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = await this.getCurrentItem(address);
+      if (!current) throw notFound(address);
+      throw new VersionConflictError(address.key, version, numberOf(current.liveVersion));
+    }
   }
 
   async list(tenantId: string): Promise<ConfigVersion[]> {
@@ -176,8 +199,42 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
     return versions.map((item) => ({
       ...this.toVersion(address.key, item),
       live: numberOf(item.version) === liveVersion,
-      ...(item.writeId?.S ? { writeId: item.writeId.S } : {}),
+      ...historyMarks(item),
     }));
+  }
+
+  async historyPage(address: ConfigAddress, page: HistoryPageRequest): Promise<HistoryPage> {
+    const current = await this.getCurrentItem(address);
+    if (!current) throw notFound(address);
+    const below = page.before ?? numberOf(current.latestVersion) + 1;
+    if (below <= 1) return { entries: [], more: false };
+    // One more than the page, to know whether another follows; never more than that is read.
+    const { Items } = await this.call((client) =>
+      client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND SK BETWEEN :oldest AND :newest',
+          ExpressionAttributeValues: {
+            ':pk': { S: partitionKey(address.tenantId) },
+            ':oldest': { S: versionSortKey(address.key, 1) },
+            ':newest': { S: versionSortKey(address.key, below - 1) },
+          },
+          ScanIndexForward: false,
+          ConsistentRead: true,
+          Limit: page.pageSize + 1,
+        }),
+      ),
+    );
+    const liveVersion = numberOf(current.liveVersion);
+    const items = Items ?? [];
+    return {
+      entries: items.slice(0, page.pageSize).map((item) => ({
+        ...this.toVersion(address.key, item),
+        live: numberOf(item.version) === liveVersion,
+        ...historyMarks(item),
+      })),
+      more: items.length > page.pageSize,
+    };
   }
 
   async delete(address: ConfigAddress): Promise<void> {
@@ -318,6 +375,13 @@ export function versionSortKey(key: string, version: number): string {
 function notFound(address: ConfigAddress, version?: number): NotFoundError {
   const what = version === undefined ? `config "${address.key}"` : `version ${version} of "${address.key}"`;
   return new NotFoundError(`${what} not found`, 'key');
+}
+
+function historyMarks(item: Record<string, AttributeValue>): Pick<HistoryEntry, 'writeId' | 'copyOf'> {
+  return {
+    ...(item.writeId?.S ? { writeId: item.writeId.S } : {}),
+    ...(item.copyOf?.N ? { copyOf: Number(item.copyOf.N) } : {}),
+  };
 }
 
 function numberOf(attribute: AttributeValue | undefined): number {

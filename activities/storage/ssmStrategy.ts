@@ -14,7 +14,15 @@ import {
 import { SSM_LIVE_LABEL, SSM_ROOT } from '../../common/constants';
 import { NotFoundError, VersionConflictError, VersionLimitError } from '../../common/errors';
 import { callBackend } from './backendErrors';
-import type { ConfigAddress, ConfigStrategy, ConfigVersion, HistoryEntry, PutOptions } from './types';
+import type {
+  ConfigAddress,
+  ConfigStrategy,
+  ConfigVersion,
+  HistoryEntry,
+  HistoryPage,
+  HistoryPageRequest,
+  PutOptions,
+} from './types';
 
 export type SsmParameterTier = 'Standard' | 'Advanced';
 
@@ -30,6 +38,8 @@ const NOT_FOUND_ERRORS = new Set([
 ]);
 /** Marks, in a version's description, the idempotency token of the write that made it. */
 const WRITE_ID_MARK = 'config-rollout write ';
+/** And, after it, the older version a rollout copied (write ids hold no spaces). */
+const COPY_OF_MARK = ' copy of version ';
 
 /**
  * Per-service parameters in Parameter Store at `/config-service/{tenantId}/{service}/{key}`.
@@ -54,7 +64,23 @@ export class SsmConfigStrategy implements ConfigStrategy {
   }
 
   async getLive(address: ConfigAddress): Promise<ConfigVersion> {
-    return this.getBySelector(address, SSM_LIVE_LABEL);
+    const live = await this.getBySelector(address, SSM_LIVE_LABEL);
+    const createdAt = await this.createdAt(address, live);
+    return createdAt ? { ...live, createdAt } : live;
+  }
+
+  /**
+   * When version 1 was written: Parameter Store numbers a name created again from 1. Unknown (undefined)
+   * once version 1 has aged out of the 100 kept versions.
+   */
+  private async createdAt(address: ConfigAddress, live: ConfigVersion): Promise<string | undefined> {
+    if (live.version === 1) return live.updatedAt;
+    try {
+      return (await this.getBySelector(address, '1')).updatedAt;
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
   }
 
   async getVersion(address: ConfigAddress, version: number): Promise<ConfigVersion> {
@@ -86,7 +112,7 @@ export class SsmConfigStrategy implements ConfigStrategy {
             Type: 'String',
             Tier: this.tier,
             Overwrite: options.expectedVersion > 0,
-            Description: options.writeId ? `${WRITE_ID_MARK}${options.writeId}` : undefined,
+            Description: descriptionOf(options),
           }),
         ),
       (error) =>
@@ -106,6 +132,10 @@ export class SsmConfigStrategy implements ConfigStrategy {
   }
 
   async promote(address: ConfigAddress, version: number): Promise<void> {
+    // Instances never apply an older version over a newer one, so live must not go back either.
+    // Parameter Store has no conditional label: the check and the move are two calls (see Known limits).
+    const live = await this.liveVersion(address);
+    if (live > version) throw new VersionConflictError(address.key, version, live);
     // A label sits on one version at a time: labelling the new version moves it off the old one.
     const result = await callBackend(
       this.backend,
@@ -172,9 +202,17 @@ export class SsmConfigStrategy implements ConfigStrategy {
       .map((entry) => ({
         ...this.toVersion(address, entry),
         live: entry.Labels?.includes(SSM_LIVE_LABEL) ?? false,
-        ...writeIdOf(entry),
+        ...marksOf(entry),
       }))
       .sort((a, b) => b.version - a.version);
+  }
+
+  /** Parameter Store keeps at most 100 versions: they are read whole and paged here. */
+  async historyPage(address: ConfigAddress, page: HistoryPageRequest): Promise<HistoryPage> {
+    const older = (await this.history(address)).filter(
+      (entry) => page.before === undefined || entry.version < page.before,
+    );
+    return { entries: older.slice(0, page.pageSize), more: older.length > page.pageSize };
   }
 
   async delete(address: ConfigAddress): Promise<void> {
@@ -196,6 +234,16 @@ export class SsmConfigStrategy implements ConfigStrategy {
     );
     if (!Parameter) throw notFound(address);
     return this.toVersion(address, Parameter);
+  }
+
+  /** The version the live label is on; 0 where none is. */
+  private async liveVersion(address: ConfigAddress): Promise<number> {
+    try {
+      return (await this.getLive(address)).version;
+    } catch (error) {
+      if (error instanceof NotFoundError) return 0;
+      throw error;
+    }
   }
 
   private async latestVersion(name: string): Promise<number> {
@@ -275,9 +323,16 @@ export function parseParameterName(name: string): Required<ConfigAddress> | unde
   return { tenantId, service, key };
 }
 
-function writeIdOf(entry: ParameterHistory): { writeId?: string } {
+function descriptionOf(options: PutOptions): string | undefined {
+  if (!options.writeId) return undefined;
+  return `${WRITE_ID_MARK}${options.writeId}${options.copyOf ? `${COPY_OF_MARK}${options.copyOf}` : ''}`;
+}
+
+function marksOf(entry: ParameterHistory): Pick<HistoryEntry, 'writeId' | 'copyOf'> {
   const description = entry.Description ?? '';
-  return description.startsWith(WRITE_ID_MARK) ? { writeId: description.slice(WRITE_ID_MARK.length) } : {};
+  if (!description.startsWith(WRITE_ID_MARK)) return {};
+  const [writeId, copyOf] = description.slice(WRITE_ID_MARK.length).split(COPY_OF_MARK);
+  return { writeId: writeId!, ...(copyOf && /^\d+$/.test(copyOf) ? { copyOf: Number(copyOf) } : {}) };
 }
 
 function notFound(address: ConfigAddress, version?: number): NotFoundError {

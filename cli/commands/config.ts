@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { configPath } from '../apiPaths';
-import type { ConfigEntry, ConfigVersion, Items } from '../apiTypes';
+import type { ConfigEntry, ConfigVersion, Items, Page } from '../apiTypes';
 import { apiClientFor, globalOptionsOf } from '../globalOptions';
 import { configKey, positiveInteger, serviceName } from '../optionParsers';
 import { printResult } from '../output';
@@ -45,9 +45,18 @@ export function addConfigCommands(program: Command): void {
     .option('--service <name>', 'the consuming service (required for param_config_ keys)', serviceName)
     .action(async (key: string, options: { service?: string }, command: Command) => {
       const global = globalOptionsOf(command);
-      const history = await apiClientFor(global).get<Items<ConfigVersion>>(`${configPath(key)}/history`, {
-        service: options.service,
-      });
+      const client = apiClientFor(global);
+      const items: ConfigVersion[] = [];
+      let pageToken: string | undefined;
+      do {
+        const page = await client.get<Page<ConfigVersion>>(`${configPath(key)}/history`, {
+          service: options.service,
+          pageToken,
+        });
+        items.push(...page.items);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      const history = { items };
       printResult(global.json, history, () => formatConfigHistory(history.items));
     });
 }

@@ -15,6 +15,7 @@ import {
 } from '../optionParsers';
 import { printResult } from '../output';
 import { progressDisplayFor } from '../render/liveProgress';
+import { MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
 import { type StartOptions, startRolloutBody } from '../startRequest';
 import { watchRollout } from '../watch';
 
@@ -45,7 +46,11 @@ export function addRolloutStartCommand(rollout: Command, outcome: CommandOutcome
       'start at a share and multiply it each wave, e.g. 1%x2',
       exponentialGrowth,
     )
-    .option('--bake <seconds>', 'time each wave bakes before its health gate', integerFrom(0, 604_800))
+    .option(
+      '--bake <seconds>',
+      'time each wave bakes before its health gate',
+      integerFrom(0, MAX_BAKE_SECONDS),
+    )
     .addOption(
       new Option('--approval <policy>', 'when to wait for a release manager').choices([
         'none',
@@ -54,6 +59,12 @@ export function addRolloutStartCommand(rollout: Command, outcome: CommandOutcome
       ]),
     )
     .option('--max-failures <n|n%>', 'failed instances tolerated before rolling back', failureBudget)
+    .option(
+      '--max-pause <seconds>',
+      'longest pause or approval wait before it rolls back (default 86400)',
+      integerFrom(1, MAX_PAUSE_SECONDS_LIMIT),
+    )
+    .option('--allow-self-approval', 'let whoever starts it approve it too (default: another must)')
     .option('--push-timeout <ms>', "each push's deadline", integerFrom(100, 60_000))
     .option('--push-attempts <n>', 'tries per instance', integerFrom(1, 10))
     .option('--push-concurrency <n>', 'instances pushed to at once', integerFrom(1, 256))

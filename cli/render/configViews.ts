@@ -26,7 +26,7 @@ export function formatConfigHistory(versions: readonly ConfigVersion[]): string 
       `v${v.version}`,
       v.live ? 'live' : '',
       v.updatedAt,
-      v.writtenBy ?? '-',
+      `${v.writtenBy ?? '-'}${v.copyOf ? ` (copy of v${v.copyOf})` : ''}`,
       shorten(v.value, VALUE_WIDTH),
     ]),
   );

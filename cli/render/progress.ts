@@ -41,7 +41,8 @@ function subject(rollout: Rollout): string {
   const key = `${rollout.key}${rollout.service ? ` (${rollout.service})` : ''}`;
   if (rollout.candidateVersion === undefined) return key;
   const from = rollout.previousVersion !== undefined ? `v${rollout.previousVersion}` : 'new key';
-  return `${key}  ${from} → v${rollout.candidateVersion}`;
+  const copy = rollout.copyOf !== undefined ? ` (a copy of v${rollout.copyOf})` : '';
+  return `${key}  ${from} → v${rollout.candidateVersion}${copy}`;
 }
 
 function waveLine(wave: WaveProgress, size: number, waveCount: number, bars: boolean): string {

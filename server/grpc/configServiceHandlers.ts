@@ -7,6 +7,7 @@ import type { Action, Identity } from '../auth/identity';
 import type { Authenticator } from '../auth/authenticator';
 import { assertNoTenantNamed } from '../auth/tenantSmuggling';
 import type { CachedConfigReader } from '../configReader';
+import { NotFoundError } from '../../common/errors';
 import { errorReply, grpcStatusOf } from '../errorStatus';
 import type { InstanceGrantIssuer } from './instanceGrants';
 
@@ -18,6 +19,7 @@ export function toConfigEntry(version: ConfigVersion): ConfigEntry {
     value: version.value,
     format: version.format,
     updated_at: version.updatedAt,
+    created_at: version.createdAt ?? '',
   };
 }
 
@@ -37,10 +39,16 @@ export function createConfigServiceHandlers(deps: {
         key: request.key,
         service: request.service || undefined,
       };
-      const entry = request.version
-        ? await deps.reader.getVersion(address, request.version)
-        : await deps.reader.getLive(address);
-      return { entry: toConfigEntry(entry) };
+      if (request.version)
+        return { entry: toConfigEntry(await deps.reader.getVersion(address, request.version)) };
+      try {
+        return { entry: toConfigEntry(await deps.reader.getLive(address)) };
+      } catch (error) {
+        // A key whose first rollout runs is not absent: an instance holding its candidate keeps it.
+        if (request.accept_pending && error instanceof NotFoundError && (await deps.reader.exists(address)))
+          return { pending: true };
+        throw error;
+      }
     }),
     ListConfigs: unary('config:read', async (identity, request) => {
       const entries = await deps.reader.list(identity.tenantId, request.service || undefined);

@@ -1,7 +1,9 @@
 import { Router } from 'express';
+import { DEFAULT_HISTORY_PAGE_SIZE } from '../../activities/storage/configStore';
 import type { ConfigVersion, HistoryEntry } from '../../activities/storage/types';
 import type { CachedConfigReader } from '../configReader';
 import type { Authenticate } from './authenticate';
+import { historyPageStart, historyPageToken } from './historyPageToken';
 import { optionalPositiveInteger, optionalString } from './requestValues';
 
 /** Reads of the caller's tenant's configuration. */
@@ -33,12 +35,20 @@ export function configRoutes(deps: { reader: CachedConfigReader; authenticate: A
 
   router.get('/configs/:key/history', async (request, response) => {
     const identity = await deps.authenticate(request, 'config:read');
-    const history = await deps.reader.history({
+    const address = {
       tenantId: identity.tenantId,
       key: request.params.key,
       service: optionalString(request.query.service, 'service'),
+    };
+    const page = await deps.reader.historyPage(address, {
+      pageSize: optionalPositiveInteger(request.query.pageSize, 'pageSize') ?? DEFAULT_HISTORY_PAGE_SIZE,
+      before: historyPageStart(address, optionalString(request.query.pageToken, 'pageToken')),
     });
-    response.json({ items: history.map(historyJson) });
+    const last = page.entries.at(-1);
+    response.json({
+      items: page.entries.map(historyJson),
+      ...(page.more && last ? { nextPageToken: historyPageToken(address, last.version) } : {}),
+    });
   });
 
   return router;
@@ -56,5 +66,10 @@ function toJson(entry: ConfigVersion) {
 }
 
 function historyJson(entry: HistoryEntry) {
-  return { ...toJson(entry), live: entry.live, ...(entry.writeId ? { writtenBy: entry.writeId } : {}) };
+  return {
+    ...toJson(entry),
+    live: entry.live,
+    ...(entry.writeId ? { writtenBy: entry.writeId } : {}),
+    ...(entry.copyOf ? { copyOf: entry.copyOf } : {}),
+  };
 }

@@ -1,5 +1,7 @@
 import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
+import { MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
+import { DEFAULT_HISTORY_PAGE_SIZE, MAX_HISTORY_PAGE_SIZE } from '../../activities/storage/configStore';
 
 /**
  * The REST API's contract, served at /openapi.json and enforced on every request by
@@ -146,11 +148,30 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
     '/v1/configs/{key}/history': {
       get: {
         operationId: 'getConfigHistory',
-        summary: 'Every kept version of one key, newest first',
+        summary: 'The kept versions of one key, newest first, a page at a time',
         tags: ['configs'],
-        parameters: [{ $ref: '#/components/parameters/Key' }, { $ref: '#/components/parameters/Service' }],
+        parameters: [
+          { $ref: '#/components/parameters/Key' },
+          { $ref: '#/components/parameters/Service' },
+          {
+            name: 'pageSize',
+            in: 'query',
+            schema: {
+              type: 'integer',
+              minimum: 1,
+              maximum: MAX_HISTORY_PAGE_SIZE,
+              default: DEFAULT_HISTORY_PAGE_SIZE,
+            },
+          },
+          {
+            name: 'pageToken',
+            in: 'query',
+            description: "The previous page's nextPageToken",
+            schema: { type: 'string', maxLength: 256 },
+          },
+        ],
         responses: {
-          '200': listOf('ConfigVersion', 'Versions'),
+          '200': listOf('ConfigVersion', 'A page of versions', { nextPageToken: { type: 'string' } }),
           ...errors(400, 401, 403, 404, 503),
         },
       },
@@ -337,7 +358,14 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           {
             type: 'object',
             required: ['live'],
-            properties: { live: { type: 'boolean' }, writtenBy: { type: 'string' } },
+            properties: {
+              live: { type: 'boolean' },
+              writtenBy: { type: 'string' },
+              copyOf: {
+                type: 'integer',
+                description: 'This version is a copy of that older one (a rollout back to it rolled forward)',
+              },
+            },
           },
         ],
       },
@@ -377,7 +405,8 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         type: 'object',
         additionalProperties: false,
         description:
-          'Omitted fields take the defaults: waves [1, "10%", "50%", "100%"], 60 s bake, no approval, 0 failures',
+          'Omitted fields take the defaults: waves [1, "10%", "50%", "100%"], 60 s bake, no approval, ' +
+          '0 failures, a 24 h bound on pauses and approval waits, no self-approval',
         properties: {
           strategy: {
             oneOf: [
@@ -416,7 +445,18 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
               },
             ],
           },
-          bakeSeconds: { type: 'integer', minimum: 0, maximum: 604800 },
+          bakeSeconds: { type: 'integer', minimum: 0, maximum: MAX_BAKE_SECONDS },
+          maxPauseSeconds: {
+            type: 'integer',
+            minimum: 1,
+            maximum: MAX_PAUSE_SECONDS_LIMIT,
+            description:
+              'The longest the rollout may stay paused or wait for an approval; past it, it rolls back',
+          },
+          allowSelfApproval: {
+            type: 'boolean',
+            description: 'Let the release manager who started the rollout approve it (default: another must)',
+          },
           approval: { type: 'string', enum: ['none', 'after-first-wave', 'every-wave'] },
           maxFailures: {
             oneOf: [
@@ -506,6 +546,10 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           key: { type: 'string' },
           service: { type: 'string' },
           candidateVersion: { type: 'integer' },
+          copyOf: {
+            type: 'integer',
+            description: 'The candidate is a copy of this older version: going back to it rolls forward',
+          },
           previousVersion: { type: 'integer' },
           currentWave: { type: 'integer' },
           paused: { type: 'boolean' },

@@ -16,6 +16,7 @@ import {
   BackendUnavailableError,
   InvalidArgumentError,
   NotFoundError,
+  PermissionDeniedError,
   PlatformError,
   RolloutStateConflictError,
 } from '../../common/errors';
@@ -157,6 +158,9 @@ export class RolloutService {
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError) {
         const reasonText = error.cause instanceof Error ? error.cause.message : error.message;
+        if (error.cause instanceof ApplicationFailure && error.cause.type === 'PermissionDenied') {
+          throw new PermissionDeniedError(reasonText);
+        }
         throw new RolloutStateConflictError(reasonText, 'rolloutId');
       }
       if (error instanceof WorkflowNotFoundError) {
@@ -182,7 +186,12 @@ export class RolloutService {
         'value',
       );
     }
-    const address = { tenantId: identity.tenantId, key: input.key, service: input.service };
+    // The lock (the workflow id) is the stored key's: a service named on a tenant-wide key is no second key.
+    const address = this.store.normalize({
+      tenantId: identity.tenantId,
+      key: input.key,
+      service: input.service,
+    });
     if (input.remove) {
       // Only a key that is live can be removed; this also validates the key and service.
       await this.store.getLive(address);
@@ -192,7 +201,7 @@ export class RolloutService {
       await this.store.validate(address, value);
     }
 
-    const targetServices = input.targetServices ?? (input.service ? [input.service] : []);
+    const targetServices = input.targetServices ?? (address.service ? [address.service] : []);
     if (targetServices.length === 0) {
       throw new InvalidArgumentError('targetServices is required for tenant-wide keys', 'targetServices');
     }
@@ -200,9 +209,9 @@ export class RolloutService {
     const [problem] = planProblems(plan);
     if (problem) throw new InvalidArgumentError(problem, problem.split(':')[0]);
     return {
-      tenantId: identity.tenantId,
-      key: input.key,
-      ...(input.service ? { service: input.service } : {}),
+      tenantId: address.tenantId,
+      key: address.key,
+      ...(address.service ? { service: address.service } : {}),
       change: input.remove
         ? { kind: 'remove' }
         : input.value !== undefined

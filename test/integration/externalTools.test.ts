@@ -104,6 +104,7 @@ test('aws dynamodb get-item shows the documented current-item shape', async () =
       liveVersion: { N: '1' },
       value: { S: '{"rps":100}' },
       liveUpdatedAt: { S: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown },
+      keyCreatedAt: { S: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown },
     },
   });
 });

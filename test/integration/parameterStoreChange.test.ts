@@ -1,4 +1,8 @@
-import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import {
+  DeleteParameterCommand,
+  LabelParameterVersionCommand,
+  PutParameterCommand,
+} from '@aws-sdk/client-ssm';
 import { ApplicationFailure } from '@temporalio/common';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -182,6 +186,36 @@ test('a version a rollout wrote starts no second rollout, nor does the label its
     });
   }
   expect((await handle.query(progressQuery)).state).toBe('SUCCEEDED');
+});
+
+test("an operator's emergency rollback (live moved back to an older version) is rolled out, not undone", async () => {
+  const { address, name, editByHand, fleet } = await setUp();
+  await editByHand('https://v2-broken.example');
+  const forward = await rollOutParameterChange(fixture('ssm-change-update.json', name), deps);
+  if (forward.outcome !== 'started') throw new Error(`not started: ${forward.outcome}`);
+  await server.temporal!.workflow.getHandle(forward.workflowId, forward.runId).result();
+  expect(await heldVersions(fleet, address)).toEqual([2, 2]);
+
+  // The operator moves `live` back to version 1 by hand, as with the console or the CLI.
+  await clients.ssm.send(
+    new LabelParameterVersionCommand({ Name: name, ParameterVersion: 1, Labels: ['live'] }),
+  );
+  const label = fixture('ssm-change-label.json', name);
+  const rollback = await rollOutParameterChange(label, deps);
+  expect(rollback).toMatchObject({ outcome: 'started', version: 1 });
+  if (rollback.outcome !== 'started') throw new Error('not started');
+  expect(await rollOutParameterChange(label, deps)).toMatchObject({ outcome: 'already-rolling-out' });
+  const result = await server
+    .temporal!.workflow.getHandle<typeof rolloutWorkflow>(rollback.workflowId, rollback.runId)
+    .result();
+
+  // Instances never go back to an older version: version 1's value comes back as version 3, a copy.
+  expect(result).toMatchObject({ state: 'SUCCEEDED', candidateVersion: 3, copyOf: 1, updatedInstances: 2 });
+  expect(await heldVersions(fleet, address)).toEqual([3, 3]);
+  expect(await server.store.getLive(address)).toMatchObject({ version: 3, value: 'https://v1.example' });
+  expect(await server.store.latest(address)).toMatchObject({ version: 3, copyOf: 1 });
+  // The label event of its own promotion, or a late copy of the operator's, starts nothing more.
+  expect((await rollOutParameterChange(label, deps)).outcome).toBe('ignored');
 });
 
 test('a deletion makes every instance forget the key, once; the name created again reaches them at version 1', async () => {

@@ -2,10 +2,7 @@ import type { Client } from '@temporalio/client';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { RegisterInstanceCommand, DeregisterInstanceCommand } from '@aws-sdk/client-servicediscovery';
 import { destroyAwsClients, type AwsClients } from '../../activities/awsClients';
-import { ensureService } from '../../activities/discovery/cloudMapSetup';
-import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
 import { createLogger } from '../../common/logger';
 import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings, loadStorageSettings, loadTemporalSettings } from '../../common/settings';
@@ -14,10 +11,8 @@ import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWor
 import { createTemporalClient } from '../../server/temporalConnection';
 import { approveUpdate, progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
-import { type FleetMember, startInstance } from '../support/fleet';
+import { type FleetMember, registerDeadInstance, startInstance } from '../support/fleet';
 import { startTestServer, type TestServer } from '../support/server';
-import { grantFor } from '../support/instanceGrants';
-import { closedPort } from '../support/ports';
 
 /**
  * Rollouts end to end on the real stack: the Temporal dev server, the worker with its real activities,
@@ -150,24 +145,7 @@ test('a staged rollout reaches every instance serving the tenant, and only those
 test('an unreachable instance is retried, then counted failed; past the budget everything rolls back', async () => {
   const { acme, services, fleet, request } = await setUp();
   // Registered in Cloud Map, but nothing listens on its port: it is down for the whole rollout.
-  const deadPort = await closedPort();
-  const serviceId = await ensureService(
-    clients.serviceDiscovery,
-    loadRolloutWorkerSettings().cloudMapNamespace,
-    services[0]!,
-  );
-  await clients.serviceDiscovery.send(
-    new RegisterInstanceCommand({
-      ServiceId: serviceId,
-      InstanceId: 'zz-dead',
-      Attributes: {
-        [INSTANCE_ATTRIBUTES.ipv4]: '127.0.0.1',
-        [INSTANCE_ATTRIBUTES.port]: String(deadPort),
-        [INSTANCE_ATTRIBUTES.tenancy]: 'pool',
-        [INSTANCE_ATTRIBUTES.grant]: grantFor({ service: services[0]!, tenancy: 'pool' }).token,
-      },
-    }),
-  );
+  const dead = await registerDeadInstance(clients, services[0]!, 'zz-dead');
   try {
     const handle = await startRollout(
       temporal,
@@ -182,9 +160,7 @@ test('an unreachable instance is retried, then counted failed; past the budget e
       { instanceId: `${services[0]}/zz-dead`, reason: expect.stringMatching(/UNAVAILABLE/) as unknown },
     ]);
   } finally {
-    await clients.serviceDiscovery.send(
-      new DeregisterInstanceCommand({ ServiceId: serviceId, InstanceId: 'zz-dead' }),
-    );
+    await dead.deregister();
   }
   for (const member of Object.values(fleet).filter((m) =>
     m.tenancy !== 'pool' ? m.tenancy === acme : true,

@@ -388,4 +388,62 @@ describe('the version check (safety net for a lost push)', () => {
     expect((await client.get(tenant, FLAGS))?.version).toBe(candidate.version);
     caller.close();
   });
+
+  test('an instance that missed a removal drops the key once the store no longer has it', async () => {
+    const tenant = uniqueTenant('net');
+    await seed(tenant, FLAGS, '{"v":1}');
+    const { client } = await startClient(tenant, {
+      preload: [{ tenantId: tenant, key: FLAGS }],
+      versionCheckIntervalMs: 100,
+    });
+    const changes = changesOf(client, FLAGS);
+    // The removal's push never reached this instance; the store let the key go.
+    await server.store.delete({ tenantId: tenant, key: FLAGS });
+    await eventually(() => changes.length > 0);
+    expect(changes[0]).toMatchObject({
+      cause: 'version-check',
+      previous: { version: 1 },
+      current: undefined,
+    });
+    expect(await client.get(tenant, FLAGS)).toBeUndefined();
+  });
+
+  test("a new key's candidate, pushed by its first rollout, is kept while nothing of it is live", async () => {
+    const tenant = uniqueTenant('net');
+    const { client, caller, push } = await startClient(tenant, { versionCheckIntervalMs: 100 });
+    const candidate = await server.store.put({ tenantId: tenant, key: FLAGS }, '{"first":true}', {
+      expectedVersion: 0,
+      makeLive: false,
+    });
+    await push(flagsPush(tenant, candidate.version, '{"first":true}'));
+    // Several checks pass (the config service's read cache lives 1 s) while the key is pending.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await client.get(tenant, FLAGS)).toMatchObject({ version: 1, value: '{"first":true}' });
+    caller.close();
+  });
+
+  test('a Parameter Store key deleted and created anew (numbered from 1 again) replaces the old higher version', async () => {
+    const tenant = uniqueTenant('net');
+    const address = { tenantId: tenant, key: ENDPOINT, service: SERVICE };
+    await seed(tenant, ENDPOINT, 'https://v1.example', SERVICE);
+    for (const version of [2, 3]) {
+      await server.store.put(address, `https://v${version}.example`, {
+        expectedVersion: version - 1,
+        makeLive: true,
+      });
+    }
+    const { client } = await startClient(tenant, { preload: [address], versionCheckIntervalMs: 100 });
+    expect((await client.get(tenant, ENDPOINT, SERVICE))?.version).toBe(3);
+    const changes = changesOf(client, ENDPOINT);
+
+    // Deleted and created again by hand; both pushes (the removal's and the new key's) were lost.
+    await server.store.delete(address);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await server.store.put(address, 'https://reborn.example', { expectedVersion: 0, makeLive: true });
+    await eventually(() => changes.some((change) => change.current?.value === 'https://reborn.example'));
+    expect(await client.get(tenant, ENDPOINT, SERVICE)).toMatchObject({
+      version: 1,
+      value: 'https://reborn.example',
+    });
+  });
 });

@@ -1,10 +1,15 @@
+import { DeregisterInstanceCommand, RegisterInstanceCommand } from '@aws-sdk/client-servicediscovery';
 import { readFileSync } from 'node:fs';
 import type { AwsClients } from '../../activities/awsClients';
+import { ensureService } from '../../activities/discovery/cloudMapSetup';
+import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
 import { createLogger } from '../../common/logger';
 import { loadRolloutWorkerSettings } from '../../common/settings';
 import { ConfigClient, type HealthHook } from '../../sdk';
 import type { RefreshTls } from '../../sdk/refreshServer';
 import type { TestServer } from './server';
+import { grantFor } from './instanceGrants';
+import { closedPort } from './ports';
 import { validToken } from './tokens';
 
 export interface FleetMember {
@@ -67,4 +72,42 @@ function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: the jest global setup exports the stack's environment`);
   return value;
+}
+
+/**
+ * A pooled instance registered in the stack's Cloud Map with nothing listening on its port: down for
+ * as long as a test needs. `deregister` removes it again.
+ */
+export async function registerDeadInstance(
+  clients: AwsClients,
+  service: string,
+  instanceId: string,
+): Promise<{ port: number; deregister: () => Promise<void> }> {
+  const port = await closedPort();
+  const serviceId = await ensureService(
+    clients.serviceDiscovery,
+    loadRolloutWorkerSettings().cloudMapNamespace,
+    service,
+  );
+  await clients.serviceDiscovery.send(
+    new RegisterInstanceCommand({
+      ServiceId: serviceId,
+      InstanceId: instanceId,
+      Attributes: {
+        [INSTANCE_ATTRIBUTES.ipv4]: '127.0.0.1',
+        [INSTANCE_ATTRIBUTES.port]: String(port),
+        [INSTANCE_ATTRIBUTES.tenancy]: 'pool',
+        // A valid pool grant: what is tried is an unreachable instance, not an unadmitted one.
+        [INSTANCE_ATTRIBUTES.grant]: grantFor({ service, tenancy: 'pool' }).token,
+      },
+    }),
+  );
+  return {
+    port,
+    deregister: async () => {
+      await clients.serviceDiscovery.send(
+        new DeregisterInstanceCommand({ ServiceId: serviceId, InstanceId: instanceId }),
+      );
+    },
+  };
 }

@@ -110,6 +110,13 @@ async function withWorker<T>(fleet: FakeFleet, run: (taskQueue: string) => Promi
   return worker.runUntil(run(taskQueue));
 }
 
+/** A history recorded by an earlier version of the workflow code, from test/workflows/histories. */
+function recordedHistory(file: string): temporal.api.history.v1.History {
+  return temporal.api.history.v1.History.fromObject(
+    JSON.parse(readFileSync(path.join(__dirname, 'histories', file), 'utf8')) as Record<string, unknown>,
+  );
+}
+
 /** Polls the progress query (which does not advance time) until the rollout reaches `state`. */
 async function waitForState(
   handle: { query: (q: typeof progressQuery) => Promise<RolloutProgress> },
@@ -399,13 +406,35 @@ test('a recorded history replays deterministically with the current workflow cod
 test('a history recorded before the read-cache sweep replays with the current code (a rolling deploy)', async () => {
   // Recorded with the workflow code of commit 552d048 while the activities already answered the read
   // caches' lifetime, as in a rolling deploy (a set rollout, one joiner swept after promotion).
-  const recorded = temporal.api.history.v1.History.fromObject(
-    JSON.parse(
-      readFileSync(path.join(__dirname, 'histories', 'rollout-before-read-cache-sweep.json'), 'utf8'),
-    ) as Record<string, unknown>,
-  );
+  const recorded = recordedHistory('rollout-before-read-cache-sweep.json');
   expect(recorded.events?.length).toBe(101);
   await expect(
     Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, recorded),
   ).resolves.toBeUndefined();
+});
+
+test('a rollout recorded before holds were bounded replays with the current code: a day-long bake, a three-day pause, its starter approving', async () => {
+  // Recorded with the workflow code of commit 4c7fb0e: approval after the canary, paused for three days
+  // (past today's default bound), approved by alice who started it (before four-eyes), 86400 s bakes.
+  const recorded = recordedHistory('rollout-before-bounded-holds.json');
+  expect(recorded.events?.length).toBe(117);
+  await expect(Worker.runReplayHistory({ workflowBundle: bundle }, recorded)).resolves.toBeUndefined();
+});
+
+test('a pause longer than the plan allows rolls back on its own, and says why', async () => {
+  const fleet = new FakeFleet(4, { liveVersion: 1 });
+  const result = await withWorker(fleet, async (taskQueue) => {
+    const handle = await launch(
+      request({ plan: plan({ bakeSeconds: 0, approval: 'after-first-wave', maxPauseSeconds: 3600 }) }),
+      taskQueue,
+    );
+    await waitForState(handle, 'AWAITING_APPROVAL');
+    await handle.executeUpdate(pauseUpdate, { args: [{ actor: 'carol' }] });
+    await handle.executeUpdate(approveUpdate, { args: [{ actor: 'bob' }] });
+    return handle.result();
+  });
+  expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1 });
+  expect(result.reason).toMatch(/paused for longer than the plan allows \(3600 s\)/);
+  expect(fleet.promoted).toEqual([]);
+  expect(fleet.heldVersions()).toEqual(Array(4).fill(1));
 });

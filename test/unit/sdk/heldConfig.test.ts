@@ -230,11 +230,77 @@ describe('reads from ConfigService', () => {
     );
   });
 
-  test('a key that vanished from the store stays held: only a rolled-out removal removes it', () => {
+  test("a load's NOT_FOUND (which a key whose first rollout runs answers too) keeps a pushed candidate", () => {
     const { held } = heldWithErrors();
     held.applyPush(flags, value(1));
-    expect(held.applyRead(flags, undefined, 'version-check')).toBe(false);
+    expect(held.applyRead(flags, undefined, 'load')).toBe(false);
     expect(held.value(flags)?.version).toBe(1);
+  });
+
+  test('a key the version check finds gone (a lost removal) is dropped; the key created anew is taken', () => {
+    const { held, changes } = heldWithErrors();
+    held.applyRead(
+      flags,
+      { version: 4, value: '{"v":4}', format: 'json', createdAt: '2026-01-01T00:00:00.000Z' },
+      'load',
+    );
+    expect(held.applyRead(flags, undefined, 'version-check')).toBe(true);
+    expect(held.value(flags)).toBeUndefined();
+    expect(changes).toEqual([
+      expect.objectContaining({ cause: 'version-check', current: undefined, heldVersion: 0 }),
+    ]);
+    // A read cache answering the dropped versions a little longer does not bring them back.
+    expect(
+      held.applyRead(
+        flags,
+        { version: 4, value: '{"v":4}', format: 'json', createdAt: '2026-01-01T00:00:00.000Z' },
+        'version-check',
+      ),
+    ).toBe(false);
+    expect(held.value(flags)).toBeUndefined();
+    // The key created anew, numbered from 1 again.
+    const reborn = {
+      version: 1,
+      value: '{"reborn":1}',
+      format: 'json' as const,
+      createdAt: '2026-02-01T00:00:00.000Z',
+    };
+    expect(held.applyRead(flags, reborn, 'version-check')).toBe(true);
+    expect(held.value(flags)).toEqual({ version: 1, value: '{"reborn":1}', format: 'json' });
+  });
+
+  test('a key deleted and created anew replaces an older key’s higher version, even one first pushed', () => {
+    const { held } = heldWithErrors();
+    held.applyPush(flags, value(7));
+    // The first read says which key's versions these are.
+    held.applyRead(
+      flags,
+      { version: 6, value: '{"v":6}', format: 'json', createdAt: '2026-01-01T00:00:00.000Z' },
+      'version-check',
+    );
+    expect(held.value(flags)?.version).toBe(7);
+    held.applyPush(flags, value(8));
+    const reborn = {
+      version: 1,
+      value: '{"reborn":1}',
+      format: 'json' as const,
+      createdAt: '2026-03-01T00:00:00.000Z',
+    };
+    expect(held.applyRead(flags, reborn, 'version-check')).toBe(true);
+    expect(held.value(flags)).toEqual({ version: 1, value: '{"reborn":1}', format: 'json' });
+    // The new key's next version applies as usual.
+    expect(held.applyPush(flags, value(2))).toEqual({ heldVersion: 2, applied: true });
+  });
+
+  test('a read of the same key that is older than a pushed candidate still does not replace it', () => {
+    const { held } = heldWithErrors();
+    const createdAt = '2026-01-01T00:00:00.000Z';
+    held.applyRead(flags, { version: 1, value: '{"v":1}', format: 'json', createdAt }, 'load');
+    held.applyPush(flags, value(2));
+    expect(
+      held.applyRead(flags, { version: 1, value: '{"v":1}', format: 'json', createdAt }, 'version-check'),
+    ).toBe(false);
+    expect(held.value(flags)?.version).toBe(2);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { ConfigAddress } from '../../../activities/storage/types';
 import { createLogger } from '../../../common/logger';
 import { type ConfigChange, HeldConfig, type HeldValue, REMOVAL_SETTLE_MS } from '../../../sdk/heldConfig';
-import { type LiveReader, VersionCheck } from '../../../sdk/versionCheck';
+import { type LiveReader, PENDING, VersionCheck } from '../../../sdk/versionCheck';
 
 /** A ConfigService stand-in holding live versions by key: the real one is used in test/integration/sdk.test.ts. */
 function fakeLive(initial: Record<string, number>) {
@@ -114,5 +114,22 @@ describe('the version check', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     await check.stop();
     expect(reads).toHaveLength(0);
+  });
+});
+
+describe('the version check and keys that are not live', () => {
+  test('a key that exists with nothing live yet (its first rollout runs) keeps the pushed candidate', async () => {
+    const held = heldWith({ tenant_config_new: 1 });
+    const reader: LiveReader = { getLive: () => Promise.resolve(PENDING) };
+    const check = new VersionCheck({ held, reader, intervalMs: 0, logger: quiet });
+    expect(await check.checkNow()).toBe(0);
+    expect(held.heldVersion(address('tenant_config_new'))).toBe(1);
+  });
+
+  test('a key that no longer exists is dropped: its removal was missed', async () => {
+    const held = heldWith({ tenant_config_gone: 3 });
+    const check = new VersionCheck({ held, reader: fakeLive({}).reader, intervalMs: 0, logger: quiet });
+    expect(await check.checkNow()).toBe(1);
+    expect(held.value(address('tenant_config_gone'))).toBeUndefined();
   });
 });
