@@ -29,7 +29,9 @@ export class CachedConfigReader {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async getLive(address: ConfigAddress): Promise<ConfigVersion> {
+  async getLive(requested: ConfigAddress): Promise<ConfigVersion> {
+    // Only a checked address makes a cache key: raw input would let any caller pin what it likes.
+    const address = this.store.address(requested.tenantId, requested.key, requested.service);
     const cacheKey = keyOf(address);
     const cached = this.entries.get(cacheKey);
     if (cached && cached.expiresAt > this.now()) return cached.value;

@@ -179,7 +179,7 @@ export class RolloutService {
         'value',
       );
     }
-    const address = { tenantId: identity.tenantId, key: input.key, service: input.service };
+    const address = this.store.address(identity.tenantId, input.key, input.service);
     if (input.remove) {
       // Only a key that is live can be removed; this also validates the key and service.
       await this.store.getLive(address);

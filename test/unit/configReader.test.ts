@@ -2,11 +2,15 @@ import type { ConfigStore } from '../../activities/storage/configStore';
 import type { ConfigAddress, ConfigVersion } from '../../activities/storage/types';
 import { CachedConfigReader } from '../../server/configReader';
 
+/** The address check is the store's own; the fakes pass addresses through as given. */
+const passThrough = (tenantId: string, key: string) => ({ tenantId, key });
+
 /** A counting in-memory store: the real one is exercised against the local stack elsewhere. */
 function fakeStore(initial: Record<string, ConfigVersion>) {
   const values = { ...initial };
   const reads: string[] = [];
   const store = {
+    address: passThrough,
     async getLive(address: ConfigAddress) {
       reads.push(`${address.tenantId}/${address.key}`);
       await new Promise((resolve) => setImmediate(resolve));
@@ -61,6 +65,7 @@ describe('the config cache', () => {
     let now = 0;
     const { store, reads } = fakeStore({ 'a/tenant_config_flags': entry('1', 1) });
     const slowStore = {
+      address: passThrough,
       async getLive(address: ConfigAddress) {
         const value = await store.getLive(address);
         now = 700; // the read took 700 ms; the worker promoted meanwhile
@@ -83,6 +88,7 @@ describe('the config cache', () => {
     let release: (() => void) | undefined;
     const reads: number[] = [];
     const gatedStore = {
+      address: passThrough,
       async getLive() {
         const version = reads.push(now);
         if (version === 1) await new Promise<void>((resolve) => (release = resolve));

@@ -36,3 +36,56 @@ describe('the prefix-to-strategy table', () => {
     expect(() => registry.resolve('tenant_config_')).toThrow(/tenant_config_/);
   });
 });
+
+function thrownBy(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('the one place an address is made from input', () => {
+  const registry = new StrategyRegistry([
+    { prefix: 'tenant_config_', strategy: { perService: false } as ConfigStrategy },
+    { prefix: 'param_config_', strategy: { perService: true } as ConfigStrategy },
+  ]);
+
+  test('a service given with a tenant-wide key is refused, naming the field service', () => {
+    expect(thrownBy(() => registry.address('acme', 'tenant_config_flags', 'orders'))).toMatchObject({
+      code: 'InvalidArgument',
+      field: 'service',
+    });
+    expect(registry.address('acme', 'tenant_config_flags', '')).toEqual({
+      tenantId: 'acme',
+      key: 'tenant_config_flags',
+    });
+  });
+
+  test('a per-service key needs a service, and gets only a valid one', () => {
+    expect(thrownBy(() => registry.address('acme', 'param_config_url', undefined))).toMatchObject({
+      field: 'service',
+    });
+    expect(registry.address('acme', 'param_config_url', 'orders')).toEqual({
+      tenantId: 'acme',
+      key: 'param_config_url',
+      service: 'orders',
+    });
+  });
+
+  test('megabyte inputs are refused by length, and the message quotes only their start', () => {
+    const huge = 'a'.repeat(4 * 1024 * 1024);
+    for (const [key, service, field] of [
+      [`tenant_config_${huge}`, undefined, 'key'],
+      ['param_config_url', huge, 'service'],
+    ] as const) {
+      const thrown = thrownBy(() => registry.address('acme', key, service));
+      expect(thrown).toMatchObject({ field });
+      expect((thrown as Error).message.length).toBeLessThan(300);
+    }
+    expect(thrownBy(() => registry.address('a'.repeat(65), 'tenant_config_flags', undefined))).toMatchObject({
+      field: 'tenantId',
+    });
+  });
+});

@@ -1,0 +1,166 @@
+import * as grpc from '@grpc/grpc-js';
+import type { ConfigStore } from '../../activities/storage/configStore';
+import type { ConfigAddress } from '../../activities/storage/types';
+import { loadProto } from '../../common/proto';
+import type { ProtoGrpcType } from '../../gen/proto/config';
+import type { ConfigServiceClient } from '../../gen/proto/configsvc/v1/ConfigService';
+import { uniqueTenant } from '../support/env';
+import { callApi } from '../support/restApi';
+import { startTestServer, type TestServer, type TestServerOptions } from '../support/server';
+import { validToken } from '../support/tokens';
+
+/**
+ * Abuse of the read path, against the real config service (moto stores, the local issuer's tokens):
+ * each attack as a tenant's own caller could mount it, and the bound that now refuses it.
+ */
+const FLAGS = 'tenant_config_featureFlags';
+const FOUR_MB = 4 * 1024 * 1024 - 1024; // just under gRPC's default 4 MiB message limit
+
+const { proto } = loadProto<ProtoGrpcType>('config.proto');
+const started: { server: TestServer; grpc: ConfigServiceClient }[] = [];
+
+async function serve(options: TestServerOptions = {}) {
+  const server = await startTestServer(options);
+  const client = new proto.configsvc.v1.ConfigService(server.grpcAddress, grpc.credentials.createInsecure());
+  started.push({ server, grpc: client });
+  return { server, grpc: client };
+}
+
+afterAll(async () => {
+  for (const { server, grpc: client } of started) {
+    client.close();
+    await server.stop();
+  }
+});
+
+interface GrpcOutcome {
+  readonly code: grpc.status;
+  readonly details?: string;
+  readonly trailers?: grpc.Metadata;
+}
+
+function getConfig(
+  client: ConfigServiceClient,
+  token: string,
+  request: { key: string; service?: string },
+): Promise<GrpcOutcome> {
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${token}`);
+  return new Promise((resolve) => {
+    client.GetConfig(request, metadata, (error) =>
+      resolve(
+        error
+          ? { code: error.code, details: error.details, trailers: error.metadata }
+          : { code: grpc.status.OK },
+      ),
+    );
+  });
+}
+
+/** Counts the config service's live reads that reach the real store. */
+function countingStore(reads: ConfigAddress[]) {
+  return (store: ConfigStore): ConfigStore =>
+    new Proxy(store, {
+      get(target, property) {
+        if (property === 'getLive') {
+          return (address: ConfigAddress) => {
+            reads.push(address);
+            return target.getLive(address);
+          };
+        }
+        const member: unknown = Reflect.get(target, property, target);
+        return typeof member === 'function'
+          ? (member as (...args: unknown[]) => unknown).bind(target)
+          : member;
+      },
+    });
+}
+
+describe('every config address is checked before it reaches the cache', () => {
+  let server: TestServer;
+  let client: ConfigServiceClient;
+  let tenant: string;
+  const reads: ConfigAddress[] = [];
+  const serviceToken = () => validToken({ tenantId: tenant, groups: ['services'] });
+
+  beforeAll(async () => {
+    ({ server, grpc: client } = await serve({ wrapStore: countingStore(reads) }));
+    tenant = uniqueTenant('addr');
+    await server.store.put({ tenantId: tenant, key: FLAGS }, '{"beta":true}', {
+      expectedVersion: 0,
+      makeLive: true,
+    });
+  });
+
+  test('gRPC: a 4 MB service with a tenant-wide key is INVALID_ARGUMENT naming service, and nothing is cached', async () => {
+    const before = { size: server.reader.size, reads: reads.length };
+    for (let i = 0; i < 5; i += 1) {
+      const outcome = await getConfig(client, serviceToken(), {
+        key: FLAGS,
+        service: `${i}${'s'.repeat(FOUR_MB)}`,
+      });
+      expect(outcome.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(outcome.trailers?.get('error-field')).toEqual(['service']);
+      expect(outcome.details!.length).toBeLessThan(300);
+    }
+    expect({ size: server.reader.size, reads: reads.length }).toEqual(before);
+  });
+
+  test('gRPC: a valid service with a tenant-wide key is refused too, so one key has one cache slot', async () => {
+    const outcome = await getConfig(client, serviceToken(), { key: FLAGS, service: 'orders' });
+    expect(outcome.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(outcome.details).toMatch(/tenant-wide/);
+    expect(outcome.trailers?.get('error-field')).toEqual(['service']);
+  });
+
+  test('gRPC: a 4 MB key is INVALID_ARGUMENT naming key', async () => {
+    const outcome = await getConfig(client, serviceToken(), { key: `tenant_config_${'k'.repeat(FOUR_MB)}` });
+    expect(outcome.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(outcome.trailers?.get('error-field')).toEqual(['key']);
+  });
+
+  test('REST: a service with a tenant-wide key, or an overlong one, is 400 naming service', async () => {
+    for (const service of ['orders', 's'.repeat(8000)]) {
+      const answer = await callApi(
+        server.httpUrl,
+        'GET',
+        `/v1/configs/${FLAGS}?service=${service}`,
+        serviceToken(),
+      );
+      expect(answer.status).toBe(400);
+      expect(answer.headers.get('content-type')).toMatch(/application\/problem\+json/);
+      expect(answer.body.field).toBe('service');
+    }
+  });
+
+  test('REST: a 4 MB service never reaches a handler (the HTTP parser refuses the request line)', async () => {
+    const response = await fetch(`${server.httpUrl}/v1/configs/${FLAGS}?service=${'s'.repeat(FOUR_MB)}`, {
+      headers: { authorization: `Bearer ${serviceToken()}` },
+    }).catch(() => undefined);
+    expect(response?.status ?? 431).toBe(431);
+  });
+
+  test('rollout start: a service with a tenant-wide key is 400 naming service', async () => {
+    const { server: withRollouts } = await serve({ rollouts: true });
+    const answer = await callApi(
+      withRollouts.httpUrl,
+      'POST',
+      '/v1/rollouts',
+      validToken({ tenantId: tenant, groups: ['release-managers'] }),
+      { key: FLAGS, service: 'orders', value: '{"beta":false}', targetServices: ['orders'] },
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.body.field).toBe('service');
+  });
+
+  test('schemas: an overlong key is 400 naming key', async () => {
+    const answer = await callApi(
+      server.httpUrl,
+      'GET',
+      `/v1/schemas/tenant_config_${'k'.repeat(4000)}`,
+      serviceToken(),
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.body.field).toBe('key');
+  });
+});
