@@ -51,6 +51,12 @@ const serverSchema = z.object({
   HTTP_PORT: port(DEFAULT_PORTS.http),
   CONFIG_CACHE_TTL_MS: configCacheTtlMs,
   CONFIG_CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).default(10000),
+  CONFIG_CACHE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(64 * 1024 * 1024),
+  CONFIG_CACHE_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
 });
 
 const temporalSchema = z.object({
@@ -127,6 +133,9 @@ function toServerSettings(s: z.infer<typeof serverSchema>) {
     httpPort: s.HTTP_PORT,
     cacheTtlMs: s.CONFIG_CACHE_TTL_MS,
     cacheMaxEntries: s.CONFIG_CACHE_MAX_ENTRIES,
+    cacheMaxBytes: s.CONFIG_CACHE_MAX_BYTES,
+    // Never longer than the TTL: the rollout waits out only that (see CachedConfigReader).
+    cacheNegativeTtlMs: Math.min(s.CONFIG_CACHE_NEGATIVE_TTL_MS, s.CONFIG_CACHE_TTL_MS),
   };
 }
 

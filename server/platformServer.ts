@@ -33,6 +33,8 @@ export async function startPlatformServer(deps: {
   const reader = new CachedConfigReader(deps.store, {
     ttlMs: settings.cacheTtlMs,
     maxEntries: settings.cacheMaxEntries,
+    maxBytes: settings.cacheMaxBytes,
+    negativeTtlMs: settings.cacheNegativeTtlMs,
   });
 
   const grpc = await startGrpcServer(createConfigServiceHandlers({ authenticator, reader, logger }), {

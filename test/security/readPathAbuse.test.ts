@@ -93,7 +93,7 @@ describe('every config address is checked before it reaches the cache', () => {
   });
 
   test('gRPC: a 4 MB service with a tenant-wide key is INVALID_ARGUMENT naming service, and nothing is cached', async () => {
-    const before = { size: server.reader.size, reads: reads.length };
+    const before = { size: server.reader.size, bytes: server.reader.bytes, reads: reads.length };
     for (let i = 0; i < 5; i += 1) {
       const outcome = await getConfig(client, serviceToken(), {
         key: FLAGS,
@@ -103,7 +103,7 @@ describe('every config address is checked before it reaches the cache', () => {
       expect(outcome.trailers?.get('error-field')).toEqual(['service']);
       expect(outcome.details!.length).toBeLessThan(300);
     }
-    expect({ size: server.reader.size, reads: reads.length }).toEqual(before);
+    expect({ size: server.reader.size, bytes: server.reader.bytes, reads: reads.length }).toEqual(before);
   });
 
   test('gRPC: a valid service with a tenant-wide key is refused too, so one key has one cache slot', async () => {
@@ -162,5 +162,52 @@ describe('every config address is checked before it reaches the cache', () => {
     );
     expect(answer.status).toBe(400);
     expect(answer.body.field).toBe('key');
+  });
+});
+
+describe('the read cache is bounded by bytes, and remembers missing keys briefly', () => {
+  const MAX_BYTES = 256 * 1024;
+  let server: TestServer;
+  let client: ConfigServiceClient;
+  let tenant: string;
+  const reads: ConfigAddress[] = [];
+  const serviceToken = () => validToken({ tenantId: tenant, groups: ['services'] });
+
+  beforeAll(async () => {
+    ({ server, grpc: client } = await serve({
+      // Long TTLs, so nothing leaves the cache by expiry while the test runs: only the bounds evict.
+      env: {
+        CONFIG_CACHE_TTL_MS: '60000',
+        CONFIG_CACHE_MAX_BYTES: String(MAX_BYTES),
+        CONFIG_CACHE_NEGATIVE_TTL_MS: '60000',
+      },
+      wrapStore: countingStore(reads),
+    }));
+    tenant = uniqueTenant('bytes');
+  });
+
+  test('many large distinct reads leave the cache under its byte bound', async () => {
+    const value = JSON.stringify({ blob: 'x'.repeat(40_000) });
+    const keys = Array.from({ length: 20 }, (_, n) => `tenant_config_large${n}`);
+    for (const key of keys) {
+      await server.store.put({ tenantId: tenant, key }, value, { expectedVersion: 0, makeLive: true });
+    }
+    for (const key of keys) {
+      expect((await getConfig(client, serviceToken(), { key })).code).toBe(grpc.status.OK);
+      expect(server.reader.bytes).toBeLessThanOrEqual(MAX_BYTES);
+    }
+    // 20 values of 80 KB as held: far more than the bound, so most were evicted.
+    expect(server.reader.bytes).toBeGreaterThan(MAX_BYTES / 2);
+    expect(server.reader.size).toBeLessThan(keys.length / 2);
+  });
+
+  test('repeated reads of a missing key reach the store once per negative TTL', async () => {
+    const key = 'tenant_config_neverWritten';
+    const before = reads.filter((address) => address.key === key).length;
+    for (let i = 0; i < 50; i += 1) {
+      const outcome = await getConfig(client, serviceToken(), { key });
+      expect(outcome.code).toBe(grpc.status.NOT_FOUND);
+    }
+    expect(reads.filter((address) => address.key === key).length - before).toBe(1);
   });
 });

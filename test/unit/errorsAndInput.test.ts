@@ -94,4 +94,13 @@ describe('settings', () => {
       loadRolloutWorkerSettings({ PUSH_SIGNING_KEY_FILE: 'k.pem', CONFIG_CACHE_TTL_MS: '120000' }),
     ).toThrow(/CONFIG_CACHE_TTL_MS/);
   });
+
+  test('missing keys are remembered no longer than values, so the rollout waits out both alike', () => {
+    expect(loadServerSettings({}).cacheNegativeTtlMs).toBe(1000);
+    expect(
+      loadServerSettings({ CONFIG_CACHE_TTL_MS: '500', CONFIG_CACHE_NEGATIVE_TTL_MS: '3000' })
+        .cacheNegativeTtlMs,
+    ).toBe(500);
+    expect(loadServerSettings({ CONFIG_CACHE_TTL_MS: '0' }).cacheNegativeTtlMs).toBe(0);
+  });
 });
