@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'PermissionDenied'
   | 'BackendUnavailable'
   | 'RolloutInProgress'
-  | 'RolloutStateConflict';
+  | 'RolloutStateConflict'
+  | 'LimitExceeded';
 
 export abstract class PlatformError extends Error {
   abstract readonly code: ErrorCode;
@@ -144,4 +145,19 @@ export class RolloutInProgressError extends PlatformError {
 /** The rollout is not in a state that allows the action (approve while not awaiting approval, …). */
 export class RolloutStateConflictError extends PlatformError {
   readonly code = 'RolloutStateConflict';
+}
+
+/**
+ * The caller is over one of its rate limits or quotas (requests a second, open streams, running
+ * rollouts), per identity or per tenant. `limit` names which; retrying after `retryAfterSeconds` may pass.
+ */
+export class LimitExceededError extends PlatformError {
+  readonly code = 'LimitExceeded';
+  constructor(
+    readonly limit: string,
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
 }

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     logger,
     settings: loadServerSettings(),
     rollouts: new RolloutService(temporal, store, temporalSettings.taskQueue),
+    temporal,
   });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });

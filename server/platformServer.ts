@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { ConfigStore } from '../activities/storage/configStore';
 import type { Logger } from '../common/logger';
 import type { ServerSettings } from '../common/settings';
+import type { Client } from '@temporalio/client';
 import { Authenticator } from './auth/authenticator';
 import type { TokenVerifier } from './auth/tokenVerifier';
 import type { RolloutService } from './rollouts/rolloutService';
@@ -10,6 +11,9 @@ import { CachedConfigReader } from './configReader';
 import { createConfigServiceHandlers } from './grpc/configServiceHandlers';
 import { startGrpcServer, stopGrpcServer } from './grpc/grpcServer';
 import { createHttpApp } from './http/app';
+import { RequestLimits } from './limits/requestLimits';
+import { StreamQuota } from './limits/streamQuota';
+import { RunningRolloutQuota } from './rollouts/runningRolloutQuota';
 
 export interface PlatformServer {
   readonly grpcPort: number;
@@ -25,11 +29,14 @@ export async function startPlatformServer(deps: {
   readonly logger: Logger;
   readonly settings: ServerSettings;
   readonly rollouts?: RolloutService;
+  /** The Temporal client rollouts run on: counts a tenant's running rollouts for its quota. */
+  readonly temporal?: Client;
 }): Promise<PlatformServer> {
   const { settings, logger } = deps;
   // Keys are fetched before listening so no request waits for, or fails on, the first JWKS download.
   await deps.verifier.hydrate();
-  const authenticator = new Authenticator(deps.verifier);
+  const { limits } = settings;
+  const authenticator = new Authenticator(deps.verifier, new RequestLimits(limits));
   const reader = new CachedConfigReader(deps.store, {
     ttlMs: settings.cacheTtlMs,
     maxEntries: settings.cacheMaxEntries,
@@ -42,7 +49,20 @@ export async function startPlatformServer(deps: {
     port: settings.grpcPort,
   });
   const http = await listen(
-    createHttpApp({ authenticator, reader, store: deps.store, logger, rollouts: deps.rollouts }),
+    createHttpApp({
+      authenticator,
+      reader,
+      store: deps.store,
+      logger,
+      rollouts: deps.rollouts,
+      streams: new StreamQuota({
+        perIdentity: limits.streamsPerIdentity,
+        perTenant: limits.streamsPerTenant,
+      }),
+      runningRollouts: deps.temporal
+        ? new RunningRolloutQuota(deps.temporal, limits.runningRolloutsPerTenant)
+        : undefined,
+    }),
     settings.bindAddress,
     settings.httpPort,
   );

@@ -38,8 +38,14 @@ const listOf = (
   },
 });
 
+/** 429: over a rate limit or quota (`limit` names it); `Retry-After` says when to try again. */
+const limited: OpenAPIV3.ResponseObject = {
+  ...problem,
+  headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait' } },
+};
+
 const errors = (...codes: number[]): Record<string, OpenAPIV3.ResponseObject> =>
-  Object.fromEntries(codes.map((code) => [String(code), problem]));
+  Object.fromEntries(codes.map((code) => [String(code), code === 429 ? limited : problem]));
 
 const valueSchemaResponse = (description: string): OpenAPIV3.ResponseObject => ({
   description,
@@ -72,7 +78,7 @@ const action = (name: string, summary: string): OpenAPIV3.PathItemObject => ({
         description: 'Accepted; the progress it led to',
         content: { 'application/json': { schema: { $ref: '#/components/schemas/Rollout' } } },
       },
-      ...errors(400, 401, 403, 404, 409, 503),
+      ...errors(400, 401, 403, 404, 409, 429, 503),
     },
   },
 });
@@ -116,7 +122,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         parameters: [{ $ref: '#/components/parameters/Service' }],
         responses: {
           '200': listOf('ConfigEntry', 'Live entries'),
-          ...errors(400, 401, 403, 503),
+          ...errors(400, 401, 403, 429, 503),
         },
       },
     },
@@ -139,7 +145,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             description: 'The entry',
             content: { 'application/json': { schema: { $ref: '#/components/schemas/ConfigEntry' } } },
           },
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -151,7 +157,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         parameters: [{ $ref: '#/components/parameters/Key' }, { $ref: '#/components/parameters/Service' }],
         responses: {
           '200': listOf('ConfigVersion', 'Versions'),
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -162,7 +168,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         tags: ['schemas'],
         responses: {
           '200': listOf('ValueSchema', 'Schemas'),
-          ...errors(401, 403, 503),
+          ...errors(401, 403, 429, 503),
         },
       },
     },
@@ -174,7 +180,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         parameters: [{ $ref: '#/components/parameters/Key' }],
         responses: {
           '200': valueSchemaResponse('The schema'),
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
       put: {
@@ -189,7 +195,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         },
         responses: {
           '200': valueSchemaResponse('The schema as stored'),
-          ...errors(400, 401, 403, 409, 503),
+          ...errors(400, 401, 403, 409, 429, 503),
         },
       },
       delete: {
@@ -200,7 +206,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         parameters: [{ $ref: '#/components/parameters/Key' }],
         responses: {
           '204': { description: 'Removed' },
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -219,7 +225,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             headers: { Location: { schema: { type: 'string' } } },
             content: { 'application/json': { schema: { $ref: '#/components/schemas/RolloutStarted' } } },
           },
-          ...errors(400, 401, 403, 404, 409, 413, 503),
+          ...errors(400, 401, 403, 404, 409, 413, 429, 503),
         },
       },
       get: {
@@ -238,7 +244,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         ],
         responses: {
           '200': listOf('RolloutSummary', 'A page of rollouts', { nextPageToken: { type: 'string' } }),
-          ...errors(400, 401, 403, 503),
+          ...errors(400, 401, 403, 429, 503),
         },
       },
     },
@@ -253,7 +259,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             description: 'Progress',
             content: { 'application/json': { schema: { $ref: '#/components/schemas/Rollout' } } },
           },
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -269,7 +275,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         parameters: [rolloutIdParameter],
         responses: {
           '200': listOf('TimelineEntry', 'Timeline, oldest first'),
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -286,7 +292,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             description: 'An event stream',
             content: { 'text/event-stream': { schema: { type: 'string' } } },
           },
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -317,6 +323,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           status: { type: 'integer' },
           detail: { type: 'string' },
           field: { type: 'string' },
+          limit: { type: 'string', description: 'For 429: the rate limit or quota exceeded' },
         },
       },
       ConfigEntry: {

@@ -2,7 +2,9 @@ import { type Response, Router } from 'express';
 import type { RolloutState } from '../../common/rollout';
 import type { Identity } from '../auth/identity';
 import { ROLLOUT_ACTIONS, type RolloutView, type StartRolloutBody } from '../../common/rolloutApi';
+import type { StreamQuota } from '../limits/streamQuota';
 import type { RolloutService } from '../rollouts/rolloutService';
+import type { RunningRolloutQuota } from '../rollouts/runningRolloutQuota';
 import type { Authenticate } from './authenticate';
 import { optionalPositiveInteger, optionalString } from './requestValues';
 
@@ -11,13 +13,19 @@ const STREAM_POLL_MS = 1_000;
 const STREAM_HEARTBEAT_MS = 15_000;
 
 /** Release managers start and steer rollouts; operators and services read them. Always within the caller's tenant. */
-export function rolloutRoutes(deps: { rollouts: RolloutService; authenticate: Authenticate }): Router {
-  const { rollouts, authenticate } = deps;
+export function rolloutRoutes(deps: {
+  rollouts: RolloutService;
+  authenticate: Authenticate;
+  streams: StreamQuota;
+  runningRollouts?: RunningRolloutQuota;
+}): Router {
+  const { rollouts, authenticate, streams, runningRollouts } = deps;
   const router = Router();
 
   router.post('/rollouts', async (request, response) => {
     const identity = await authenticate(request, 'rollout:act');
-    const started = await rollouts.start(identity, request.body as StartRolloutBody);
+    const start = () => rollouts.start(identity, request.body as StartRolloutBody);
+    const started = await (runningRollouts ? runningRollouts.admit(identity.tenantId, start) : start());
     response.status(202).location(`/v1/rollouts/${started.rolloutId}`).json(started);
   });
 
@@ -53,9 +61,14 @@ export function rolloutRoutes(deps: { rollouts: RolloutService; authenticate: Au
 
   router.get('/rollouts/:rolloutId/events', async (request, response) => {
     const identity = await authenticate(request, 'rollout:read');
-    // The first read happens before the stream opens, so a bad id still gets a proper problem response.
-    const first = await rollouts.get(identity, request.params.rolloutId);
-    await streamProgress(response, first, identity, (id, rollout) => rollouts.get(id, rollout));
+    const release = streams.acquire(identity);
+    try {
+      // The first read happens before the stream opens, so a bad id still gets a proper problem response.
+      const first = await rollouts.get(identity, request.params.rolloutId);
+      await streamProgress(response, first, identity, (id, rollout) => rollouts.get(id, rollout));
+    } finally {
+      release();
+    }
   });
 
   return router;

@@ -26,6 +26,12 @@ async function serve(options: TestServerOptions = {}) {
   return { server, grpc: client };
 }
 
+/** One config service with rollouts for every test that needs them, with small stream and rollout quotas. */
+const QUOTAS = { STREAMS_PER_IDENTITY: '1', STREAMS_PER_TENANT: '2', RUNNING_ROLLOUTS_PER_TENANT: '2' };
+let withRollouts: Promise<TestServer> | undefined;
+const rolloutServer = () =>
+  (withRollouts ??= serve({ rollouts: true, env: QUOTAS }).then(({ server }) => server));
+
 afterAll(async () => {
   for (const { server, grpc: client } of started) {
     client.close();
@@ -141,9 +147,8 @@ describe('every config address is checked before it reaches the cache', () => {
   });
 
   test('rollout start: a service with a tenant-wide key is 400 naming service', async () => {
-    const { server: withRollouts } = await serve({ rollouts: true });
     const answer = await callApi(
-      withRollouts.httpUrl,
+      (await rolloutServer()).httpUrl,
       'POST',
       '/v1/rollouts',
       validToken({ tenantId: tenant, groups: ['release-managers'] }),
@@ -209,5 +214,138 @@ describe('the read cache is bounded by bytes, and remembers missing keys briefly
       expect(outcome.code).toBe(grpc.status.NOT_FOUND);
     }
     expect(reads.filter((address) => address.key === key).length - before).toBe(1);
+  });
+});
+
+describe('requests are rate limited per identity and per tenant', () => {
+  let server: TestServer;
+  let client: ConfigServiceClient;
+
+  beforeAll(async () => {
+    ({ server, grpc: client } = await serve({
+      env: {
+        RATE_LIMIT_IDENTITY_PER_SECOND: '1',
+        RATE_LIMIT_IDENTITY_BURST: '3',
+        RATE_LIMIT_TENANT_PER_SECOND: '1',
+        RATE_LIMIT_TENANT_BURST: '8',
+      },
+    }));
+  });
+
+  /** Calls until one is refused; a handful past the burst is always enough, however slow the machine. */
+  async function untilRefused<T>(call: (attempt: number) => Promise<T>, refused: (outcome: T) => boolean) {
+    for (let attempt = 0; attempt < 40; attempt += 1) {
+      const outcome = await call(attempt);
+      if (refused(outcome)) return { outcome, attempt };
+    }
+    throw new Error('never refused');
+  }
+
+  test('REST: one identity past its burst gets 429, Retry-After and a problem naming identity-rate', async () => {
+    const token = validToken({ tenantId: uniqueTenant('rate'), groups: ['operators'], subject: 'spinner' });
+    const { outcome, attempt } = await untilRefused(
+      () => callApi(server.httpUrl, 'GET', `/v1/configs/${FLAGS}`, token),
+      (answer) => answer.status === 429,
+    );
+    expect(attempt).toBeGreaterThanOrEqual(3);
+    expect(outcome.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(Number(outcome.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(outcome.body).toMatchObject({ title: 'LimitExceeded', status: 429, limit: 'identity-rate' });
+  });
+
+  test('gRPC: one identity past its burst gets RESOURCE_EXHAUSTED naming identity-rate', async () => {
+    const token = validToken({ tenantId: uniqueTenant('rate'), groups: ['services'], subject: 'spinner' });
+    const { outcome } = await untilRefused(
+      () => getConfig(client, token, { key: FLAGS }),
+      (answer) => answer.code === grpc.status.RESOURCE_EXHAUSTED,
+    );
+    expect(outcome.details).toMatch(/identity-rate/);
+    expect(outcome.trailers?.get('error-limit')).toEqual(['identity-rate']);
+    expect(Number(outcome.trailers?.get('retry-after')[0])).toBeGreaterThanOrEqual(1);
+  });
+
+  test('many identities of one tenant meet the tenant limit, and another tenant is still served', async () => {
+    const tenant = uniqueTenant('rate');
+    const { outcome } = await untilRefused(
+      (attempt) =>
+        callApi(
+          server.httpUrl,
+          'GET',
+          `/v1/configs/${FLAGS}`,
+          validToken({ tenantId: tenant, groups: ['operators'], subject: `caller-${attempt}` }),
+        ),
+      (answer) => answer.status === 429,
+    );
+    expect(outcome.body.limit).toBe('tenant-rate');
+    const other = validToken({ tenantId: uniqueTenant('calm'), groups: ['operators'] });
+    expect((await callApi(server.httpUrl, 'GET', `/v1/configs/${FLAGS}`, other)).status).toBe(404);
+  });
+});
+
+describe('streams and running rollouts have quotas', () => {
+  let server: TestServer;
+  let tenant: string;
+  const keys = ['tenant_config_q1', 'tenant_config_q2', 'tenant_config_q3', 'tenant_config_q4'];
+  const started: string[] = [];
+  const releaseManager = (subject = 'rm') =>
+    validToken({ tenantId: tenant, groups: ['release-managers'], subject });
+  const startRollout = (key: string) =>
+    callApi(server.httpUrl, 'POST', '/v1/rollouts', releaseManager(), {
+      key,
+      value: '{"v":2}',
+      targetServices: ['orders'],
+      // No instance answers for this tenant, so each rollout bakes its empty wave: running until aborted.
+      plan: { bakeSeconds: 600 },
+    });
+
+  beforeAll(async () => {
+    server = await rolloutServer();
+    tenant = uniqueTenant('quota');
+    for (const key of keys) {
+      await server.store.put({ tenantId: tenant, key }, '{"v":1}', { expectedVersion: 0, makeLive: true });
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const rolloutId of started) {
+      await callApi(server.httpUrl, 'POST', `/v1/rollouts/${rolloutId}/abort`, releaseManager());
+    }
+  });
+
+  test('concurrent starts past the tenant quota: as many start as the quota allows, the rest get 429', async () => {
+    const answers = await Promise.all(keys.map(startRollout));
+    started.push(...answers.filter((a) => a.status === 202).map((a) => a.body.rolloutId as string));
+    expect(answers.map((a) => a.status).sort()).toEqual([202, 202, 429, 429]);
+    const refused = answers.find((a) => a.status === 429)!;
+    expect(refused.body).toMatchObject({ title: 'LimitExceeded', limit: 'tenant-rollouts' });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+
+  test('an identity past its open streams gets 429 naming identity-streams; closing one frees it', async () => {
+    const rolloutId = started[0]!;
+    const operator = validToken({ tenantId: tenant, groups: ['operators'], subject: 'watcher' });
+    const open = () => {
+      const abort = new AbortController();
+      const response = fetch(`${server.httpUrl}/v1/rollouts/${rolloutId}/events`, {
+        headers: { authorization: `Bearer ${operator}` },
+        signal: abort.signal,
+      });
+      return { response, abort };
+    };
+    const first = open();
+    expect((await first.response).status).toBe(200);
+    const second = await callApi(server.httpUrl, 'GET', `/v1/rollouts/${rolloutId}/events`, operator);
+    expect(second.status).toBe(429);
+    expect(second.body.limit).toBe('identity-streams');
+
+    first.abort.abort();
+    let reopened: Response | undefined;
+    for (let attempt = 0; attempt < 50 && reopened?.status !== 200; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const next = open();
+      reopened = await next.response;
+      next.abort.abort();
+    }
+    expect(reopened?.status).toBe(200);
   });
 });

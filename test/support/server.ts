@@ -76,6 +76,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...options.env,
     }),
     rollouts,
+    temporal,
   });
   return {
     ...server,

@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import {
   BackendUnavailableError,
+  LimitExceededError,
   NotFoundError,
   PermissionDeniedError,
   UnauthenticatedError,
@@ -23,8 +24,16 @@ describe('error status mapping', () => {
     [new UnauthenticatedError('who?'), 401, status.UNAUTHENTICATED],
     [new PermissionDeniedError('no'), 403, status.PERMISSION_DENIED],
     [new BackendUnavailableError('down'), 503, status.UNAVAILABLE],
+    [new LimitExceededError('identity-rate', 'slow down', 2), 429, status.RESOURCE_EXHAUSTED],
   ])('%p maps to HTTP %i and gRPC %i', (error, http, grpc) => {
     expect(errorReply(error)).toMatchObject({ http, grpc, code: error.code });
+  });
+
+  test('a limit exceeded carries which limit and when to retry', () => {
+    expect(errorReply(new LimitExceededError('tenant-streams', 'too many', 5))).toMatchObject({
+      limit: 'tenant-streams',
+      retryAfterSeconds: 5,
+    });
   });
 
   test('an unexpected error is internal and leaks no detail', () => {
