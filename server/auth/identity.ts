@@ -7,6 +7,8 @@ export interface Identity {
   /** The token's `sub`: who acted, for audit. */
   readonly subject: string;
   readonly roles: readonly Role[];
+  /** When the token expires (ms since the epoch): what it opened, a stream say, ends then too. */
+  readonly expiresAt: number;
 }
 
 export type Action = 'config:read' | 'config:write' | 'rollout:read' | 'rollout:act';

@@ -69,6 +69,8 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
       return {
         tenantId: payload[TENANT_CLAIM] as string,
         subject: typeof payload.sub === 'string' ? payload.sub : '',
+        // assertPlatformClaims made sure there is one.
+        expiresAt: (payload.exp as number) * 1000,
         roles: rolesFromGroups(
           Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [],
         ),

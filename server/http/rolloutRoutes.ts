@@ -76,7 +76,9 @@ export function rolloutRoutes(deps: {
 
 /**
  * Server-sent events: `progress` each time the rollout's progress changes, `end` once it is over, a
- * comment now and then so proxies keep the connection open. Stops when the client goes away.
+ * comment now and then so proxies keep the connection open. Stops when the client goes away, and when
+ * the caller's token expires, with an `error` event saying so: a stream is no longer-lived credential
+ * than the token that opened it.
  */
 async function streamProgress(
   response: Response,
@@ -110,8 +112,17 @@ async function streamProgress(
       send('end', { state: view.state });
       break;
     }
-    await new Promise((resolve) => setTimeout(resolve, STREAM_POLL_MS));
+    const untilExpiry = identity.expiresAt - Date.now();
+    if (untilExpiry > 0)
+      await new Promise((resolve) => setTimeout(resolve, Math.min(STREAM_POLL_MS, untilExpiry)));
     if (closed) break;
+    if (Date.now() >= identity.expiresAt) {
+      send('error', {
+        code: 'Unauthenticated',
+        detail: 'your token expired: the stream is closed; open it again with a fresh token',
+      });
+      break;
+    }
     try {
       view = await read(identity, first.rolloutId);
     } catch (error) {

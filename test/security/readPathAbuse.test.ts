@@ -4,7 +4,9 @@ import type { ConfigAddress } from '../../activities/storage/types';
 import { loadProto } from '../../common/proto';
 import type { ProtoGrpcType } from '../../gen/proto/config';
 import type { ConfigServiceClient } from '../../gen/proto/configsvc/v1/ConfigService';
-import { uniqueTenant } from '../support/env';
+import { readServerSentEvents } from '../../cli/sse';
+import { stackClients, uniqueTenant } from '../support/env';
+import { type FleetMember, startInstance } from '../support/fleet';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer, type TestServerOptions } from '../support/server';
 import { validToken } from '../support/tokens';
@@ -285,6 +287,9 @@ describe('requests are rate limited per identity and per tenant', () => {
 describe('streams and running rollouts have quotas', () => {
   let server: TestServer;
   let tenant: string;
+  let instance: FleetMember;
+  const clients = stackClients();
+  const service = `quota-${Math.random().toString(36).slice(2, 8)}`;
   const keys = ['tenant_config_q1', 'tenant_config_q2', 'tenant_config_q3', 'tenant_config_q4'];
   const started: string[] = [];
   const releaseManager = (subject = 'rm') =>
@@ -293,8 +298,8 @@ describe('streams and running rollouts have quotas', () => {
     callApi(server.httpUrl, 'POST', '/v1/rollouts', releaseManager(), {
       key,
       value: '{"v":2}',
-      targetServices: ['orders'],
-      // No instance answers for this tenant, so each rollout bakes its empty wave: running until aborted.
+      targetServices: [service],
+      // Its one instance updated, each rollout bakes for ten minutes: running until aborted.
       plan: { bakeSeconds: 600 },
     });
 
@@ -304,12 +309,20 @@ describe('streams and running rollouts have quotas', () => {
     for (const key of keys) {
       await server.store.put({ tenantId: tenant, key }, '{"v":1}', { expectedVersion: 0, makeLive: true });
     }
+    instance = await startInstance({
+      server,
+      clients,
+      service,
+      tenancy: tenant,
+      preload: keys.map((key) => ({ tenantId: tenant, key })),
+    });
   }, 120_000);
 
   afterAll(async () => {
     for (const rolloutId of started) {
       await callApi(server.httpUrl, 'POST', `/v1/rollouts/${rolloutId}/abort`, releaseManager());
     }
+    await instance.client.stop();
   });
 
   test('concurrent starts past the tenant quota: as many start as the quota allows, the rest get 429', async () => {
@@ -347,5 +360,27 @@ describe('streams and running rollouts have quotas', () => {
       next.abort.abort();
     }
     expect(reopened?.status).toBe(200);
+  });
+
+  test('a stream ends when the token that opened it expires, with a last event saying why', async () => {
+    const shortLived = validToken({
+      tenantId: tenant,
+      groups: ['operators'],
+      subject: 'short-lived',
+      ttlSeconds: 3,
+    });
+    const response = await fetch(`${server.httpUrl}/v1/rollouts/${started[0]!}/events`, {
+      headers: { authorization: `Bearer ${shortLived}` },
+    });
+    expect(response.status).toBe(200);
+    const events: { type: string; data: string }[] = [];
+    // The rollout bakes for ten minutes: only the token's expiry can end this stream within the test.
+    for await (const event of readServerSentEvents(response.body!)) events.push(event);
+    const last = events.at(-1)!;
+    expect(events[0]?.type).toBe('progress');
+    expect(last.type).toBe('error');
+    const reason = JSON.parse(last.data) as { code?: string; detail?: string };
+    expect(reason.code).toBe('Unauthenticated');
+    expect(reason.detail).toMatch(/expired/);
   });
 });

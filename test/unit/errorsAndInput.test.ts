@@ -61,7 +61,7 @@ describe('tenant smuggling check', () => {
 
 describe('roles and credentials', () => {
   test('an operator may read config but not act on rollouts', () => {
-    const operator = { tenantId: 'a', subject: 's', roles: ['operator'] as const };
+    const operator = { tenantId: 'a', subject: 's', roles: ['operator'] as const, expiresAt: 0 };
     expect(() => authorize(operator, 'config:read')).not.toThrow();
     expect(() => authorize(operator, 'rollout:act')).toThrow(/release-managers/);
   });

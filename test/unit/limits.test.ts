@@ -4,7 +4,12 @@ import { RequestLimits } from '../../server/limits/requestLimits';
 import { StreamQuota } from '../../server/limits/streamQuota';
 import { TokenBuckets } from '../../server/limits/tokenBuckets';
 
-const caller = (tenantId: string, subject: string): Identity => ({ tenantId, subject, roles: ['operator'] });
+const caller = (tenantId: string, subject: string): Identity => ({
+  tenantId,
+  subject,
+  roles: ['operator'],
+  expiresAt: Number.MAX_SAFE_INTEGER,
+});
 
 function refusal(action: () => unknown): LimitExceededError {
   try {
