@@ -9,6 +9,7 @@ import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer, type TestServerOptions } from '../support/server';
+import { devTokenClaims, ensureIssuerKeys, signJwt } from '../../server/auth/localIssuer';
 import { validToken } from '../support/tokens';
 
 /**
@@ -382,5 +383,35 @@ describe('streams and running rollouts have quotas', () => {
     const reason = JSON.parse(last.data) as { code?: string; detail?: string };
     expect(reason.code).toBe('Unauthenticated');
     expect(reason.detail).toMatch(/expired/);
+  });
+});
+
+describe('a token issued in the future is refused', () => {
+  let server: TestServer;
+  let client: ConfigServiceClient;
+  const tenant = uniqueTenant('iat');
+  const issuedIn = (seconds: number) =>
+    signJwt(
+      devTokenClaims({ tenantId: tenant, groups: ['operators'] }, Math.floor(Date.now() / 1000) + seconds),
+      ensureIssuerKeys(),
+    );
+
+  beforeAll(async () => {
+    ({ server, grpc: client } = await serve());
+  });
+
+  test('an hour ahead: 401 over REST and UNAUTHENTICATED over gRPC, saying why', async () => {
+    const token = issuedIn(3600);
+    const answer = await callApi(server.httpUrl, 'GET', `/v1/configs/${FLAGS}`, token);
+    expect(answer.status).toBe(401);
+    expect(answer.body.detail).toMatch(/issued in the future/);
+    const outcome = await getConfig(client, token, { key: FLAGS });
+    expect(outcome.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(outcome.details).toMatch(/issued in the future/);
+  });
+
+  test('a few seconds ahead (clock skew) is still accepted', async () => {
+    const answer = await callApi(server.httpUrl, 'GET', `/v1/configs/${FLAGS}`, issuedIn(5));
+    expect(answer.status).toBe(404);
   });
 });
