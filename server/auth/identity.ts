@@ -13,10 +13,14 @@ export interface Identity {
 
 export type Action = 'config:read' | 'config:write' | 'rollout:read' | 'rollout:act';
 
+/**
+ * Services read their tenant's config and nothing more: their token sits on every instance, so it is
+ * the likeliest to leak, and rollouts (their plans, histories, actors, streams) are no business of theirs.
+ */
 const ROLES_ALLOWED: Record<Action, readonly Role[]> = {
   'config:read': ['release_manager', 'operator', 'service'],
   'config:write': ['release_manager'],
-  'rollout:read': ['release_manager', 'operator', 'service'],
+  'rollout:read': ['release_manager', 'operator'],
   'rollout:act': ['release_manager'],
 };
 

@@ -91,7 +91,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
     description:
       'Per-tenant configuration and its staged rollouts. Every /v1 call needs `Authorization: Bearer <Cognito JWT>`; ' +
       'the tenant and the actor come from the token only. Release managers (group release-managers) act; ' +
-      'operators and services read.',
+      'operators read config and rollouts; services read config only.',
   },
   servers: [{ url: '/' }],
   security: [{ bearer: [] }],

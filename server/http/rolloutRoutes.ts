@@ -12,7 +12,7 @@ const FINISHED: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED']
 const STREAM_POLL_MS = 1_000;
 const STREAM_HEARTBEAT_MS = 15_000;
 
-/** Release managers start and steer rollouts; operators and services read them. Always within the caller's tenant. */
+/** Release managers start and steer rollouts; operators read them. Always within the caller's tenant. */
 export function rolloutRoutes(deps: {
   rollouts: RolloutService;
   authenticate: Authenticate;

@@ -363,6 +363,25 @@ describe('streams and running rollouts have quotas', () => {
     expect(reopened?.status).toBe(200);
   });
 
+  test('a services token (on every instance) reads config but no rollout, history or stream', async () => {
+    const serviceToken = validToken({ tenantId: tenant, groups: ['services'] });
+    const rolloutId = started[0]!;
+    for (const path of [
+      '/v1/rollouts',
+      `/v1/rollouts/${rolloutId}`,
+      `/v1/rollouts/${rolloutId}/history`,
+      `/v1/rollouts/${rolloutId}/events`,
+    ]) {
+      const answer = await callApi(server.httpUrl, 'GET', path, serviceToken);
+      expect({ path, status: answer.status, title: answer.body.title }).toEqual({
+        path,
+        status: 403,
+        title: 'PermissionDenied',
+      });
+    }
+    expect((await callApi(server.httpUrl, 'GET', `/v1/configs/${keys[0]}`, serviceToken)).status).toBe(200);
+  });
+
   test('a stream ends when the token that opened it expires, with a last event saying why', async () => {
     const shortLived = validToken({
       tenantId: tenant,

@@ -66,6 +66,12 @@ describe('roles and credentials', () => {
     expect(() => authorize(operator, 'rollout:act')).toThrow(/release-managers/);
   });
 
+  test('a service may read config and nothing about rollouts', () => {
+    const service = { tenantId: 'a', subject: 's', roles: ['service'] as const, expiresAt: 0 };
+    expect(() => authorize(service, 'config:read')).not.toThrow();
+    expect(() => authorize(service, 'rollout:read')).toThrow(/operators/);
+  });
+
   test.each([undefined, '', 'Bearer', 'Token abc', 'Bearer a b'])(
     'the authorization %p is refused',
     (header) => {
