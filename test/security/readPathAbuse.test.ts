@@ -85,26 +85,42 @@ function countingStore(reads: ConfigAddress[]) {
     });
 }
 
+/**
+ * A config service whose live reads are counted (`reads`) on their way to the real store, and a tenant
+ * of its own; set up before the describe's tests run.
+ */
+function servedTenant(label: string, env: Record<string, string> = {}) {
+  const ctx = {
+    reads: [] as ConfigAddress[],
+    tenant: uniqueTenant(label),
+    serviceToken: () => validToken({ tenantId: ctx.tenant, groups: ['services'] }),
+  } as {
+    readonly reads: ConfigAddress[];
+    readonly tenant: string;
+    readonly serviceToken: () => string;
+    server: TestServer;
+    grpc: ConfigServiceClient;
+  };
+  beforeAll(async () => {
+    Object.assign(ctx, await serve({ env, wrapStore: countingStore(ctx.reads) }));
+  });
+  return ctx;
+}
+
 describe('every config address is checked before it reaches the cache', () => {
-  let server: TestServer;
-  let client: ConfigServiceClient;
-  let tenant: string;
-  const reads: ConfigAddress[] = [];
-  const serviceToken = () => validToken({ tenantId: tenant, groups: ['services'] });
+  const ctx = servedTenant('addr');
 
   beforeAll(async () => {
-    ({ server, grpc: client } = await serve({ wrapStore: countingStore(reads) }));
-    tenant = uniqueTenant('addr');
-    await server.store.put({ tenantId: tenant, key: FLAGS }, '{"beta":true}', {
+    await ctx.server.store.put({ tenantId: ctx.tenant, key: FLAGS }, '{"beta":true}', {
       expectedVersion: 0,
       makeLive: true,
     });
   });
 
   test('gRPC: a 4 MB service with a tenant-wide key is INVALID_ARGUMENT naming service, and nothing is cached', async () => {
-    const before = { size: server.reader.size, bytes: server.reader.bytes, reads: reads.length };
+    const before = { size: ctx.server.reader.size, bytes: ctx.server.reader.bytes, reads: ctx.reads.length };
     for (let i = 0; i < 5; i += 1) {
-      const outcome = await getConfig(client, serviceToken(), {
+      const outcome = await getConfig(ctx.grpc, ctx.serviceToken(), {
         key: FLAGS,
         service: `${i}${'s'.repeat(FOUR_MB)}`,
       });
@@ -112,18 +128,22 @@ describe('every config address is checked before it reaches the cache', () => {
       expect(outcome.trailers?.get('error-field')).toEqual(['service']);
       expect(outcome.details!.length).toBeLessThan(300);
     }
-    expect({ size: server.reader.size, bytes: server.reader.bytes, reads: reads.length }).toEqual(before);
+    expect({ size: ctx.server.reader.size, bytes: ctx.server.reader.bytes, reads: ctx.reads.length }).toEqual(
+      before,
+    );
   });
 
   test('gRPC: a valid service with a tenant-wide key is refused too, so one key has one cache slot', async () => {
-    const outcome = await getConfig(client, serviceToken(), { key: FLAGS, service: 'orders' });
+    const outcome = await getConfig(ctx.grpc, ctx.serviceToken(), { key: FLAGS, service: 'orders' });
     expect(outcome.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(outcome.details).toMatch(/tenant-wide/);
     expect(outcome.trailers?.get('error-field')).toEqual(['service']);
   });
 
   test('gRPC: a 4 MB key is INVALID_ARGUMENT naming key', async () => {
-    const outcome = await getConfig(client, serviceToken(), { key: `tenant_config_${'k'.repeat(FOUR_MB)}` });
+    const outcome = await getConfig(ctx.grpc, ctx.serviceToken(), {
+      key: `tenant_config_${'k'.repeat(FOUR_MB)}`,
+    });
     expect(outcome.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(outcome.trailers?.get('error-field')).toEqual(['key']);
   });
@@ -131,10 +151,10 @@ describe('every config address is checked before it reaches the cache', () => {
   test('REST: a service with a tenant-wide key, or an overlong one, is 400 naming service', async () => {
     for (const service of ['orders', 's'.repeat(8000)]) {
       const answer = await callApi(
-        server.httpUrl,
+        ctx.server.httpUrl,
         'GET',
         `/v1/configs/${FLAGS}?service=${service}`,
-        serviceToken(),
+        ctx.serviceToken(),
       );
       expect(answer.status).toBe(400);
       expect(answer.headers.get('content-type')).toMatch(/application\/problem\+json/);
@@ -143,8 +163,8 @@ describe('every config address is checked before it reaches the cache', () => {
   });
 
   test('REST: a 4 MB service never reaches a handler (the HTTP parser refuses the request line)', async () => {
-    const response = await fetch(`${server.httpUrl}/v1/configs/${FLAGS}?service=${'s'.repeat(FOUR_MB)}`, {
-      headers: { authorization: `Bearer ${serviceToken()}` },
+    const response = await fetch(`${ctx.server.httpUrl}/v1/configs/${FLAGS}?service=${'s'.repeat(FOUR_MB)}`, {
+      headers: { authorization: `Bearer ${ctx.serviceToken()}` },
     }).catch(() => undefined);
     expect(response?.status ?? 431).toBe(431);
   });
@@ -154,7 +174,7 @@ describe('every config address is checked before it reaches the cache', () => {
       (await rolloutServer()).httpUrl,
       'POST',
       '/v1/rollouts',
-      validToken({ tenantId: tenant, groups: ['release-managers'] }),
+      validToken({ tenantId: ctx.tenant, groups: ['release-managers'] }),
       { key: FLAGS, service: 'orders', value: '{"beta":false}', targetServices: ['orders'] },
     );
     expect(answer.status).toBe(400);
@@ -163,10 +183,10 @@ describe('every config address is checked before it reaches the cache', () => {
 
   test('schemas: an overlong key is 400 naming key', async () => {
     const answer = await callApi(
-      server.httpUrl,
+      ctx.server.httpUrl,
       'GET',
       `/v1/schemas/tenant_config_${'k'.repeat(4000)}`,
-      serviceToken(),
+      ctx.serviceToken(),
     );
     expect(answer.status).toBe(400);
     expect(answer.body.field).toBe('key');
@@ -175,48 +195,39 @@ describe('every config address is checked before it reaches the cache', () => {
 
 describe('the read cache is bounded by bytes, and remembers missing keys briefly', () => {
   const MAX_BYTES = 256 * 1024;
-  let server: TestServer;
-  let client: ConfigServiceClient;
-  let tenant: string;
-  const reads: ConfigAddress[] = [];
-  const serviceToken = () => validToken({ tenantId: tenant, groups: ['services'] });
-
-  beforeAll(async () => {
-    ({ server, grpc: client } = await serve({
-      // Long TTLs, so nothing leaves the cache by expiry while the test runs: only the bounds evict.
-      env: {
-        CONFIG_CACHE_TTL_MS: '60000',
-        CONFIG_CACHE_MAX_BYTES: String(MAX_BYTES),
-        CONFIG_CACHE_NEGATIVE_TTL_MS: '60000',
-      },
-      wrapStore: countingStore(reads),
-    }));
-    tenant = uniqueTenant('bytes');
+  // Long TTLs, so nothing leaves the cache by expiry while the test runs: only the bounds evict.
+  const ctx = servedTenant('bytes', {
+    CONFIG_CACHE_TTL_MS: '60000',
+    CONFIG_CACHE_MAX_BYTES: String(MAX_BYTES),
+    CONFIG_CACHE_NEGATIVE_TTL_MS: '60000',
   });
 
   test('many large distinct reads leave the cache under its byte bound', async () => {
     const value = JSON.stringify({ blob: 'x'.repeat(40_000) });
     const keys = Array.from({ length: 20 }, (_, n) => `tenant_config_large${n}`);
     for (const key of keys) {
-      await server.store.put({ tenantId: tenant, key }, value, { expectedVersion: 0, makeLive: true });
+      await ctx.server.store.put({ tenantId: ctx.tenant, key }, value, {
+        expectedVersion: 0,
+        makeLive: true,
+      });
     }
     for (const key of keys) {
-      expect((await getConfig(client, serviceToken(), { key })).code).toBe(grpc.status.OK);
-      expect(server.reader.bytes).toBeLessThanOrEqual(MAX_BYTES);
+      expect((await getConfig(ctx.grpc, ctx.serviceToken(), { key })).code).toBe(grpc.status.OK);
+      expect(ctx.server.reader.bytes).toBeLessThanOrEqual(MAX_BYTES);
     }
     // 20 values of 80 KB as held: far more than the bound, so most were evicted.
-    expect(server.reader.bytes).toBeGreaterThan(MAX_BYTES / 2);
-    expect(server.reader.size).toBeLessThan(keys.length / 2);
+    expect(ctx.server.reader.bytes).toBeGreaterThan(MAX_BYTES / 2);
+    expect(ctx.server.reader.size).toBeLessThan(keys.length / 2);
   });
 
   test('repeated reads of a missing key reach the store once per negative TTL', async () => {
     const key = 'tenant_config_neverWritten';
-    const before = reads.filter((address) => address.key === key).length;
+    const before = ctx.reads.filter((address) => address.key === key).length;
     for (let i = 0; i < 50; i += 1) {
-      const outcome = await getConfig(client, serviceToken(), { key });
+      const outcome = await getConfig(ctx.grpc, ctx.serviceToken(), { key });
       expect(outcome.code).toBe(grpc.status.NOT_FOUND);
     }
-    expect(reads.filter((address) => address.key === key).length - before).toBe(1);
+    expect(ctx.reads.filter((address) => address.key === key).length - before).toBe(1);
   });
 });
 

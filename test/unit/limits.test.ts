@@ -3,6 +3,7 @@ import type { Identity } from '../../server/auth/identity';
 import { RequestLimits } from '../../server/limits/requestLimits';
 import { StreamQuota } from '../../server/limits/streamQuota';
 import { TokenBuckets } from '../../server/limits/tokenBuckets';
+import { thrownBy } from '../support/thrown';
 
 const caller = (tenantId: string, subject: string): Identity => ({
   tenantId,
@@ -11,15 +12,7 @@ const caller = (tenantId: string, subject: string): Identity => ({
   expiresAt: Number.MAX_SAFE_INTEGER,
 });
 
-function refusal(action: () => unknown): LimitExceededError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof LimitExceededError) return error;
-    throw error;
-  }
-  throw new Error('expected a LimitExceededError');
-}
+const refusal = (action: () => unknown) => thrownBy(action, LimitExceededError);
 
 describe('token buckets', () => {
   test('allow a burst, then refill at the rate, and say how long until the next token', () => {

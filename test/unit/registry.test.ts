@@ -1,6 +1,7 @@
 import { StrategyRegistry, STRATEGY_TABLE } from '../../activities/storage/registry';
 import type { ConfigStrategy } from '../../activities/storage/types';
-import { UnknownPrefixError } from '../../common/errors';
+import { PlatformError, UnknownPrefixError } from '../../common/errors';
+import { thrownBy } from '../support/thrown';
 
 const strategy = (backend: string) => ({ backend }) as unknown as ConfigStrategy;
 
@@ -37,15 +38,6 @@ describe('the prefix-to-strategy table', () => {
   });
 });
 
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
-
 describe('the one place an address is made from input', () => {
   const registry = new StrategyRegistry([
     { prefix: 'tenant_config_', strategy: { perService: false } as ConfigStrategy },
@@ -53,7 +45,9 @@ describe('the one place an address is made from input', () => {
   ]);
 
   test('a service given with a tenant-wide key is refused, naming the field service', () => {
-    expect(thrownBy(() => registry.address('acme', 'tenant_config_flags', 'orders'))).toMatchObject({
+    expect(
+      thrownBy(() => registry.address('acme', 'tenant_config_flags', 'orders'), PlatformError),
+    ).toMatchObject({
       code: 'InvalidArgument',
       field: 'service',
     });
@@ -64,7 +58,9 @@ describe('the one place an address is made from input', () => {
   });
 
   test('a per-service key needs a service, and gets only a valid one', () => {
-    expect(thrownBy(() => registry.address('acme', 'param_config_url', undefined))).toMatchObject({
+    expect(
+      thrownBy(() => registry.address('acme', 'param_config_url', undefined), PlatformError),
+    ).toMatchObject({
       field: 'service',
     });
     expect(registry.address('acme', 'param_config_url', 'orders')).toEqual({
@@ -80,11 +76,13 @@ describe('the one place an address is made from input', () => {
       [`tenant_config_${huge}`, undefined, 'key'],
       ['param_config_url', huge, 'service'],
     ] as const) {
-      const thrown = thrownBy(() => registry.address('acme', key, service));
+      const thrown = thrownBy(() => registry.address('acme', key, service), PlatformError);
       expect(thrown).toMatchObject({ field });
       expect((thrown as Error).message.length).toBeLessThan(300);
     }
-    expect(thrownBy(() => registry.address('a'.repeat(65), 'tenant_config_flags', undefined))).toMatchObject({
+    expect(
+      thrownBy(() => registry.address('a'.repeat(65), 'tenant_config_flags', undefined), PlatformError),
+    ).toMatchObject({
       field: 'tenantId',
     });
   });

@@ -4,6 +4,7 @@ import {
   compileValueSchema,
   MAX_SCHEMA_BYTES,
 } from '../../activities/storage/valueSchema';
+import { thrownBy } from '../support/thrown';
 
 const FLAGS_SCHEMA = {
   type: 'object',
@@ -12,15 +13,7 @@ const FLAGS_SCHEMA = {
   additionalProperties: false,
 };
 
-function violationOf(run: () => void): SchemaViolationError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof SchemaViolationError) return error;
-    throw error;
-  }
-  throw new Error('expected a schema violation');
-}
+const violationOf = (run: () => void) => thrownBy(run, SchemaViolationError);
 
 describe('value schemas', () => {
   test('a JSON value that matches passes', () => {
