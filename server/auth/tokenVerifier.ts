@@ -87,12 +87,12 @@ const MAX_CLOCK_SKEW_SECONDS = 30;
  * knows nothing of tenants: all three are ours to insist on. A future `iat` is a forged or mis-issued
  * token, or one minted to outlive its apparent age.
  */
-function assertPlatformClaims(payload: JwtPayload, nowSeconds = Date.now() / 1000): void {
+function assertPlatformClaims(payload: JwtPayload): void {
   if (typeof payload.exp !== 'number')
     throw new UnauthenticatedError('token has no expiry (exp)', 'authorization');
   if (payload.iat !== undefined && typeof payload.iat !== 'number')
     throw new UnauthenticatedError('token has a malformed issue time (iat)', 'authorization');
-  if (payload.iat !== undefined && payload.iat > nowSeconds + MAX_CLOCK_SKEW_SECONDS) {
+  if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_SECONDS) {
     throw new UnauthenticatedError(
       "token was issued in the future (iat): check the issuer's clock",
       'authorization',

@@ -77,7 +77,9 @@ export class RunningRolloutQuota {
     return fresh;
   }
 
+  /** Every tenant's stale starts go too, so what is kept is only the last RECENT_START_MS of starts. */
   private remember(tenantId: string, workflowId: string): void {
+    for (const other of [...this.recent.keys()]) this.recentOf(other);
     this.recent.set(tenantId, [...this.recentOf(tenantId), { workflowId, startedAt: this.now() }]);
   }
 }
