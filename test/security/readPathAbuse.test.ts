@@ -165,8 +165,8 @@ describe('every config address is checked before it reaches the cache', () => {
   test('REST: a 4 MB service never reaches a handler (the HTTP parser refuses the request line)', async () => {
     const response = await fetch(`${ctx.server.httpUrl}/v1/configs/${FLAGS}?service=${'s'.repeat(FOUR_MB)}`, {
       headers: { authorization: `Bearer ${ctx.serviceToken()}` },
-    }).catch(() => undefined);
-    expect(response?.status ?? 431).toBe(431);
+    });
+    expect(response.status).toBe(431);
   });
 
   test('rollout start: a service with a tenant-wide key is 400 naming service', async () => {
