@@ -33,6 +33,17 @@ const CACHE_MODES = [
   { name: 'uncached', ttlMs: 0 },
   { name: 'cached', ttlMs: 5000 },
 ] as const;
+/**
+ * Every call comes from one service token, thousands a second: far past the default per-identity and
+ * per-tenant limits, which are sized for real callers. The limiter still runs on every call; its limits
+ * are only set above what one machine can send.
+ */
+const BENCH_RATE_LIMITS = {
+  RATE_LIMIT_IDENTITY_PER_SECOND: '1000000',
+  RATE_LIMIT_IDENTITY_BURST: '1000000',
+  RATE_LIMIT_TENANT_PER_SECOND: '1000000',
+  RATE_LIMIT_TENANT_BURST: '1000000',
+};
 const run = promisify(execFile);
 const log = (line: string) => process.stderr.write(`[bench:reads] ${line}\n`);
 
@@ -133,6 +144,7 @@ async function startConfigService(ttlMs: number): Promise<{ process: ChildProces
       GRPC_PORT: String(grpcPort),
       HTTP_PORT: String(httpPort),
       CONFIG_CACHE_TTL_MS: String(ttlMs),
+      ...BENCH_RATE_LIMITS,
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'ignore', 'inherit'],

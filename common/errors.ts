@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'RolloutInProgress'
   | 'RolloutStateConflict'
   | 'FleetTooLarge'
-  | 'PayloadUndecryptable';
+  | 'PayloadUndecryptable'
+  | 'LimitExceeded';
 
 export abstract class PlatformError extends Error {
   abstract readonly code: ErrorCode;
@@ -176,4 +177,19 @@ export class FleetTooLargeError extends PlatformError {
  */
 export class PayloadUndecryptableError extends PlatformError {
   readonly code = 'PayloadUndecryptable';
+}
+
+/**
+ * The caller is over one of its rate limits or quotas (requests a second, open streams, running
+ * rollouts), per identity or per tenant. `limit` names which; retrying after `retryAfterSeconds` may pass.
+ */
+export class LimitExceededError extends PlatformError {
+  readonly code = 'LimitExceeded';
+  constructor(
+    readonly limit: string,
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
 }

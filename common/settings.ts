@@ -12,6 +12,7 @@ import { ROLLOUT_TASK_QUEUE } from './rollout';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const optionalUrl = z.string().url().optional();
+const positive = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 
 const awsSchema = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
@@ -78,6 +79,20 @@ const serverSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.string().url())),
+  CONFIG_CACHE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(64 * 1024 * 1024),
+  CONFIG_CACHE_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  RATE_LIMIT_IDENTITY_PER_SECOND: positive(200),
+  RATE_LIMIT_IDENTITY_BURST: positive(400),
+  RATE_LIMIT_TENANT_PER_SECOND: positive(1000),
+  RATE_LIMIT_TENANT_BURST: positive(2000),
+  RATE_LIMIT_TRACKED: positive(10_000),
+  STREAMS_PER_IDENTITY: positive(5),
+  STREAMS_PER_TENANT: positive(50),
+  RUNNING_ROLLOUTS_PER_TENANT: positive(10),
 });
 
 /**
@@ -178,6 +193,7 @@ export type StorageSettings = ReturnType<typeof toStorageSettings>;
 export type SchemaEvaluationSettings = StorageSettings['schemaEvaluation'];
 export type AuthSettings = ReturnType<typeof toAuthSettings>;
 export type ServerSettings = ReturnType<typeof toServerSettings>;
+export type LimitSettings = ServerSettings['limits'];
 export type TemporalSettings = ReturnType<typeof toTemporalSettings>;
 export type RolloutWorkerSettings = ReturnType<typeof toRolloutWorkerSettings>;
 
@@ -242,6 +258,18 @@ function toServerSettings(s: z.infer<typeof serverSchema>) {
     instanceGrantSigningKeyFile: s.INSTANCE_GRANT_SIGNING_KEY_FILE,
     instanceGrantTtlSeconds: s.INSTANCE_GRANT_TTL_SECONDS,
     codecCorsOrigins: s.CODEC_CORS_ORIGINS,
+    cacheMaxBytes: s.CONFIG_CACHE_MAX_BYTES,
+    // Never longer than the TTL: the rollout waits out only that (see CachedConfigReader).
+    cacheNegativeTtlMs: Math.min(s.CONFIG_CACHE_NEGATIVE_TTL_MS, s.CONFIG_CACHE_TTL_MS),
+    limits: {
+      identityRate: { perSecond: s.RATE_LIMIT_IDENTITY_PER_SECOND, burst: s.RATE_LIMIT_IDENTITY_BURST },
+      tenantRate: { perSecond: s.RATE_LIMIT_TENANT_PER_SECOND, burst: s.RATE_LIMIT_TENANT_BURST },
+      // How many identities and tenants the limiter keeps buckets for: its own memory is bounded too.
+      tracked: s.RATE_LIMIT_TRACKED,
+      streamsPerIdentity: s.STREAMS_PER_IDENTITY,
+      streamsPerTenant: s.STREAMS_PER_TENANT,
+      runningRolloutsPerTenant: s.RUNNING_ROLLOUTS_PER_TENANT,
+    },
   };
 }
 

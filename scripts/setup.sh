@@ -83,6 +83,13 @@ install_node_modules() {
     echo "node modules: ok (cached)"
     return
   fi
+  # npm ci empties node_modules before installing: through a symlink (a checkout sharing another's
+  # modules) that would wipe the other checkout's install under whoever else is using it.
+  if [[ -L "$REPO_ROOT/node_modules" ]]; then
+    echo "node modules: shared through a symlink ($(readlink "$REPO_ROOT/node_modules")) and older than" \
+      "package-lock.json; not reinstalling them from here: run npm ci where they live" >&2
+    return
+  fi
   need_command "node modules" npm "install Node.js 20 with npm"
   : >"$SETUP_LOGS_DIR/npm.log"
   (cd "$REPO_ROOT" && run_logged npm npm ci --no-audit --no-fund)

@@ -1,5 +1,5 @@
 import { Metadata, type StatusObject, status as GrpcStatus } from '@grpc/grpc-js';
-import { type ErrorCode, PlatformError } from '../common/errors';
+import { type ErrorCode, LimitExceededError, PlatformError } from '../common/errors';
 
 /** The one mapping from platform errors to HTTP and gRPC status codes. */
 const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
@@ -21,6 +21,7 @@ const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
   RolloutStateConflict: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
   FleetTooLarge: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
   PayloadUndecryptable: { http: 422, grpc: GrpcStatus.DATA_LOSS },
+  LimitExceeded: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
 };
 
 /** Whether a string (a Temporal failure's type, say) is one of the platform's error codes. */
@@ -34,20 +35,36 @@ export interface ErrorReply {
   readonly code: ErrorCode | 'Internal';
   readonly message: string;
   readonly field?: string;
+  /** For LimitExceeded: which limit, and when a retry may pass. */
+  readonly limit?: string;
+  readonly retryAfterSeconds?: number;
 }
 
 /** Anything that is not a PlatformError is a bug: report it as internal without leaking its details. */
 export function errorReply(error: unknown): ErrorReply {
   if (error instanceof PlatformError) {
-    return { ...STATUS_BY_CODE[error.code], code: error.code, message: error.message, field: error.field };
+    return {
+      ...STATUS_BY_CODE[error.code],
+      code: error.code,
+      message: error.message,
+      field: error.field,
+      ...(error instanceof LimitExceededError
+        ? { limit: error.limit, retryAfterSeconds: error.retryAfterSeconds }
+        : {}),
+    };
   }
   return { http: 500, grpc: GrpcStatus.INTERNAL, code: 'Internal', message: 'internal error' };
 }
 
-/** The gRPC status for a reply, with `error-code` and `error-field` trailers for programs to act on. */
+/**
+ * The gRPC status for a reply, with `error-code` and `error-field` (and for a limit `error-limit` and
+ * `retry-after`, in seconds) trailers for programs to act on.
+ */
 export function grpcStatusOf(reply: ErrorReply): Partial<StatusObject> {
   const metadata = new Metadata();
   metadata.set('error-code', reply.code);
   if (reply.field) metadata.set('error-field', reply.field);
+  if (reply.limit) metadata.set('error-limit', reply.limit);
+  if (reply.retryAfterSeconds !== undefined) metadata.set('retry-after', String(reply.retryAfterSeconds));
   return { code: reply.grpc, details: reply.message, metadata };
 }

@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     settings: loadServerSettings(),
     rollouts: new RolloutService(temporal, store, temporalSettings.taskQueue),
     payloadCodec: { codec, namespace: temporalSettings.namespace },
+    temporal,
   });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });

@@ -4,6 +4,7 @@ import type { ConfigStore } from '../activities/storage/configStore';
 import { keyFromFile } from '../common/keyFiles';
 import type { Logger } from '../common/logger';
 import type { ServerSettings } from '../common/settings';
+import type { Client } from '@temporalio/client';
 import { Authenticator } from './auth/authenticator';
 import type { TokenVerifier } from './auth/tokenVerifier';
 import type { RolloutService } from './rollouts/rolloutService';
@@ -13,6 +14,9 @@ import { InstanceGrantIssuer } from './grpc/instanceGrants';
 import { startGrpcServer, stopGrpcServer } from './grpc/grpcServer';
 import { createHttpApp } from './http/app';
 import type { PayloadCodecEndpoint } from './http/codecRoutes';
+import { RequestLimits } from './limits/requestLimits';
+import { StreamQuota } from './limits/streamQuota';
+import { RunningRolloutQuota } from './rollouts/runningRolloutQuota';
 
 export interface PlatformServer {
   readonly grpcPort: number;
@@ -29,14 +33,19 @@ export async function startPlatformServer(deps: {
   readonly settings: ServerSettings;
   readonly rollouts?: RolloutService;
   readonly payloadCodec?: PayloadCodecEndpoint;
+  /** The Temporal client rollouts run on: counts a tenant's running rollouts for its quota. */
+  readonly temporal?: Client;
 }): Promise<PlatformServer> {
   const { settings, logger } = deps;
   // Keys are fetched before listening so no request waits for, or fails on, the first JWKS download.
   await deps.verifier.hydrate();
-  const authenticator = new Authenticator(deps.verifier);
+  const { limits } = settings;
+  const authenticator = new Authenticator(deps.verifier, new RequestLimits(limits));
   const reader = new CachedConfigReader(deps.store, {
     ttlMs: settings.cacheTtlMs,
     maxEntries: settings.cacheMaxEntries,
+    maxBytes: settings.cacheMaxBytes,
+    negativeTtlMs: settings.cacheNegativeTtlMs,
   });
 
   const grants = new InstanceGrantIssuer(
@@ -56,6 +65,13 @@ export async function startPlatformServer(deps: {
       rollouts: deps.rollouts,
       payloadCodec: deps.payloadCodec,
       codecCorsOrigins: settings.codecCorsOrigins,
+      streams: new StreamQuota({
+        perIdentity: limits.streamsPerIdentity,
+        perTenant: limits.streamsPerTenant,
+      }),
+      runningRollouts: deps.temporal
+        ? new RunningRolloutQuota(deps.temporal, limits.runningRolloutsPerTenant)
+        : undefined,
     }),
     settings.bindAddress,
     settings.httpPort,

@@ -5,7 +5,7 @@ import {
   ValueTooLargeError,
   VersionConflictError,
 } from '../../common/errors';
-import { assertConfigKey, assertServiceName, isTenantId } from '../../common/identifiers';
+import { assertConfigKey, assertServiceName, assertTenantId } from '../../common/identifiers';
 import type { StorageSettings } from '../../common/settings';
 import { type RegisteredStrategy, type StorageClients, StrategyRegistry } from './registry';
 import { SchemaPool } from './schemaPool';
@@ -72,6 +72,11 @@ export class ConfigStore {
     return this.route(address).normalized;
   }
 
+  /** A checked, normalized address from request input (see StrategyRegistry.address). */
+  address(tenantId: string, key: unknown, service: unknown): ConfigAddress {
+    return this.registry.address(tenantId, key, service);
+  }
+
   async getLive(address: ConfigAddress): Promise<ConfigVersion> {
     const { strategy, normalized } = this.route(address);
     return strategy.getLive(normalized);
@@ -125,7 +130,7 @@ export class ConfigStore {
 
   /** A tenant's live configuration across every backend, optionally narrowed to one service. */
   async list(tenantId: string, service?: string): Promise<ConfigVersion[]> {
-    assertTenant(tenantId);
+    assertTenantId(tenantId);
     if (service !== undefined) assertServiceName(service);
     const perBackend = await Promise.all(
       this.registry.all.map(async ({ prefix, strategy }) =>
@@ -176,7 +181,7 @@ export class ConfigStore {
   }
 
   async listSchemas(tenantId: string): Promise<StoredSchema[]> {
-    assertTenant(tenantId);
+    assertTenantId(tenantId);
     return this.requireSchemas().registry.list(tenantId);
   }
 
@@ -187,9 +192,7 @@ export class ConfigStore {
 
   /** A schema is per tenant and key (every service's values of a per-service key share it). */
   private routeKey(tenantId: string, key: string): void {
-    assertTenant(tenantId);
-    assertConfigKey(key);
-    this.registry.resolve(key);
+    this.registry.resolveKey(tenantId, key);
   }
 
   private owns(prefix: string, key: string): boolean {
@@ -202,20 +205,8 @@ export class ConfigStore {
   }
 
   private route(address: ConfigAddress): RegisteredStrategy & { normalized: ConfigAddress } {
-    assertTenant(address.tenantId);
-    assertConfigKey(address.key);
-    const entry = this.registry.resolve(address.key);
-    if (!entry.strategy.perService) {
-      return { ...entry, normalized: { tenantId: address.tenantId, key: address.key } };
-    }
-    if (address.service === undefined || address.service === '') {
-      throw new InvalidArgumentError(`service is required for "${entry.prefix}" keys`, 'service');
-    }
-    assertServiceName(address.service);
-    return {
-      ...entry,
-      normalized: { tenantId: address.tenantId, key: address.key, service: address.service },
-    };
+    const normalized = this.registry.address(address.tenantId, address.key, address.service);
+    return { ...this.registry.resolve(normalized.key), normalized };
   }
 
   /** The value as the backend will store it, once it passes every check; throws naming the first failure. */
@@ -243,11 +234,6 @@ export class ConfigStore {
       await this.schemas.pool.validate(address.tenantId, key, strategy.format, value, stored.schema);
     return value;
   }
-}
-
-function assertTenant(tenantId: string): void {
-  // The tenant comes from a verified token; a malformed one here is a bug upstream, never user input.
-  if (!isTenantId(tenantId)) throw new InvalidArgumentError('tenant id is malformed', 'tenantId');
 }
 
 function assertVersion(version: number, field: string, min = 1): void {

@@ -1,10 +1,11 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { UnknownPrefixError } from '../../common/errors';
+import { InvalidArgumentError, UnknownPrefixError } from '../../common/errors';
+import { assertConfigKey, assertServiceName, assertTenantId } from '../../common/identifiers';
 import type { StorageSettings } from '../../common/settings';
 import { DynamoDbConfigStrategy } from './dynamoDbStrategy';
 import { SsmConfigStrategy } from './ssmStrategy';
-import type { ConfigStrategy } from './types';
+import type { ConfigAddress, ConfigStrategy } from './types';
 
 export interface StorageClients {
   readonly dynamodb: DynamoDBClient;
@@ -51,6 +52,38 @@ export class StrategyRegistry {
 
   get all(): readonly RegisteredStrategy[] {
     return this.entries;
+  }
+
+  /**
+   * The one place a ConfigAddress is made from input (a request, a rollout, a store call): every name
+   * checked and bounded, and a service only where the key's backend keeps values per service. Caches,
+   * locks and workflow ids are keyed on what this returns, so two spellings of one address cannot
+   * take two slots, and a service sent with a tenant-wide key is refused rather than carried along.
+   */
+  address(tenantId: string, key: unknown, service: unknown): ConfigAddress {
+    const { prefix, strategy } = this.resolveKey(tenantId, key);
+    const given = service === undefined || service === '' ? undefined : service;
+    if (!strategy.perService) {
+      if (given !== undefined) {
+        throw new InvalidArgumentError(
+          `"${prefix}" keys are tenant-wide: send no service with them`,
+          'service',
+        );
+      }
+      return { tenantId, key: key as string };
+    }
+    if (given === undefined) {
+      throw new InvalidArgumentError(`service is required for "${prefix}" keys`, 'service');
+    }
+    assertServiceName(given);
+    return { tenantId, key: key as string, service: given };
+  }
+
+  /** Tenant and key checked, and the key's backend: for what is kept per tenant and key (schemas). */
+  resolveKey(tenantId: string, key: unknown): RegisteredStrategy {
+    assertTenantId(tenantId);
+    assertConfigKey(key);
+    return this.resolve(key);
   }
 
   /** The strategy for a key; an unknown prefix is an error, never a default. */

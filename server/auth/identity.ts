@@ -7,6 +7,8 @@ export interface Identity {
   /** The token's `sub`: who acted, for audit. */
   readonly subject: string;
   readonly roles: readonly Role[];
+  /** When the token expires (ms since the epoch): what it opened, a stream say, ends then too. */
+  readonly expiresAt: number;
 }
 
 export type Action =
@@ -18,10 +20,14 @@ export type Action =
   | 'payload:decode'
   | 'payload:encode';
 
+/**
+ * Services read their tenant's config and nothing more: their token sits on every instance, so it is
+ * the likeliest to leak, and rollouts (their plans, histories, actors, streams) are no business of theirs.
+ */
 const ROLES_ALLOWED: Record<Action, readonly Role[]> = {
   'config:read': ['release_manager', 'operator', 'service'],
   'config:write': ['release_manager'],
-  'rollout:read': ['release_manager', 'operator', 'service'],
+  'rollout:read': ['release_manager', 'operator'],
   'rollout:act': ['release_manager'],
   'instance:grant': ['service', 'pool_service'],
   // Temporal payloads of every tenant: no tenant role may open them.

@@ -69,6 +69,8 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
       return {
         tenantId: payload[TENANT_CLAIM] as string,
         subject: typeof payload.sub === 'string' ? payload.sub : '',
+        // assertPlatformClaims made sure there is one.
+        expiresAt: (payload.exp as number) * 1000,
         roles: rolesFromGroups(
           Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [],
         ),
@@ -77,10 +79,25 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
   };
 }
 
-/** aws-jwt-verify accepts a token without `exp`, and knows nothing of tenants: both are ours to insist on. */
+/** How far ahead of this server's clock an issuer's may run: NTP keeps real clocks well within it. */
+const MAX_CLOCK_SKEW_SECONDS = 30;
+
+/**
+ * aws-jwt-verify accepts a token without `exp`, one issued in the future (it does not read `iat`), and
+ * knows nothing of tenants: all three are ours to insist on. A future `iat` is a forged or mis-issued
+ * token, or one minted to outlive its apparent age.
+ */
 function assertPlatformClaims(payload: JwtPayload): void {
   if (typeof payload.exp !== 'number')
     throw new UnauthenticatedError('token has no expiry (exp)', 'authorization');
+  if (payload.iat !== undefined && typeof payload.iat !== 'number')
+    throw new UnauthenticatedError('token has a malformed issue time (iat)', 'authorization');
+  if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_SECONDS) {
+    throw new UnauthenticatedError(
+      "token was issued in the future (iat): check the issuer's clock",
+      'authorization',
+    );
+  }
   if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
     throw new UnauthenticatedError('token has no subject (sub)', 'authorization');
   }

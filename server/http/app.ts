@@ -3,6 +3,8 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import type { ConfigStore } from '../../activities/storage/configStore';
 import type { Logger } from '../../common/logger';
 import type { Authenticator } from '../auth/authenticator';
+import type { StreamQuota } from '../limits/streamQuota';
+import type { RunningRolloutQuota } from '../rollouts/runningRolloutQuota';
 import { assertNoTenantNamed } from '../auth/tenantSmuggling';
 import type { CachedConfigReader } from '../configReader';
 import type { RolloutService } from '../rollouts/rolloutService';
@@ -26,6 +28,10 @@ export interface HttpAppDeps {
   readonly payloadCodec?: PayloadCodecEndpoint;
   /** Origins (the Temporal UI's) that may call /codec from a browser. */
   readonly codecCorsOrigins: readonly string[];
+  /** Open progress streams per identity and tenant. */
+  readonly streams: StreamQuota;
+  /** Running rollouts per tenant; without it (no Temporal client given) starts are not counted. */
+  readonly runningRollouts?: RunningRolloutQuota;
   readonly logger: Logger;
 }
 
@@ -80,7 +86,17 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
 
   app.use('/v1', configRoutes({ reader: deps.reader, authenticate }));
   app.use('/v1', schemaRoutes({ store: deps.store, authenticate }));
-  if (deps.rollouts) app.use('/v1', rolloutRoutes({ rollouts: deps.rollouts, authenticate }));
+  if (deps.rollouts) {
+    app.use(
+      '/v1',
+      rolloutRoutes({
+        rollouts: deps.rollouts,
+        authenticate,
+        streams: deps.streams,
+        runningRollouts: deps.runningRollouts,
+      }),
+    );
+  }
   app.use(unmatchedRoute({ rolloutsAvailable: deps.rollouts !== undefined }));
   app.use(problemErrorHandler(deps.logger));
   return app;

@@ -40,8 +40,14 @@ const listOf = (
   },
 });
 
+/** 429: over a rate limit or quota (`limit` names it); `Retry-After` says when to try again. */
+const limited: OpenAPIV3.ResponseObject = {
+  ...problem,
+  headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait' } },
+};
+
 const errors = (...codes: number[]): Record<string, OpenAPIV3.ResponseObject> =>
-  Object.fromEntries(codes.map((code) => [String(code), problem]));
+  Object.fromEntries(codes.map((code) => [String(code), code === 429 ? limited : problem]));
 
 const valueSchemaResponse = (description: string): OpenAPIV3.ResponseObject => ({
   description,
@@ -74,7 +80,7 @@ const action = (name: string, summary: string): OpenAPIV3.PathItemObject => ({
         description: 'Accepted; the progress it led to',
         content: { 'application/json': { schema: { $ref: '#/components/schemas/Rollout' } } },
       },
-      ...errors(400, 401, 403, 404, 409, 503),
+      ...errors(400, 401, 403, 404, 409, 429, 503),
     },
   },
 });
@@ -87,7 +93,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
     description:
       'Per-tenant configuration and its staged rollouts. Every /v1 call needs `Authorization: Bearer <Cognito JWT>`; ' +
       'the tenant and the actor come from the token only. Release managers (group release-managers) act; ' +
-      'operators and services read.',
+      'operators read config and rollouts; services read config only.',
   },
   servers: [{ url: '/' }],
   security: [{ bearer: [] }],
@@ -118,7 +124,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         parameters: [{ $ref: '#/components/parameters/Service' }],
         responses: {
           '200': listOf('ConfigEntry', 'Live entries'),
-          ...errors(400, 401, 403, 503),
+          ...errors(400, 401, 403, 429, 503),
         },
       },
     },
@@ -141,7 +147,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             description: 'The entry',
             content: { 'application/json': { schema: { $ref: '#/components/schemas/ConfigEntry' } } },
           },
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -172,7 +178,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         ],
         responses: {
           '200': listOf('ConfigVersion', 'A page of versions', { nextPageToken: { type: 'string' } }),
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -183,7 +189,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         tags: ['schemas'],
         responses: {
           '200': listOf('ValueSchema', 'Schemas'),
-          ...errors(401, 403, 503),
+          ...errors(401, 403, 429, 503),
         },
       },
     },
@@ -195,7 +201,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         parameters: [{ $ref: '#/components/parameters/Key' }],
         responses: {
           '200': valueSchemaResponse('The schema'),
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
       put: {
@@ -210,7 +216,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         },
         responses: {
           '200': valueSchemaResponse('The schema as stored'),
-          ...errors(400, 401, 403, 409, 422, 503),
+          ...errors(400, 401, 403, 409, 422, 429, 503),
         },
       },
       delete: {
@@ -221,7 +227,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         parameters: [{ $ref: '#/components/parameters/Key' }],
         responses: {
           '204': { description: 'Removed' },
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -240,7 +246,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             headers: { Location: { schema: { type: 'string' } } },
             content: { 'application/json': { schema: { $ref: '#/components/schemas/RolloutStarted' } } },
           },
-          ...errors(400, 401, 403, 404, 409, 413, 422, 503),
+          ...errors(400, 401, 403, 404, 409, 413, 422, 429, 503),
         },
       },
       get: {
@@ -259,7 +265,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         ],
         responses: {
           '200': listOf('RolloutSummary', 'A page of rollouts', { nextPageToken: { type: 'string' } }),
-          ...errors(400, 401, 403, 503),
+          ...errors(400, 401, 403, 429, 503),
         },
       },
     },
@@ -274,7 +280,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             description: 'Progress',
             content: { 'application/json': { schema: { $ref: '#/components/schemas/Rollout' } } },
           },
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -290,7 +296,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         parameters: [rolloutIdParameter],
         responses: {
           '200': listOf('TimelineEntry', 'Timeline, oldest first'),
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -307,7 +313,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             description: 'An event stream',
             content: { 'text/event-stream': { schema: { type: 'string' } } },
           },
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 401, 403, 404, 429, 503),
         },
       },
     },
@@ -338,6 +344,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           status: { type: 'integer' },
           detail: { type: 'string' },
           field: { type: 'string' },
+          limit: { type: 'string', description: 'For 429: the rate limit or quota exceeded' },
         },
       },
       ConfigEntry: {

@@ -6,8 +6,16 @@ import { errorReply } from '../errorStatus';
 /** RFC 9457 problem details: every error the API answers has this shape and media type. */
 export function sendProblem(
   response: Response,
-  problem: { status: number; code: string; detail: string; field?: string },
+  problem: {
+    status: number;
+    code: string;
+    detail: string;
+    field?: string;
+    limit?: string;
+    retryAfterSeconds?: number;
+  },
 ): void {
+  if (problem.retryAfterSeconds !== undefined) response.set('retry-after', String(problem.retryAfterSeconds));
   response
     .status(problem.status)
     .type('application/problem+json')
@@ -17,6 +25,7 @@ export function sendProblem(
       status: problem.status,
       detail: problem.detail,
       ...(problem.field ? { field: problem.field } : {}),
+      ...(problem.limit ? { limit: problem.limit } : {}),
     });
 }
 
@@ -64,6 +73,8 @@ export function problemErrorHandler(logger: Logger): ErrorRequestHandler {
       code: reply.code,
       detail: reply.message,
       field: reply.field,
+      limit: reply.limit,
+      retryAfterSeconds: reply.retryAfterSeconds,
     });
   };
 }

@@ -2,7 +2,9 @@ import { type Response, Router } from 'express';
 import type { RolloutState } from '../../common/rollout';
 import type { Identity } from '../auth/identity';
 import { ROLLOUT_ACTIONS, type RolloutView, type StartRolloutBody } from '../../common/rolloutApi';
+import type { StreamQuota } from '../limits/streamQuota';
 import type { RolloutService } from '../rollouts/rolloutService';
+import type { RunningRolloutQuota } from '../rollouts/runningRolloutQuota';
 import type { Authenticate } from './authenticate';
 import { optionalPositiveInteger, optionalString } from './requestValues';
 
@@ -10,14 +12,20 @@ const FINISHED: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED']
 const STREAM_POLL_MS = 1_000;
 const STREAM_HEARTBEAT_MS = 15_000;
 
-/** Release managers start and steer rollouts; operators and services read them. Always within the caller's tenant. */
-export function rolloutRoutes(deps: { rollouts: RolloutService; authenticate: Authenticate }): Router {
-  const { rollouts, authenticate } = deps;
+/** Release managers start and steer rollouts; operators read them. Always within the caller's tenant. */
+export function rolloutRoutes(deps: {
+  rollouts: RolloutService;
+  authenticate: Authenticate;
+  streams: StreamQuota;
+  runningRollouts?: RunningRolloutQuota;
+}): Router {
+  const { rollouts, authenticate, streams, runningRollouts } = deps;
   const router = Router();
 
   router.post('/rollouts', async (request, response) => {
     const identity = await authenticate(request, 'rollout:act');
-    const started = await rollouts.start(identity, request.body as StartRolloutBody);
+    const start = () => rollouts.start(identity, request.body as StartRolloutBody);
+    const started = await (runningRollouts ? runningRollouts.admit(identity.tenantId, start) : start());
     response.status(202).location(`/v1/rollouts/${started.rolloutId}`).json(started);
   });
 
@@ -53,9 +61,14 @@ export function rolloutRoutes(deps: { rollouts: RolloutService; authenticate: Au
 
   router.get('/rollouts/:rolloutId/events', async (request, response) => {
     const identity = await authenticate(request, 'rollout:read');
-    // The first read happens before the stream opens, so a bad id still gets a proper problem response.
-    const first = await rollouts.get(identity, request.params.rolloutId);
-    await streamProgress(response, first, identity, (id, rollout) => rollouts.get(id, rollout));
+    const release = streams.acquire(identity);
+    try {
+      // The first read happens before the stream opens, so a bad id still gets a proper problem response.
+      const first = await rollouts.get(identity, request.params.rolloutId);
+      await streamProgress(response, first, identity, (id, rollout) => rollouts.get(id, rollout));
+    } finally {
+      release();
+    }
   });
 
   return router;
@@ -63,7 +76,9 @@ export function rolloutRoutes(deps: { rollouts: RolloutService; authenticate: Au
 
 /**
  * Server-sent events: `progress` each time the rollout's progress changes, `end` once it is over, a
- * comment now and then so proxies keep the connection open. Stops when the client goes away.
+ * comment now and then so proxies keep the connection open. Stops when the client goes away, and when
+ * the caller's token expires, with an `error` event saying so: a stream is no longer-lived credential
+ * than the token that opened it.
  */
 async function streamProgress(
   response: Response,
@@ -97,8 +112,17 @@ async function streamProgress(
       send('end', { state: view.state });
       break;
     }
-    await new Promise((resolve) => setTimeout(resolve, STREAM_POLL_MS));
+    const untilExpiry = identity.expiresAt - Date.now();
+    if (untilExpiry > 0)
+      await new Promise((resolve) => setTimeout(resolve, Math.min(STREAM_POLL_MS, untilExpiry)));
     if (closed) break;
+    if (Date.now() >= identity.expiresAt) {
+      send('error', {
+        code: 'Unauthenticated',
+        detail: 'your token expired: the stream is closed; open it again with a fresh token',
+      });
+      break;
+    }
     try {
       view = await read(identity, first.rolloutId);
     } catch (error) {

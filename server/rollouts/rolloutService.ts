@@ -186,12 +186,8 @@ export class RolloutService {
         'value',
       );
     }
-    // The lock (the workflow id) is the stored key's: a service named on a tenant-wide key is no second key.
-    const address = this.store.normalize({
-      tenantId: identity.tenantId,
-      key: input.key,
-      service: input.service,
-    });
+    // The lock (the workflow id) is the stored key's: a service named on a tenant-wide key is refused.
+    const address = this.store.address(identity.tenantId, input.key, input.service);
     if (input.remove) {
       // Only a key that is live can be removed; this also validates the key and service.
       await this.store.getLive(address);

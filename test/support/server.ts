@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
+import type { ConfigStore } from '../../activities/storage/configStore';
 import { createLogger } from '../../common/logger';
 import {
   loadRolloutWorkerSettings,
@@ -38,7 +39,15 @@ export interface TestServer extends PlatformServer {
  */
 const READ_CACHE_TTL_MS = '1000';
 
-export async function startTestServer(options: { rollouts?: boolean } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  readonly rollouts?: boolean;
+  /** Config service settings (limits, cache bounds) over the test defaults, as environment variables. */
+  readonly env?: Record<string, string>;
+  /** Wraps the store the config service reads through (a counting decorator, say); the worker's is real. */
+  readonly wrapStore?: (store: ConfigStore) => ConfigStore;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const clients = stackClients();
   const store = stackStore(clients);
   const logger = createLogger({ component: 'test' }, 'error');
@@ -63,7 +72,7 @@ export async function startTestServer(options: { rollouts?: boolean } = {}): Pro
     rollouts = new RolloutService(temporal, store, taskQueue);
   }
   const server = await startPlatformServer({
-    store,
+    store: options.wrapStore ? options.wrapStore(store) : store,
     verifier: createTokenVerifier(localAuthSettings()),
     logger,
     settings: loadServerSettings({
@@ -73,9 +82,11 @@ export async function startTestServer(options: { rollouts?: boolean } = {}): Pro
       HTTP_PORT: '0',
       CONFIG_CACHE_TTL_MS: READ_CACHE_TTL_MS,
       CODEC_CORS_ORIGINS: temporalUiUrl(),
+      ...options.env,
     }),
     rollouts,
     payloadCodec,
+    temporal,
   });
   return {
     ...server,

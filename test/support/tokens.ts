@@ -85,4 +85,11 @@ export const badTokens: Record<string, { make: () => string; reason: RegExp }> =
     make: () => signJwt({ ...devTokenClaims(base), 'custom:tenantId': '../acme' }, keys()),
   },
   'no expiry': { reason: /expiry/, make: () => withoutClaim('exp') },
+  'issued in the future': {
+    reason: /issued in the future/,
+    make: () => {
+      const inAnHour = Math.floor(Date.now() / 1000) + 3600;
+      return signJwt(devTokenClaims(base, inAnHour), keys());
+    },
+  },
 };

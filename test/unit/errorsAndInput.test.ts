@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import {
   BackendUnavailableError,
+  LimitExceededError,
   NotFoundError,
   PermissionDeniedError,
   UnauthenticatedError,
@@ -23,8 +24,16 @@ describe('error status mapping', () => {
     [new UnauthenticatedError('who?'), 401, status.UNAUTHENTICATED],
     [new PermissionDeniedError('no'), 403, status.PERMISSION_DENIED],
     [new BackendUnavailableError('down'), 503, status.UNAVAILABLE],
+    [new LimitExceededError('identity-rate', 'slow down', 2), 429, status.RESOURCE_EXHAUSTED],
   ])('%p maps to HTTP %i and gRPC %i', (error, http, grpc) => {
     expect(errorReply(error)).toMatchObject({ http, grpc, code: error.code });
+  });
+
+  test('a limit exceeded carries which limit and when to retry', () => {
+    expect(errorReply(new LimitExceededError('tenant-streams', 'too many', 5))).toMatchObject({
+      limit: 'tenant-streams',
+      retryAfterSeconds: 5,
+    });
   });
 
   test('an unexpected error is internal and leaks no detail', () => {
@@ -52,9 +61,15 @@ describe('tenant smuggling check', () => {
 
 describe('roles and credentials', () => {
   test('an operator may read config but not act on rollouts', () => {
-    const operator = { tenantId: 'a', subject: 's', roles: ['operator'] as const };
+    const operator = { tenantId: 'a', subject: 's', roles: ['operator'] as const, expiresAt: 0 };
     expect(() => authorize(operator, 'config:read')).not.toThrow();
     expect(() => authorize(operator, 'rollout:act')).toThrow(/release-managers/);
+  });
+
+  test('a service may read config and nothing about rollouts', () => {
+    const service = { tenantId: 'a', subject: 's', roles: ['service'] as const, expiresAt: 0 };
+    expect(() => authorize(service, 'config:read')).not.toThrow();
+    expect(() => authorize(service, 'rollout:read')).toThrow(/operators/);
   });
 
   test.each([undefined, '', 'Bearer', 'Token abc', 'Bearer a b'])(
@@ -128,6 +143,15 @@ describe('settings', () => {
         /INSTANCE_ALLOWED_PORTS/,
       );
     }
+  });
+
+  test('missing keys are remembered no longer than values, so the rollout waits out both alike', () => {
+    expect(loadServerSettings({}).cacheNegativeTtlMs).toBe(1000);
+    expect(
+      loadServerSettings({ CONFIG_CACHE_TTL_MS: '500', CONFIG_CACHE_NEGATIVE_TTL_MS: '3000' })
+        .cacheNegativeTtlMs,
+    ).toBe(500);
+    expect(loadServerSettings({ CONFIG_CACHE_TTL_MS: '0' }).cacheNegativeTtlMs).toBe(0);
   });
 });
 

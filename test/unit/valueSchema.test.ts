@@ -7,6 +7,7 @@ const checker = new ValueSchemaChecker(500);
 const compileValueSchema = (schema: unknown) => checker.compile(schema);
 const assertMatchesSchema = (key: string, format: ValueFormat, value: string, schema: unknown) =>
   checker.assertMatches(key, format, value, schemaText(schema));
+import { thrownBy } from '../support/thrown';
 
 const FLAGS_SCHEMA = {
   type: 'object',
@@ -15,15 +16,7 @@ const FLAGS_SCHEMA = {
   additionalProperties: false,
 };
 
-function violationOf(run: () => void): SchemaViolationError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof SchemaViolationError) return error;
-    throw error;
-  }
-  throw new Error('expected a schema violation');
-}
+const violationOf = (run: () => void) => thrownBy(run, SchemaViolationError);
 
 describe('value schemas', () => {
   test('a JSON value that matches passes', () => {
