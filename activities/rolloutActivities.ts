@@ -1,7 +1,7 @@
 import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ServiceInstance } from '../common/cloudMap';
-import { type ErrorCode, InvalidArgumentError, NotFoundError, PlatformError } from '../common/errors';
+import { type ErrorCode, NotFoundError, PlatformError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { DEFAULT_PUSH_SETTINGS, type PushSettings, type RolloutRequest } from '../common/rollout';
 import type { CloudMapDiscovery } from './discovery/cloudMapDiscovery';
@@ -100,13 +100,9 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
     async prepareRollout(request: RolloutRequest): Promise<PreparedRollout> {
       const address = addressOf(request);
       // The workflow id is the one-rollout lock: it must name the key as storage does, or a second id
-      // (a service added to a tenant-wide key) would be a second lock on the same key.
-      if (store.normalize(address).service !== request.service) {
-        throw new InvalidArgumentError(
-          `service must not be given for the tenant-wide key "${request.key}"`,
-          'service',
-        );
-      }
+      // (a service added to a tenant-wide key) would be a second lock on the same key. Refused
+      // (InvalidArgument, field service) by the address check, before anything is written.
+      store.normalize(address);
       if (request.change.kind === 'set') await store.validate(address, request.change.value);
       const previous = await liveOrNone(address);
       const existing =

@@ -57,12 +57,9 @@ export async function rollOutParameterChange(
   let newest: HistoryEntry | undefined;
   try {
     assertConfigKey(address.key);
-    // A tenant-wide key (tenant_config_) lives in DynamoDB: a parameter of that name is someone's
-    // lookalike, and rolling it out would roll out the DynamoDB key. Dropped, not retried.
-    if (deps.store.normalize(address).service === undefined) {
-      return ignored(deps, change, `${name} is not a Parameter Store key: ${address.key} is tenant-wide`);
-    }
-    // Validates tenant, service and prefix too: the same rules as every other write.
+    // Validates tenant, service and prefix too: the same rules as every other write. A tenant-wide key
+    // (tenant_config_) lives in DynamoDB: a parameter of that name, which names a service, is someone's
+    // lookalike, and rolling it out would roll out the DynamoDB key. Refused, so dropped, not retried.
     newest = await deps.store.latest(address);
   } catch (error) {
     if (error instanceof PlatformError && error.code !== 'BackendUnavailable') {

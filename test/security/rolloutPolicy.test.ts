@@ -363,7 +363,7 @@ test('a Parameter Store event naming a tenant-wide key is dropped: the DynamoDB 
     // Answered, not thrown: EventBridge does not retry it.
     await expect(rollOutParameterChange(change, deps)).resolves.toEqual({
       outcome: 'ignored',
-      reason: `${name} is not a Parameter Store key: ${key} is tenant-wide`,
+      reason: `${name} is not a platform config key: "tenant_config_" keys are tenant-wide: send no service with them`,
     });
   }
   expect(logged).toHaveLength(3);

@@ -146,12 +146,12 @@ describe('settings', () => {
   });
 
   test('missing keys are remembered no longer than values, so the rollout waits out both alike', () => {
-    expect(loadServerSettings({}).cacheNegativeTtlMs).toBe(1000);
+    expect(loadServerSettings(SERVER_KEYS).cacheNegativeTtlMs).toBe(1000);
     expect(
-      loadServerSettings({ CONFIG_CACHE_TTL_MS: '500', CONFIG_CACHE_NEGATIVE_TTL_MS: '3000' })
+      loadServerSettings({ ...SERVER_KEYS, CONFIG_CACHE_TTL_MS: '500', CONFIG_CACHE_NEGATIVE_TTL_MS: '3000' })
         .cacheNegativeTtlMs,
     ).toBe(500);
-    expect(loadServerSettings({ CONFIG_CACHE_TTL_MS: '0' }).cacheNegativeTtlMs).toBe(0);
+    expect(loadServerSettings({ ...SERVER_KEYS, CONFIG_CACHE_TTL_MS: '0' }).cacheNegativeTtlMs).toBe(0);
   });
 });
 
