@@ -42,9 +42,10 @@ export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefresh
     Refresh: authenticatedUnary(
       deps,
       (request) => parseRefreshRequest(request, open),
-      (parsed) => {
+      async (parsed) => {
         const { address, delivery } = parsed;
         assertServesTenant(deps.tenancy, address.tenantId, deps.service, 'tenant_id');
+        const statusBefore = await deps.keyStatus(address);
         const outcome = held.applyPush(address, delivery);
         const fields = {
           tenantId: address.tenantId,
@@ -58,7 +59,11 @@ export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefresh
         };
         if (outcome.applied) logger.info(delivery.revertFrom ? 'rollback applied' : 'push applied', fields);
         else logger.debug('push changed nothing: duplicate, outdated or not holding revert_from', fields);
-        return { held_version: outcome.heldVersion, applied: outcome.applied };
+        return {
+          held_version: outcome.heldVersion,
+          applied: outcome.applied,
+          key_status_before: statusBefore,
+        };
       },
     ),
     Health: authenticatedUnary(deps, parseHeldKeys, async ({ keys }) => ({

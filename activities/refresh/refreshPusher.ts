@@ -61,6 +61,7 @@ export interface PushTls {
   readonly serverNameSuffix: string;
 }
 
+type RefreshAnswer = { held_version: number; applied: boolean; key_status_before?: string };
 type HealthAnswer = { status: string; held_versions: number[]; key_statuses?: string[] };
 
 /** Codes after which trying again cannot help: the instance refused the push itself. */
@@ -105,22 +106,22 @@ export class RefreshPusher {
     // A candidate's health gate needs to know what was already wrong on instances other tenants share.
     const baseline = payload.revertFrom === undefined && !payload.removed;
     const outcome = await this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
-      if (baseline && instance.tenancy === 'pool') {
-        const before = await this.health(instance, payload, settings).catch(() => undefined);
-        if (before && keyStatusOf(before) !== 'SERVING') unhealthyBefore.push(instanceRef(instance));
-      }
       const request = toRefreshRequest(payload, (value) =>
         sealer.seal(instance.sealingKey, value, sealingContext(payload)),
       );
       const response = await this.withRetries(instance, settings, () =>
-        this.call<RefreshRequest, { held_version: number }>(
-          instance,
-          'Refresh',
-          request,
-          scope,
-          settings.timeoutMs,
-        ),
+        this.call<RefreshRequest, RefreshAnswer>(instance, 'Refresh', request, scope, settings.timeoutMs),
       );
+      // Only the call that applied the change saw the key as it was before it: a retry after a lost
+      // answer sees the change itself, so it excuses nothing.
+      if (
+        baseline &&
+        instance.tenancy === 'pool' &&
+        response.applied &&
+        response.key_status_before === 'NOT_SERVING'
+      ) {
+        unhealthyBefore.push(instanceRef(instance));
+      }
       // The instance answers what it holds: anything but the pushed version means it did not converge.
       return response.held_version === payload.version
         ? undefined

@@ -234,7 +234,7 @@ describe('pushes over gRPC', () => {
 
     const outcome = await push(flagsPush(tenant, 2, '{"beta":true}'));
 
-    expect(outcome.response).toEqual({ held_version: 2, applied: true });
+    expect(outcome.response).toEqual({ held_version: 2, applied: true, key_status_before: 'SERVING' });
     expect(await client.get(tenant, FLAGS)).toEqual({ version: 2, value: '{"beta":true}', format: 'json' });
     expect(changes).toEqual([
       {
@@ -281,7 +281,7 @@ describe('pushes over gRPC', () => {
 
     const stale = await push(flagsPush(tenant, 2, '{"v":2}'));
 
-    expect(stale.response).toEqual({ held_version: 3, applied: false });
+    expect(stale.response).toEqual({ held_version: 3, applied: false, key_status_before: 'SERVING' });
     expect((await client.get(tenant, FLAGS))?.value).toBe('{"v":3}');
     caller.close();
   });
@@ -298,8 +298,8 @@ describe('pushes over gRPC', () => {
     const revert = await push(flagsPush(tenant, 1, '{"v":1}', { revert_from: 2 }));
     const lateDuplicate = await push(flagsPush(tenant, 2, '{"v":2}'));
 
-    expect(revert.response).toEqual({ held_version: 1, applied: true });
-    expect(lateDuplicate.response).toEqual({ held_version: 1, applied: false });
+    expect(revert.response).toEqual({ held_version: 1, applied: true, key_status_before: 'SERVING' });
+    expect(lateDuplicate.response).toEqual({ held_version: 1, applied: false, key_status_before: 'SERVING' });
     expect(await client.get(tenant, FLAGS)).toEqual({ version: 1, value: '{"v":1}', format: 'json' });
     expect(changes.map((change) => [change.cause, change.heldVersion])).toEqual([
       ['push', 2],

@@ -240,6 +240,7 @@ describe('a push grant captured by an instance authorises nothing else', () => {
     expect((await caller.refresh(request, authorization)).response).toEqual({
       held_version: 7,
       applied: true,
+      key_status_before: 'SERVING',
     });
     const replayed = await caller.refresh(request, authorization);
     expect(replayed.code).toBe(grpc.status.UNAUTHENTICATED);

@@ -141,8 +141,16 @@ describe('a push without a valid push grant is refused with UNAUTHENTICATED', ()
 describe('an authenticated push', () => {
   test('applies and answers the held version; a repeat answers applied=false', async () => {
     const request = push({ tenant_id: 'applies', version: 3 });
-    expect((await pool.refresh(request)).response).toEqual({ held_version: 3, applied: true });
-    expect((await pool.refresh(request)).response).toEqual({ held_version: 3, applied: false });
+    expect((await pool.refresh(request)).response).toEqual({
+      held_version: 3,
+      applied: true,
+      key_status_before: 'SERVING',
+    });
+    expect((await pool.refresh(request)).response).toEqual({
+      held_version: 3,
+      applied: false,
+      key_status_before: 'SERVING',
+    });
     expect(pool.held.value({ tenantId: 'applies', key: 'tenant_config_featureFlags' })).toEqual({
       version: 3,
       value: '{"beta":true}',
@@ -157,7 +165,7 @@ describe('an authenticated push', () => {
       value: undefined,
       removed: true,
     });
-    expect(outcome.response).toEqual({ held_version: 2, applied: true });
+    expect(outcome.response).toEqual({ held_version: 2, applied: true, key_status_before: 'SERVING' });
     expect(pool.held.value({ tenantId: 'removes', key: 'tenant_config_featureFlags' })).toBeUndefined();
   });
 
@@ -167,8 +175,18 @@ describe('an authenticated push', () => {
     const outcome = await pool.refresh(
       push({ tenant_id: 'reverts', version: 1, value: '"one"', revert_from: 2 }),
     );
-    expect(outcome.response).toEqual({ held_version: 1, applied: true });
+    expect(outcome.response).toEqual({ held_version: 1, applied: true, key_status_before: 'SERVING' });
   });
+});
+
+test('a push answers how the key was served just before it, so a gate does not blame this change for it', async () => {
+  pool.health.unhealthyTenant = 'sick-before';
+  try {
+    const outcome = await pool.refresh(push({ tenant_id: 'sick-before', version: 2 }));
+    expect(outcome.response).toEqual({ held_version: 2, applied: true, key_status_before: 'NOT_SERVING' });
+  } finally {
+    pool.health.unhealthyTenant = undefined;
+  }
 });
 
 describe('a silo instance', () => {
@@ -184,6 +202,7 @@ describe('a silo instance', () => {
     expect((await silo.refresh(push())).response).toEqual({
       held_version: 1,
       applied: true,
+      key_status_before: 'SERVING',
     });
   });
 });
