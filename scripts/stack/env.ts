@@ -33,8 +33,6 @@ export function localStackEnv(): Record<string, string> {
     PUSH_VERIFY_KEY_FILE: path.join(localDir, 'push', 'public.pem'),
     COGNITO_USER_POOL_ID: LOCAL_ISSUER.userPoolId,
     COGNITO_CLIENT_ID: LOCAL_ISSUER.clientId,
-    // The SDK versions are pinned in the lock file; its notice concerns releases not used here.
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }
 
