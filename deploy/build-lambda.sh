@@ -25,7 +25,7 @@ rm -rf "$OUT_DIR"
 mkdir -p "$OUT_DIR"
 
 "$REPO_ROOT/node_modules/.bin/esbuild" "$ENTRY" \
-  --bundle --platform=node --target=node20 --format=cjs \
+  --bundle --platform=node --target=node24 --format=cjs \
   --external:'@aws-sdk/*' \
   --sourcemap --sources-content=false \
   --outfile="$OUT_DIR/index.js" --log-level=warning
