@@ -28,6 +28,12 @@ use_project_node() {
     return 1
   fi
   export PATH="$PROJECT_NODE_BIN:$PATH"
+  # An npm script started by the older npm hands its settings down as npm_config_*; two of them name that
+  # install's node-gyp and headers (~/.npmrc may set nodedir), and an addon compiled from source against
+  # them would not load in this Node. The wheel ships Node 24's headers where node-gyp looks for them.
+  unset npm_config_node_gyp
+  npm_config_nodedir="$(dirname "$(dirname "$(readlink -f "$PROJECT_NODE_BIN/node")")")"
+  export npm_config_nodedir
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
