@@ -3,7 +3,7 @@
 #   docker run IMAGE                              config service: REST 8080, gRPC 50051 (the default)
 #   docker run IMAGE node dist/server/worker.js   rollout worker: health on 8091
 # linux/amd64 only: @temporalio/core-bridge ships its native library for linux x86_64.
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

@@ -29,7 +29,7 @@ rm -rf "$OUT_DIR"
 mkdir -p "$OUT_DIR"
 
 "$REPO_ROOT/node_modules/.bin/esbuild" "index=$ENTRY" "schemaWorker=$SCHEMA_WORKER" \
-  --bundle --platform=node --target=node20 --format=cjs \
+  --bundle --platform=node --target=node24 --format=cjs \
   --external:'@aws-sdk/*' --external:tsx \
   --sourcemap --sources-content=false \
   --outdir="$OUT_DIR" --log-level=warning

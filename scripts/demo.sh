@@ -40,6 +40,9 @@ wait_for_state() {
 
 step "Installing what is missing (reuses .tools/ when present)"
 bash scripts/setup.sh
+# Everything below runs under Node 24, installed by setup when the machine's node is older.
+. scripts/project-node.sh
+use_project_node
 
 step "Starting the local stack and the config service"
 npx tsx scripts/stack.ts up

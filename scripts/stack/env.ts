@@ -40,8 +40,6 @@ export function localStackEnv(): Record<string, string> {
     PAYLOAD_KEY_FILE: path.join(localDir, 'payload', 'payload.key'),
     COGNITO_USER_POOL_ID: LOCAL_ISSUER.userPoolId,
     COGNITO_CLIENT_ID: LOCAL_ISSUER.clientId,
-    // The SDK versions are pinned in the lock file; its notice concerns releases not used here.
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }
 

@@ -38,6 +38,8 @@ const PLATFORM_KEY = {
   'Fn::If': ['CreatePlatformKey', { 'Fn::GetAtt': 'PlatformKey.Arn' }, { Ref: 'PlatformKmsKeyArn' }],
 };
 const KEY_TAG = 'config-rollout-key-user';
+// The current Node LTS, which every artefact names; Node 20 reached end of life on 2026-04-30.
+const NODE_MAJOR = 24;
 
 jest.setTimeout(120_000);
 
@@ -340,6 +342,58 @@ describe('deploy/template.yaml at rest', () => {
       'PlatformRolesTemporalPayloads',
       'PlatformRolesThroughServices',
     ]);
+  });
+});
+
+describe(`Node ${NODE_MAJOR} everywhere`, () => {
+  const read = (...file: string[]) => readFileSync(path.join(ROOT, ...file), 'utf8');
+
+  test(`package.json requires Node ${NODE_MAJOR} or newer`, () => {
+    const { engines } = JSON.parse(read('package.json')) as { engines?: { node?: string } };
+    expect(engines?.node).toBe(`>=${NODE_MAJOR}`);
+  });
+
+  test(`both stages of the image are built FROM node:${NODE_MAJOR}`, () => {
+    const dockerfile = read('Dockerfile');
+    expect(/^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)?.[1]).toMatch(new RegExp(`^node:${NODE_MAJOR}-`));
+    // No stage names its own base image, which could bring an older Node back.
+    expect(dockerfile.match(/^FROM .*$/gm)).toEqual(['FROM ${NODE_IMAGE} AS build', 'FROM ${NODE_IMAGE}']);
+  });
+
+  test(`the Lambda runs on nodejs${NODE_MAJOR}.x and its bundle targets node${NODE_MAJOR}`, () => {
+    expect(template().Resources.ParameterStoreChangeFunction?.Properties.Runtime).toBe(
+      `nodejs${NODE_MAJOR}.x`,
+    );
+    expect(read('deploy', 'build-lambda.sh').match(/--target=\S+/g)).toEqual([`--target=node${NODE_MAJOR}`]);
+  });
+
+  test(`setup installs Node ${NODE_MAJOR} where the machine's node is older`, () => {
+    expect(/^PROJECT_NODE_MAJOR=(\d+)$/m.exec(read('scripts', 'project-node.sh'))?.[1]).toBe(
+      String(NODE_MAJOR),
+    );
+    expect(/^NODE_WHEEL_VERSION="(\d+)\./m.exec(read('scripts', 'setup.sh'))?.[1]).toBe(String(NODE_MAJOR));
+  });
+
+  test('cfn-lint would catch a move back: the template on nodejs20.x fails the check', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'template-'));
+    try {
+      const endOfLife = read('deploy', 'template.yaml').replace(
+        `Runtime: nodejs${NODE_MAJOR}.x`,
+        'Runtime: nodejs20.x',
+      );
+      expect(endOfLife).toContain('Runtime: nodejs20.x');
+      writeFileSync(path.join(dir, 'template.yaml'), endOfLife);
+      const { code, stdout } = await outcome(toolPath('cfn-lint'), [
+        '--format',
+        'parseable',
+        '--',
+        path.join(dir, 'template.yaml'),
+      ]);
+      expect(code).not.toBe(0);
+      expect(stdout).toMatch(/W2531:Runtime 'nodejs20\.x' was deprecated/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
