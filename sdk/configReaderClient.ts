@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ConfigAddress, ValueFormat } from '../activities/storage/types';
 import type { Tenancy } from '../common/cloudMap';
 import { InvalidArgumentError } from '../common/errors';
-import { loadProto } from '../common/proto';
+import { CLIENT_CHANNEL_OPTIONS, loadProto } from '../common/proto';
 import type { ProtoGrpcType } from '../gen/proto/config';
 import type { ConfigServiceClient } from '../gen/proto/configsvc/v1/ConfigService';
 import type { GetConfigResponse__Output } from '../gen/proto/configsvc/v1/GetConfigResponse';
@@ -52,7 +52,7 @@ export class ConfigReaderClient {
     this.client = new proto.configsvc.v1.ConfigService(
       address,
       options.credentials ?? grpc.credentials.createInsecure(),
-      { 'grpc.service_config': RETRY_SERVICE_CONFIG },
+      { ...CLIENT_CHANNEL_OPTIONS, 'grpc.service_config': RETRY_SERVICE_CONFIG },
     );
     this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   }

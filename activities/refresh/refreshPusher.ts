@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { KeyObject } from 'node:crypto';
 import { instanceRef, type ServiceInstance } from '../../common/cloudMap';
 import type { Logger } from '../../common/logger';
-import { loadProto } from '../../common/proto';
+import { CLIENT_CHANNEL_OPTIONS, loadProto } from '../../common/proto';
 import {
   keysHash,
   type PushScope,
@@ -277,9 +277,12 @@ export class RefreshPusher {
               this.tls.certPem ? Buffer.from(this.tls.certPem) : null,
             ),
             // Instances are dialled by address; the certificate must name the service instead.
-            { 'grpc.ssl_target_name_override': `${instance.service}${this.tls.serverNameSuffix}` },
+            {
+              ...CLIENT_CHANNEL_OPTIONS,
+              'grpc.ssl_target_name_override': `${instance.service}${this.tls.serverNameSuffix}`,
+            },
           )
-        : new this.CacheRefresh(target, grpc.credentials.createInsecure());
+        : new this.CacheRefresh(target, grpc.credentials.createInsecure(), CLIENT_CHANNEL_OPTIONS);
       this.clients.set(target, client);
     }
     return client;
