@@ -13,8 +13,13 @@ import { payloadCodecFor } from './payloadEncryption/dataConverter';
 import { workerDataConverter } from './payloadEncryption/workerDataConverter';
 import { temporalConnectionOptions } from './temporalConnection';
 
+/** How long a health probe waits for Temporal before it counts as unreachable. */
+const TEMPORAL_PROBE_DEADLINE_MS = 2000;
+
 export interface RolloutWorker {
   readonly worker: Worker;
+  /** Whether Temporal answers now: a worker that cannot reach it runs nothing, whatever its state says. */
+  temporalReachable(): Promise<boolean>;
   /** Resolves when the worker has stopped (after `shutdown`). */
   run(): Promise<void>;
   shutdown(): Promise<void>;
@@ -51,6 +56,15 @@ export async function createRolloutWorker(deps: {
   let running: Promise<void> | undefined;
   return {
     worker,
+    temporalReachable: () =>
+      connection
+        .withDeadline(Date.now() + TEMPORAL_PROBE_DEADLINE_MS, () =>
+          connection.workflowService.getSystemInfo({}),
+        )
+        .then(
+          () => true,
+          () => false,
+        ),
     run() {
       running ??= (async () => {
         try {

@@ -1,4 +1,3 @@
-import { createServer } from 'node:http';
 import { createAwsClients } from '../activities/awsClients';
 import { createLogger } from '../common/logger';
 import {
@@ -8,6 +7,7 @@ import {
   loadTemporalSettings,
 } from '../common/settings';
 import { createRolloutWorker } from './rolloutWorker';
+import { startWorkerHealth } from './workerHealth';
 
 /** Entry point of the rollout worker: runs rollout workflows and their activities. */
 async function main(): Promise<void> {
@@ -21,11 +21,10 @@ async function main(): Promise<void> {
     rollout,
     logger,
   });
-  // For container health checks and the stack script: healthy while the worker polls.
-  const health = createServer((request, response) => {
-    const running = rolloutWorker.worker.getState() === 'RUNNING';
-    response.writeHead(request.url === '/healthz' ? (running ? 200 : 503) : 404).end();
-  }).listen(rollout.healthPort, rollout.bindAddress);
+  const health = await startWorkerHealth(rolloutWorker, {
+    host: rollout.bindAddress,
+    port: rollout.healthPort,
+  });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.info('shutting down: finishing running tasks', { signal });
