@@ -2,6 +2,7 @@ import { DescribeParametersCommand, type ParameterMetadata } from '@aws-sdk/clie
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createAwsClients } from '../activities/awsClients';
 import { SSM_ROOT } from '../common/constants';
 import { createLogger } from '../common/logger';
@@ -83,21 +84,31 @@ function isWatched(name: string): boolean {
   return name.startsWith(WATCHED_PATH.endsWith('/') ? WATCHED_PATH : `${WATCHED_PATH}/`);
 }
 
+/** What /healthz answers: healthy only while polls go through, so a broken bus is never silent. */
+let health: { readonly healthy: boolean; readonly reason?: string } = { healthy: false, reason: 'starting' };
+
+/**
+ * Polls for ever. A poll that fails (the emulator restarted and lost the rule or its queue, say) marks
+ * the stand-in unhealthy and has the rule and its queue made again on the next poll.
+ */
 async function watch(): Promise<void> {
-  const rule = await EventRuleOnMoto.create(
-    { eventBridge, sqs },
-    process.env.LOCAL_EVENTBRIDGE_RULE ?? 'config-service-parameter-store-change',
-    parameterStoreRulePattern(),
-  );
-  let known = await snapshot();
-  logger.info('watching Parameter Store for changes', {
-    path: WATCHED_PATH,
-    parameters: known.size,
-    duplicates: DUPLICATES,
-  });
+  let rule: EventRuleOnMoto | undefined;
+  let known: Map<string, ParameterMetadata> | undefined;
   for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     try {
+      rule ??= await EventRuleOnMoto.create(
+        { eventBridge, sqs },
+        process.env.LOCAL_EVENTBRIDGE_RULE ?? 'config-service-parameter-store-change',
+        parameterStoreRulePattern(),
+      );
+      if (!known) {
+        known = await snapshot();
+        logger.info('watching Parameter Store for changes', {
+          path: WATCHED_PATH,
+          parameters: known.size,
+          duplicates: DUPLICATES,
+        });
+      }
       const current = await snapshot();
       for (const [name, parameter] of current) {
         const before = known.get(name);
@@ -110,16 +121,29 @@ async function watch(): Promise<void> {
       }
       known = current;
       await deliverRouted(rule);
+      if (!health.healthy) logger.info('polling again');
+      health = { healthy: true };
     } catch (error) {
-      logger.warn('poll failed; trying again', { error });
+      const reason = `the last poll failed: ${error instanceof Error ? error.message : String(error)}`;
+      if (health.healthy || health.reason !== reason) {
+        logger.warn('poll failed; the rule and its queue are made again on the next poll', { error });
+      }
+      health = { healthy: false, reason };
+      rule = undefined;
     }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
 
-createServer((request, response) => {
-  response.writeHead(request.url === '/healthz' ? 200 : 404).end();
-}).listen(port, '127.0.0.1');
-watch().catch((error: unknown) => {
-  logger.error('cannot watch Parameter Store', { error });
-  process.exit(1);
+const healthServer = createServer((request, response) => {
+  if (request.url !== '/healthz') {
+    response.writeHead(404).end();
+    return;
+  }
+  response
+    .writeHead(health.healthy ? 200 : 503, { 'content-type': 'application/json' })
+    .end(JSON.stringify(health.healthy ? { status: 'ok' } : { status: 'unhealthy', reason: health.reason }));
+}).listen(port, '127.0.0.1', () => {
+  logger.info('health endpoint listening', { healthPort: (healthServer.address() as AddressInfo).port });
 });
+void watch();
