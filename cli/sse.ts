@@ -79,7 +79,11 @@ export async function* readServerSentEvents(
   const parser = new EventStreamParser();
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await reader.read().catch((error: unknown) => {
+        throw new EventStreamBrokenError(error instanceof Error ? error.message : String(error), {
+          cause: error,
+        });
+      });
       if (done) return;
       yield* parser.push(decoder.decode(value, { stream: true }));
     }
@@ -87,3 +91,6 @@ export async function* readServerSentEvents(
     await reader.cancel().catch(() => undefined);
   }
 }
+
+/** The connection under an event stream broke before the stream ended (fetch says "terminated"). */
+export class EventStreamBrokenError extends Error {}

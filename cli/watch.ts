@@ -4,7 +4,7 @@ import { rolloutPath } from './apiPaths';
 import type { Rollout } from './apiTypes';
 import { EXIT, exitCodeForFinalState } from './exitCodes';
 import type { ProgressDisplay } from './render/liveProgress';
-import { readServerSentEvents } from './sse';
+import { EventStreamBrokenError, readServerSentEvents } from './sse';
 
 /**
  * Follows a rollout over GET /v1/rollouts/{id}/events until it is over, showing each `progress` event,
@@ -29,6 +29,13 @@ export async function watchRollout(
     );
     return EXIT.unavailable;
   } catch (error) {
+    if (error instanceof EventStreamBrokenError && !stop.signal.aborted) {
+      process.stderr.write(
+        `error: the connection to the API broke while watching rollout ${rolloutId} (${error.message}); ` +
+          `follow it again with: cfgctl rollout status ${rolloutId} --watch\n`,
+      );
+      return EXIT.unavailable;
+    }
     if (!stop.signal.aborted) throw error;
     process.stderr.write(
       `stopped watching; rollout ${rolloutId} goes on (cfgctl rollout status ${rolloutId} --watch)\n`,

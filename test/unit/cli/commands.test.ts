@@ -218,6 +218,27 @@ test('a stream that closes early after the rollout ended still exits with its en
   expect(stdout).toContain('state ROLLED_BACK');
 });
 
+test('an API that dies mid-watch is exit 7, saying the connection broke and how to resume', async () => {
+  fakeApi({
+    [`/v1/rollouts/${ID}/events`]: () => {
+      // One event, then the connection drops: fetch errors the body with TypeError("terminated").
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(
+            new TextEncoder().encode(`event: progress\ndata: ${JSON.stringify(rollout('BAKING'))}\n\n`),
+          );
+          setImmediate(() => controller.error(new TypeError('terminated')));
+        },
+      });
+      return new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } });
+    },
+  });
+  expect(await cfgctl('rollout', 'status', ID, '--watch')).toBe(7);
+  expect(stdout).toContain('BAKING');
+  expect(stderr).toContain(`the connection to the API broke while watching rollout ${ID} (terminated)`);
+  expect(stderr).toContain(`cfgctl rollout status ${ID} --watch`);
+});
+
 test('Ctrl-C stops watching cleanly (exit 130) and says the rollout goes on', async () => {
   fakeApi({
     [`/v1/rollouts/${ID}/events`]: (signal) => {
