@@ -25,6 +25,7 @@ export interface StartOptions {
   readonly maxFailures?: WaveTarget;
   readonly maxPause?: number;
   readonly allowSelfApproval?: boolean;
+  readonly allowEmptyFleet?: boolean;
   readonly pushTimeout?: number;
   readonly pushAttempts?: number;
   readonly pushConcurrency?: number;
@@ -85,6 +86,7 @@ function planOf(options: StartOptions): Partial<RolloutPlan> {
     ...(options.maxFailures !== undefined ? { maxFailures: options.maxFailures } : {}),
     ...(options.maxPause !== undefined ? { maxPauseSeconds: options.maxPause } : {}),
     ...(options.allowSelfApproval ? { allowSelfApproval: true } : {}),
+    ...(options.allowEmptyFleet ? { allowEmptyFleet: true } : {}),
     ...(push ? { push } : {}),
   };
 }

@@ -41,6 +41,12 @@ export interface RolloutPlan {
   readonly maxPauseSeconds?: number;
   /** Lets the release manager who started the rollout approve it too (four-eyes is the default). */
   readonly allowSelfApproval?: boolean;
+  /**
+   * Lets a rollout that finds no instance promote anyway. By default it rolls back instead: with no
+   * instance there is nothing to gate the change on, and an empty discovery is as likely a broken Cloud
+   * Map as an idle service.
+   */
+  readonly allowEmptyFleet?: boolean;
 }
 
 /** A day: long enough for a person to look into a paused rollout, short enough not to hold the fleet. */

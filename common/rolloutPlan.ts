@@ -73,6 +73,9 @@ export function planProblems(plan: RolloutPlan, legacy = false): string[] {
   if (allowSelfApproval !== undefined && typeof allowSelfApproval !== 'boolean') {
     problems.push('plan.allowSelfApproval: true or false');
   }
+  if (plan.allowEmptyFleet !== undefined && typeof plan.allowEmptyFleet !== 'boolean') {
+    problems.push('plan.allowEmptyFleet: true or false');
+  }
   if (!['none', 'after-first-wave', 'every-wave'].includes(plan.approval)) {
     problems.push('plan.approval: one of none, after-first-wave, every-wave');
   }

@@ -53,6 +53,8 @@ const fleet = proxyActivities<RolloutActivities>({
   },
 });
 
+/** The change that rolls back a rollout finding no instance instead of promoting it, for `patched`. */
+const FAIL_CLOSED_ON_EMPTY_FLEET = 'fail-closed-on-empty-fleet';
 /** The change that added the last sweep after read caches expire, for `patched`. */
 const SWEEP_AFTER_READ_CACHES = 'sweep-after-read-caches';
 /** The change that bounded pauses and approval waits (and capped bakes lower), for `patched`. */
@@ -296,6 +298,23 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     await discovery.discoverInstances({ tenantId: request.tenantId, services: request.targetServices }),
   );
   total = instances.length;
+  // No instance, no gate: an empty discovery may be a lost Cloud Map as much as an idle service.
+  // Nothing was pushed, so nothing is reverted: the candidate simply never goes live.
+  if (total === 0 && !request.plan.allowEmptyFleet && patched(FAIL_CLOSED_ON_EMPTY_FLEET)) {
+    const reason =
+      `no instance of ${request.targetServices.join(', ')} serves the tenant, so nothing can gate this ` +
+      'change; start it again once instances run, or with plan.allowEmptyFleet to promote anyway';
+    enter('ROLLED_BACK');
+    outcome = `rolled back: ${reason}`;
+    return {
+      state: 'ROLLED_BACK',
+      candidateVersion: target.version,
+      ...(previous ? { liveVersion: previous.version } : {}),
+      updatedInstances: 0,
+      failedInstances: 0,
+      reason,
+    };
+  }
   const sizes = waveSizes(request.plan.strategy, total);
   const budget = failureBudget(request.plan.maxFailures, total);
   waves = sizes.map((size, index) => ({

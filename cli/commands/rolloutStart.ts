@@ -65,6 +65,7 @@ export function addRolloutStartCommand(rollout: Command, outcome: CommandOutcome
       integerFrom(1, MAX_PAUSE_SECONDS_LIMIT),
     )
     .option('--allow-self-approval', 'let whoever starts it approve it too (default: another must)')
+    .option('--allow-empty-fleet', 'promote even when no instance serves the tenant (default: roll back)')
     .option('--push-timeout <ms>', "each push's deadline", integerFrom(100, 60_000))
     .option('--push-attempts <n>', 'tries per instance', integerFrom(1, 10))
     .option('--push-concurrency <n>', 'instances pushed to at once', integerFrom(1, 256))

@@ -464,6 +464,11 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             type: 'boolean',
             description: 'Let the release manager who started the rollout approve it (default: another must)',
           },
+          allowEmptyFleet: {
+            type: 'boolean',
+            description:
+              'Promote even when no instance serves the tenant (default: roll back, nothing gates the change)',
+          },
           approval: { type: 'string', enum: ['none', 'after-first-wave', 'every-wave'] },
           maxFailures: {
             oneOf: [

@@ -272,6 +272,24 @@ test('push failures past the budget roll back, and the candidate is never promot
   expect(fleet.heldVersions().filter((version) => version === 2)).toEqual([]);
 });
 
+test('a rollout that finds no instance rolls back without promoting: nothing could gate it', async () => {
+  const fleet = new FakeFleet(0, { liveVersion: 1 });
+  const result = await withWorker(fleet, async (taskQueue) => (await launch(request(), taskQueue)).result());
+  expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, updatedInstances: 0 });
+  expect(result.reason).toMatch(/no instance of orders serves the tenant/);
+  expect(fleet.promoted).toEqual([]);
+  expect(fleet.pushes).toEqual([]);
+});
+
+test('with plan.allowEmptyFleet, a rollout that finds no instance promotes', async () => {
+  const fleet = new FakeFleet(0, { liveVersion: 1 });
+  const result = await withWorker(fleet, async (taskQueue) =>
+    (await launch(request({ plan: plan({ allowEmptyFleet: true }) }), taskQueue)).result(),
+  );
+  expect(result).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2, updatedInstances: 0 });
+  expect(fleet.promoted).toEqual([2]);
+});
+
 test('push failures within the budget are reported and the rollout goes on', async () => {
   const fleet = new FakeFleet(10, { liveVersion: 1, failingPushes: ['orders/i-05'] });
   const result = await withWorker(fleet, async (taskQueue) =>
