@@ -84,6 +84,8 @@ const BACKOFF_MAX_MS = 2_000;
 export class RefreshPusher {
   private readonly clients = new Map<string, CacheRefreshClient>();
   private readonly CacheRefresh: ProtoGrpcType['configsvc']['v1']['CacheRefresh'];
+  /** One set of credentials serves every channel. */
+  private readonly credentials: grpc.ChannelCredentials;
 
   constructor(
     private readonly signingKey: KeyObject,
@@ -91,6 +93,13 @@ export class RefreshPusher {
     private readonly tls?: PushTls,
   ) {
     this.CacheRefresh = loadProto<ProtoGrpcType>('refresh.proto').proto.configsvc.v1.CacheRefresh;
+    this.credentials = tls
+      ? grpc.credentials.createSsl(
+          Buffer.from(tls.caPem),
+          tls.keyPem ? Buffer.from(tls.keyPem) : null,
+          tls.certPem ? Buffer.from(tls.certPem) : null,
+        )
+      : grpc.credentials.createInsecure();
   }
 
   /** Pushes `payload` to every instance; `onProgress` is called as results come in (for heartbeats). */
@@ -102,13 +111,12 @@ export class RefreshPusher {
   ): Promise<FleetOutcome> {
     const scope = refreshScope({ ...payload, value: payload.removed ? undefined : (payload.value ?? '') });
     const sealer = new ValueSealer();
+    const context = sealingContext(payload);
     const unhealthyBefore: string[] = [];
     // A candidate's health gate needs to know what was already wrong on instances other tenants share.
     const baseline = payload.revertFrom === undefined && !payload.removed;
     const outcome = await this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
-      const request = toRefreshRequest(payload, (value) =>
-        sealer.seal(instance.sealingKey, value, sealingContext(payload)),
-      );
+      const request = toRefreshRequest(payload, (value) => sealer.seal(instance.sealingKey, value, context));
       const response = await this.withRetries(instance, settings, () =>
         this.call<RefreshRequest, RefreshAnswer>(instance, 'Refresh', request, scope, settings.timeoutMs),
       );
@@ -143,8 +151,12 @@ export class RefreshPusher {
     onProgress: (done: number) => void = () => {},
     excused: ReadonlySet<string> = new Set(),
   ): Promise<FleetOutcome> {
+    const request = { keys: [{ tenant_id: key.tenantId, key: key.key, service: key.service ?? '' }] };
+    const scope: PushScope = { op: 'health', keysHash: keysHash([key]) };
     return this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
-      const response = await this.health(instance, key, settings);
+      const response = await this.withRetries(instance, settings, () =>
+        this.call<typeof request, HealthAnswer>(instance, 'Health', request, scope, settings.timeoutMs),
+      );
       const held = response.held_versions[0] ?? 0;
       if (held !== expectedVersion) return `holds version ${held}, not ${expectedVersion}`;
       const status = keyStatusOf(response);
@@ -159,19 +171,6 @@ export class RefreshPusher {
       }
       return `reports ${status}`;
     });
-  }
-
-  /** One instance's Health for one key, with retries. */
-  private health(
-    instance: ServiceInstance,
-    key: { tenantId: string; key: string; service?: string },
-    settings: PushSettings,
-  ): Promise<HealthAnswer> {
-    const request = { keys: [{ tenant_id: key.tenantId, key: key.key, service: key.service ?? '' }] };
-    const scope: PushScope = { op: 'health', keysHash: keysHash([key]) };
-    return this.withRetries(instance, settings, () =>
-      this.call<typeof request, HealthAnswer>(instance, 'Health', request, scope, settings.timeoutMs),
-    );
   }
 
   close(): void {
@@ -264,26 +263,23 @@ export class RefreshPusher {
     });
   }
 
+  /**
+   * A channel per address and service: over TLS the certificate expected depends on the service, so a
+   * registration of one service at another's address never reuses the other's channel.
+   */
   private clientFor(instance: ServiceInstance): CacheRefreshClient {
     const target = `${instance.address}:${instance.port}`;
-    let client = this.clients.get(target);
+    const channelKey = `${instance.service}@${target}`;
+    let client = this.clients.get(channelKey);
     if (!client) {
-      client = this.tls
-        ? new this.CacheRefresh(
-            target,
-            grpc.credentials.createSsl(
-              Buffer.from(this.tls.caPem),
-              this.tls.keyPem ? Buffer.from(this.tls.keyPem) : null,
-              this.tls.certPem ? Buffer.from(this.tls.certPem) : null,
-            ),
-            // Instances are dialled by address; the certificate must name the service instead.
-            {
-              ...CLIENT_CHANNEL_OPTIONS,
-              'grpc.ssl_target_name_override': `${instance.service}${this.tls.serverNameSuffix}`,
-            },
-          )
-        : new this.CacheRefresh(target, grpc.credentials.createInsecure(), CLIENT_CHANNEL_OPTIONS);
-      this.clients.set(target, client);
+      client = new this.CacheRefresh(target, this.credentials, {
+        ...CLIENT_CHANNEL_OPTIONS,
+        // Instances are dialled by address; the certificate must name the service instead.
+        ...(this.tls
+          ? { 'grpc.ssl_target_name_override': `${instance.service}${this.tls.serverNameSuffix}` }
+          : {}),
+      });
+      this.clients.set(channelKey, client);
     }
     return client;
   }
