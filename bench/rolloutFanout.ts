@@ -347,7 +347,6 @@ async function startFleet(
         nonces: new NonceGuard(),
         held,
         status: () => Promise.resolve('SERVING'),
-        keyStatus: () => Promise.resolve('SERVING'),
         target: () => ({
           service: fleet.service,
           instanceId,

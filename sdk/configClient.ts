@@ -227,6 +227,7 @@ export class ConfigClient {
 
   private async startInOrder(): Promise<void> {
     const { options } = this;
+    const { keyHealth } = options;
     await Promise.all(this.preload.map((address) => this.load(address)));
     this.server = await startRefreshServer(
       createCacheRefreshHandlers({
@@ -237,7 +238,7 @@ export class ConfigClient {
         nonces: this.nonces,
         held: this.held,
         status: () => this.status(),
-        keyStatus: (address) => this.keyStatus(address),
+        ...(keyHealth ? { keyStatus: (address: ConfigAddress) => this.keyStatus(address, keyHealth) } : {}),
         target: () => ({
           service: options.service,
           instanceId: this.boundInstanceId ?? '',
@@ -353,9 +354,8 @@ export class ConfigClient {
     }
   }
 
-  private async keyStatus(address: ConfigAddress): Promise<ServingStatus> {
-    const { keyHealth } = this.options;
-    if (!keyHealth) return this.status();
+  /** With a `keyHealth` hook only: without one, every key reports the overall status. */
+  private async keyStatus(address: ConfigAddress, keyHealth: KeyHealthHook): Promise<ServingStatus> {
     if (this.state !== 'ready' || !this.healthy) return 'NOT_SERVING';
     try {
       return (await keyHealth(address)) ? 'SERVING' : 'NOT_SERVING';

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { pemFromFile } from '../common/keyFiles';
 import { createAwsClients } from '../activities/awsClients';
-import { type Env, loadAwsSettings, parseEnv, SettingsError } from '../common/settings';
+import { type Env, loadAwsSettings, parseEnv } from '../common/settings';
 import { SERVICE_NAME_PATTERN, TENANT_ID_PATTERN } from '../common/identifiers';
 import type { ConfigClientOptions } from './configClient';
 
@@ -102,16 +102,21 @@ export function configClientOptionsFromEnv(env: Env = process.env): EnvConfigCli
       ...(settings.REFRESH_TLS_CERT_FILE && settings.REFRESH_TLS_KEY_FILE
         ? {
             tls: {
-              certPem: readKey(settings.REFRESH_TLS_CERT_FILE, 'REFRESH_TLS_CERT_FILE'),
-              keyPem: readKey(settings.REFRESH_TLS_KEY_FILE, 'REFRESH_TLS_KEY_FILE'),
+              certPem: pemFromFile(settings.REFRESH_TLS_CERT_FILE, 'REFRESH_TLS_CERT_FILE'),
+              keyPem: pemFromFile(settings.REFRESH_TLS_KEY_FILE, 'REFRESH_TLS_KEY_FILE'),
               ...(settings.REFRESH_TLS_CLIENT_CA_FILE
-                ? { clientCaPem: readKey(settings.REFRESH_TLS_CLIENT_CA_FILE, 'REFRESH_TLS_CLIENT_CA_FILE') }
+                ? {
+                    clientCaPem: pemFromFile(
+                      settings.REFRESH_TLS_CLIENT_CA_FILE,
+                      'REFRESH_TLS_CLIENT_CA_FILE',
+                    ),
+                  }
                 : {}),
             },
           }
         : {}),
     },
-    pushVerifyKeyPem: readKey(settings.PUSH_VERIFY_KEY_FILE, 'PUSH_VERIFY_KEY_FILE'),
+    pushVerifyKeyPem: pemFromFile(settings.PUSH_VERIFY_KEY_FILE, 'PUSH_VERIFY_KEY_FILE'),
     versionCheckIntervalMs: settings.VERSION_CHECK_INTERVAL_MS,
     ...(settings.CLOUD_MAP_NAMESPACE
       ? {
@@ -126,13 +131,4 @@ export function configClientOptionsFromEnv(env: Env = process.env): EnvConfigCli
         }
       : {}),
   };
-}
-
-function readKey(file: string, variable: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new SettingsError(`invalid environment: ${variable}: cannot read ${file}: ${reason}`);
-  }
 }

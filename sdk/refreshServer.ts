@@ -27,8 +27,11 @@ export interface CacheRefreshDeps {
   readonly nonces: NonceGuard;
   readonly held: HeldConfig;
   readonly status: () => Promise<ServingStatus>;
-  /** How the instance serves one tenant's key: what a rollout's health gate reads. */
-  readonly keyStatus: (address: ConfigAddress) => Promise<ServingStatus>;
+  /**
+   * How the instance serves one tenant's key: what a rollout's health gate reads. Without it, every key
+   * reports the instance's overall `status`.
+   */
+  readonly keyStatus?: (address: ConfigAddress) => Promise<ServingStatus>;
   /** Who this instance is, as grants must name it: its id, and its advertised `ip:port` once registered. */
   readonly target: () => PushTarget;
   readonly logger: Logger;
@@ -45,7 +48,7 @@ export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefresh
       async (parsed) => {
         const { address, delivery } = parsed;
         assertServesTenant(deps.tenancy, address.tenantId, deps.service, 'tenant_id');
-        const statusBefore = await deps.keyStatus(address);
+        const statusBefore = deps.keyStatus ? await deps.keyStatus(address) : await deps.status();
         const outcome = held.applyPush(address, delivery);
         const fields = {
           tenantId: address.tenantId,
@@ -66,12 +69,18 @@ export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefresh
         };
       },
     ),
-    Health: authenticatedUnary(deps, parseHeldKeys, async ({ keys }) => ({
-      status: await deps.status(),
-      instance_id: deps.target().instanceId,
-      held_versions: keys.map((address) => held.heldVersion(address)),
-      key_statuses: await Promise.all(keys.map((address) => deps.keyStatus(address))),
-    })),
+    Health: authenticatedUnary(deps, parseHeldKeys, async ({ keys }) => {
+      const status = await deps.status();
+      const { keyStatus } = deps;
+      return {
+        status,
+        instance_id: deps.target().instanceId,
+        held_versions: keys.map((address) => held.heldVersion(address)),
+        key_statuses: keyStatus
+          ? await Promise.all(keys.map((address) => keyStatus(address)))
+          : keys.map(() => status),
+      };
+    }),
   };
 }
 
