@@ -15,6 +15,8 @@ import type { InstanceTenancy } from './tenancy';
 /** How long to wait for Cloud Map to finish a (de)registration, which it performs asynchronously. */
 const OPERATION_TIMEOUT_MS = 30_000;
 const OPERATION_POLL_MS = 250;
+/** Deregistrations of one id before giving up on an emulator that keeps answering it. */
+const MAX_DEREGISTRATIONS = 8;
 
 export interface CloudMapRegistration {
   readonly serviceId: string;
@@ -88,19 +90,25 @@ export async function registerInstance(
   return {
     serviceId,
     instanceId: request.instanceId,
+    /**
+     * Until Cloud Map no longer knows the id: on AWS the second call finds nothing; the local stack's
+     * moto keeps one registration per RegisterInstance of the same id (a renewal adds one), each to go.
+     */
     async deregister() {
-      try {
-        const deregistered = await client.send(
-          new DeregisterInstanceCommand({ ServiceId: serviceId, InstanceId: request.instanceId }),
-        );
-        await waitForOperation(
-          client,
-          deregistered.OperationId,
-          `deregistering instance ${request.instanceId}`,
-        );
-      } catch (error) {
-        if (error instanceof InstanceNotFound) return;
-        throw error;
+      for (let attempt = 0; attempt < MAX_DEREGISTRATIONS; attempt += 1) {
+        try {
+          const deregistered = await client.send(
+            new DeregisterInstanceCommand({ ServiceId: serviceId, InstanceId: request.instanceId }),
+          );
+          await waitForOperation(
+            client,
+            deregistered.OperationId,
+            `deregistering instance ${request.instanceId}`,
+          );
+        } catch (error) {
+          if (error instanceof InstanceNotFound) return;
+          throw error;
+        }
       }
     },
   };

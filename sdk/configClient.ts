@@ -115,6 +115,8 @@ export class ConfigClient {
   private readonly nonces = new NonceGuard();
   private advertised: string | undefined;
   private grantRenewal: NodeJS.Timeout | undefined;
+  /** A renewal under way, which stop() lets finish so the registration it makes is the one removed. */
+  private renewing: Promise<void> | undefined;
   private state: State = 'new';
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -285,6 +287,7 @@ export class ConfigClient {
       attributes: instanceAttributes({ address, port, tenancy: options.tenancy, zone: cloudMap.zone, grant }),
       createServiceIfMissing: cloudMap.createServiceIfMissing ?? false,
     });
+    if (this.state === 'stopping' || this.state === 'stopped') return;
     const lifetimeMs = Math.max(0, expiresAt * 1000 - Date.now());
     this.scheduleRenewal(cloudMap, address, port, lifetimeMs * GRANT_RENEWAL_POINT, expiresAt);
   }
@@ -297,7 +300,7 @@ export class ConfigClient {
     expiresAt: number,
   ): void {
     this.grantRenewal = setTimeout(() => {
-      void this.register(cloudMap, address, port).catch((error: unknown) => {
+      this.renewing = this.register(cloudMap, address, port).catch((error: unknown) => {
         if (this.state === 'stopping' || this.state === 'stopped') return;
         const remainingMs = expiresAt * 1000 - Date.now();
         this.logger.error('renewing the instance grant failed; retrying while the current one lasts', {
@@ -328,6 +331,7 @@ export class ConfigClient {
   /** Deregistration failures are logged, not thrown: the process is going away either way. */
   private async shutDown(): Promise<void> {
     clearTimeout(this.grantRenewal);
+    await this.renewing;
     if (this.registration) {
       await this.registration.deregister().catch((error: unknown) =>
         this.logger.error('Cloud Map deregistration failed; discovery may still list this instance', {
