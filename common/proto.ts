@@ -16,10 +16,22 @@ export function protoPath(file: string): string {
   return path.join(repoRoot(), 'proto', file);
 }
 
-/** Loads a .proto file; returns the package definition (for reflection) and the typed gRPC object. */
+const loaded = new Map<string, { definition: protoLoader.PackageDefinition; proto: unknown }>();
+
+/**
+ * Loads a .proto file once per process; returns the package definition (for reflection) and the typed
+ * gRPC object. Shared because protobufjs generates each message's codec on its first use per load: a
+ * process serving many CacheRefresh servers (or pushing to many instances) would otherwise pay that
+ * once per server or client.
+ */
 export function loadProto<T>(file: string): { definition: protoLoader.PackageDefinition; proto: T } {
-  const definition = protoLoader.loadSync(protoPath(file), PROTO_LOADER_OPTIONS);
-  return { definition, proto: grpc.loadPackageDefinition(definition) as unknown as T };
+  let entry = loaded.get(file);
+  if (!entry) {
+    const definition = protoLoader.loadSync(protoPath(file), PROTO_LOADER_OPTIONS);
+    entry = { definition, proto: grpc.loadPackageDefinition(definition) };
+    loaded.set(file, entry);
+  }
+  return { definition: entry.definition, proto: entry.proto as T };
 }
 
 /**
