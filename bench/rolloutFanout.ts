@@ -26,6 +26,7 @@ import { signInstanceGrant } from '../common/instanceGrant';
 import { keyFromFile } from '../common/keyFiles';
 import { createLogger, type Logger } from '../common/logger';
 import { NonceGuard } from '../common/pushGrant';
+import { InstancePushSessions } from '../common/pushSession';
 import { generateSealingKeys } from '../common/sealedValue';
 import type { RolloutPlan, RolloutRequest, RolloutResult } from '../common/rollout';
 import {
@@ -342,8 +343,7 @@ async function startFleet(
       createCacheRefreshHandlers({
         service: fleet.service,
         tenancy,
-        pushVerifyKey: context.pushVerifyKey,
-        sealingKeys,
+        pushSessions: new InstancePushSessions(context.pushVerifyKey, sealingKeys),
         nonces: new NonceGuard(),
         held,
         status: () => Promise.resolve('SERVING'),

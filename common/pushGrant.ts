@@ -1,14 +1,15 @@
-import { createHash, type KeyObject, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { UnauthenticatedError } from './errors';
-import { assertCurrent, nowInSeconds, signToken, verifiedClaims } from './signedToken';
+import { assertCurrent, macToken, macVerifiedClaims, nowInSeconds } from './signedToken';
 
 /**
  * Push grants authenticate the control plane to one service instance for one call. The rollout worker
- * signs a grant per call with its Ed25519 key; instances hold only the public key, so no instance can
- * forge one. A grant names the instance (service, instance id, address) and exactly what it authorises
- * (tenant, key, service, version, revert, removal, format, rollout and the value's SHA-256), lives
- * seconds, and carries a nonce the instance refuses to see twice: a grant captured by one instance is
- * worth nothing anywhere else, for anything else, or a second time.
+ * MACs a grant per call with the key its push session shares with that instance alone
+ * (common/pushSession.ts), so no other instance can make or check one. A grant names the instance
+ * (service, instance id, address) and exactly what it authorises (tenant, key, service, version, revert,
+ * removal, format, rollout and the value's SHA-256), lives seconds, and carries a nonce the instance
+ * refuses to see twice: a grant captured by one instance is worth nothing anywhere else, for anything
+ * else, or a second time.
  */
 export const PUSH_GRANT_ISSUER = 'config-rollout-control-plane';
 /** Long enough for a call and its network delay; each retry signs a fresh grant. */
@@ -100,13 +101,14 @@ export function pushAudience(target: Pick<PushTarget, 'service' | 'instanceId'>)
   return `cache-refresh:${target.service}/${target.instanceId}`;
 }
 
+/** A grant MAC'd with `macKey`, the key the worker's session shares with `target`. */
 export function signPushGrant(
-  privateKey: KeyObject,
+  macKey: Buffer,
   target: Required<PushTarget>,
   scope: PushScope,
   nowSeconds = nowInSeconds(),
 ): string {
-  return signToken(privateKey, {
+  return macToken(macKey, {
     iss: PUSH_GRANT_ISSUER,
     aud: pushAudience(target),
     addr: target.address,
@@ -118,20 +120,20 @@ export function signPushGrant(
 }
 
 /**
- * Throws UnauthenticatedError, naming the reason, unless `token` is a current grant from the control
- * plane for this instance and exactly this call, not seen before. `parseCall` reads the call, with the
- * scope it asks for; it runs (a sealed value is opened) only once the grant's signature, audience and
- * times hold. Answers what it parsed.
+ * Throws UnauthenticatedError, naming the reason, unless `token` is a current grant MAC'd with this
+ * instance's session key (`macKey`), for this instance and exactly this call, not seen before.
+ * `parseCall` reads the call, with the scope it asks for; it runs (a sealed value is opened) only once
+ * the grant's MAC, audience and times hold. Answers what it parsed.
  */
 export function verifyPushGrant<Call extends { readonly scope: PushScope }>(
-  publicKey: KeyObject,
+  macKey: Buffer,
   token: string,
   target: PushTarget,
   parseCall: () => Call,
   nonces: NonceGuard,
   nowSeconds = nowInSeconds(),
 ): Call {
-  const claims = verifiedClaims(publicKey, token, refused);
+  const claims = macVerifiedClaims(macKey, token, refused);
   if (claims.iss !== PUSH_GRANT_ISSUER) throw refused('wrong issuer');
   const audience = pushAudience(target);
   if (claims.aud !== audience) throw refused(`it is not for this instance (${audience})`);

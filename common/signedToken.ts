@@ -1,17 +1,21 @@
 import {
+  createHmac,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
   sign,
+  timingSafeEqual,
   verify,
 } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
- * Compact EdDSA-signed JWTs: what the platform's own credentials are made of (push grants, instance
- * grants). Only Ed25519 is accepted, so a token cannot choose a weaker algorithm for itself.
+ * Compact JWTs: what the platform's own credentials are made of. Instance grants and push session
+ * certificates are signed with Ed25519; push grants are MAC'd (HS256) with a key only the rollout worker
+ * and the one instance share (common/pushSession.ts). Each verifier accepts exactly one algorithm, so a
+ * token cannot choose another for itself.
  */
 
 export interface Ed25519KeyPair {
@@ -55,18 +59,48 @@ export function verifiedClaims(
   token: string,
   refuse: (reason: string) => Error,
 ): Record<string, unknown> {
+  const { signed, signature, payload } = splitToken(token, 'EdDSA', refuse);
+  if (!verify(null, signed, publicKey, signature)) throw refuse('invalid signature');
+  return claimsOf(payload, refuse);
+}
+
+export function macToken(key: Buffer, claims: Record<string, unknown>): string {
+  const signed = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(claims)}`;
+  return `${signed}.${createHmac('sha256', key).update(signed).digest('base64url')}`;
+}
+
+/** The claims of a token MAC'd with `key` (HS256), compared in constant time. */
+export function macVerifiedClaims(
+  key: Buffer,
+  token: string,
+  refuse: (reason: string) => Error,
+): Record<string, unknown> {
+  const { signed, signature, payload } = splitToken(token, 'HS256', refuse);
+  const expected = createHmac('sha256', key).update(signed).digest();
+  if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
+    throw refuse('invalid signature');
+  }
+  return claimsOf(payload, refuse);
+}
+
+function splitToken(
+  token: string,
+  algorithm: 'EdDSA' | 'HS256',
+  refuse: (reason: string) => Error,
+): { signed: Buffer; signature: Buffer; payload: string } {
   const parts = token.split('.');
   if (parts.length !== 3) throw refuse('not a JWT');
   const [header, payload, signature] = parts as [string, string, string];
-  const headerJson = decode(header);
-  if (headerJson?.alg !== 'EdDSA') throw refuse(`algorithm ${String(headerJson?.alg)} is not allowed`);
-  const valid = verify(
-    null,
-    Buffer.from(`${header}.${payload}`),
-    publicKey,
-    Buffer.from(signature, 'base64url'),
-  );
-  if (!valid) throw refuse('invalid signature');
+  const alg = decode(header)?.alg;
+  if (alg !== algorithm) throw refuse(`algorithm ${String(alg)} is not allowed`);
+  return {
+    signed: Buffer.from(`${header}.${payload}`),
+    signature: Buffer.from(signature, 'base64url'),
+    payload,
+  };
+}
+
+function claimsOf(payload: string, refuse: (reason: string) => Error): Record<string, unknown> {
   const claims = decode(payload);
   if (!claims) throw refuse('unreadable claims');
   return claims;

@@ -6,6 +6,7 @@ import { keyFromFile } from '../common/keyFiles';
 import { createLogger } from '../common/logger';
 import { loadProto } from '../common/proto';
 import { keysHash, signPushGrant } from '../common/pushGrant';
+import { PUSH_SESSION_METADATA, WorkerPushSessions } from '../common/pushSession';
 import { loadAwsSettings, loadRolloutWorkerSettings } from '../common/settings';
 import { createDiscovery } from '../server/rolloutWorker';
 import type { ProtoGrpcType } from '../gen/proto/refresh';
@@ -54,6 +55,7 @@ async function showFleet(fleet: ServiceInstance[]): Promise<void> {
     'private',
     'PUSH_SIGNING_KEY_FILE',
   );
+  const session = new WorkerPushSessions(signingKey).current();
   const keys = [{ tenantId: TENANT, key: KEY, service: SERVICE }];
   for (const instance of fleet) {
     const client = new proto.configsvc.v1.CacheRefresh(
@@ -62,8 +64,12 @@ async function showFleet(fleet: ServiceInstance[]): Promise<void> {
     );
     const metadata = new grpc.Metadata();
     const target = { ...instance, address: `${instance.address}:${instance.port}` };
-    const grant = signPushGrant(signingKey, target, { op: 'health', keysHash: keysHash(keys) });
+    const grant = signPushGrant(session.keysFor(instance.sealingKey).macKey, target, {
+      op: 'health',
+      keysHash: keysHash(keys),
+    });
     metadata.set('authorization', `Bearer ${grant}`);
+    metadata.set(PUSH_SESSION_METADATA, session.certificate);
     const health = await new Promise<HealthResponse__Output | undefined>((resolve) =>
       client.Health(
         { keys: keys.map((k) => ({ tenant_id: k.tenantId, key: k.key, service: k.service ?? '' })) },

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../common/errors';
 import { assertConfigKey, assertServiceName, isTenantId } from '../common/identifiers';
 import { createLogger, type Logger } from '../common/logger';
 import { NonceGuard } from '../common/pushGrant';
+import { InstancePushSessions } from '../common/pushSession';
 import { generateSealingKeys, type SealingKeyPair } from '../common/sealedValue';
 import { ed25519Key } from '../common/signedToken';
 import {
@@ -109,9 +110,9 @@ export class ConfigClient {
   private readonly versionCheck: VersionCheck;
   private readonly preload: readonly ConfigAddress[];
   private readonly loading = new Map<string, Promise<void>>();
-  private readonly pushVerifyKey: KeyObject;
   /** Values pushed to this instance are sealed to it; the private half never leaves the process. */
   private readonly sealingKeys: SealingKeyPair = generateSealingKeys();
+  private readonly pushSessions: InstancePushSessions;
   private readonly nonces = new NonceGuard();
   private advertised: string | undefined;
   private grantRenewal: NodeJS.Timeout | undefined;
@@ -126,7 +127,7 @@ export class ConfigClient {
   private boundInstanceId: string | undefined;
 
   constructor(options: ConfigClientOptions) {
-    this.pushVerifyKey = assertOptions(options);
+    this.pushSessions = new InstancePushSessions(assertOptions(options), this.sealingKeys);
     this.options = options;
     this.preload = (options.preload ?? []).map((key, index) => this.addressOf(key, `preload[${index}].`));
     this.logger = options.logger ?? createLogger({ component: 'config-sdk', service: options.service });
@@ -235,8 +236,7 @@ export class ConfigClient {
       createCacheRefreshHandlers({
         service: options.service,
         tenancy: options.tenancy,
-        pushVerifyKey: this.pushVerifyKey,
-        sealingKeys: this.sealingKeys,
+        pushSessions: this.pushSessions,
         nonces: this.nonces,
         held: this.held,
         status: () => this.status(),

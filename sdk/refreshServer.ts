@@ -1,10 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
-import type { KeyObject } from 'node:crypto';
 import { UnauthenticatedError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { loadProto } from '../common/proto';
 import { type NonceGuard, type PushScope, type PushTarget, verifyPushGrant } from '../common/pushGrant';
-import { openSealedValue, type SealingKeyPair } from '../common/sealedValue';
+import { type InstancePushSessions, PUSH_SESSION_METADATA } from '../common/pushSession';
+import { openSealedValue, type SessionKeys } from '../common/sealedValue';
 import type { ProtoGrpcType } from '../gen/proto/refresh';
 import type { ConfigAddress } from '../activities/storage/types';
 import type { CacheRefreshHandlers } from '../gen/proto/configsvc/v1/CacheRefresh';
@@ -19,10 +19,11 @@ export type ServingStatus = 'SERVING' | 'NOT_SERVING';
 export interface CacheRefreshDeps {
   readonly service: string;
   readonly tenancy: InstanceTenancy;
-  /** The control plane's Ed25519 public key: only it can sign push grants. */
-  readonly pushVerifyKey: KeyObject;
-  /** This instance's own sealing keys: values pushed to it are sealed to their public half. */
-  readonly sealingKeys: SealingKeyPair;
+  /**
+   * The worker sessions this instance accepts: certified by the control plane's Ed25519 key, agreed
+   * with this instance's own sealing key.
+   */
+  readonly pushSessions: InstancePushSessions;
   /** Nonces of the push grants this instance has accepted, so none is accepted twice. */
   readonly nonces: NonceGuard;
   readonly held: HeldConfig;
@@ -40,11 +41,11 @@ export interface CacheRefreshDeps {
 /** CacheRefresh as proto/refresh.proto specifies it; every call must carry a push grant for exactly it. */
 export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefreshHandlers {
   const { held, logger } = deps;
-  const open = (sealed: Buffer, context: string) => openSealedValue(deps.sealingKeys, sealed, context);
   return {
     Refresh: authenticatedUnary(
       deps,
-      (request) => parseRefreshRequest(request, open),
+      (request, session) =>
+        parseRefreshRequest(request, (sealed, context) => openSealedValue(session.sealKey, sealed, context)),
       async (parsed) => {
         const { address, delivery } = parsed;
         assertServesTenant(deps.tenancy, address.tenantId, deps.service, 'tenant_id');
@@ -85,22 +86,24 @@ export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefresh
 }
 
 /**
- * A call is parsed only once its grant's signature, audience and times hold; then the grant must
- * authorise exactly what was parsed, and only then is it handled.
+ * A call is parsed only once its session certificate and its grant's MAC, audience and times hold; then
+ * the grant must authorise exactly what was parsed, and only then is it handled.
  */
 function authenticatedUnary<Req, Parsed extends { readonly scope: PushScope }, Res>(
   deps: CacheRefreshDeps,
-  parse: (request: Req) => Parsed,
+  parse: (request: Req, session: SessionKeys) => Parsed,
   handle: (parsed: Parsed) => Res | Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     void (async () => {
       try {
+        const grant = bearerGrant(call.metadata);
+        const session = deps.pushSessions.keysFor(sessionCertificate(call.metadata));
         const parsed = verifyPushGrant(
-          deps.pushVerifyKey,
-          bearerGrant(call.metadata),
+          session.macKey,
+          grant,
           deps.target(),
-          () => parse(call.request),
+          () => parse(call.request, session),
           deps.nonces,
         );
         callback(null, await handle(parsed));
@@ -125,6 +128,17 @@ function bearerGrant(metadata: grpc.Metadata): string {
     );
   }
   return match[1];
+}
+
+function sessionCertificate(metadata: grpc.Metadata): string {
+  const certificate = metadata.get(PUSH_SESSION_METADATA)[0];
+  if (typeof certificate !== 'string' || certificate.length === 0) {
+    throw new UnauthenticatedError(
+      `missing push session: expected "${PUSH_SESSION_METADATA}: <certificate>"`,
+      PUSH_SESSION_METADATA,
+    );
+  }
+  return certificate;
 }
 
 export interface RefreshServer {

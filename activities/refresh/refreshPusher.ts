@@ -10,7 +10,8 @@ import {
   sealingContext,
   signPushGrant,
 } from '../../common/pushGrant';
-import { ValueSealer } from '../../common/sealedValue';
+import { PUSH_SESSION_METADATA, type WorkerSessionView, WorkerPushSessions } from '../../common/pushSession';
+import { sealValue } from '../../common/sealedValue';
 import type { PushSettings } from '../../common/rollout';
 import type { ProtoGrpcType } from '../../gen/proto/refresh';
 import { tenantVisibleReason } from './instanceReason';
@@ -76,8 +77,9 @@ const BACKOFF_MAX_MS = 2_000;
 
 /**
  * Delivers refreshes to instances over gRPC: many at once (bounded), each with its own deadline and
- * retries with backoff. Every call carries a grant signed for that instance and exactly that call
- * (common/pushGrant.ts), and every value is sealed to the instance's own key (common/sealedValue.ts).
+ * retries with backoff. Every call carries the worker's push session certificate and a grant MAC'd for
+ * that instance and exactly that call (common/pushSession.ts, common/pushGrant.ts), and every value is
+ * sealed under the key the session shares with that instance alone (common/sealedValue.ts).
  * Reports per instance; never throws for an instance's failure, so one unreachable instance cannot fail
  * a whole wave.
  */
@@ -86,12 +88,14 @@ export class RefreshPusher {
   private readonly CacheRefresh: ProtoGrpcType['configsvc']['v1']['CacheRefresh'];
   /** One set of credentials serves every channel. */
   private readonly credentials: grpc.ChannelCredentials;
+  private readonly sessions: WorkerPushSessions;
 
   constructor(
-    private readonly signingKey: KeyObject,
+    signingKey: KeyObject,
     private readonly logger: Logger,
     private readonly tls?: PushTls,
   ) {
+    this.sessions = new WorkerPushSessions(signingKey);
     this.CacheRefresh = loadProto<ProtoGrpcType>('refresh.proto').proto.configsvc.v1.CacheRefresh;
     this.credentials = tls
       ? grpc.credentials.createSsl(
@@ -110,15 +114,23 @@ export class RefreshPusher {
     onProgress: (done: number) => void = () => {},
   ): Promise<FleetOutcome> {
     const scope = refreshScope({ ...payload, value: payload.removed ? undefined : (payload.value ?? '') });
-    const sealer = new ValueSealer();
+    const session = this.sessions.current();
     const context = sealingContext(payload);
     const unhealthyBefore: string[] = [];
     // A candidate's health gate needs to know what was already wrong on instances other tenants share.
     const baseline = payload.revertFrom === undefined && !payload.removed;
     const outcome = await this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
-      const request = toRefreshRequest(payload, (value) => sealer.seal(instance.sealingKey, value, context));
+      const { sealKey } = session.keysFor(instance.sealingKey);
+      const request = toRefreshRequest(payload, (value) => sealValue(sealKey, value, context));
       const response = await this.withRetries(instance, settings, () =>
-        this.call<RefreshRequest, RefreshAnswer>(instance, 'Refresh', request, scope, settings.timeoutMs),
+        this.call<RefreshRequest, RefreshAnswer>(
+          session,
+          instance,
+          'Refresh',
+          request,
+          scope,
+          settings.timeoutMs,
+        ),
       );
       // Only the call that applied the change saw the key as it was before it: a retry after a lost
       // answer sees the change itself, so it excuses nothing.
@@ -153,9 +165,17 @@ export class RefreshPusher {
   ): Promise<FleetOutcome> {
     const request = { keys: [{ tenant_id: key.tenantId, key: key.key, service: key.service ?? '' }] };
     const scope: PushScope = { op: 'health', keysHash: keysHash([key]) };
+    const session = this.sessions.current();
     return this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
       const response = await this.withRetries(instance, settings, () =>
-        this.call<typeof request, HealthAnswer>(instance, 'Health', request, scope, settings.timeoutMs),
+        this.call<typeof request, HealthAnswer>(
+          session,
+          instance,
+          'Health',
+          request,
+          scope,
+          settings.timeoutMs,
+        ),
       );
       const held = response.held_versions[0] ?? 0;
       if (held !== expectedVersion) return `holds version ${held}, not ${expectedVersion}`;
@@ -224,15 +244,16 @@ export class RefreshPusher {
   }
 
   private call<Req, Res>(
+    session: WorkerSessionView,
     instance: ServiceInstance,
     method: 'Refresh' | 'Health',
     request: Req,
     scope: PushScope,
     timeoutMs: number,
   ) {
-    // Signed per attempt: a grant is single-use, and a retry may follow a call that did arrive.
+    // Made per attempt: a grant is single-use, and a retry may follow a call that did arrive.
     const grant = signPushGrant(
-      this.signingKey,
+      session.keysFor(instance.sealingKey).macKey,
       {
         service: instance.service,
         instanceId: instance.instanceId,
@@ -242,6 +263,7 @@ export class RefreshPusher {
     );
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${grant}`);
+    metadata.set(PUSH_SESSION_METADATA, session.certificate);
     const client = this.clientFor(instance) as unknown as Record<
       string,
       (
@@ -272,7 +294,9 @@ export class RefreshPusher {
     const channelKey = `${instance.service}@${target}`;
     let client = this.clients.get(channelKey);
     if (!client) {
-      client = new this.CacheRefresh(target, this.credentials, {
+      // Discovery admits IPv4 literals only (instanceAdmission.ts): the ipv4 scheme skips a DNS resolver
+      // per channel.
+      client = new this.CacheRefresh(`ipv4:${target}`, this.credentials, {
         ...CLIENT_CHANNEL_OPTIONS,
         // Instances are dialled by address; the certificate must name the service instead.
         ...(this.tls

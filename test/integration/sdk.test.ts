@@ -265,7 +265,7 @@ describe('pushes over gRPC', () => {
         grantTarget: { service: 'billing' },
       })[1],
     );
-    expect(grant).toMatch(/^Bearer /);
+    expect(grant.authorization).toMatch(/^Bearer /);
 
     expect(unsigned.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(otherService.code).toBe(grpc.status.UNAUTHENTICATED);

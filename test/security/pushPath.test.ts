@@ -13,7 +13,8 @@ import { INSTANCE_ATTRIBUTES, type Tenancy } from '../../common/cloudMap';
 import { FleetTooLargeError } from '../../common/errors';
 import { createLogger } from '../../common/logger';
 import { type RolloutPlan, type RolloutRequest } from '../../common/rollout';
-import { openSealedValue, SealedValueError, generateSealingKeys } from '../../common/sealedValue';
+import { SealedValueError, generateSealingKeys } from '../../common/sealedValue';
+import { PUSH_SESSION_METADATA } from '../../common/pushSession';
 import { sealingContext } from '../../common/pushGrant';
 import { loadRolloutWorkerSettings } from '../../common/settings';
 import type { CacheRefreshHandlers } from '../../gen/proto/configsvc/v1/CacheRefresh';
@@ -26,7 +27,13 @@ import { createDiscovery } from '../../server/rolloutWorker';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { grantFor } from '../support/instanceGrants';
-import { RefreshCaller, TestControlPlane, targetOf } from '../support/refreshCaller';
+import {
+  openAsInstance,
+  type PushCredentials,
+  RefreshCaller,
+  TestControlPlane,
+  targetOf,
+} from '../support/refreshCaller';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
 
@@ -100,7 +107,7 @@ async function setUp() {
 }
 
 interface Captured {
-  readonly authorization: string;
+  readonly credentials: Required<PushCredentials>;
   readonly request: RefreshRequest__Output;
 }
 
@@ -114,7 +121,10 @@ async function startRogue() {
   const handlers: CacheRefreshHandlers = {
     Refresh: (call, callback) => {
       captured.push({
-        authorization: String(call.metadata.get('authorization')[0] ?? ''),
+        credentials: {
+          authorization: String(call.metadata.get('authorization')[0] ?? ''),
+          session: String(call.metadata.get(PUSH_SESSION_METADATA)[0] ?? ''),
+        },
         request: call.request,
       });
       callback(null, { held_version: call.request.version, applied: true });
@@ -193,15 +203,15 @@ describe('a push grant captured by an instance authorises nothing else', () => {
     expect(stolen).toBeDefined();
     // Sealed to the hostile instance's own key: it can read its own tenant's value, as it may.
     const version = stolen!.request.version;
+    const plane = TestControlPlane.ofStack();
     expect(
-      openSealedValue(
-        rogue.sealingKeys,
-        stolen!.request.sealed_value!,
-        sealingContext({ tenantId: a, key: KEY, version }),
-      ),
+      openAsInstance(plane.publicKeyPem, rogue.sealingKeys, {
+        session: stolen!.credentials.session,
+        sealed: stolen!.request.sealed_value!,
+        context: sealingContext({ tenantId: a, key: KEY, version }),
+      }),
     ).toBe(SECRET);
 
-    const plane = TestControlPlane.ofStack();
     const forged = (target: ReturnType<typeof targetOf>, tenantId: string) =>
       plane.refresh(target, {
         tenant_id: tenantId,
@@ -220,10 +230,12 @@ describe('a push grant captured by an instance authorises nothing else', () => {
     ];
     for (const attempt of attempts) {
       const caller = new RefreshCaller(`127.0.0.1:${attempt.member.client.refreshPort}`);
-      const outcome = await caller.refresh(attempt.request, stolen!.authorization);
+      const outcome = await caller.refresh(attempt.request, stolen!.credentials);
       caller.close();
+      // The session certificate is the control plane's and current, but the grant's MAC key is the one
+      // the worker shares with the hostile instance alone: no other instance's key checks it.
       expect(outcome.code).toBe(grpc.status.UNAUTHENTICATED);
-      expect(outcome.details).toMatch(/push grant refused: it is not for this instance/);
+      expect(outcome.details).toMatch(/push grant refused: invalid signature/);
     }
     expect((await siloB.client.get(b, KEY))?.version).toBe(1);
     expect((await siloA.client.get(a, KEY))?.version).toBe(version);
@@ -335,14 +347,15 @@ describe('Cloud Map registrations are not trusted blindly', () => {
     // The copied grant is valid, so the worker pushes there, but sealed to the real pooled instance's key:
     // the attacker, holding no private key of that instance, reads nothing.
     expect(copiedGrant.captured.length).toBeGreaterThan(0);
-    for (const { request: call } of copiedGrant.captured) {
+    const plane = TestControlPlane.ofStack();
+    for (const { request: call, credentials } of copiedGrant.captured) {
       expect(Buffer.from(call.sealed_value!).toString('utf8')).not.toContain('tenant-a-secret');
       expect(() =>
-        openSealedValue(
-          copiedGrant.sealingKeys,
-          call.sealed_value!,
-          sealingContext({ tenantId: a, key: KEY, version: call.version }),
-        ),
+        openAsInstance(plane.publicKeyPem, copiedGrant.sealingKeys, {
+          session: credentials.session,
+          sealed: call.sealed_value!,
+          context: sealingContext({ tenantId: a, key: KEY, version: call.version }),
+        }),
       ).toThrow(SealedValueError);
     }
     expect((await pool.client.get(a, KEY))?.value).toBe(SECRET);

@@ -10,7 +10,14 @@ import {
   sealingContext,
   signPushGrant,
 } from '../../common/pushGrant';
-import { ValueSealer } from '../../common/sealedValue';
+import {
+  InstancePushSessions,
+  PUSH_SESSION_METADATA,
+  type WorkerSessionView,
+  WorkerPushSessions,
+} from '../../common/pushSession';
+import { openSealedValue, type SealingKeyPair, sealValue } from '../../common/sealedValue';
+import { ed25519Key } from '../../common/signedToken';
 import type { ConfigClient } from '../../sdk/configClient';
 import type { ProtoGrpcType } from '../../gen/proto/refresh';
 import type { CacheRefreshClient } from '../../gen/proto/configsvc/v1/CacheRefresh';
@@ -27,6 +34,14 @@ export interface CallOutcome<T> {
   readonly errorField?: string;
 }
 
+/** What a CacheRefresh call carries: a push grant and the worker's push session certificate. */
+export interface PushCredentials {
+  /** The `authorization` header: `Bearer <grant>`, or whatever a test sends instead. */
+  readonly authorization?: string;
+  /** The `x-push-session` header. */
+  readonly session?: string;
+}
+
 /** Stands in for the control plane: calls an instance's CacheRefresh with whatever credentials a test gives. */
 export class RefreshCaller {
   private readonly client: CacheRefreshClient;
@@ -36,17 +51,23 @@ export class RefreshCaller {
     this.client = new proto.configsvc.v1.CacheRefresh(address, grpc.credentials.createInsecure());
   }
 
-  refresh(request: RefreshRequest, authorization?: string): Promise<CallOutcome<RefreshResponse__Output>> {
+  refresh(
+    request: RefreshRequest,
+    credentials: PushCredentials = {},
+  ): Promise<CallOutcome<RefreshResponse__Output>> {
     return new Promise((resolve) =>
-      this.client.Refresh(request, metadataWith(authorization), (error, response) =>
+      this.client.Refresh(request, metadataWith(credentials), (error, response) =>
         resolve(outcome(error, response)),
       ),
     );
   }
 
-  health(request: HealthRequest, authorization?: string): Promise<CallOutcome<HealthResponse__Output>> {
+  health(
+    request: HealthRequest,
+    credentials: PushCredentials = {},
+  ): Promise<CallOutcome<HealthResponse__Output>> {
     return new Promise((resolve) =>
-      this.client.Health(request, metadataWith(authorization), (error, response) =>
+      this.client.Health(request, metadataWith(credentials), (error, response) =>
         resolve(outcome(error, response)),
       ),
     );
@@ -88,14 +109,24 @@ export interface PlainPush {
   readonly revert_from?: number;
 }
 
+/** When a test's control plane opened its push session, and so when its certificate expires. */
+export interface CredentialOptions {
+  readonly grantTarget?: Partial<PushTarget>;
+  /** When the grant was made. */
+  readonly nowSeconds?: number;
+  /** When the session was opened: an hour or more ago makes an expired certificate. */
+  readonly sessionNowSeconds?: number;
+}
+
 /**
- * Stands in for the rollout worker's signing (activities/refresh/refreshPusher.ts): a key pair of its
- * own, and calls built as the worker builds them. `grant` overrides what the grant authorises, to forge
- * the mismatches an attacker would try.
+ * Stands in for the rollout worker (activities/refresh/refreshPusher.ts): a key pair of its own, a push
+ * session certified with it, and calls built as the worker builds them. `grant` overrides what the grant
+ * authorises, to forge the mismatches an attacker would try.
  */
 export class TestControlPlane {
   readonly publicKeyPem: string;
   private readonly privateKey: KeyObject;
+  private readonly sessions: WorkerPushSessions;
 
   /** A fresh key pair (a control plane nobody else trusts), or the stack's own. */
   constructor(keys?: { privateKey: KeyObject; publicKeyPem: string }) {
@@ -107,6 +138,14 @@ export class TestControlPlane {
       this.privateKey = privateKey;
       this.publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
     }
+    this.sessions = new WorkerPushSessions(this.privateKey);
+  }
+
+  /** The session a call made now carries; `nowSeconds` in the past opens one that has since expired. */
+  session(nowSeconds?: number): WorkerSessionView {
+    return nowSeconds === undefined
+      ? this.sessions.current()
+      : new WorkerPushSessions(this.privateKey).current(nowSeconds);
   }
 
   /** The stack's control plane: the key the rollout worker signs with (PUSH_SIGNING_KEY_FILE). */
@@ -117,12 +156,13 @@ export class TestControlPlane {
     });
   }
 
-  /** `[request, authorization]`, to spread into RefreshCaller.refresh. */
+  /** `[request, credentials]`, to spread into RefreshCaller.refresh. */
   refresh(
     target: PushTarget,
     push: PlainPush,
-    options: { grant?: Partial<PushScope>; grantTarget?: Partial<PushTarget>; nowSeconds?: number } = {},
-  ): [RefreshRequest, string] {
+    options: CredentialOptions & { grant?: Partial<PushScope> } = {},
+  ): [RefreshRequest, PushCredentials] {
+    const session = this.session(options.sessionNowSeconds);
     const format = push.format ?? 'json';
     const scope = refreshScope({
       tenantId: push.tenant_id,
@@ -142,8 +182,8 @@ export class TestControlPlane {
       ...(push.removed
         ? { removed: true }
         : {
-            sealed_value: new ValueSealer().seal(
-              target.sealingKey,
+            sealed_value: sealValue(
+              session.keysFor(target.sealingKey).sealKey,
               push.value ?? '',
               sealingContext({
                 tenantId: push.tenant_id,
@@ -157,33 +197,57 @@ export class TestControlPlane {
       rollout_id: push.rollout_id ?? '',
       revert_from: push.revert_from ?? 0,
     };
-    return [request, this.authorization(target, { ...scope, ...options.grant } as PushScope, options)];
+    return [request, this.credentials(session, target, { ...scope, ...options.grant } as PushScope, options)];
   }
 
-  /** `[request, authorization]` for a Health call about `keys`. */
+  /** `[request, credentials]` for a Health call about `keys`. */
   health(
     target: PushTarget,
     keys: readonly { tenantId: string; key: string; service?: string }[],
-  ): [HealthRequest, string] {
+  ): [HealthRequest, PushCredentials] {
     const request = {
       keys: keys.map((k) => ({ tenant_id: k.tenantId, key: k.key, service: k.service ?? '' })),
     };
     return [request, this.authorization(target, { op: 'health', keysHash: keysHash(keys) })];
   }
 
-  authorization(
+  /** A grant for `scope`, MAC'd with the key this control plane's session shares with `target`. */
+  authorization(target: PushTarget, scope: PushScope, options: CredentialOptions = {}): PushCredentials {
+    return this.credentials(this.session(options.sessionNowSeconds), target, scope, options);
+  }
+
+  private credentials(
+    session: WorkerSessionView,
     target: PushTarget,
     scope: PushScope,
-    options: { grantTarget?: Partial<PushTarget>; nowSeconds?: number } = {},
-  ): string {
+    options: CredentialOptions,
+  ): PushCredentials {
     const grantTarget = { ...target, ...options.grantTarget };
-    return `Bearer ${signPushGrant(this.privateKey, grantTarget, scope, options.nowSeconds)}`;
+    const { macKey } = session.keysFor(target.sealingKey);
+    return {
+      authorization: `Bearer ${signPushGrant(macKey, grantTarget, scope, options.nowSeconds)}`,
+      session: session.certificate,
+    };
   }
 }
 
-function metadataWith(authorization: string | undefined): grpc.Metadata {
+/**
+ * Opens a value pushed to an instance holding `sealingKeys`, as that instance would: from the session
+ * certificate the call carried and the control plane's public key (which every instance holds).
+ */
+export function openAsInstance(
+  controlPlanePublicKeyPem: string,
+  sealingKeys: SealingKeyPair,
+  pushed: { readonly session: string; readonly sealed: Buffer; readonly context: string },
+): string {
+  const sessions = new InstancePushSessions(ed25519Key(controlPlanePublicKeyPem, 'public')!, sealingKeys);
+  return openSealedValue(sessions.keysFor(pushed.session).sealKey, pushed.sealed, pushed.context);
+}
+
+function metadataWith(credentials: PushCredentials): grpc.Metadata {
   const metadata = new grpc.Metadata();
-  if (authorization !== undefined) metadata.set('authorization', authorization);
+  if (credentials.authorization !== undefined) metadata.set('authorization', credentials.authorization);
+  if (credentials.session !== undefined) metadata.set(PUSH_SESSION_METADATA, credentials.session);
   return metadata;
 }
 

@@ -1,8 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { createLogger } from '../../../common/logger';
-import { NonceGuard } from '../../../common/pushGrant';
+import { generateKeyPairSync } from 'node:crypto';
+import { NonceGuard, pushAudience } from '../../../common/pushGrant';
+import { InstancePushSessions, PUSH_SESSION_METADATA } from '../../../common/pushSession';
 import { generateSealingKeys } from '../../../common/sealedValue';
-import { ed25519Key } from '../../../common/signedToken';
+import { ed25519Key, signToken } from '../../../common/signedToken';
 import { HeldConfig } from '../../../sdk/heldConfig';
 import {
   createCacheRefreshHandlers,
@@ -12,6 +14,7 @@ import {
 import type { InstanceTenancy } from '../../../sdk/tenancy';
 import {
   type PlainPush,
+  type PushCredentials,
   type PushTarget,
   RefreshCaller,
   TestControlPlane,
@@ -23,7 +26,11 @@ import {
  * attacks on grants, in test/security/pushPath.test.ts.
  */
 const SERVICE = 'orders';
-const controlPlane = new TestControlPlane();
+const controlPlaneKeys = generateKeyPairSync('ed25519');
+const controlPlane = new TestControlPlane({
+  privateKey: controlPlaneKeys.privateKey,
+  publicKeyPem: controlPlaneKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+});
 const forger = new TestControlPlane();
 
 async function startInstance(tenancy: InstanceTenancy) {
@@ -36,8 +43,7 @@ async function startInstance(tenancy: InstanceTenancy) {
     createCacheRefreshHandlers({
       service: SERVICE,
       tenancy,
-      pushVerifyKey: ed25519Key(controlPlane.publicKeyPem, 'public')!,
-      sealingKeys,
+      pushSessions: new InstancePushSessions(ed25519Key(controlPlane.publicKeyPem, 'public')!, sealingKeys),
       nonces: new NonceGuard(),
       held,
       status: () => Promise.resolve(health.status),
@@ -93,46 +99,98 @@ const push = (overrides: Partial<PlainPush> = {}): PlainPush => ({
   ...overrides,
 });
 
-describe('a push without a valid push grant is refused with UNAUTHENTICATED', () => {
-  const cases: [string, (target: PushTarget) => string | undefined, RegExp][] = [
-    ['no authorization', () => undefined, /missing push grant/],
-    ['a scheme other than Bearer', () => 'Basic b3JkZXJzOnNlY3JldA==', /missing push grant/],
-    ['a grant that is not a JWT', () => 'Bearer not-a-token', /not a JWT/],
+describe('a push without a valid push grant and session is refused with UNAUTHENTICATED', () => {
+  const health = { op: 'health', keysHash: '' } as const;
+  const withGrant = (target: PushTarget, authorization: string): PushCredentials => ({
+    ...controlPlane.authorization(target, health),
+    authorization,
+  });
+  const cases: [string, (target: PushTarget) => PushCredentials, RegExp, string][] = [
+    [
+      'no authorization',
+      (target) => ({ session: controlPlane.authorization(target, health).session }),
+      /missing push grant/,
+      'authorization',
+    ],
+    [
+      'a scheme other than Bearer',
+      (target) => withGrant(target, 'Basic b3JkZXJzOnNlY3JldA=='),
+      /missing push grant/,
+      'authorization',
+    ],
+    [
+      'a grant that is not a JWT',
+      (target) => withGrant(target, 'Bearer not-a-token'),
+      /not a JWT/,
+      'authorization',
+    ],
     [
       'a grant for another service',
-      (target) =>
-        controlPlane.authorization({ ...target, service: 'billing' }, { op: 'health', keysHash: '' }),
+      (target) => controlPlane.authorization(target, health, { grantTarget: { service: 'billing' } }),
       /not for this instance/,
+      'authorization',
     ],
     [
       'an expired grant',
-      (target) =>
-        controlPlane.authorization(
-          target,
-          { op: 'health', keysHash: '' },
-          { nowSeconds: Date.now() / 1000 - 120 },
-        ),
+      (target) => controlPlane.authorization(target, health, { nowSeconds: Date.now() / 1000 - 120 }),
       /expired/,
+      'authorization',
     ],
     [
-      'a grant signed with another key',
-      (target) => forger.authorization(target, { op: 'health', keysHash: '' }),
-      /invalid signature/,
+      'a grant signed with Ed25519, as grants were before push sessions',
+      (target) =>
+        withGrant(
+          target,
+          `Bearer ${signToken(controlPlaneKeys.privateKey, { aud: pushAudience(target), op: 'health' })}`,
+        ),
+      /algorithm EdDSA is not allowed/,
+      'authorization',
+    ],
+    [
+      'no session certificate',
+      (target) => ({ authorization: controlPlane.authorization(target, health).authorization }),
+      /missing push session/,
+      PUSH_SESSION_METADATA,
+    ],
+    [
+      'a session certified with another key',
+      (target) => forger.authorization(target, health),
+      /push session refused: invalid signature/,
+      PUSH_SESSION_METADATA,
+    ],
+    [
+      'an expired session',
+      (target) =>
+        controlPlane.authorization(target, health, { sessionNowSeconds: Date.now() / 1000 - 2 * 3600 }),
+      /push session refused: expired/,
+      PUSH_SESSION_METADATA,
+    ],
+    [
+      "a grant MAC'd under another session than the certificate sent",
+      (target) => ({
+        authorization: forger.authorization(target, health).authorization,
+        session: controlPlane.authorization(target, health).session,
+      }),
+      /push grant refused: invalid signature/,
+      'authorization',
     ],
   ];
 
-  test.each(cases)('%s: Refresh is refused and nothing is applied', async (_name, authorization, reason) => {
-    const tenant = `t-${Math.random().toString(36).slice(2, 10)}`;
-    const [request] = controlPlane.refresh(pool.target, push({ tenant_id: tenant }));
-    const outcome = await pool.caller.refresh(request, authorization(pool.target));
-    expect(outcome.code).toBe(grpc.status.UNAUTHENTICATED);
-    expect(outcome.details).toMatch(reason);
-    expect(outcome.errorField).toBe('authorization');
-    expect(pool.held.has({ tenantId: tenant, key: 'tenant_config_featureFlags' })).toBe(false);
-  });
+  test.each(cases)(
+    '%s: Refresh is refused and nothing is applied',
+    async (_name, credentials, reason, field) => {
+      const tenant = `t-${Math.random().toString(36).slice(2, 10)}`;
+      const [request] = controlPlane.refresh(pool.target, push({ tenant_id: tenant }));
+      const outcome = await pool.caller.refresh(request, credentials(pool.target));
+      expect(outcome.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(outcome.details).toMatch(reason);
+      expect(outcome.errorField).toBe(field);
+      expect(pool.held.has({ tenantId: tenant, key: 'tenant_config_featureFlags' })).toBe(false);
+    },
+  );
 
-  test.each(cases)('%s: Health is refused', async (_name, authorization, reason) => {
-    const outcome = await pool.caller.health({ keys: [] }, authorization(pool.target));
+  test.each(cases)('%s: Health is refused', async (_name, credentials, reason) => {
+    const outcome = await pool.caller.health({ keys: [] }, credentials(pool.target));
     expect(outcome.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(outcome.details).toMatch(reason);
   });
