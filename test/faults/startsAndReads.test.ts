@@ -1,6 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import type { RolloutProgress } from '../../common/rollout';
 import { ConfigReaderClient } from '../../sdk/configReaderClient';
 import { startRollout } from '../../server/rolloutClient';
@@ -8,6 +6,7 @@ import { progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { closedPort } from '../support/ports';
+import { kill, spawnConfigService } from '../support/processes';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
@@ -18,7 +17,6 @@ import { validToken } from '../support/tokens';
  * from is killed (SIGKILL, a real process) and restarted. What must hold: one rollout, one version
  * written, and no reader ever sees a version older than one it saw before.
  */
-const REPO = path.join(__dirname, '..', '..');
 const KEY = 'tenant_config_featureFlags';
 const clients = stackClients();
 const instances: FleetMember[] = [];
@@ -139,9 +137,7 @@ test('readers never go backwards through a rollout, and are back once a killed c
       server.taskQueue,
     );
     await untilState(handle, 'BAKING');
-    const killed = configService;
-    killed.kill('SIGKILL');
-    await new Promise((resolve) => killed.once('exit', resolve));
+    await kill(configService);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     configService = spawnConfigService(ports);
 
@@ -157,7 +153,7 @@ test('readers never go backwards through a rollout, and are back once a killed c
     reading = false;
     await Promise.all(loops);
     readers.forEach((reader) => reader.close());
-    configService.kill('SIGKILL');
+    await kill(configService);
   }
   for (const reads of seen) {
     const versions = reads.flatMap((read) => (read.version === undefined ? [] : [read.version]));
@@ -173,21 +169,6 @@ test('readers never go backwards through a rollout, and are back once a killed c
   for (const member of fleet) expect((await member.client.get(tenantId, KEY))?.version).toBe(2);
   expect((await server.store.history({ tenantId, key: KEY })).map((entry) => entry.version)).toEqual([2, 1]);
 }, 120_000);
-
-/** The config service as its own process, so it can be killed for real. Node with tsx's loader. */
-function spawnConfigService(ports: { HTTP_PORT: string; GRPC_PORT: string }): ChildProcess {
-  return spawn(process.execPath, ['--require', 'tsx/cjs', 'server/main.ts'], {
-    cwd: REPO,
-    env: {
-      ...process.env,
-      ...ports,
-      BIND_ADDRESS: '127.0.0.1',
-      CONFIG_CACHE_TTL_MS: '1000',
-      LOG_LEVEL: 'error',
-    },
-    stdio: 'ignore',
-  });
-}
 
 async function untilAnswered(reader: ConfigReaderClient, tenantId: string): Promise<void> {
   for (let i = 0; i < 300; i += 1) {

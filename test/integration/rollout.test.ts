@@ -1,7 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { destroyAwsClients, type AwsClients } from '../../activities/awsClients';
 import { createLogger } from '../../common/logger';
 import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../common/rollout';
@@ -12,13 +10,13 @@ import { createTemporalClient } from '../../server/temporalConnection';
 import { approveUpdate, progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, registerDeadInstance, startInstance } from '../support/fleet';
+import { isRunning, kill, spawnWorker } from '../support/processes';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**
  * Rollouts end to end on the real stack: the Temporal dev server, the worker with its real activities,
  * Parameter Store and DynamoDB on moto, Cloud Map on moto, and real SDK instances over gRPC.
  */
-const REPO = path.join(__dirname, '..', '..');
 const KEY = 'tenant_config_featureFlags';
 
 let server: TestServer;
@@ -203,8 +201,7 @@ test('the worker killed during a wave and restarted finishes the rollout, writin
     const handle = await startRollout(temporal, request({ plan: plan({ bakeSeconds: 5 }) }), isolatedQueue);
     await waitForState(handle, 'BAKING');
     const killed = child.pid!;
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await kill(child);
     expect(isRunning(killed)).toBe(false);
 
     child = spawnWorker(isolatedQueue);
@@ -223,24 +220,3 @@ test('the worker killed during a wave and restarted finishes the rollout, writin
   expect((await server.store.history({ tenantId: acme, key: KEY })).map((h) => h.version)).toEqual([2, 1]);
   // Two workers bundle the workflows from source and the dead one's tasks time out before moving on.
 }, 180_000);
-
-/**
- * The worker as its own process. Node itself with tsx's loader, not the tsx launcher: the launcher
- * runs the program in a child process, so killing it would leave the worker running.
- */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function spawnWorker(queue: string): ChildProcess {
-  return spawn(process.execPath, ['--require', 'tsx/cjs', 'server/worker.ts'], {
-    cwd: REPO,
-    env: { ...process.env, TEMPORAL_TASK_QUEUE: queue, WORKER_HEALTH_PORT: '0', LOG_LEVEL: 'error' },
-    stdio: 'ignore',
-  });
-}

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { startRollout } from '../../server/rolloutClient';
+import { stackClients, uniqueTenant } from '../support/env';
+import { type FleetMember, startInstance } from '../support/fleet';
+import { isRunning, kill, spawnWorker } from '../support/processes';
+import { startTestServer, type TestServer } from '../support/server';
+
+/**
+ * The worker SIGKILLed while a push is in flight: the instance has the call, the worker dies before the
+ * answer. Temporal retries the push activity once its heartbeat times out (30 s, workflows/rolloutWorkflow.ts)
+ * on the restarted worker; the instance, already holding the version, answers the repeat as a duplicate,
+ * and the rollout finishes with the version written once and every instance on it.
+ */
+const KEY = 'tenant_config_featureFlags';
+const clients = stackClients();
+const instances: FleetMember[] = [];
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ rollouts: true });
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(instances.map((instance) => instance.client.stop()));
+  await server.stop();
+});
+
+test('a worker killed mid-push and restarted finishes the rollout; each instance applied it once', async () => {
+  const tenantId = uniqueTenant('midpush');
+  const service = `midpush-${randomUUID().slice(0, 6)}`;
+  await server.store.put({ tenantId, key: KEY }, '{"v":1}', { expectedVersion: 0, makeLive: true });
+  // The instance's health hook runs inside every Refresh (the key's status before the change): holding
+  // it keeps the push in flight for as long as the test needs.
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let holding = false;
+  let pushArrived = () => {};
+  const arrived = new Promise<void>((resolve) => (pushArrived = resolve));
+  const slow = await startInstance({
+    server,
+    clients,
+    service,
+    tenancy: tenantId,
+    preload: [{ tenantId, key: KEY }],
+    health: async () => {
+      if (holding) {
+        pushArrived();
+        await held;
+      }
+      return true;
+    },
+  });
+  const other = await startInstance({
+    server,
+    clients,
+    service,
+    tenancy: 'pool',
+    preload: [{ tenantId, key: KEY }],
+  });
+  instances.push(slow, other);
+  const applied: number[] = [];
+  slow.client.onChange(KEY, (change) => {
+    if (change.tenantId === tenantId && change.current) applied.push(change.current.version);
+  });
+
+  const queue = `rollouts-${randomUUID()}`;
+  let worker = spawnWorker(queue);
+  try {
+    holding = true;
+    const handle = await startRollout(
+      server.temporal!,
+      {
+        tenantId,
+        key: KEY,
+        change: { kind: 'set', value: '{"v":2}' },
+        targetServices: [service],
+        plan: {
+          strategy: { kind: 'explicit', waves: ['100%'] },
+          bakeSeconds: 0,
+          approval: 'none',
+          maxFailures: 0,
+          push: { timeoutMs: 20_000, attempts: 1, concurrency: 4 },
+        },
+        actor: 'alice',
+      },
+      queue,
+    );
+    await arrived;
+    const killed = worker.pid!;
+    await kill(worker);
+    expect(isRunning(killed)).toBe(false);
+    holding = false;
+    release();
+
+    worker = spawnWorker(queue);
+    expect(await handle.result()).toMatchObject({
+      state: 'SUCCEEDED',
+      candidateVersion: 2,
+      updatedInstances: 2,
+      failedInstances: 0,
+    });
+  } finally {
+    await kill(worker);
+  }
+  for (const member of [slow, other]) expect((await member.client.get(tenantId, KEY))?.version).toBe(2);
+  expect(applied).toEqual([2]);
+  expect((await server.store.history({ tenantId, key: KEY })).map((entry) => entry.version)).toEqual([2, 1]);
+}, 120_000);
