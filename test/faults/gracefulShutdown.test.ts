@@ -11,6 +11,7 @@ import { closedPort } from '../support/ports';
 import { callApi } from '../support/restApi';
 import { startTestServer, startTestWorker, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
+import { until } from '../support/until';
 
 /**
  * SIGTERM, as a deploy or a scale-in sends it, to a real worker process mid-wave and to a real config
@@ -55,15 +56,6 @@ function spawnProcess(entry: string, env: Record<string, string>): ChildProcess 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
   if (child.exitCode !== null) return Promise.resolve({ code: child.exitCode, signal: null });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, seconds = 30): Promise<T> {
-  for (let attempt = 0; attempt < seconds * 10; attempt += 1) {
-    const found = await probe().catch(() => undefined);
-    if (found !== undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${what} did not happen in ${seconds} s`);
 }
 
 async function fleetOf(

@@ -11,6 +11,7 @@ import { closedPort } from '../support/ports';
 import { callApi } from '../support/restApi';
 import { startTestServer, startTestWorker, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
+import { until } from '../support/until';
 
 /**
  * Operators' reads of rollouts when the worker, or Temporal itself, is away. Tried by hand on main: with
@@ -43,15 +44,6 @@ async function timed<T>(call: () => Promise<T>): Promise<{ answer: T; ms: number
   const started = Date.now();
   const answer = await call();
   return { answer, ms: Date.now() - started };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let attempt = 0; attempt < 300; attempt += 1) {
-    const found = await probe().catch(() => undefined);
-    if (found !== undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${what} did not happen in 30 s`);
 }
 
 async function startRolloutOf(
