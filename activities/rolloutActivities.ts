@@ -1,4 +1,4 @@
-import { heartbeat } from '@temporalio/activity';
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ServiceInstance } from '../common/cloudMap';
 import { type ErrorCode, NotFoundError, PlatformError } from '../common/errors';
@@ -219,6 +219,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
         input.payload,
         input.settings ?? DEFAULT_PUSH_SETTINGS,
         progressHeartbeat(),
+        cancellationSignal(),
       );
       deps.logger.info('pushed', {
         rolloutId: input.payload.rolloutId,
@@ -251,6 +252,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
         input.settings ?? DEFAULT_PUSH_SETTINGS,
         progressHeartbeat(),
         new Set(input.excused ?? []),
+        cancellationSignal(),
       );
     },
   });

@@ -61,6 +61,9 @@ async function followEvents(
       display.show(last);
     } else if (event.type === 'end') {
       break;
+    } else if (event.type === 'shutdown') {
+      // The API is going away (a deploy, a restart); the rollout is not. Said like any broken stream.
+      throw new EventStreamBrokenError(errorDetail(event.data));
     } else if (event.type === 'error') {
       // The server could not read the rollout any more; the read that follows says why, with its exit code.
       process.stderr.write(`warning: the event stream stopped: ${errorDetail(event.data)}\n`);

@@ -172,3 +172,32 @@ export interface ActorInput {
   readonly actor: string;
   readonly reason?: string;
 }
+
+/**
+ * The memo field a rollout publishes its progress in: operators read it when no worker answers a query,
+ * and once the rollout is over. Memos go through the payload codec, so it is sealed like the history.
+ */
+export const PROGRESS_MEMO = 'progress';
+
+export interface PublishedProgress extends RolloutProgress {
+  /** Workflow time of the publication: how old the progress is when no worker answers. */
+  readonly publishedAt: string;
+}
+
+/** A rollout's progress before its workflow has run: what the starter publishes with the start. */
+export function initialProgress(request: RolloutRequest, at: string): RolloutProgress {
+  return {
+    state: 'PREPARING',
+    change: request.change.kind,
+    tenantId: request.tenantId,
+    key: request.key,
+    ...(request.service ? { service: request.service } : {}),
+    ...(request.change.kind === 'existing' ? { candidateVersion: request.change.version } : {}),
+    currentWave: 0,
+    waves: [],
+    instances: { total: 0, updated: 0, failed: 0, pending: 0 },
+    failedInstances: [],
+    paused: false,
+    audit: [{ at, actor: request.actor, action: 'start' }],
+  };
+}

@@ -44,6 +44,11 @@ export interface RolloutView
     Partial<Omit<RolloutProgress, 'state' | 'key' | 'waves' | 'instances' | 'audit'>> {
   readonly rolloutId: string;
   readonly workflowId: string;
+  /**
+   * Present when no worker answered: the progress is what the rollout last published, at this time
+   * (ISO 8601). The rollout goes on once a worker is back; absent when the answer is current or final.
+   */
+  readonly staleSince?: string;
 }
 
 export interface TimelineEntry {

@@ -18,6 +18,13 @@ import { RequestLimits } from './limits/requestLimits';
 import { StreamQuota } from './limits/streamQuota';
 import { RunningRolloutQuota } from './rollouts/runningRolloutQuota';
 
+/**
+ * How long a stop waits for requests under way (streams are told to reconnect at once) before it
+ * closes what is left: inside a container platform's usual 30 s before SIGKILL.
+ */
+const STOP_GRACE_MS = 10_000;
+const IDLE_SWEEP_MS = 100;
+
 export interface PlatformServer {
   readonly grpcPort: number;
   readonly httpPort: number;
@@ -41,6 +48,7 @@ export async function startPlatformServer(deps: {
   await deps.verifier.hydrate();
   const { limits } = settings;
   const authenticator = new Authenticator(deps.verifier, new RequestLimits(limits));
+  const shuttingDown = new AbortController();
   const reader = new CachedConfigReader(deps.store, {
     ttlMs: settings.cacheTtlMs,
     maxEntries: settings.cacheMaxEntries,
@@ -72,6 +80,7 @@ export async function startPlatformServer(deps: {
       runningRollouts: deps.temporal
         ? new RunningRolloutQuota(deps.temporal, limits.runningRolloutsPerTenant)
         : undefined,
+      shuttingDown: shuttingDown.signal,
     }),
     settings.bindAddress,
     settings.httpPort,
@@ -87,16 +96,30 @@ export async function startPlatformServer(deps: {
     grpcPort: grpc.port,
     httpPort,
     reader,
+    /**
+     * Stops accepting, lets calls under way answer, tells open progress streams to reconnect, then
+     * closes; gRPC calls still running after the grace are cut. Bounded by STOP_GRACE_MS.
+     */
     async stop() {
-      await Promise.all([
-        stopGrpcServer(grpc.server),
-        new Promise<void>((resolve) => {
-          http.close(() => resolve());
-          http.closeAllConnections();
-        }),
-      ]);
+      shuttingDown.abort();
+      await Promise.all([stopGrpcServer(grpc.server, STOP_GRACE_MS), closeHttp(http, STOP_GRACE_MS)]);
     },
   };
+}
+
+/** Closes the HTTP server once its requests have answered (idle keep-alive sockets closed), or at `graceMs`. */
+function closeHttp(http: HttpServer, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    // A connection goes idle when its last response ends: close those as they appear.
+    const sweep = setInterval(() => http.closeIdleConnections(), IDLE_SWEEP_MS);
+    const force = setTimeout(() => http.closeAllConnections(), graceMs);
+    http.close(() => {
+      clearInterval(sweep);
+      clearTimeout(force);
+      resolve();
+    });
+    http.closeIdleConnections();
+  });
 }
 
 function listen(app: ReturnType<typeof createHttpApp>, host: string, port: number): Promise<HttpServer> {

@@ -4,13 +4,21 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { RolloutInProgressError } from '../common/errors';
-import { ROLLOUT_TASK_QUEUE, type RolloutRequest, rolloutWorkflowId } from '../common/rollout';
+import {
+  initialProgress,
+  PROGRESS_MEMO,
+  type PublishedProgress,
+  ROLLOUT_TASK_QUEUE,
+  type RolloutRequest,
+  rolloutWorkflowId,
+} from '../common/rollout';
 import { CONFIG_KEY, ROLLOUT_STATE, TENANT_ID } from '../common/searchAttributes';
 import type { rolloutWorkflow } from '../workflows/rolloutWorkflow';
 
 /**
  * Starts a rollout. The workflow id is derived from tenant, service and key, so a second rollout of
- * the same key while one runs is refused (RolloutInProgressError) rather than racing it.
+ * the same key while one runs is refused (RolloutInProgressError) rather than racing it. Its first
+ * progress is published with the start, so it reads as PREPARING even before a worker picks it up.
  */
 export async function startRollout(
   client: Client,
@@ -18,11 +26,14 @@ export async function startRollout(
   taskQueue: string = ROLLOUT_TASK_QUEUE,
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof rolloutWorkflow>> {
   const workflowId = rolloutWorkflowId(request);
+  const startedAt = new Date().toISOString();
+  const published: PublishedProgress = { ...initialProgress(request, startedAt), publishedAt: startedAt };
   try {
     return await client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
       workflowId,
       taskQueue,
       args: [request],
+      memo: { [PROGRESS_MEMO]: published },
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       typedSearchAttributes: [

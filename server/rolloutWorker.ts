@@ -15,6 +15,14 @@ import { temporalConnectionOptions } from './temporalConnection';
 
 /** How long a health probe waits for Temporal before it counts as unreachable. */
 const TEMPORAL_PROBE_DEADLINE_MS = 2000;
+/**
+ * On shutdown, how long activities under way may run on: a wave's pushes usually finish within it, and
+ * are cancelled after it (stopping before the next instance; pushes are idempotent, another worker
+ * retries the activity at once rather than after the heartbeat timeout).
+ */
+const SHUTDOWN_GRACE = '10 seconds';
+/** The bound on the whole shutdown, inside a container platform's usual 30 s before SIGKILL. */
+const SHUTDOWN_FORCE = '25 seconds';
 
 export interface RolloutWorker {
   readonly worker: Worker;
@@ -52,6 +60,8 @@ export async function createRolloutWorker(deps: {
     workflowsPath: path.join(__dirname, '..', 'workflows'),
     activities,
     dataConverter: workerDataConverter(payloadCodecFor(temporal.payloadEncryption)),
+    shutdownGraceTime: SHUTDOWN_GRACE,
+    shutdownForceTime: SHUTDOWN_FORCE,
   });
   let running: Promise<void> | undefined;
   return {

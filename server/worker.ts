@@ -33,10 +33,15 @@ async function main(): Promise<void> {
     });
   }
   logger.info('rollout worker running', { address: temporal.address, taskQueue: temporal.taskQueue });
+  // Resolves once a shutdown has drained the worker (rejects if it overran its bound).
   await rolloutWorker.run();
+  logger.info('rollout worker stopped');
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

@@ -6,6 +6,7 @@ import {
   proxyActivities,
   setHandler,
   sleep,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -15,13 +16,14 @@ import { instanceRef, type ServiceInstance } from '../common/cloudMap';
 import type {
   ActorInput,
   AuditEntry,
+  PublishedProgress,
   RolloutProgress,
   RolloutRequest,
   RolloutResult,
   RolloutState,
   WaveProgress,
 } from '../common/rollout';
-import { DEFAULT_MAX_PAUSE_SECONDS, DEFAULT_PUSH_SETTINGS } from '../common/rollout';
+import { DEFAULT_MAX_PAUSE_SECONDS, DEFAULT_PUSH_SETTINGS, PROGRESS_MEMO } from '../common/rollout';
 import { failureBudget, planProblems, waveSizes } from '../common/rolloutPlan';
 import { CONFIG_KEY, ROLLOUT_STATE, TENANT_ID } from '../common/searchAttributes';
 import { abortUpdate, approveUpdate, pauseUpdate, progressQuery, resumeUpdate } from './definitions';
@@ -61,6 +63,8 @@ const SWEEP_AFTER_READ_CACHES = 'sweep-after-read-caches';
 const BOUNDED_HOLDS = 'bounded-holds';
 /** The change that rolls a rollout of an older version forward to a copy of it, for `patched`. */
 const ROLL_FORWARD_TO_COPY = 'roll-forward-to-copy';
+/** The change that publishes progress in a memo, readable without a worker, for `patched`. */
+const PUBLISH_PROGRESS = 'publish-progress';
 
 const TERMINAL: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
 const MAX_AUDIT_ENTRIES = 200;
@@ -78,6 +82,7 @@ class RollbackRequired extends Error {}
 export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutResult> {
   // Runs that started before holds were bounded keep the limits (and the unbounded waits) they had.
   const boundedHolds = patched(BOUNDED_HOLDS);
+  const publishesProgress = patched(PUBLISH_PROGRESS);
   const problems = planProblems(request.plan, !boundedHolds);
   if (request.targetServices.length === 0)
     problems.push('targetServices: name at least one consuming service');
@@ -134,12 +139,29 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     audit.push({ at: now(), actor: input.actor, action, ...(input.reason ? { reason: input.reason } : {}) });
     if (audit.length > MAX_AUDIT_ENTRIES) audit.splice(1, 1);
   };
+  let lastPublished = '';
+  /**
+   * Publishes progress where a read needs no worker (the memo): at every change an operator would see,
+   * so a query that no worker answers falls back to what the workflow last said, and a finished rollout
+   * answers from it. Unchanged progress is not published again (each upsert is a history event).
+   */
+  const publish = () => {
+    if (!publishesProgress) return;
+    const current = progress();
+    const serialized = JSON.stringify(current);
+    if (serialized === lastPublished) return;
+    lastPublished = serialized;
+    const published: PublishedProgress = { ...current, publishedAt: now() };
+    upsertMemo({ [PROGRESS_MEMO]: published });
+  };
   const enter = (next: RolloutState) => {
     state = next;
     upsertSearchAttributes([{ key: ROLLOUT_STATE, value: next }]);
+    publish();
   };
   const setWave = (index: number, change: Partial<WaveProgress>) => {
     waves = waves.map((wave) => (wave.index === index ? { ...wave, ...change } : wave));
+    publish();
   };
   const assertActive = (action: string) => {
     if (TERMINAL.includes(state) || state === 'ROLLING_BACK')
@@ -163,6 +185,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       async (input) => {
         record(action, input);
         apply(input);
+        publish();
         await condition(settled);
         return progress();
       },
@@ -306,6 +329,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       'change; start it again once instances run, or with plan.allowEmptyFleet to promote anyway';
     enter('ROLLED_BACK');
     outcome = `rolled back: ${reason}`;
+    publish();
     return {
       state: 'ROLLED_BACK',
       candidateVersion: target.version,
@@ -401,6 +425,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     pushed.push(...joined);
     total += joined.length;
     tally(await fleet.pushToInstances({ instances: joined, payload: candidatePayload, settings }));
+    publish();
   };
   await sweep();
   // The config service may answer reads from its cache with the old state a little longer, and an
@@ -418,6 +443,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   outcome = removal
     ? removalOutcome(updated.size, total, live)
     : `version ${target.version}${copied} is live on ${updated.size} of ${total} instances`;
+  publish();
   return {
     state: 'SUCCEEDED',
     candidateVersion: target.version,

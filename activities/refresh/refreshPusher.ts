@@ -106,12 +106,16 @@ export class RefreshPusher {
       : grpc.credentials.createInsecure();
   }
 
-  /** Pushes `payload` to every instance; `onProgress` is called as results come in (for heartbeats). */
+  /**
+   * Pushes `payload` to every instance; `onProgress` is called as results come in (for heartbeats). Once
+   * `signal` aborts (the worker shutting down), no further instance is started and it throws the reason.
+   */
   async push(
     instances: readonly ServiceInstance[],
     payload: RefreshPayload,
     settings: PushSettings,
     onProgress: (done: number) => void = () => {},
+    signal?: AbortSignal,
   ): Promise<FleetOutcome> {
     const scope = refreshScope({ ...payload, value: payload.removed ? undefined : (payload.value ?? '') });
     const session = this.sessions.current();
@@ -119,34 +123,40 @@ export class RefreshPusher {
     const unhealthyBefore: string[] = [];
     // A candidate's health gate needs to know what was already wrong on instances other tenants share.
     const baseline = payload.revertFrom === undefined && !payload.removed;
-    const outcome = await this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
-      const { sealKey } = session.keysFor(instance.sealingKey);
-      const request = toRefreshRequest(payload, (value) => sealValue(sealKey, value, context));
-      const response = await this.withRetries(instance, settings, () =>
-        this.call<RefreshRequest, RefreshAnswer>(
-          session,
-          instance,
-          'Refresh',
-          request,
-          scope,
-          settings.timeoutMs,
-        ),
-      );
-      // Only the call that applied the change saw the key as it was before it: a retry after a lost
-      // answer sees the change itself, so it excuses nothing.
-      if (
-        baseline &&
-        instance.tenancy === 'pool' &&
-        response.applied &&
-        response.key_status_before === 'NOT_SERVING'
-      ) {
-        unhealthyBefore.push(instanceRef(instance));
-      }
-      // The instance answers what it holds: anything but the pushed version means it did not converge.
-      return response.held_version === payload.version
-        ? undefined
-        : `holds version ${response.held_version}, not ${payload.version}`;
-    });
+    const outcome = await this.forEach(
+      instances,
+      settings.concurrency,
+      onProgress,
+      signal,
+      async (instance) => {
+        const { sealKey } = session.keysFor(instance.sealingKey);
+        const request = toRefreshRequest(payload, (value) => sealValue(sealKey, value, context));
+        const response = await this.withRetries(instance, settings, () =>
+          this.call<RefreshRequest, RefreshAnswer>(
+            session,
+            instance,
+            'Refresh',
+            request,
+            scope,
+            settings.timeoutMs,
+          ),
+        );
+        // Only the call that applied the change saw the key as it was before it: a retry after a lost
+        // answer sees the change itself, so it excuses nothing.
+        if (
+          baseline &&
+          instance.tenancy === 'pool' &&
+          response.applied &&
+          response.key_status_before === 'NOT_SERVING'
+        ) {
+          unhealthyBefore.push(instanceRef(instance));
+        }
+        // The instance answers what it holds: anything but the pushed version means it did not converge.
+        return response.held_version === payload.version
+          ? undefined
+          : `holds version ${response.held_version}, not ${payload.version}`;
+      },
+    );
     return unhealthyBefore.length > 0 ? { ...outcome, unhealthyBefore } : outcome;
   }
 
@@ -162,11 +172,12 @@ export class RefreshPusher {
     settings: PushSettings,
     onProgress: (done: number) => void = () => {},
     excused: ReadonlySet<string> = new Set(),
+    signal?: AbortSignal,
   ): Promise<FleetOutcome> {
     const request = { keys: [{ tenant_id: key.tenantId, key: key.key, service: key.service ?? '' }] };
     const scope: PushScope = { op: 'health', keysHash: keysHash([key]) };
     const session = this.sessions.current();
-    return this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
+    return this.forEach(instances, settings.concurrency, onProgress, signal, async (instance) => {
       const response = await this.withRetries(instance, settings, () =>
         this.call<typeof request, HealthAnswer>(
           session,
@@ -203,13 +214,15 @@ export class RefreshPusher {
     instances: readonly ServiceInstance[],
     concurrency: number,
     onProgress: (done: number) => void,
+    signal: AbortSignal | undefined,
     attempt: (instance: ServiceInstance) => Promise<string | undefined>,
   ): Promise<FleetOutcome> {
     const succeeded: string[] = [];
     const failed: InstanceFailure[] = [];
     let next = 0;
     const worker = async () => {
-      for (let i = next++; i < instances.length; i = next++) {
+      // Calls under way finish (pushes are idempotent): the retried activity sends them again.
+      for (let i = next++; i < instances.length && !signal?.aborted; i = next++) {
         const instance = instances[i]!;
         const reason = await attempt(instance).catch((error: unknown) => describe(error));
         if (reason === undefined) succeeded.push(instanceRef(instance));
@@ -218,6 +231,7 @@ export class RefreshPusher {
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, instances.length) }, worker));
+    signal?.throwIfAborted();
     return { succeeded, failed };
   }
 

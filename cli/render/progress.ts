@@ -33,6 +33,12 @@ export function progressLines(rollout: Rollout, style: { readonly bars: boolean 
     lines.push({ id: `failed:${failed.instanceId}`, text: `failed ${failed.instanceId}: ${failed.reason}` });
   }
   if (rollout.outcome) lines.push({ id: 'outcome', text: `outcome ${rollout.outcome}` });
+  if (rollout.staleSince) {
+    lines.push({
+      id: 'stale',
+      text: `stale since ${rollout.staleSince}: no rollout worker answered; this is the progress it last published`,
+    });
+  }
   return lines;
 }
 

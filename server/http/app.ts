@@ -33,6 +33,8 @@ export interface HttpAppDeps {
   /** Running rollouts per tenant; without it (no Temporal client given) starts are not counted. */
   readonly runningRollouts?: RunningRolloutQuota;
   readonly logger: Logger;
+  /** Aborted when the server shuts down: open progress streams say so and close. */
+  readonly shuttingDown?: AbortSignal;
 }
 
 /**
@@ -94,6 +96,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
         authenticate,
         streams: deps.streams,
         runningRollouts: deps.runningRollouts,
+        shuttingDown: deps.shuttingDown,
       }),
     );
   }

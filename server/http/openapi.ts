@@ -566,6 +566,11 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           currentWave: { type: 'integer' },
           paused: { type: 'boolean' },
           outcome: { type: 'string' },
+          staleSince: {
+            type: 'string',
+            description:
+              'Present when no worker answered: the progress is what the rollout last published, at this time; it goes on once a worker is back',
+          },
           waves: {
             type: 'array',
             items: {

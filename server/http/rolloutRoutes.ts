@@ -11,6 +11,8 @@ import { optionalPositiveInteger, optionalString } from './requestValues';
 const FINISHED: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
 const STREAM_POLL_MS = 1_000;
 const STREAM_HEARTBEAT_MS = 15_000;
+/** The `retry:` a stream closed by a shutdown sends: another replica, or this one restarted, answers by then. */
+const STREAM_RETRY_MS = 2_000;
 
 /** Release managers start and steer rollouts; operators read them. Always within the caller's tenant. */
 export function rolloutRoutes(deps: {
@@ -18,8 +20,10 @@ export function rolloutRoutes(deps: {
   authenticate: Authenticate;
   streams: StreamQuota;
   runningRollouts?: RunningRolloutQuota;
+  shuttingDown?: AbortSignal;
 }): Router {
   const { rollouts, authenticate, streams, runningRollouts } = deps;
+  const shuttingDown = deps.shuttingDown ?? new AbortController().signal;
   const router = Router();
 
   router.post('/rollouts', async (request, response) => {
@@ -65,7 +69,9 @@ export function rolloutRoutes(deps: {
     try {
       // The first read happens before the stream opens, so a bad id still gets a proper problem response.
       const first = await rollouts.get(identity, request.params.rolloutId);
-      await streamProgress(response, first, identity, (id, rollout) => rollouts.get(id, rollout));
+      await streamProgress(response, first, identity, shuttingDown, (id, rollout) =>
+        rollouts.get(id, rollout),
+      );
     } finally {
       release();
     }
@@ -78,12 +84,14 @@ export function rolloutRoutes(deps: {
  * Server-sent events: `progress` each time the rollout's progress changes, `end` once it is over, a
  * comment now and then so proxies keep the connection open. Stops when the client goes away, and when
  * the caller's token expires, with an `error` event saying so: a stream is no longer-lived credential
- * than the token that opened it.
+ * than the token that opened it. When the server shuts down, a `shutdown` event with a `retry:` hint
+ * tells the client to reconnect (the rollout goes on), and the stream closes.
  */
 async function streamProgress(
   response: Response,
   first: RolloutView,
   identity: Identity,
+  shuttingDown: AbortSignal,
   read: (identity: Identity, rolloutId: string) => Promise<RolloutView>,
 ): Promise<void> {
   response.writeHead(200, {
@@ -113,9 +121,15 @@ async function streamProgress(
       break;
     }
     const untilExpiry = identity.expiresAt - Date.now();
-    if (untilExpiry > 0)
-      await new Promise((resolve) => setTimeout(resolve, Math.min(STREAM_POLL_MS, untilExpiry)));
+    if (untilExpiry > 0) await pause(Math.min(STREAM_POLL_MS, untilExpiry), shuttingDown);
     if (closed) break;
+    if (shuttingDown.aborted) {
+      response.write(`retry: ${STREAM_RETRY_MS}\n`);
+      send('shutdown', {
+        detail: 'the server is shutting down: reconnect to follow the rollout, which goes on',
+      });
+      break;
+    }
     if (Date.now() >= identity.expiresAt) {
       send('error', {
         code: 'Unauthenticated',
@@ -131,4 +145,18 @@ async function streamProgress(
     }
   }
   response.end();
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

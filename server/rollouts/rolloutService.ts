@@ -8,6 +8,7 @@ import {
   TimeoutFailure,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -43,6 +44,7 @@ import type { Identity } from '../auth/identity';
 import { isErrorCode } from '../errorStatus';
 import { startRollout } from '../rolloutClient';
 import { decodeHistoryEvents } from './decodeHistory';
+import { publishedProgressOf } from './publishedProgress';
 import { timelineOf } from './timeline';
 import type {
   RolloutAction,
@@ -58,6 +60,13 @@ const UPDATES = {
   resume: resumeUpdate,
   abort: abortUpdate,
 } as const;
+/** How long a call waits for Temporal itself: past it Temporal counts as down (503), not a hung read. */
+const TEMPORAL_ANSWER_MS = 3_000;
+/**
+ * How long a read waits for a worker to answer the progress query (a query needs one) before it
+ * answers what the rollout last published instead, marked stale.
+ */
+const WORKER_ANSWER_MS = 2_000;
 const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -77,7 +86,7 @@ export class RolloutService {
     input: StartRolloutBody,
   ): Promise<{ rolloutId: string; workflowId: string; state: RolloutState }> {
     const request = await this.toRequest(identity, input);
-    const handle = await reachTemporal(() => startRollout(this.client, request, this.taskQueue));
+    const handle = await this.reach(() => startRollout(this.client, request, this.taskQueue));
     return {
       rolloutId: formatRolloutId(handle.firstExecutionRunId, request.key, request.service),
       workflowId: handle.workflowId,
@@ -96,7 +105,7 @@ export class RolloutService {
     if (filter.key) clauses.push(`ConfigKey = '${quoted(filter.key)}'`);
     if (filter.state) clauses.push(`RolloutState = '${quoted(filter.state)}'`);
     const query = clauses.join(' AND ');
-    const response = await reachTemporal(() =>
+    const response = await this.reach(() =>
       this.client.workflowService.listWorkflowExecutions({
         namespace: this.client.options.namespace,
         query,
@@ -133,15 +142,30 @@ export class RolloutService {
     return { items, ...(next ? { nextPageToken: next } : {}) };
   }
 
+  /**
+   * A rollout's progress. A running one answers its query when a worker does within WORKER_ANSWER_MS,
+   * else what it last published, with `staleSince`; a finished one answers its last publication (its
+   * final progress) without asking a worker to replay it.
+   */
   async get(identity: Identity, rolloutId: string): Promise<RolloutView> {
-    const { handle, abnormal } = await this.find(identity, rolloutId);
-    const progress = await reachTemporal(() => handle.query(progressQuery));
-    return {
-      rolloutId,
-      workflowId: handle.workflowId,
-      ...progress,
-      ...(abnormal ? { state: 'FAILED' as const, outcome: await failureOf(handle) } : {}),
-    };
+    const { handle, description } = await this.find(identity, rolloutId);
+    const published = publishedProgressOf(description, parseRolloutId(rolloutId).key);
+    const ids = { rolloutId, workflowId: handle.workflowId };
+    const abnormal = ABNORMAL_CLOSE_NAMES.has(description.status.name);
+    const failed = async () =>
+      abnormal ? { state: 'FAILED' as const, outcome: await this.failureOf(handle) } : {};
+    if (description.status.name !== 'RUNNING' && published?.complete) {
+      return { ...ids, ...published.progress, ...(await failed()) };
+    }
+    const answered = await this.reach(() => handle.query(progressQuery), WORKER_ANSWER_MS).catch(
+      (error: unknown) => {
+        // No published state to fall back on: the caller learns why there is no answer.
+        if (!published) throw error;
+        return undefined;
+      },
+    );
+    if (answered) return { ...ids, ...answered, ...(await failed()) };
+    return { ...ids, ...published!.progress, ...(await failed()), staleSince: published!.at };
   }
 
   async act(
@@ -153,6 +177,7 @@ export class RolloutService {
     const { handle } = await this.find(identity, rolloutId);
     const input: ActorInput = { actor: identity.subject, ...(reason ? { reason } : {}) };
     try {
+      // Not bounded: an update waits for a worker to apply it, and answers once it has.
       const progress = await reachTemporal(() => handle.executeUpdate(UPDATES[action], { args: [input] }));
       return { rolloutId, workflowId: handle.workflowId, ...progress };
     } catch (error) {
@@ -172,7 +197,7 @@ export class RolloutService {
 
   async history(identity: Identity, rolloutId: string): Promise<TimelineEntry[]> {
     const { handle } = await this.find(identity, rolloutId);
-    const history = await reachTemporal(() => handle.fetchHistory());
+    const history = await this.reach(() => handle.fetchHistory());
     // Histories hold payloads sealed; the client's own codec opens them.
     const codecs = this.client.options.loadedDataConverter.payloadCodecs;
     return timelineOf(await decodeHistoryEvents(history.events ?? [], codecs));
@@ -227,13 +252,15 @@ export class RolloutService {
   private async find(
     identity: Identity,
     rolloutId: string,
-  ): Promise<{ handle: WorkflowHandle<typeof rolloutWorkflow>; abnormal: boolean }> {
+  ): Promise<{
+    handle: WorkflowHandle<typeof rolloutWorkflow>;
+    description: WorkflowExecutionDescription;
+  }> {
     const { runId, key, service } = parseRolloutId(rolloutId);
     const workflowId = rolloutWorkflowId({ tenantId: identity.tenantId, key, service });
     const handle = this.client.workflow.getHandle<typeof rolloutWorkflow>(workflowId, runId);
     try {
-      const description = await reachTemporal(() => handle.describe());
-      return { handle, abnormal: ABNORMAL_CLOSE_NAMES.has(description.status.name) };
+      return { handle, description: await this.reach(() => handle.describe()) };
     } catch (error) {
       // Temporal refuses some run ids as malformed rather than unknown; to the caller both are "no such rollout".
       if (
@@ -245,21 +272,32 @@ export class RolloutService {
       throw error;
     }
   }
+
+  /** A Temporal call bounded in time, so a Temporal that does not answer is a prompt 503. */
+  private reach<T>(call: () => Promise<T>, withinMs = TEMPORAL_ANSWER_MS): Promise<T> {
+    return reachTemporal(() => this.client.withDeadline(Date.now() + withinMs, call));
+  }
+
+  /**
+   * Why a run ended abnormally, from its close event (no worker needed). A platform error (a refused
+   * value, a version limit) is the caller's to read and is quoted; anything else may carry
+   * infrastructure details (account ids, role ARNs), so it is named only by kind and left to the
+   * workflow's history, which operators can read in Temporal.
+   */
+  private async failureOf(handle: WorkflowHandle<typeof rolloutWorkflow>): Promise<string> {
+    return failureReason(
+      await this.reach(() => handle.result()).then(
+        () => undefined,
+        (failure: unknown) => {
+          if (failure instanceof PlatformError) throw failure;
+          return failure;
+        },
+      ),
+    );
+  }
 }
 
-/**
- * Why a run ended abnormally. A platform error (a refused value, a version limit) is the caller's to
- * read and is quoted; anything else may carry infrastructure details (account ids, role ARNs), so it
- * is named only by kind and left to the workflow's history, which operators can read in Temporal.
- */
-async function failureOf(handle: WorkflowHandle<typeof rolloutWorkflow>): Promise<string> {
-  const error = await reachTemporal(() => handle.result()).then(
-    () => undefined,
-    (failure: unknown) => {
-      if (failure instanceof PlatformError) throw failure;
-      return failure;
-    },
-  );
+function failureReason(error: unknown): string {
   for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
     if (cause instanceof ApplicationFailure && cause.type && isErrorCode(cause.type)) {
       // An outage's message is the AWS SDK's own, which can name accounts and roles.
@@ -340,9 +378,12 @@ async function reachTemporal<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     const code = temporalStatusOf(error);
     if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED) {
-      throw new BackendUnavailableError(`Temporal is unavailable: ${(error as Error).message}`, undefined, {
-        cause: error,
-      });
+      throw new BackendUnavailableError(
+        'Temporal, which rollouts run on, does not answer: rollouts cannot be read or steered until it is ' +
+          'back (config reads are not affected)',
+        undefined,
+        { cause: error },
+      );
     }
     throw error;
   }

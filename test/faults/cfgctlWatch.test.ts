@@ -67,4 +67,6 @@ test('the API stopping mid-watch ends the watch with exit 7, saying the connecti
   expect(await exited).toBe(7);
   expect(stderr).toContain(`the connection to the API broke while watching rollout ${rolloutId}`);
   expect(stderr).toContain(`cfgctl rollout status ${rolloutId} --watch`);
+  // A server that stops gracefully says why before the stream closes.
+  expect(stderr).toContain('the server is shutting down');
 }, 90_000);

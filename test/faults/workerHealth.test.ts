@@ -8,6 +8,7 @@ import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWor
 import { startWorkerHealth } from '../../server/workerHealth';
 import { stackClients } from '../support/env';
 import { closedPort } from '../support/ports';
+import { until } from '../support/until';
 
 /**
  * The worker's /healthz while its Temporal server dies and comes back. Tried by hand on main: it
@@ -42,15 +43,6 @@ function startTemporal(port: number): ChildProcess {
     ],
     { stdio: 'ignore' },
   );
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let attempt = 0; attempt < 300; attempt += 1) {
-    const found = await probe().catch(() => undefined);
-    if (found !== undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${what} did not happen in 30 s`);
 }
 
 async function temporalAnswers(port: number): Promise<void> {

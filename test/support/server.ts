@@ -41,6 +41,8 @@ const READ_CACHE_TTL_MS = '1000';
 
 export interface TestServerOptions {
   readonly rollouts?: boolean;
+  /** With `rollouts`: run the in-process worker (the default); a test that stops workers runs its own. */
+  readonly worker?: boolean;
   /** Config service settings (limits, cache bounds) over the test defaults, as environment variables. */
   readonly env?: Record<string, string>;
   /** Wraps the store the config service reads through (a counting decorator, say); the worker's is real. */
@@ -61,14 +63,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     const codec = payloadCodecFor(temporalSettings.payloadEncryption);
     temporal = await createTemporalClient(temporalSettings, { codec });
     payloadCodec = { codec, namespace: temporalSettings.namespace };
-    worker = await createRolloutWorker({
-      clients,
-      temporal: temporalSettings,
-      storage: loadStorageSettings(),
-      rollout: loadRolloutWorkerSettings({ ...process.env, CONFIG_CACHE_TTL_MS: READ_CACHE_TTL_MS }),
-      logger,
-    });
-    void worker.run();
+    if (options.worker !== false) {
+      worker = await startTestWorker(taskQueue, clients);
+    }
     rollouts = new RolloutService(temporal, store, taskQueue);
   }
   const server = await startPlatformServer({
@@ -102,4 +99,20 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       destroyAwsClients(clients);
     },
   };
+}
+
+/** A rollout worker in this process, serving `taskQueue`, against the local stack. */
+export async function startTestWorker(
+  taskQueue: string,
+  clients: ReturnType<typeof stackClients>,
+): Promise<RolloutWorker> {
+  const worker = await createRolloutWorker({
+    clients,
+    temporal: loadTemporalSettings({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue }),
+    storage: loadStorageSettings(),
+    rollout: loadRolloutWorkerSettings({ ...process.env, CONFIG_CACHE_TTL_MS: READ_CACHE_TTL_MS }),
+    logger: createLogger({ component: 'test-worker' }, 'error'),
+  });
+  void worker.run();
+  return worker;
 }

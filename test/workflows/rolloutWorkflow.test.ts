@@ -439,6 +439,19 @@ test('a rollout recorded before holds were bounded replays with the current code
   await expect(Worker.runReplayHistory({ workflowBundle: bundle }, recorded)).resolves.toBeUndefined();
 });
 
+test('a rollout recorded publishing its progress replays with the current code: memo updates from waves and steering', async () => {
+  // Recorded with the workflow code of commit 233c21f (patch publish-progress): canary, approval wait,
+  // paused and resumed by bob, approved by bob, last wave; every change published in the progress memo.
+  const recorded = recordedHistory('rollout-publishing-progress.json');
+  expect(recorded.events?.length).toBe(119);
+  const Type = temporal.api.enums.v1.EventType;
+  const published = recorded.events.filter(
+    (event) => event.eventType === Type.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+  );
+  expect(published.length).toBe(20);
+  await expect(Worker.runReplayHistory({ workflowBundle: bundle }, recorded)).resolves.toBeUndefined();
+});
+
 test('a pause longer than the plan allows rolls back on its own, and says why', async () => {
   const fleet = new FakeFleet(4, { liveVersion: 1 });
   const result = await withWorker(fleet, async (taskQueue) => {
