@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { RolloutProgress } from '../../common/rollout';
 import { ConfigReaderClient } from '../../sdk/configReaderClient';
 import { startRollout } from '../../server/rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
@@ -10,6 +9,7 @@ import { kill, spawnConfigService } from '../support/processes';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
+import { until } from '../support/until';
 
 /**
  * Two rows of the fault matrix against the real stack: many release managers starting a rollout of one
@@ -108,7 +108,9 @@ test('readers never go backwards through a rollout, and are back once a killed c
   let reading = true;
   let loops: Promise<void>[] = [];
   try {
-    await untilAnswered(readers[0]!, tenantId);
+    await until('the config service answering', () =>
+      readers[0]!.getLive({ tenantId, key: KEY }).then(() => true),
+    );
     loops = readers.map(async (reader, index) => {
       while (reading) {
         const read = await reader.getLive({ tenantId, key: KEY }).then(
@@ -136,7 +138,9 @@ test('readers never go backwards through a rollout, and are back once a killed c
       },
       server.taskQueue,
     );
-    await untilState(handle, 'BAKING');
+    await until('the rollout baking', async () =>
+      (await handle.query(progressQuery)).state === 'BAKING' ? true : undefined,
+    );
     await kill(configService);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     configService = spawnConfigService(ports);
@@ -146,7 +150,9 @@ test('readers never go backwards through a rollout, and are back once a killed c
       candidateVersion: 2,
       updatedInstances: 2,
     });
-    await untilAnswered(readers[0]!, tenantId);
+    await until('the config service answering', () =>
+      readers[0]!.getLive({ tenantId, key: KEY }).then(() => true),
+    );
     // The service's read cache lives 1 s: a read after it sees the promotion.
     await new Promise((resolve) => setTimeout(resolve, 1500));
   } finally {
@@ -169,28 +175,3 @@ test('readers never go backwards through a rollout, and are back once a killed c
   for (const member of fleet) expect((await member.client.get(tenantId, KEY))?.version).toBe(2);
   expect((await server.store.history({ tenantId, key: KEY })).map((entry) => entry.version)).toEqual([2, 1]);
 }, 120_000);
-
-async function untilAnswered(reader: ConfigReaderClient, tenantId: string): Promise<void> {
-  for (let i = 0; i < 300; i += 1) {
-    if (
-      await reader.getLive({ tenantId, key: KEY }).then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the config service never answered');
-}
-
-async function untilState(
-  handle: { query: (query: typeof progressQuery) => Promise<RolloutProgress> },
-  state: string,
-): Promise<void> {
-  for (let i = 0; i < 450; i += 1) {
-    if ((await handle.query(progressQuery).catch(() => undefined))?.state === state) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`the rollout never reached ${state}`);
-}
