@@ -37,6 +37,8 @@ async function main([verb, ...names]: string[]): Promise<void> {
     case 'status':
       const statuses = await stackStatus();
       console.log(statusTable(statuses));
+      for (const { name, port, holder } of statuses)
+        if (holder !== undefined) console.log(`${name}: port ${port} is held by ${holder}`);
       console.log(`Temporal UI: ${temporalUiUrl()}`);
       console.log(`Data kept across restarts: ${dataDir()} (\`npm run stack -- reset\` deletes it)`);
       return;

@@ -13,5 +13,6 @@ export {
 } from './lifecycle';
 export { dataDir, localDir, logsDir, pidsDir, repoRoot, stateDir, toolPath, toolsDir } from './paths';
 export { PORTS, STACK_HOST, resolvePort, type PortSetting } from './ports';
+export { ownerEnv } from './owner';
 export { logFile, pidFile } from './processes';
 export { portAnswers } from './probes';

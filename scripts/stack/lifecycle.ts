@@ -5,9 +5,10 @@ import { COMPONENTS, componentsNamed, type Component } from './components';
 import { localStackEnv } from './env';
 import { StackError } from './errors';
 import { withStackLock } from './lock';
-import { dataDir, repoRoot } from './paths';
+import { listenerOf } from './owner';
+import { dataDir, repoRoot, stateDir } from './paths';
 import { provisionStack } from '../provision';
-import { resolvePort } from './ports';
+import { PORTS, resolvePort } from './ports';
 import { portAnswers } from './probes';
 import {
   exitOf,
@@ -26,7 +27,7 @@ export type Log = (line: string) => void;
 export interface StackUpResult {
   /** Components this call started; the ones a later `stackDown` should stop. */
   started: string[];
-  /** Components that already answered (started earlier, or by another checkout) and are reused. */
+  /** Components this stack started earlier, already answering, and reused. */
   alreadyRunning: string[];
   /** Components whose source is not in the tree yet. */
   skipped: string[];
@@ -35,9 +36,11 @@ export interface StackUpResult {
 export interface ComponentStatus {
   name: string;
   port: number;
-  /** `foreign`: the port answers, but not from a process this checkout started. */
+  /** `foreign`: the port answers, but not from a process this stack started. */
   state: 'running' | 'stopped' | 'foreign';
   pid?: number;
+  /** Who holds the port when it is foreign. */
+  holder?: string;
   /** Where it keeps its data across restarts, if it keeps any. */
   stateFile?: string;
 }
@@ -87,7 +90,7 @@ export async function stackStatus(): Promise<ComponentStatus[]> {
       const pid = runningPid(component.name, component.launch().command);
       if (pid !== undefined) return { ...common, state: 'running', pid };
       if (!(await portAnswers(port))) return { ...common, state: 'stopped' };
-      return { ...common, state: 'foreign' };
+      return { ...common, state: 'foreign', holder: describeHolder(port) };
     }),
   );
 }
@@ -165,11 +168,11 @@ async function bringUp(component: Component): Promise<UpOutcome> {
   if (ourPid === undefined) removePidFile(component.name);
 
   if (await portAnswers(port)) {
+    // Another stack's server holds other data and trusts other keys: reusing it fails later, obscurely.
+    if (ourPid === undefined) throw notOurs(component, port);
     if (await component.answers(port)) {
-      const by = ourPid === undefined ? 'not started by this checkout, reused' : `pid ${ourPid}`;
-      return { kind: 'alreadyRunning', detail: `already running on port ${port} (${by})` };
+      return { kind: 'alreadyRunning', detail: `already running on port ${port} (pid ${ourPid})` };
     }
-    if (ourPid === undefined) throw portInUse(component.port.envVar, port);
   }
   if (ourPid !== undefined) {
     // Ours but not answering: still starting (an `up` interrupted midway) or stuck; give it the usual time.
@@ -255,6 +258,32 @@ async function stopStarted(names: string[], log: Log): Promise<void> {
   if (names.length === 0) return;
   log(`stopping what this attempt started: ${names.join(', ')}`);
   await stopComponents(componentsNamed(names), () => {});
+}
+
+/** Refuses a port held by anything this stack did not start, naming the holder and the way around it. */
+function notOurs(component: Component, port: number): StackError {
+  const envVars = [component.port, ...(component.otherPorts ?? [])].map((setting) => setting.envVar);
+  const allEnvVars = Object.values(PORTS).map((setting) => setting.envVar);
+  return new StackError(
+    `port ${port} (${envVars.join(', ')}) is held by ${describeHolder(port)}, not by this stack ` +
+      `(${displayPath(stateDir())} of ${repoRoot}); it is not reused: its data and keys are not this ` +
+      `checkout's. Stop it where it was started, or run this checkout's stack on other ports: ` +
+      `set ${allEnvVars.join(', ')} to free ports (README, "The local stack").`,
+  );
+}
+
+function describeHolder(port: number): string {
+  const listener = listenerOf(port);
+  if (listener === undefined) return 'a process this user cannot inspect';
+  if (listener.owner === undefined) {
+    return `pid ${listener.pid} (${listener.command}), which no checkout's stack started`;
+  }
+  const { checkout, stateDir: theirs } = listener.owner;
+  if (checkout === repoRoot && theirs === stateDir()) {
+    return `pid ${listener.pid}, started by this stack but missing from its pid files (kill -- -${listener.pid})`;
+  }
+  const where = theirs === path.join(checkout, '.local') ? '' : ` with state in ${theirs}`;
+  return `pid ${listener.pid}, started by the stack of the checkout ${checkout}${where}`;
 }
 
 function displayPath(file: string): string {

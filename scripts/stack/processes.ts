@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ownerEnv } from './owner';
 import { processIds, readProcFile } from './procfs';
-import { logsDir, pidsDir, repoRoot } from './paths';
+import { logsDir, pidsDir, repoRoot, stateDir } from './paths';
 
 /** How to start a component's process. */
 export interface LaunchSpec {
@@ -59,7 +60,8 @@ export function spawnDetached(name: string, spec: LaunchSpec): ChildProcess {
   try {
     const child = spawn(spec.command, spec.args, {
       cwd: repoRoot,
-      env: { ...process.env, ...spec.env },
+      // Names this stack in the process's environment, so another checkout can tell whose it is.
+      env: { ...process.env, ...spec.env, ...ownerEnv({ checkout: repoRoot, stateDir: stateDir() }) },
       detached: true,
       stdio: ['ignore', log, log],
     });
