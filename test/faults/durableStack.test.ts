@@ -24,6 +24,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../activities/awsClients';
 import { DEFAULT_CLOUD_MAP_NAMESPACE } from '../../common/cloudMap';
+import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { loadAwsSettings, loadStorageSettings } from '../../common/settings';
 import {
   localStackEnv,
@@ -217,6 +218,11 @@ test('a SIGKILLed Temporal and moto come back with every item, parameter version
   await up();
 
   expect(await snapshot(serviceId)).toEqual(before);
+  // Registered again at each start; on an existing database that must neither fail nor drop them.
+  const { customAttributes } = await withTemporal((client) =>
+    client.connection.operatorService.listSearchAttributes({ namespace: 'default' }),
+  );
+  for (const { name } of ROLLOUT_SEARCH_ATTRIBUTES) expect(customAttributes).toHaveProperty(name);
   const result = await withWorker(() =>
     withTemporal(async (client) => {
       const handle = client.workflow.getHandle<typeof notesWorkflow>(workflowId);
