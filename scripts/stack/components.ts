@@ -31,6 +31,10 @@ export interface Component {
   readyTimeoutMs: number;
 }
 
+// A moto server answers once it has replayed its journal, which grows with every change until a reset:
+// one full `npm test` leaves one that replays in about 5-10 s on a busy two-core machine.
+const MOTO_READY_TIMEOUT_MS = 180_000;
+
 // moto's own API: answers only once the server is up, and only a moto server answers it.
 const motoAnswers = httpGetSucceeds('/moto-api/config');
 
@@ -99,7 +103,7 @@ export const COMPONENTS: readonly Component[] = [
     launch: () => motoServer(PORTS.dynamodb, motoJournal('dynamodb')()),
     stateFile: motoJournal('dynamodb'),
     answers: motoAnswers,
-    readyTimeoutMs: 60_000,
+    readyTimeoutMs: MOTO_READY_TIMEOUT_MS,
   },
   {
     // SSM Parameter Store, Cloud Map and EventBridge, all on one port.
@@ -109,7 +113,7 @@ export const COMPONENTS: readonly Component[] = [
     launch: () => motoServer(PORTS.moto, motoJournal('moto')()),
     stateFile: motoJournal('moto'),
     answers: motoAnswers,
-    readyTimeoutMs: 30_000,
+    readyTimeoutMs: MOTO_READY_TIMEOUT_MS,
   },
   {
     // Serves the JWKS of the local JWT issuer that stands in for Cognito.

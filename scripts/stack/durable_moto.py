@@ -20,6 +20,7 @@ published without the receives that consumed it would deliver each one again, an
 receives needs the wall-clock visibility timeouts and long polls they ran under.
 """
 
+import copy
 import datetime
 import io
 import json
@@ -61,6 +62,7 @@ moto_utils.utcnow = _utcnow
 mock_random.getrandbits = _getrandbits  # type: ignore[method-assign]
 mock_random.random = _random  # type: ignore[method-assign]
 
+import moto.dynamodb.models as dynamodb_models  # noqa: E402
 from werkzeug.serving import run_simple  # noqa: E402
 from werkzeug.test import EnvironBuilder, run_wsgi_app  # noqa: E402
 
@@ -69,6 +71,25 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     MotoRequestHandler,
     create_backend_app,
 )
+
+class _ReplayCopy:
+    """
+    moto backs up every table a TransactWriteItems names (a deep copy, to roll back a failed one), so
+    each transaction costs the size of its tables and a replay grows with the square of the journal.
+    A replayed change succeeded the first time from the same state, so a replay skips that backup.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if getattr(_change, "replaying", False) and isinstance(value, dynamodb_models.Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+dynamodb_models.copy = _ReplayCopy()  # type: ignore[assignment]
 
 READ_PREFIXES = (
     "Get", "Describe", "List", "Discover", "Query", "Scan", "BatchGet", "TransactGet",
@@ -101,13 +122,15 @@ def is_journaled(method: str, path: str, action: str | None) -> bool:
     return not action.startswith(READ_PREFIXES) and action not in MESSAGE_TRAFFIC
 
 
-def run_change(app: Any, environ: dict[str, Any], at: datetime.datetime, seed: int) -> tuple[str, Any, bytes]:
-    _change.at, _change.random = at, random.Random(seed)
+def run_change(
+    app: Any, environ: dict[str, Any], at: datetime.datetime, seed: int, replaying: bool = False
+) -> tuple[str, Any, bytes]:
+    _change.at, _change.random, _change.replaying = at, random.Random(seed), replaying
     try:
         app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
         return status, headers, b"".join(app_iter)
     finally:
-        _change.at, _change.random = None, None
+        _change.at, _change.random, _change.replaying = None, None, False
 
 
 def succeeded(status: str) -> bool:
@@ -214,7 +237,8 @@ def replay(app: Any, journal: Journal, host: str) -> int:
             headers={**entry["headers"], "host": host},
             data=entry["body"].encode("latin-1"),
         ).get_environ()
-        status, _, response = run_change(app, environ, datetime.datetime.fromisoformat(entry["at"]), entry["seed"])
+        at = datetime.datetime.fromisoformat(entry["at"])
+        status, _, response = run_change(app, environ, at, entry["seed"], replaying=True)
         if succeeded(status):
             replayed.append(entry)
         else:

@@ -5,7 +5,7 @@ import { StackError } from './errors';
 import { repoRoot, stateDir } from './paths';
 
 // Longer than the slowest start, so a second `up` waits for the first instead of failing.
-const LOCK_WAIT_MS = 150_000;
+const LOCK_WAIT_MS = 240_000;
 const LOCK_POLL_MS = 250;
 const lockFile = () => path.join(stateDir(), 'stack.lock');
 
