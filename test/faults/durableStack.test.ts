@@ -17,7 +17,12 @@ import {
   PutParameterCommand,
 } from '@aws-sdk/client-ssm';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,6 +59,7 @@ const workflowId = `notes-${process.pid}`;
 const parameter = `/durable-stack/${process.pid}/endpoint`;
 const serviceName = `durable-${process.pid}`;
 let clients: AwsClients;
+let bundle: WorkflowBundleWithSourceMap | undefined;
 let table: string;
 
 beforeAll(async () => {
@@ -90,11 +96,8 @@ async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
     address: `${STACK_HOST}:${process.env.TEMPORAL_PORT}`,
   });
   try {
-    const worker = await Worker.create({
-      connection,
-      taskQueue,
-      workflowsPath: require.resolve('../support/notesWorkflow'),
-    });
+    bundle ??= await bundleWorkflowCode({ workflowsPath: require.resolve('../support/notesWorkflow') });
+    const worker = await Worker.create({ connection, taskQueue, workflowBundle: bundle });
     return await worker.runUntil(fn);
   } finally {
     await connection.close();
