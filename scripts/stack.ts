@@ -1,19 +1,22 @@
 /**
- * npm run stack -- up [--examples] | down [component...] | status | env
- * Starts, stops and shows the local stack (scripts/stack/); `env` prints the variables that point a
- * shell at it (`eval "$(npm run -s stack -- env)"`). Exits non-zero on failure.
+ * npm run stack -- up [--examples] | down [component...] | reset | status | env
+ * Starts, stops and shows the local stack (scripts/stack/); `down` and `up` keep its data, `reset`
+ * stops it and deletes its data; `env` prints the variables that point a shell at it
+ * (`eval "$(npm run -s stack -- env)"`). Exits non-zero on failure.
  */
 import {
+  dataDir,
   localStackEnv,
   StackError,
   stackDown,
+  stackReset,
   stackStatus,
   stackUp,
   temporalUiUrl,
   type ComponentStatus,
 } from './stack/index';
 
-const USAGE = 'usage: npm run stack -- up [--examples] | down [component...] | status | env';
+const USAGE = 'usage: npm run stack -- up [--examples] | down [component...] | reset | status | env';
 
 async function main([verb, ...names]: string[]): Promise<void> {
   switch (verb) {
@@ -28,9 +31,16 @@ async function main([verb, ...names]: string[]): Promise<void> {
     case 'down':
       await stackDown(names);
       return;
+    case 'reset':
+      await stackReset();
+      return;
     case 'status':
-      console.log(statusTable(await stackStatus()));
+      const statuses = await stackStatus();
+      console.log(statusTable(statuses));
+      for (const { name, port, holder } of statuses)
+        if (holder !== undefined) console.log(`${name}: port ${port} is held by ${holder}`);
       console.log(`Temporal UI: ${temporalUiUrl()}`);
+      console.log(`Data kept across restarts: ${dataDir()} (\`npm run stack -- reset\` deletes it)`);
       return;
     case 'env':
       for (const [name, value] of Object.entries(localStackEnv())) console.log(`export ${name}='${value}'`);
@@ -42,8 +52,14 @@ async function main([verb, ...names]: string[]): Promise<void> {
 
 function statusTable(statuses: ComponentStatus[]): string {
   const rows = [
-    ['component', 'port', 'state', 'pid'],
-    ...statuses.map((s) => [s.name, String(s.port), s.state, s.pid === undefined ? '-' : String(s.pid)]),
+    ['component', 'port', 'state', 'pid', 'data'],
+    ...statuses.map((s) => [
+      s.name,
+      String(s.port),
+      s.state,
+      s.pid === undefined ? '-' : String(s.pid),
+      s.stateFile ?? '-',
+    ]),
   ];
   const width = (column: number) => Math.max(...rows.map((row) => row[column]?.length ?? 0));
   return rows

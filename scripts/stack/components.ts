@@ -3,7 +3,7 @@ import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { EXAMPLE_SERVICES } from '../provision';
 import { localStackEnv, temporalUiUrl } from './env';
 import { StackError } from './errors';
-import { expectedToolPath, repoRoot } from './paths';
+import { dataDir, expectedToolPath, repoRoot } from './paths';
 import { PORTS, STACK_HOST, resolvePort, type PortSetting } from './ports';
 import { httpGetSucceeds, portAnswers, temporalNamespaceReady, type Probe } from './probes';
 import type { LaunchSpec } from './processes';
@@ -24,13 +24,22 @@ export interface Component {
    */
   tier: 'infrastructure' | 'application' | 'example';
   launch(): LaunchSpec;
+  /** Where it keeps what it was given across restarts (in `dataDir()`); without it, it keeps nothing. */
+  stateFile?: () => string;
   /** Ready, and the service we expect rather than anything listening on the port. */
   answers: Probe;
   readyTimeoutMs: number;
 }
 
+// A moto server answers once it has replayed its journal, which grows with every change until a reset:
+// one full `npm test` leaves one that replays in about 5-10 s on a busy two-core machine.
+const MOTO_READY_TIMEOUT_MS = 180_000;
+
 // moto's own API: answers only once the server is up, and only a moto server answers it.
 const motoAnswers = httpGetSucceeds('/moto-api/config');
+
+const temporalDatabase = () => path.join(dataDir(), 'temporal.db');
+const motoJournal = (name: string) => () => path.join(dataDir(), `${name}.jsonl`);
 
 function temporalDevServer(): LaunchSpec {
   const listen = ['--ip', STACK_HOST, '--port', String(resolvePort(PORTS.temporal))];
@@ -39,17 +48,25 @@ function temporalDevServer(): LaunchSpec {
     '--search-attribute',
     `${name}=Keyword`,
   ]);
-  // In memory (no --db-filename): every start is a clean server.
+  // SQLite in the data directory: workflows and their histories outlive the server (`stack reset` clears it).
+  // The search attributes are registered again on each start; an existing database keeps them.
+  const database = ['--db-filename', temporalDatabase()];
   return {
     command: expectedToolPath('temporal'),
-    args: ['server', 'start-dev', ...listen, ...ui, '--log-level', 'warn', ...searchAttributes],
+    args: ['server', 'start-dev', ...listen, ...ui, ...database, '--log-level', 'warn', ...searchAttributes],
   };
 }
 
-function motoServer(port: PortSetting): LaunchSpec {
+/** moto, journaling its changes and replaying them before it listens (scripts/stack/durable_moto.py). */
+function motoServer(port: PortSetting, journal: string): LaunchSpec {
   return {
-    command: expectedToolPath('moto_server'),
-    args: ['-H', STACK_HOST, '-p', String(resolvePort(port))],
+    command: expectedToolPath('python'),
+    args: [
+      path.join(repoRoot, 'scripts', 'stack', 'durable_moto.py'),
+      STACK_HOST,
+      String(resolvePort(port)),
+      journal,
+    ],
   };
 }
 
@@ -73,6 +90,7 @@ export const COMPONENTS: readonly Component[] = [
     port: PORTS.temporal,
     otherPorts: [PORTS.temporalUi],
     launch: temporalDevServer,
+    stateFile: temporalDatabase,
     answers: temporalNamespaceReady,
     readyTimeoutMs: 60_000,
   },
@@ -82,18 +100,20 @@ export const COMPONENTS: readonly Component[] = [
     name: 'dynamodb',
     tier: 'infrastructure',
     port: PORTS.dynamodb,
-    launch: () => motoServer(PORTS.dynamodb),
+    launch: () => motoServer(PORTS.dynamodb, motoJournal('dynamodb')()),
+    stateFile: motoJournal('dynamodb'),
     answers: motoAnswers,
-    readyTimeoutMs: 60_000,
+    readyTimeoutMs: MOTO_READY_TIMEOUT_MS,
   },
   {
     // SSM Parameter Store, Cloud Map and EventBridge, all on one port.
     name: 'moto',
     tier: 'infrastructure',
     port: PORTS.moto,
-    launch: () => motoServer(PORTS.moto),
+    launch: () => motoServer(PORTS.moto, motoJournal('moto')()),
+    stateFile: motoJournal('moto'),
     answers: motoAnswers,
-    readyTimeoutMs: 30_000,
+    readyTimeoutMs: MOTO_READY_TIMEOUT_MS,
   },
   {
     // Serves the JWKS of the local JWT issuer that stands in for Cognito.

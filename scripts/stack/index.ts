@@ -4,12 +4,15 @@ export { localStackEnv, temporalUiUrl } from './env';
 export { StackError } from './errors';
 export {
   stackDown,
+  stackReset,
   stackStatus,
   stackUp,
   type ComponentStatus,
   type Log,
   type StackUpResult,
 } from './lifecycle';
-export { localDir, logsDir, pidsDir, repoRoot, toolPath, toolsDir } from './paths';
+export { dataDir, localDir, logsDir, pidsDir, repoRoot, stateDir, toolPath, toolsDir } from './paths';
 export { PORTS, STACK_HOST, resolvePort, type PortSetting } from './ports';
+export { ownerEnv } from './owner';
 export { logFile, pidFile } from './processes';
+export { portAnswers } from './probes';

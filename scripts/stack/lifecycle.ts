@@ -1,13 +1,14 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COMPONENTS, componentsNamed, type Component } from './components';
 import { localStackEnv } from './env';
 import { StackError } from './errors';
 import { withStackLock } from './lock';
-import { repoRoot } from './paths';
+import { listenerOf } from './owner';
+import { dataDir, repoRoot, stateDir } from './paths';
 import { provisionStack } from '../provision';
-import { resolvePort } from './ports';
+import { PORTS, resolvePort } from './ports';
 import { portAnswers } from './probes';
 import {
   exitOf,
@@ -26,7 +27,7 @@ export type Log = (line: string) => void;
 export interface StackUpResult {
   /** Components this call started; the ones a later `stackDown` should stop. */
   started: string[];
-  /** Components that already answered (started earlier, or by another checkout) and are reused. */
+  /** Components this stack started earlier, already answering, and reused. */
   alreadyRunning: string[];
   /** Components whose source is not in the tree yet. */
   skipped: string[];
@@ -35,9 +36,13 @@ export interface StackUpResult {
 export interface ComponentStatus {
   name: string;
   port: number;
-  /** `foreign`: the port answers, but not from a process this checkout started. */
+  /** `foreign`: the port answers, but not from a process this stack started. */
   state: 'running' | 'stopped' | 'foreign';
   pid?: number;
+  /** Who holds the port when it is foreign. */
+  holder?: string;
+  /** Where it keeps its data across restarts, if it keeps any. */
+  stateFile?: string;
 }
 
 type UpOutcome = { kind: 'started' | 'alreadyRunning' | 'skipped'; detail: string };
@@ -47,13 +52,15 @@ const READY_POLL_MS = 500;
 /**
  * Starts every component that is not answering yet, waits until all answer, then provisions them.
  * All or nothing: when anything fails, the components this call started are stopped again and the
- * error names each failure and what to do about it.
+ * error names each failure and what to do about it. `only` limits it to the named components.
  */
 export function stackUp(
-  options: { tiers?: readonly Component['tier'][] } = {},
+  options: { tiers?: readonly Component['tier'][]; only?: readonly string[] } = {},
   log: Log = console.log,
 ): Promise<StackUpResult> {
-  return withStackLock(() => upAll(options.tiers ?? ['infrastructure', 'application'], log));
+  const tiers = options.tiers ?? ['infrastructure', 'application'];
+  const components = options.only === undefined ? [...COMPONENTS] : componentsNamed(options.only);
+  return withStackLock(() => upAll(components, tiers, log));
 }
 
 /** Stops the named components (default: all) that this checkout started; others are left alone. */
@@ -61,32 +68,54 @@ export function stackDown(names?: readonly string[], log: Log = console.log): Pr
   return withStackLock(() => stopComponents(componentsNamed(names), log));
 }
 
+/**
+ * The one way to start clean: stops every component of this stack and deletes what they kept
+ * (`dataDir()`). Keys, tools and logs stay.
+ */
+export function stackReset(log: Log = console.log): Promise<{ stopped: string[] }> {
+  return withStackLock(async () => {
+    const result = await stopComponents([...COMPONENTS], log);
+    rmSync(dataDir(), { recursive: true, force: true });
+    log(`deleted ${displayPath(dataDir())}`);
+    return result;
+  });
+}
+
 export async function stackStatus(): Promise<ComponentStatus[]> {
   return Promise.all(
     COMPONENTS.map(async (component): Promise<ComponentStatus> => {
       const port = resolvePort(component.port);
+      const stateFile = component.stateFile && displayPath(component.stateFile());
+      const common = { name: component.name, port, ...(stateFile ? { stateFile } : {}) };
       const pid = runningPid(component.name, component.launch().command);
-      if (pid !== undefined) return { name: component.name, port, state: 'running', pid };
-      return { name: component.name, port, state: (await portAnswers(port)) ? 'foreign' : 'stopped' };
+      if (pid !== undefined) return { ...common, state: 'running', pid };
+      if (!(await portAnswers(port))) return { ...common, state: 'stopped' };
+      return { ...common, state: 'foreign', holder: describeHolder(port) };
     }),
   );
 }
 
-async function upAll(tiers: readonly Component['tier'][], log: Log): Promise<StackUpResult> {
+async function upAll(
+  components: Component[],
+  tiers: readonly Component['tier'][],
+  log: Log,
+): Promise<StackUpResult> {
   const result: StackUpResult = { started: [], alreadyRunning: [], skipped: [] };
   // Applications need provisioned infrastructure, so each tier starts once the one before answers.
   const bringUpTier = async (tier: Component['tier']) => {
     const failures: string[] = [];
     await Promise.all(
-      COMPONENTS.filter((component) => component.tier === tier).map(async (component) => {
-        try {
-          const outcome = await bringUp(component);
-          result[outcome.kind].push(component.name);
-          log(`${component.name}: ${outcome.detail}`);
-        } catch (error) {
-          failures.push(`${component.name}: ${describe(error)}`);
-        }
-      }),
+      components
+        .filter((component) => component.tier === tier)
+        .map(async (component) => {
+          try {
+            const outcome = await bringUp(component);
+            result[outcome.kind].push(component.name);
+            log(`${component.name}: ${outcome.detail}`);
+          } catch (error) {
+            failures.push(`${component.name}: ${describe(error)}`);
+          }
+        }),
     );
     if (failures.length > 0) throw new StackError(`the local stack did not start:\n${failures.join('\n')}`);
   };
@@ -139,11 +168,11 @@ async function bringUp(component: Component): Promise<UpOutcome> {
   if (ourPid === undefined) removePidFile(component.name);
 
   if (await portAnswers(port)) {
+    // Another stack's server holds other data and trusts other keys: reusing it fails later, obscurely.
+    if (ourPid === undefined) throw notOurs(component, port);
     if (await component.answers(port)) {
-      const by = ourPid === undefined ? 'not started by this checkout, reused' : `pid ${ourPid}`;
-      return { kind: 'alreadyRunning', detail: `already running on port ${port} (${by})` };
+      return { kind: 'alreadyRunning', detail: `already running on port ${port} (pid ${ourPid})` };
     }
-    if (ourPid === undefined) throw portInUse(component.port.envVar, port);
   }
   if (ourPid !== undefined) {
     // Ours but not answering: still starting (an `up` interrupted midway) or stuck; give it the usual time.
@@ -168,6 +197,8 @@ async function startComponent(component: Component, port: number, spec: LaunchSp
     );
   }
 
+  const stateFile = component.stateFile?.();
+  if (stateFile !== undefined) mkdirSync(path.dirname(stateFile), { recursive: true });
   const startedAt = Date.now();
   const child = spawnDetached(component.name, spec);
   let exited: ExitInfo | undefined;
@@ -229,6 +260,37 @@ async function stopStarted(names: string[], log: Log): Promise<void> {
   await stopComponents(componentsNamed(names), () => {});
 }
 
+/** Refuses a port held by anything this stack did not start, naming the holder and the way around it. */
+function notOurs(component: Component, port: number): StackError {
+  const envVars = [component.port, ...(component.otherPorts ?? [])].map((setting) => setting.envVar);
+  const allEnvVars = Object.values(PORTS).map((setting) => setting.envVar);
+  return new StackError(
+    `port ${port} (${envVars.join(', ')}) is held by ${describeHolder(port)}, not by this stack ` +
+      `(${displayPath(stateDir())} of ${repoRoot}); it is not reused: its data and keys are not this ` +
+      `checkout's. Stop it where it was started, or run this checkout's stack on other ports: ` +
+      `set ${allEnvVars.join(', ')} to free ports (README, "The local stack").`,
+  );
+}
+
+function describeHolder(port: number): string {
+  const listener = listenerOf(port);
+  if (listener === undefined) return 'a process this user cannot inspect';
+  if (listener.owner === undefined) {
+    return `pid ${listener.pid} (${listener.command}), which no checkout's stack started`;
+  }
+  const { checkout, stateDir: theirs } = listener.owner;
+  if (checkout === repoRoot && theirs === stateDir()) {
+    return `pid ${listener.pid}, started by this stack but missing from its pid files (kill -- -${listener.pid})`;
+  }
+  const where = theirs === path.join(checkout, '.local') ? '' : ` with state in ${theirs}`;
+  return `pid ${listener.pid}, started by the stack of the checkout ${checkout}${where}`;
+}
+
+function displayPath(file: string): string {
+  const relative = path.relative(repoRoot, file);
+  return relative.startsWith('..') ? file : relative;
+}
+
 function portInUse(envVar: string, port: number): StackError {
   return new StackError(
     `port ${port} is in use by another process: stop it, or set ${envVar} to a free port`,
@@ -240,7 +302,7 @@ function describeExit(exit: ExitInfo): string {
 }
 
 function logPath(name: string): string {
-  return path.relative(repoRoot, logFile(name));
+  return displayPath(logFile(name));
 }
 
 function indent(text: string): string {

@@ -6,11 +6,24 @@ import { StackError } from './errors';
 /** The checkout this module belongs to, whatever the working directory of the command that loaded it. */
 export const repoRoot = findRepoRoot(__dirname);
 
-/** Installed tools (scripts/setup.sh) and runtime state; both are ignored by git. */
+/** Installed tools (scripts/setup.sh) and local files (keys, logs, pids, data); both are ignored by git. */
 export const toolsDir = path.join(repoRoot, '.tools');
 export const localDir = path.join(repoRoot, '.local');
-export const logsDir = path.join(localDir, 'logs');
-export const pidsDir = path.join(localDir, 'pids');
+
+/**
+ * Where a stack keeps its processes' pids and logs, its lock, and the data its servers keep across
+ * restarts: `.local/`, or STACK_STATE_DIR for a second stack of this checkout (a test's private one).
+ * The keys stay in `.local/` either way: every stack of a checkout signs with the same ones.
+ */
+export function stateDir(): string {
+  const configured = process.env.STACK_STATE_DIR;
+  return configured ? path.resolve(configured) : localDir;
+}
+
+export const logsDir = (): string => path.join(stateDir(), 'logs');
+export const pidsDir = (): string => path.join(stateDir(), 'pids');
+/** What `npm run stack -- reset` deletes: Temporal's database and the moto servers' journals. */
+export const dataDir = (): string => path.join(stateDir(), 'data');
 
 // The venv holds the PyPI-packaged tools; .tools/bin holds `go install`ed ones and the Temporal
 // CLI fallback, so the venv wins when both have a tool.

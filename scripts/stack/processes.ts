@@ -1,17 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { logsDir, pidsDir, repoRoot } from './paths';
+import { ownerEnv } from './owner';
+import { processIds, readProcFile } from './procfs';
+import { logsDir, pidsDir, repoRoot, stateDir } from './paths';
 
 /** How to start a component's process. */
 export interface LaunchSpec {
@@ -31,11 +24,11 @@ const KILL_WAIT_MS = 3_000;
 const POLL_MS = 100;
 
 export function logFile(name: string): string {
-  return path.join(logsDir, `${name}.log`);
+  return path.join(logsDir(), `${name}.log`);
 }
 
 export function pidFile(name: string): string {
-  return path.join(pidsDir, `${name}.pid`);
+  return path.join(pidsDir(), `${name}.pid`);
 }
 
 /**
@@ -61,13 +54,14 @@ export function removePidFile(name: string): void {
  * it outlives the command that started it, and stopping the group also stops its children.
  */
 export function spawnDetached(name: string, spec: LaunchSpec): ChildProcess {
-  mkdirSync(logsDir, { recursive: true });
-  mkdirSync(pidsDir, { recursive: true });
+  mkdirSync(logsDir(), { recursive: true });
+  mkdirSync(pidsDir(), { recursive: true });
   const log = openSync(logFile(name), 'w');
   try {
     const child = spawn(spec.command, spec.args, {
       cwd: repoRoot,
-      env: { ...process.env, ...spec.env },
+      // Names this stack in the process's environment, so another checkout can tell whose it is.
+      env: { ...process.env, ...spec.env, ...ownerEnv({ checkout: repoRoot, stateDir: stateDir() }) },
       detached: true,
       stdio: ['ignore', log, log],
     });
@@ -124,20 +118,10 @@ async function groupEnds(pgid: number, timeoutMs: number): Promise<boolean> {
  * may be this very process, or an init that never reaps), so look at each process's state instead.
  */
 function groupHasLiveMember(pgid: number): boolean {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .some((pid) => {
-      const stat = readProcFile(Number(pid), 'stat');
-      // Fields after the command name, which is in parentheses and may contain spaces.
-      const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return fields !== undefined && Number(fields[2]) === pgid && fields[0] !== 'Z';
-    });
-}
-
-function readProcFile(pid: number, file: string): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
-  } catch {
-    return undefined;
-  }
+  return processIds().some((pid) => {
+    const stat = readProcFile(pid, 'stat');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields !== undefined && Number(fields[2]) === pgid && fields[0] !== 'Z';
+  });
 }
