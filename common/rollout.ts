@@ -66,6 +66,14 @@ export interface PushSettings {
   readonly concurrency: number;
 }
 
+/**
+ * How long a rollback keeps retrying the instances it could not revert (frozen, partitioned): as long as
+ * a push already sent to them may still be applied (a push grant lives 10 s, plus 5 s of clock skew;
+ * common/pushGrant.ts), with a margin. An instance back within it is reverted and reported so; one
+ * back later refuses the candidate's expired push, and holds the candidate only if it had applied it.
+ */
+export const REVERT_RETRY_WINDOW_MS = 20_000;
+
 export const DEFAULT_PUSH_SETTINGS: PushSettings = { timeoutMs: 2_000, attempts: 3, concurrency: 32 };
 
 export const DEFAULT_PLAN: RolloutPlan = {
@@ -142,6 +150,8 @@ export interface RolloutProgress {
     readonly updated: number;
     readonly failed: number;
     readonly pending: number;
+    /** Sent the candidate, then confirmed back on the previous version (or the removal undone). */
+    readonly reverted: number;
   };
   readonly failedInstances: readonly { readonly instanceId: string; readonly reason: string }[];
   readonly paused: boolean;
@@ -157,6 +167,13 @@ export interface RolloutResult {
   readonly liveVersion?: number;
   readonly updatedInstances: number;
   readonly failedInstances: number;
+  /** Instances confirmed back on the previous version by the rollback. */
+  readonly revertedInstances?: number;
+  /**
+   * Instances the rollback could not confirm back on the previous version within REVERT_RETRY_WINDOW_MS
+   * (they did not answer), with the last reason.
+   */
+  readonly notReverted?: readonly { readonly instanceId: string; readonly reason: string }[];
   readonly reason?: string;
 }
 

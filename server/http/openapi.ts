@@ -582,12 +582,16 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           },
           instances: {
             type: 'object',
-            required: ['total', 'updated', 'failed', 'pending'],
+            required: ['total', 'updated', 'failed', 'pending', 'reverted'],
             properties: {
               total: { type: 'integer' },
               updated: { type: 'integer' },
               failed: { type: 'integer' },
               pending: { type: 'integer' },
+              reverted: {
+                type: 'integer',
+                description: 'Sent the candidate, then confirmed back on the previous version by a rollback',
+              },
             },
           },
           failedInstances: {

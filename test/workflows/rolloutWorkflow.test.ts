@@ -6,7 +6,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { RolloutInProgressError } from '../../common/errors';
-import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../common/rollout';
+import {
+  REVERT_RETRY_WINDOW_MS,
+  type RolloutPlan,
+  type RolloutProgress,
+  type RolloutRequest,
+} from '../../common/rollout';
 import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { loadTemporalSettings } from '../../common/settings';
 import { toolPath } from '../../scripts/stack/index';
@@ -439,6 +444,16 @@ test('a rollout recorded before holds were bounded replays with the current code
   await expect(Worker.runReplayHistory({ workflowBundle: bundle }, recorded)).resolves.toBeUndefined();
 });
 
+test('a rollout cancelled mid-bake under roll-back-on-any-failure replays from its recorded history', async () => {
+  // Recorded with this change's workflow code: cancelled while the canary baked, the revert retried
+  // once (the canary did not answer the first pass), ended ROLLED_BACK.
+  const recorded = recordedHistory('rollout-cancelled-mid-bake.json');
+  expect(recorded.events?.length).toBe(64);
+  await expect(
+    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, recorded),
+  ).resolves.toBeUndefined();
+});
+
 test('a pause longer than the plan allows rolls back on its own, and says why', async () => {
   const fleet = new FakeFleet(4, { liveVersion: 1 });
   const result = await withWorker(fleet, async (taskQueue) => {
@@ -455,4 +470,131 @@ test('a pause longer than the plan allows rolls back on its own, and says why', 
   expect(result.reason).toMatch(/paused for longer than the plan allows \(3600 s\)/);
   expect(fleet.promoted).toEqual([]);
   expect(fleet.heldVersions()).toEqual(Array(4).fill(1));
+});
+
+describe('every end but success rolls back (patch roll-back-on-any-failure)', () => {
+  const oneWave = (overrides: Partial<RolloutPlan> = {}) =>
+    plan({ strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 0, ...overrides });
+  const revertPushes = (fleet: FakeFleet) => fleet.pushes.filter((push) => push.revertFrom !== undefined);
+
+  test('a promotion that fails with anything but a version conflict rolls every instance back; nothing goes live', async () => {
+    const fleet = new FakeFleet(4, { liveVersion: 1, promoteFails: 'before-promoting' });
+    const result = await withWorker(fleet, async (taskQueue) =>
+      (await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue)).result(),
+    );
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, revertedInstances: 4 });
+    expect(result.reason).toMatch(/failed while promoting \(Internal\): the table refused the update/);
+    expect(result.notReverted).toBeUndefined();
+    expect(fleet.promoted).toEqual([]);
+    expect(fleet.heldVersions()).toEqual([1, 1, 1, 1]);
+  });
+
+  test('a promotion that made the candidate live but lost its answer succeeds: a live version is not rolled back', async () => {
+    const fleet = new FakeFleet(3, { liveVersion: 1, promoteFails: 'after-promoting' });
+    const result = await withWorker(fleet, async (taskQueue) =>
+      (await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue)).result(),
+    );
+    expect(result).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2, updatedInstances: 3 });
+    expect(revertPushes(fleet)).toEqual([]);
+    expect(fleet.heldVersions()).toEqual([2, 2, 2]);
+  });
+
+  test('a health-check activity that fails rolls back the instances already pushed, and only those', async () => {
+    const fleet = new FakeFleet(5, { liveVersion: 1, checkFails: true });
+    const result = await withWorker(fleet, async (taskQueue) =>
+      (await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue)).result(),
+    );
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, revertedInstances: 1 });
+    expect(result.reason).toMatch(/failed while baking \(Internal\): the health check crashed/);
+    expect(fleet.pushes.map((push) => [push.refs.length, push.revertFrom])).toEqual([
+      [1, undefined],
+      [1, 2],
+    ]);
+    expect(fleet.heldVersions()).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  test('cancelling the workflow mid-bake rolls back to the end: the cancellation cannot cut the revert short', async () => {
+    const fleet = new FakeFleet(4, { liveVersion: 1 });
+    const { result, progress } = await withWorker(fleet, async (taskQueue) => {
+      const handle = await launch(request(), taskQueue);
+      await waitForState(handle, 'BAKING');
+      await handle.cancel();
+      return { result: await handle.result(), progress: await handle.query(progressQuery) };
+    });
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, revertedInstances: 1 });
+    expect(result.reason).toMatch(/the workflow was cancelled while baking/);
+    expect(progress).toMatchObject({
+      state: 'ROLLED_BACK',
+      instances: { total: 4, updated: 0, failed: 0, pending: 3, reverted: 1 },
+    });
+    expect(fleet.promoted).toEqual([]);
+    expect(fleet.heldVersions()).toEqual([1, 1, 1, 1]);
+  });
+
+  test('an error in the sweep after promotion does not roll back the live version; the outcome says so', async () => {
+    const fleet = new FakeFleet(3, { liveVersion: 1, joinsLater: 1, sweepFails: true });
+    const { result, progress } = await withWorker(fleet, async (taskQueue) => {
+      const handle = await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue);
+      return { result: await handle.result(), progress: await handle.query(progressQuery) };
+    });
+    expect(result).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2 });
+    expect(progress.outcome).toMatch(
+      /the sweep did not finish \(failed while sweeping .*Cloud Map is down\)/,
+    );
+    expect(revertPushes(fleet)).toEqual([]);
+    expect(fleet.heldVersions()).toEqual([2, 2, 2, 1]);
+  });
+
+  test('an instance that answers the revert only on a later pass is reverted and reported so; progress counts it reverted, not pending', async () => {
+    const fleet = new FakeFleet(4, {
+      liveVersion: 1,
+      checkFails: true,
+      revertsUnanswered: { refs: ['orders/i-02'], passes: 2 },
+    });
+    const { result, progress } = await withWorker(fleet, async (taskQueue) => {
+      const handle = await launch(request({ plan: oneWave() }), taskQueue);
+      return { result: await handle.result(), progress: await handle.query(progressQuery) };
+    });
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', revertedInstances: 4, failedInstances: 0 });
+    expect(result.notReverted).toBeUndefined();
+    expect(revertPushes(fleet).map((push) => push.refs)).toEqual([
+      ['orders/i-04', 'orders/i-03', 'orders/i-02', 'orders/i-01'],
+      ['orders/i-02'],
+      ['orders/i-02'],
+    ]);
+    expect(progress.instances).toEqual({ total: 4, updated: 0, failed: 0, pending: 0, reverted: 4 });
+    expect(progress.failedInstances).toEqual([]);
+    expect(fleet.heldVersions()).toEqual([1, 1, 1, 1]);
+  });
+
+  test('an instance that never answers the revert is retried within the bound, then named as not reverted', async () => {
+    const fleet = new FakeFleet(3, {
+      liveVersion: 1,
+      checkFails: true,
+      revertsUnanswered: { refs: ['orders/i-02'], passes: 1000 },
+    });
+    const { result, progress, history } = await withWorker(fleet, async (taskQueue) => {
+      const handle = await launch(request({ plan: oneWave() }), taskQueue);
+      return {
+        result: await handle.result(),
+        progress: await handle.query(progressQuery),
+        history: await handle.fetchHistory(),
+      };
+    });
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', revertedInstances: 2, failedInstances: 1 });
+    expect(result.notReverted).toEqual([{ instanceId: 'orders/i-02', reason: 'UNAVAILABLE: down' }]);
+    expect(result.reason).toMatch(/1 instance\(s\) could not be reverted \(no answer within 20 s/);
+    expect(progress.instances).toEqual({ total: 3, updated: 0, failed: 1, pending: 0, reverted: 2 });
+    expect(progress.failedInstances).toEqual([
+      { instanceId: 'orders/i-02', reason: 'not reverted: UNAVAILABLE: down' },
+    ]);
+    expect(revertPushes(fleet).length).toBeGreaterThan(2);
+    // The pauses between the passes (durable timers) stay within the bound.
+    const paused = (history.events ?? []).reduce(
+      (sum, event) => sum + Number(event.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? 0),
+      0,
+    );
+    expect(paused).toBeGreaterThan(0);
+    expect(paused * 1000).toBeLessThanOrEqual(REVERT_RETRY_WINDOW_MS);
+  });
 });

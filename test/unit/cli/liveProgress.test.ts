@@ -47,7 +47,7 @@ function rollout(stage: 'canary' | 'approval' | 'second wave' | 'done'): Rollout
     currentWave: 0,
     paused: false,
     waves,
-    instances: { total: 4, updated, failed: 0, pending: 4 - updated },
+    instances: { total: 4, updated, failed: 0, pending: 4 - updated, reverted: 0 },
     failedInstances: [],
     audit: [{ at: '2025-01-01T00:00:00.000Z', actor: 'alice', action: 'start' }],
     ...(stage === 'done' ? { outcome: 'version 2 is live on 4 of 4 instances' } : {}),
