@@ -483,45 +483,30 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       : previous
         ? payloadOf(previous, target.version)
         : { ...payloadOf(target, target.version), version: 0, value: undefined, removed: true };
-    if (rollBackOnAnyFailure) {
-      const notReverted = revert ? await revertAll(revert) : [];
-      enter('ROLLED_BACK');
-      const unsure = notReverted.length
-        ? `; ${notReverted.length} instance(s) could not be reverted (no answer within ` +
-          `${REVERT_RETRY_WINDOW_MS / 1000} s; named in failedInstances)`
-        : '';
-      outcome = `rolled back: ${reason}${unsure}`;
-      return {
-        state: 'ROLLED_BACK',
-        candidateVersion: target.version,
-        ...(previous ? { liveVersion: previous.version } : {}),
-        updatedInstances: 0,
-        failedInstances: failures.size,
-        revertedInstances: reverted.size,
-        ...(notReverted.length
-          ? {
-              notReverted: notReverted
-                .slice(0, MAX_REPORTED_FAILURES)
-                .map(({ instance, reason: why }) => ({ instanceId: instance, reason: why })),
-            }
-          : {}),
-        reason: `${reason}${unsure}`,
-      };
-    }
-    const pushedBack = revert
-      ? await fleet.pushToInstances({ instances: [...pushed].reverse(), payload: revert, settings })
-      : { succeeded: [], failed: [] };
-    for (const ref of pushedBack.succeeded) updated.delete(ref);
+    const notReverted = revert ? await revertAll(revert) : [];
     enter('ROLLED_BACK');
+    const unsure = notReverted.length
+      ? `; ${notReverted.length} instance(s) could not be reverted` +
+        (rollBackOnAnyFailure
+          ? ` (no answer within ${REVERT_RETRY_WINDOW_MS / 1000} s; named in failedInstances)`
+          : '')
+      : '';
+    outcome = `rolled back: ${reason}${unsure}`;
     return {
       state: 'ROLLED_BACK',
       candidateVersion: target.version,
       ...(previous ? { liveVersion: previous.version } : {}),
       updatedInstances: 0,
       failedInstances: failures.size,
-      reason: pushedBack.failed.length
-        ? `${reason}; ${pushedBack.failed.length} instance(s) could not be reverted`
-        : reason,
+      revertedInstances: reverted.size,
+      ...(notReverted.length
+        ? {
+            notReverted: notReverted
+              .slice(0, MAX_REPORTED_FAILURES)
+              .map(({ instance, reason: why }) => ({ instanceId: instance, reason: why })),
+          }
+        : {}),
+      reason: `${reason}${unsure}`,
     };
   }
 
@@ -529,10 +514,16 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
    * Pushes the revert to every instance that was sent the candidate (the last first), then again to
    * those that did not confirm it, until all have or REVERT_RETRY_WINDOW_MS has passed: a frozen
    * instance that comes back meanwhile is reverted, and one that comes back later finds the candidate's
-   * push expired. Answers the instances never confirmed, with the last reason.
+   * push expired. Answers the instances never confirmed, with the last reason. Runs that started
+   * before this made one pass, and failed if its activity did.
    */
   async function revertAll(revert: RefreshPayload): Promise<InstanceFailure[]> {
     let remaining = [...pushed].reverse();
+    if (!rollBackOnAnyFailure) {
+      const once = await fleet.pushToInstances({ instances: remaining, payload: revert, settings });
+      for (const ref of once.succeeded) updated.delete(ref);
+      return once.failed;
+    }
     let failed: InstanceFailure[] = [];
     const until = Date.now() + REVERT_RETRY_WINDOW_MS;
     for (let pause = REVERT_RETRY_FIRST_MS; ; pause = Math.min(pause * 2, REVERT_RETRY_MAX_MS)) {

@@ -8,13 +8,14 @@ import { destroyAwsClients } from '../../activities/awsClients';
 import { partitionKey, versionSortKey } from '../../activities/storage/dynamoDbStrategy';
 import type { ServiceInstance } from '../../common/cloudMap';
 import { createLogger } from '../../common/logger';
-import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../common/rollout';
+import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings, loadStorageSettings } from '../../common/settings';
 import { startRollout } from '../../server/rolloutClient';
 import { createDiscovery, createPusher } from '../../server/rolloutWorker';
 import { progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
+import { waitForState } from '../support/rolloutState';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**
@@ -96,20 +97,6 @@ async function expectAllOnLiveVersion(tenantId: string, service: string, count: 
   });
   expect(health.failed).toEqual([]);
   expect((await server.store.getLive({ tenantId, key: KEY })).version).toBe(1);
-}
-
-async function waitForState(
-  handle: { query: (q: typeof progressQuery) => Promise<RolloutProgress> },
-  state: RolloutProgress['state'],
-): Promise<RolloutProgress> {
-  let seen: string | undefined;
-  for (let i = 0; i < 300; i += 1) {
-    const progress = await handle.query(progressQuery).catch(() => undefined);
-    if (progress?.state === state) return progress;
-    seen = progress?.state ?? seen;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`rollout never reached ${state} in 30 s (last seen: ${seen ?? 'no answer'})`);
 }
 
 test('a promotion the store refuses (not a version conflict) rolls every instance back; live stays where it was', async () => {

@@ -122,6 +122,13 @@ function recordedHistory(file: string): temporal.api.history.v1.History {
   );
 }
 
+/** Replays `history` with the current workflow code (encrypted with the local stack's key). */
+async function expectReplays(history: temporal.api.history.v1.IHistory): Promise<void> {
+  await expect(
+    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, history),
+  ).resolves.toBeUndefined();
+}
+
 /** Polls the progress query (which does not advance time) until the rollout reaches `state`. */
 async function waitForState(
   handle: { query: (q: typeof progressQuery) => Promise<RolloutProgress> },
@@ -421,9 +428,7 @@ test('a recorded history replays deterministically with the current workflow cod
     await handle.result();
     return handle.fetchHistory();
   });
-  await expect(
-    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, history),
-  ).resolves.toBeUndefined();
+  await expectReplays(history);
 });
 
 test('a history recorded before the read-cache sweep replays with the current code (a rolling deploy)', async () => {
@@ -431,9 +436,7 @@ test('a history recorded before the read-cache sweep replays with the current co
   // caches' lifetime, as in a rolling deploy (a set rollout, one joiner swept after promotion).
   const recorded = recordedHistory('rollout-before-read-cache-sweep.json');
   expect(recorded.events?.length).toBe(101);
-  await expect(
-    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, recorded),
-  ).resolves.toBeUndefined();
+  await expectReplays(recorded);
 });
 
 test('a rollout recorded before holds were bounded replays with the current code: a day-long bake, a three-day pause, its starter approving', async () => {
@@ -449,9 +452,7 @@ test('a rollout cancelled mid-bake under roll-back-on-any-failure replays from i
   // once (the canary did not answer the first pass), ended ROLLED_BACK.
   const recorded = recordedHistory('rollout-cancelled-mid-bake.json');
   expect(recorded.events?.length).toBe(64);
-  await expect(
-    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, recorded),
-  ).resolves.toBeUndefined();
+  await expectReplays(recorded);
 });
 
 test('a pause longer than the plan allows rolls back on its own, and says why', async () => {
@@ -476,6 +477,16 @@ describe('every end but success rolls back (patch roll-back-on-any-failure)', ()
   const oneWave = (overrides: Partial<RolloutPlan> = {}) =>
     plan({ strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 0, ...overrides });
   const revertPushes = (fleet: FakeFleet) => fleet.pushes.filter((push) => push.revertFrom !== undefined);
+  /** Runs a rollout to its end: its result, its last progress and its history. */
+  const runToEnd = (fleet: FakeFleet, rollout: RolloutRequest) =>
+    withWorker(fleet, async (taskQueue) => {
+      const handle = await launch(rollout, taskQueue);
+      return {
+        result: await handle.result(),
+        progress: await handle.query(progressQuery),
+        history: await handle.fetchHistory(),
+      };
+    });
 
   test('a promotion that fails with anything but a version conflict rolls every instance back; nothing goes live', async () => {
     const fleet = new FakeFleet(4, { liveVersion: 1, promoteFails: 'before-promoting' });
@@ -533,10 +544,7 @@ describe('every end but success rolls back (patch roll-back-on-any-failure)', ()
 
   test('an error in the sweep after promotion does not roll back the live version; the outcome says so', async () => {
     const fleet = new FakeFleet(3, { liveVersion: 1, joinsLater: 1, sweepFails: true });
-    const { result, progress } = await withWorker(fleet, async (taskQueue) => {
-      const handle = await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue);
-      return { result: await handle.result(), progress: await handle.query(progressQuery) };
-    });
+    const { result, progress } = await runToEnd(fleet, request({ plan: plan({ bakeSeconds: 0 }) }));
     expect(result).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2 });
     expect(progress.outcome).toMatch(
       /the sweep did not finish \(failed while sweeping .*Cloud Map is down\)/,
@@ -551,10 +559,7 @@ describe('every end but success rolls back (patch roll-back-on-any-failure)', ()
       checkFails: true,
       revertsUnanswered: { refs: ['orders/i-02'], passes: 2 },
     });
-    const { result, progress } = await withWorker(fleet, async (taskQueue) => {
-      const handle = await launch(request({ plan: oneWave() }), taskQueue);
-      return { result: await handle.result(), progress: await handle.query(progressQuery) };
-    });
+    const { result, progress } = await runToEnd(fleet, request({ plan: oneWave() }));
     expect(result).toMatchObject({ state: 'ROLLED_BACK', revertedInstances: 4, failedInstances: 0 });
     expect(result.notReverted).toBeUndefined();
     expect(revertPushes(fleet).map((push) => push.refs)).toEqual([
@@ -573,14 +578,7 @@ describe('every end but success rolls back (patch roll-back-on-any-failure)', ()
       checkFails: true,
       revertsUnanswered: { refs: ['orders/i-02'], passes: 1000 },
     });
-    const { result, progress, history } = await withWorker(fleet, async (taskQueue) => {
-      const handle = await launch(request({ plan: oneWave() }), taskQueue);
-      return {
-        result: await handle.result(),
-        progress: await handle.query(progressQuery),
-        history: await handle.fetchHistory(),
-      };
-    });
+    const { result, progress, history } = await runToEnd(fleet, request({ plan: oneWave() }));
     expect(result).toMatchObject({ state: 'ROLLED_BACK', revertedInstances: 2, failedInstances: 1 });
     expect(result.notReverted).toEqual([{ instanceId: 'orders/i-02', reason: 'UNAVAILABLE: down' }]);
     expect(result.reason).toMatch(/1 instance\(s\) could not be reverted \(no answer within 20 s/);
