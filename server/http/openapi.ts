@@ -627,7 +627,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           at: { type: 'string' },
           kind: {
             type: 'string',
-            enum: ['started', 'state', 'push', 'health', 'action', 'bake', 'finished'],
+            enum: ['started', 'state', 'push', 'health', 'action', 'bake', 'wait', 'finished'],
           },
           summary: { type: 'string' },
           actor: { type: 'string' },
