@@ -150,7 +150,10 @@ export interface RolloutProgress {
     readonly updated: number;
     readonly failed: number;
     readonly pending: number;
-    /** Sent the candidate, then confirmed back on the previous version (or the removal undone). */
+    /**
+     * Sent the candidate, then confirmed back on the previous version (or the removal undone); one that
+     * had failed the candidate is counted in `failed` as well, and `pending` counts neither twice.
+     */
     readonly reverted: number;
   };
   readonly failedInstances: readonly { readonly instanceId: string; readonly reason: string }[];

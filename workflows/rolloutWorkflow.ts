@@ -111,7 +111,10 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   let outcome: string | undefined;
   const updated = new Set<string>();
   const failures = new Map<string, string>();
-  /** Sent the candidate, then confirmed back on the previous version by the rollback. */
+  /**
+   * Sent the candidate, then confirmed back on the previous version by the rollback; one that failed the
+   * candidate first stays in `failures` too, with its reason.
+   */
   const reverted = new Set<string>();
   /** Pooled instances already unhealthy for this key before the candidate reached them. */
   const unhealthyBefore = new Set<string>();
@@ -135,7 +138,8 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       total,
       updated: updated.size,
       failed: failures.size,
-      pending: Math.max(0, total - updated.size - failures.size - reverted.size),
+      // An instance may have failed the candidate and been reverted since: it counts once.
+      pending: Math.max(0, total - new Set([...updated, ...failures.keys(), ...reverted]).size),
       reverted: reverted.size,
     },
     failedInstances: [...failures]
@@ -539,7 +543,6 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
         }));
       for (const ref of result.succeeded) {
         updated.delete(ref);
-        failures.delete(ref);
         reverted.add(ref);
       }
       failed = result.failed;
@@ -550,7 +553,8 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     }
     for (const { instance, reason } of failed) {
       updated.delete(instance);
-      failures.set(instance, `not reverted: ${reason}`);
+      const before = failures.get(instance);
+      failures.set(instance, `${before ? `${before}; ` : ''}not reverted: ${reason}`);
     }
     return failed;
   }

@@ -158,16 +158,25 @@ async function spawnInstance(tenantId: string, service: string) {
   });
   children.push(child);
   const changes: { version: number; cause: string }[] = [];
+  let instanceId: string | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the instance exited (${code}) before it was ready`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const entry = JSON.parse(line) as { message: string; version?: number; cause?: string };
-      if (entry.message === 'orders service ready') resolve();
+      const entry = JSON.parse(line) as {
+        message: string;
+        instanceId?: string;
+        version?: number;
+        cause?: string;
+      };
+      if (entry.message === 'orders service ready') {
+        instanceId = entry.instanceId;
+        resolve();
+      }
       if (entry.message === 'config changed') changes.push({ version: entry.version!, cause: entry.cause! });
     });
   });
   await ready;
-  return { child, changes };
+  return { child, changes, instanceId: instanceId! };
 }
 
 test('an instance frozen past the push timeout during a rollout that rolls back ends on the live version, and the record says so', async () => {
@@ -185,12 +194,23 @@ test('an instance frozen past the push timeout during a rollout that rolls back 
   frozen.child.kill('SIGCONT');
   const result = await handle.result();
 
-  expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, revertedInstances: 2 });
+  expect(result).toMatchObject({
+    state: 'ROLLED_BACK',
+    liveVersion: 1,
+    failedInstances: 1,
+    revertedInstances: 2,
+  });
   expect(result.reason).toMatch(/over the plan's budget of 0/);
   expect(result.notReverted).toBeUndefined();
+  // It failed the candidate's push (why the rollout rolled back), and was reverted all the same.
   const progress = await handle.query(progressQuery);
-  expect(progress.instances).toEqual({ total: 2, updated: 0, failed: 0, pending: 0, reverted: 2 });
-  expect(progress.failedInstances).toEqual([]);
+  expect(progress.instances).toEqual({ total: 2, updated: 0, failed: 1, pending: 0, reverted: 2 });
+  expect(progress.failedInstances).toEqual([
+    {
+      instanceId: `${service}/${frozen.instanceId}`,
+      reason: expect.stringMatching(/DEADLINE_EXCEEDED/) as unknown,
+    },
+  ]);
   await expectAllOnLiveVersion(tenantId, service, 2);
   // Whatever reached it late, in whatever order, its last change was to the live version.
   expect(frozen.changes.at(-1)?.version ?? 1).toBe(1);

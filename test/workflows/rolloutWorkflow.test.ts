@@ -572,6 +572,14 @@ describe('every end but success rolls back (patch roll-back-on-any-failure)', ()
     expect(fleet.heldVersions()).toEqual([1, 1, 1, 1]);
   });
 
+  test('an instance that failed the health check and was reverted keeps its reason, and counts once', async () => {
+    const fleet = new FakeFleet(5, { liveVersion: 1, unhealthyOnCandidate: ['orders/i-01'] });
+    const { result, progress } = await runToEnd(fleet, request());
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', failedInstances: 1, revertedInstances: 1 });
+    expect(progress.instances).toEqual({ total: 5, updated: 0, failed: 1, pending: 4, reverted: 1 });
+    expect(progress.failedInstances).toEqual([{ instanceId: 'orders/i-01', reason: 'reports NOT_SERVING' }]);
+  });
+
   test('an instance that never answers the revert is retried within the bound, then named as not reverted', async () => {
     const fleet = new FakeFleet(3, {
       liveVersion: 1,
