@@ -60,7 +60,7 @@ const plan = (overrides: Partial<RolloutPlan> = {}): RolloutPlan => ({
   bakeSeconds: 0,
   approval: 'none',
   maxFailures: 0,
-  push: { timeoutMs: 500, attempts: 2, concurrency: 8 },
+  push: { timeoutMs: 1000, attempts: 2, concurrency: 8 },
   ...overrides,
 });
 
@@ -194,23 +194,18 @@ test('an instance frozen past the push timeout during a rollout that rolls back 
   frozen.child.kill('SIGCONT');
   const result = await handle.result();
 
-  expect(result).toMatchObject({
-    state: 'ROLLED_BACK',
-    liveVersion: 1,
-    failedInstances: 1,
-    revertedInstances: 2,
-  });
+  expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, revertedInstances: 2 });
   expect(result.reason).toMatch(/over the plan's budget of 0/);
   expect(result.notReverted).toBeUndefined();
-  // It failed the candidate's push (why the rollout rolled back), and was reverted all the same.
+  // It failed the candidate's push (why the rollout rolled back), and was reverted all the same. (On a
+  // loaded machine the other instance may have missed the short deadline too: it is reverted as well.)
   const progress = await handle.query(progressQuery);
-  expect(progress.instances).toEqual({ total: 2, updated: 0, failed: 1, pending: 0, reverted: 2 });
-  expect(progress.failedInstances).toEqual([
-    {
-      instanceId: `${service}/${frozen.instanceId}`,
-      reason: expect.stringMatching(/DEADLINE_EXCEEDED/) as unknown,
-    },
-  ]);
+  expect(progress.instances).toMatchObject({ total: 2, updated: 0, pending: 0, reverted: 2 });
+  expect(progress.failedInstances).toContainEqual({
+    instanceId: `${service}/${frozen.instanceId}`,
+    reason: expect.stringMatching(/DEADLINE_EXCEEDED/) as unknown,
+  });
+  expect(progress.failedInstances.map(({ reason }) => reason).join()).not.toMatch(/not reverted/);
   await expectAllOnLiveVersion(tenantId, service, 2);
   // Whatever reached it late, in whatever order, its last change was to the live version.
   expect(frozen.changes.at(-1)?.version ?? 1).toBe(1);
