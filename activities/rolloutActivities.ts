@@ -201,6 +201,16 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       return liveChange;
     },
 
+    /**
+     * After a promotion or removal that failed without an answer: whether it went through anyway, that
+     * is whether `version` is live (0: the key is gone). Answers what the promotion would have, or
+     * undefined where it did not happen.
+     */
+    async confirmLive(input: { request: RolloutRequest; version: number }): Promise<LiveChange | undefined> {
+      const live = await liveOrNone(addressOf(input.request));
+      return (live?.version ?? 0) === input.version ? liveChange : undefined;
+    },
+
     async discoverInstances(input: {
       tenantId: string;
       services: readonly string[];

@@ -15,7 +15,7 @@ export const PUSH_GRANT_ISSUER = 'config-rollout-control-plane';
 /** Long enough for a call and its network delay; each retry signs a fresh grant. */
 export const PUSH_GRANT_TTL_SECONDS = 10;
 /** Tolerated clock difference between the worker and an instance. */
-const CLOCK_SKEW_SECONDS = 5;
+export const CLOCK_SKEW_SECONDS = 5;
 /** A grant valid for longer was not signed by this code: refused whatever its signature. */
 const MAX_LIFETIME_SECONDS = 30;
 const MAX_NONCE_LENGTH = 64;

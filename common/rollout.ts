@@ -66,6 +66,14 @@ export interface PushSettings {
   readonly concurrency: number;
 }
 
+/**
+ * How long a rollback keeps retrying the instances it could not revert (frozen, partitioned): as long as
+ * a push already sent to them may still be applied (a push grant lives 10 s, plus 5 s of clock skew;
+ * common/pushGrant.ts), with a margin. An instance back within it is reverted and reported so; one
+ * back later refuses the candidate's expired push, and holds the candidate only if it had applied it.
+ */
+export const REVERT_RETRY_WINDOW_MS = 20_000;
+
 export const DEFAULT_PUSH_SETTINGS: PushSettings = { timeoutMs: 2_000, attempts: 3, concurrency: 32 };
 
 export const DEFAULT_PLAN: RolloutPlan = {
@@ -142,6 +150,11 @@ export interface RolloutProgress {
     readonly updated: number;
     readonly failed: number;
     readonly pending: number;
+    /**
+     * Sent the candidate, then confirmed back on the previous version (or the removal undone); one that
+     * had failed the candidate is counted in `failed` as well, and `pending` counts neither twice.
+     */
+    readonly reverted: number;
   };
   readonly failedInstances: readonly { readonly instanceId: string; readonly reason: string }[];
   readonly paused: boolean;
@@ -157,6 +170,13 @@ export interface RolloutResult {
   readonly liveVersion?: number;
   readonly updatedInstances: number;
   readonly failedInstances: number;
+  /** Instances confirmed back on the previous version by the rollback. */
+  readonly revertedInstances?: number;
+  /**
+   * Instances the rollback could not confirm back on the previous version within REVERT_RETRY_WINDOW_MS
+   * (they did not answer), with the last reason.
+   */
+  readonly notReverted?: readonly { readonly instanceId: string; readonly reason: string }[];
   readonly reason?: string;
 }
 
@@ -195,7 +215,7 @@ export function initialProgress(request: RolloutRequest, at: string): RolloutPro
     ...(request.change.kind === 'existing' ? { candidateVersion: request.change.version } : {}),
     currentWave: 0,
     waves: [],
-    instances: { total: 0, updated: 0, failed: 0, pending: 0 },
+    instances: { total: 0, updated: 0, failed: 0, pending: 0, reverted: 0 },
     failedInstances: [],
     paused: false,
     audit: [{ at, actor: request.actor, action: 'start' }],

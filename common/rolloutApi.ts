@@ -53,7 +53,7 @@ export interface RolloutView
 
 export interface TimelineEntry {
   readonly at: string;
-  readonly kind: 'started' | 'state' | 'push' | 'health' | 'action' | 'bake' | 'finished';
+  readonly kind: 'started' | 'state' | 'push' | 'health' | 'action' | 'bake' | 'wait' | 'finished';
   readonly summary: string;
   readonly actor?: string;
   readonly succeeded?: number;

@@ -93,7 +93,8 @@ export const REMOVAL_SETTLE_MS = 5 * 60_000;
  * - a push applies only when its version is above the high-water mark, so duplicates and late arrivals
  *   change nothing;
  * - a rollback applies only while the instance holds exactly the version it rolls back, and leaves the
- *   high-water mark where it was, so a late duplicate of the rolled-back push cannot bring it back;
+ *   high-water mark where it was, so a late duplicate of the rolled-back push cannot bring it back; one
+ *   that arrives before the push it rolls back raises the mark to that version, so the push is refused;
  * - a read from ConfigService (first load, version check) obeys the same mark, so the live version never
  *   replaces a newer candidate a rollout has pushed, and never brings back a key a rollout removed.
  *
@@ -143,6 +144,7 @@ export class HeldConfig {
       // Nothing held to forget, yet the key is gone: remember that, or a read answered from a cache that
       // still has it would bring it back. Nothing changed for listeners.
       if (isForget) this.entries.set(entryKey(address), absentAfterRemoval(address));
+      if (isRollback) return this.applyEarlyRollback(address, entry, delivery);
       return { heldVersion: entry?.heldVersion ?? 0, applied: false };
     }
 
@@ -155,6 +157,40 @@ export class HeldConfig {
       ...(!isForget && entry?.createdAt ? { createdAt: entry.createdAt } : {}),
       value,
       cause: isRollback ? 'rollback' : 'push',
+      rolloutId: delivery.rolloutId,
+    });
+    return { heldVersion: delivery.version, applied: true };
+  }
+
+  /**
+   * A rollback reaching an instance that does not hold the version it rolls back: the candidate's push
+   * is late (the instance was frozen or partitioned while the rollout gave up on it) or never came. The
+   * rolled-back version is fenced off (the high-water mark rises to it), so the candidate's push, if it
+   * still arrives, is refused; and an instance on something older than the version rolled back to takes
+   * that version, which is live. Either way the instance ends on the live version, whatever the order.
+   */
+  private applyEarlyRollback(
+    address: ConfigAddress,
+    entry: Entry | undefined,
+    delivery: Delivery,
+  ): DeliveryOutcome {
+    const highWater = Math.max(entry?.highWater ?? 0, delivery.revertFrom);
+    const behind = delivery.value !== undefined && delivery.version > (entry?.heldVersion ?? 0);
+    if (!behind) {
+      this.entries.set(
+        entryKey(address),
+        entry
+          ? { ...entry, highWater }
+          : { address: normalized(address), heldVersion: 0, highWater, value: undefined },
+      );
+      return { heldVersion: entry?.heldVersion ?? 0, applied: false };
+    }
+    this.replace(address, entry, {
+      heldVersion: delivery.version,
+      highWater,
+      ...(entry?.createdAt ? { createdAt: entry.createdAt } : {}),
+      value: delivery.value && { version: delivery.version, ...delivery.value },
+      cause: 'rollback',
       rolloutId: delivery.rolloutId,
     });
     return { heldVersion: delivery.version, applied: true };

@@ -1,7 +1,9 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
+  isCancellation,
   patched,
   proxyActivities,
   setHandler,
@@ -11,7 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { LiveChange, RolloutActivities, VersionRef } from '../activities/rolloutActivities';
-import type { FleetOutcome, RefreshPayload } from '../activities/refresh/refreshPusher';
+import type { FleetOutcome, InstanceFailure, RefreshPayload } from '../activities/refresh/refreshPusher';
 import { instanceRef, type ServiceInstance } from '../common/cloudMap';
 import type {
   ActorInput,
@@ -23,7 +25,12 @@ import type {
   RolloutState,
   WaveProgress,
 } from '../common/rollout';
-import { DEFAULT_MAX_PAUSE_SECONDS, DEFAULT_PUSH_SETTINGS, PROGRESS_MEMO } from '../common/rollout';
+import {
+  DEFAULT_MAX_PAUSE_SECONDS,
+  DEFAULT_PUSH_SETTINGS,
+  PROGRESS_MEMO,
+  REVERT_RETRY_WINDOW_MS,
+} from '../common/rollout';
 import { failureBudget, planProblems, waveSizes } from '../common/rolloutPlan';
 import { CONFIG_KEY, ROLLOUT_STATE, TENANT_ID } from '../common/searchAttributes';
 import { abortUpdate, approveUpdate, pauseUpdate, progressQuery, resumeUpdate } from './definitions';
@@ -65,6 +72,14 @@ const BOUNDED_HOLDS = 'bounded-holds';
 const ROLL_FORWARD_TO_COPY = 'roll-forward-to-copy';
 /** The change that publishes progress in a memo, readable without a worker, for `patched`. */
 const PUBLISH_PROGRESS = 'publish-progress';
+/**
+ * The change that rolls back on every end but success (an error at any step once the candidate may have
+ * been pushed, a cancellation of the workflow), retries reverts, and reports reverted instances.
+ */
+const ROLL_BACK_ON_ANY_FAILURE = 'roll-back-on-any-failure';
+/** The first pause between revert passes; it doubles up to the last. */
+const REVERT_RETRY_FIRST_MS = 1_000;
+const REVERT_RETRY_MAX_MS = 8_000;
 
 const TERMINAL: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
 const MAX_AUDIT_ENTRIES = 200;
@@ -83,6 +98,8 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   // Runs that started before holds were bounded keep the limits (and the unbounded waits) they had.
   const boundedHolds = patched(BOUNDED_HOLDS);
   const publishesProgress = patched(PUBLISH_PROGRESS);
+  // Runs that started before it fail on an error as they did, with the candidate left where it was pushed.
+  const rollBackOnAnyFailure = patched(ROLL_BACK_ON_ANY_FAILURE);
   const problems = planProblems(request.plan, !boundedHolds);
   if (request.targetServices.length === 0)
     problems.push('targetServices: name at least one consuming service');
@@ -104,6 +121,11 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   let outcome: string | undefined;
   const updated = new Set<string>();
   const failures = new Map<string, string>();
+  /**
+   * Sent the candidate, then confirmed back on the previous version by the rollback; one that failed the
+   * candidate first stays in `failures` too, with its reason.
+   */
+  const reverted = new Set<string>();
   /** Pooled instances already unhealthy for this key before the candidate reached them. */
   const unhealthyBefore = new Set<string>();
   const approvedWaves = new Set<number>();
@@ -126,7 +148,9 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       total,
       updated: updated.size,
       failed: failures.size,
-      pending: Math.max(0, total - updated.size - failures.size),
+      // An instance may have failed the candidate and been reverted since: it counts once.
+      pending: Math.max(0, total - new Set([...updated, ...failures.keys(), ...reverted]).size),
+      reverted: reverted.size,
     },
     failedInstances: [...failures]
       .slice(0, MAX_REPORTED_FAILURES)
@@ -401,8 +425,9 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     }
     await checkpoint();
   } catch (error) {
-    if (!(error instanceof RollbackRequired)) throw error;
-    return rollBack(error.message);
+    if (error instanceof RollbackRequired) return rollBack(error.message);
+    if (!rollBackOnAnyFailure) throw error;
+    return rollBack(failureReason(error, state));
   }
 
   enter('PROMOTING');
@@ -413,8 +438,15 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       : await storage.promoteCandidate({ request, version: target.version });
   } catch (error) {
     // A newer version went live meanwhile (a direct edit): this candidate must not replace it.
-    if (!isVersionConflict(error)) throw error;
-    return rollBack(`not promoted: ${(error as Error & { cause: Error }).cause.message}`);
+    if (isVersionConflict(error))
+      return rollBack(`not promoted: ${(error as Error & { cause: Error }).cause.message}`);
+    if (!rollBackOnAnyFailure) throw error;
+    // A promotion whose answer was lost (a timeout, a worker gone) may have made the candidate live:
+    // then it is live, and rolling the instances back would leave them behind the store.
+    live = await CancellationScope.nonCancellable(() =>
+      storage.confirmLive({ request, version: target.version }).catch(() => undefined),
+    );
+    if (!live) return rollBack(failureReason(error, 'PROMOTING'));
   }
   /** Instances that registered while the rollout ran have read the old live version: push to them. */
   const sweep = async () => {
@@ -427,22 +459,34 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     tally(await fleet.pushToInstances({ instances: joined, payload: candidatePayload, settings }));
     publish();
   };
-  await sweep();
-  // The config service may answer reads from its cache with the old state a little longer, and an
-  // instance that loaded it while registering would keep it. Once the caches have expired, a last
-  // sweep reaches whoever registered since the first.
-  // Runs whose workflow code predates this wait may still have got an answer here from newer activity
-  // code (a rolling deploy): `patched` keeps their histories replaying as they ran.
-  const readCachesExpireInMs = live?.readCachesExpireInMs ?? 0;
-  if (patched(SWEEP_AFTER_READ_CACHES) && readCachesExpireInMs > 0) {
-    await sleep(readCachesExpireInMs);
+  // From here the candidate is live: an error or a cancellation in the sweeps must not roll back a live
+  // version. Whoever they missed holds an older version, which its version check replaces with live.
+  let sweepProblem: string | undefined;
+  try {
     await sweep();
+    // The config service may answer reads from its cache with the old state a little longer, and an
+    // instance that loaded it while registering would keep it. Once the caches have expired, a last
+    // sweep reaches whoever registered since the first.
+    // Runs whose workflow code predates this wait may still have got an answer here from newer activity
+    // code (a rolling deploy): `patched` keeps their histories replaying as they ran.
+    const readCachesExpireInMs = live?.readCachesExpireInMs ?? 0;
+    if (patched(SWEEP_AFTER_READ_CACHES) && readCachesExpireInMs > 0) {
+      await sleep(readCachesExpireInMs);
+      await sweep();
+    }
+  } catch (error) {
+    if (!rollBackOnAnyFailure) throw error;
+    sweepProblem = failureReason(error, 'sweeping instances that joined');
   }
   enter('SUCCEEDED');
   const copied = versions.copyOf ? ` (a copy of version ${versions.copyOf})` : '';
-  outcome = removal
-    ? removalOutcome(updated.size, total, live)
-    : `version ${target.version}${copied} is live on ${updated.size} of ${total} instances`;
+  outcome =
+    (removal
+      ? removalOutcome(updated.size, total, live)
+      : `version ${target.version}${copied} is live on ${updated.size} of ${total} instances`) +
+    (sweepProblem
+      ? `; the sweep did not finish (${sweepProblem}): instances that joined meanwhile get it from their version check`
+      : '');
   publish();
   return {
     state: 'SUCCEEDED',
@@ -453,8 +497,17 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     failedInstances: failures.size,
   };
 
-  /** The saga's compensation: every instance that was sent the candidate gets the previous version back. */
+  /**
+   * The saga's compensation: every instance that was sent the candidate gets the previous version back.
+   * It runs to its end even when the workflow is being cancelled: a cancellation is one more failure.
+   */
   async function rollBack(reason: string): Promise<RolloutResult> {
+    return rollBackOnAnyFailure
+      ? CancellationScope.nonCancellable(() => compensate(reason))
+      : compensate(reason);
+  }
+
+  async function compensate(reason: string): Promise<RolloutResult> {
     enter('ROLLING_BACK');
     setWave(currentWave, { state: 'failed' });
     outcome = `rolled back: ${reason}`;
@@ -465,22 +518,87 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       : previous
         ? payloadOf(previous, target.version)
         : { ...payloadOf(target, target.version), version: 0, value: undefined, removed: true };
-    const reverted = revert
-      ? await fleet.pushToInstances({ instances: [...pushed].reverse(), payload: revert, settings })
-      : { succeeded: [], failed: [] };
-    for (const ref of reverted.succeeded) updated.delete(ref);
+    const notReverted = revert ? await revertAll(revert) : [];
     enter('ROLLED_BACK');
+    const unsure = notReverted.length
+      ? `; ${notReverted.length} instance(s) could not be reverted` +
+        (rollBackOnAnyFailure
+          ? ` (no answer within ${REVERT_RETRY_WINDOW_MS / 1000} s; named in failedInstances)`
+          : '')
+      : '';
+    outcome = `rolled back: ${reason}${unsure}`;
+    publish();
     return {
       state: 'ROLLED_BACK',
       candidateVersion: target.version,
       ...(previous ? { liveVersion: previous.version } : {}),
       updatedInstances: 0,
       failedInstances: failures.size,
-      reason: reverted.failed.length
-        ? `${reason}; ${reverted.failed.length} instance(s) could not be reverted`
-        : reason,
+      revertedInstances: reverted.size,
+      ...(notReverted.length
+        ? {
+            notReverted: notReverted
+              .slice(0, MAX_REPORTED_FAILURES)
+              .map(({ instance, reason: why }) => ({ instanceId: instance, reason: why })),
+          }
+        : {}),
+      reason: `${reason}${unsure}`,
     };
   }
+
+  /**
+   * Pushes the revert to every instance that was sent the candidate (the last first), then again to
+   * those that did not confirm it, until all have or REVERT_RETRY_WINDOW_MS has passed: a frozen
+   * instance that comes back meanwhile is reverted, and one that comes back later finds the candidate's
+   * push expired. Answers the instances never confirmed, with the last reason. Runs that started
+   * before this made one pass, and failed if its activity did.
+   */
+  async function revertAll(revert: RefreshPayload): Promise<InstanceFailure[]> {
+    let remaining = [...pushed].reverse();
+    if (!rollBackOnAnyFailure) {
+      const once = await fleet.pushToInstances({ instances: remaining, payload: revert, settings });
+      for (const ref of once.succeeded) updated.delete(ref);
+      return once.failed;
+    }
+    let failed: InstanceFailure[] = [];
+    const until = Date.now() + REVERT_RETRY_WINDOW_MS;
+    for (let pause = REVERT_RETRY_FIRST_MS; ; pause = Math.min(pause * 2, REVERT_RETRY_MAX_MS)) {
+      const passed = remaining;
+      const result = await fleet
+        .pushToInstances({ instances: passed, payload: revert, settings })
+        .catch((error: unknown) => ({
+          succeeded: [],
+          failed: passed.map((instance) => ({
+            instance: instanceRef(instance),
+            reason: failureReason(error, 'reverting'),
+          })),
+        }));
+      for (const ref of result.succeeded) {
+        updated.delete(ref);
+        reverted.add(ref);
+      }
+      failed = result.failed;
+      const unconfirmed = new Set(failed.map(({ instance }) => instance));
+      remaining = passed.filter((instance) => unconfirmed.has(instanceRef(instance)));
+      if (remaining.length === 0 || Date.now() + pause > until) break;
+      await sleep(pause);
+    }
+    for (const { instance, reason } of failed) {
+      updated.delete(instance);
+      const before = failures.get(instance);
+      failures.set(instance, `${before ? `${before}; ` : ''}not reverted: ${reason}`);
+    }
+    return failed;
+  }
+}
+
+/** What went wrong, for the outcome: a cancellation, a timeout, or the failure's own message. */
+function failureReason(error: unknown, step: string): string {
+  const during = step.toLowerCase().replaceAll('_', ' ');
+  if (isCancellation(error)) return `the workflow was cancelled while ${during}`;
+  const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
+  const type = cause instanceof ApplicationFailure && cause.type ? ` (${cause.type})` : '';
+  return `failed while ${during}${type}: ${cause instanceof Error ? cause.message : String(cause)}`;
 }
 
 function isVersionConflict(error: unknown): boolean {

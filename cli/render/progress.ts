@@ -21,7 +21,8 @@ export function progressLines(rollout: Rollout, style: { readonly bars: boolean 
       id: 'state',
       text:
         `state ${rollout.state}${rollout.paused ? ' (paused)' : ''}  ` +
-        `instances ${instances.updated}/${instances.total} updated, ${instances.failed} failed, ${instances.pending} pending`,
+        `instances ${instances.updated}/${instances.total} updated, ${instances.failed} failed, ${instances.pending} pending` +
+        (instances.reverted > 0 ? `, ${instances.reverted} reverted` : ''),
     },
   ];
   rollout.waves.forEach((wave, i) => {

@@ -587,12 +587,16 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           },
           instances: {
             type: 'object',
-            required: ['total', 'updated', 'failed', 'pending'],
+            required: ['total', 'updated', 'failed', 'pending', 'reverted'],
             properties: {
               total: { type: 'integer' },
               updated: { type: 'integer' },
               failed: { type: 'integer' },
               pending: { type: 'integer' },
+              reverted: {
+                type: 'integer',
+                description: 'Sent the candidate, then confirmed back on the previous version by a rollback',
+              },
             },
           },
           failedInstances: {
@@ -628,7 +632,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           at: { type: 'string' },
           kind: {
             type: 'string',
-            enum: ['started', 'state', 'push', 'health', 'action', 'bake', 'finished'],
+            enum: ['started', 'state', 'push', 'health', 'action', 'bake', 'wait', 'finished'],
           },
           summary: { type: 'string' },
           actor: { type: 'string' },

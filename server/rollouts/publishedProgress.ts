@@ -34,7 +34,7 @@ export function publishedProgressOf(
       state,
       key,
       waves: [],
-      instances: { total: 0, updated: 0, failed: 0, pending: 0 },
+      instances: { total: 0, updated: 0, failed: 0, pending: 0, reverted: 0 },
       audit: [],
     },
     at: (description.closeTime ?? description.startTime).toISOString(),

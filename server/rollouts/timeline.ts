@@ -21,6 +21,7 @@ interface ScheduledFleetActivity {
 export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
   const timeline: TimelineEntry[] = [];
   const scheduled = new Map<string, ScheduledFleetActivity>();
+  let state: string | undefined;
   for (const event of events) {
     const at = timeOf(event);
     const started = event.workflowExecutionStartedEventAttributes;
@@ -44,7 +45,7 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
     const upsert =
       event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.RolloutState;
     if (upsert) {
-      const [state] = decodePayloads<string>([upsert]);
+      [state] = decodePayloads<string>([upsert]);
       if (state && state !== 'PREPARING')
         timeline.push({ at, kind: 'state', state, summary: `entered ${state}` });
     }
@@ -78,12 +79,21 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
     }
     const timer = event.timerStartedEventAttributes;
     if (timer) {
-      timeline.push({
-        at,
-        kind: 'bake',
-        summary: `baking for ${Number(timer.startToFireTimeout?.seconds ?? 0)} s`,
-      });
+      const seconds = Number(timer.startToFireTimeout?.seconds ?? 0);
+      // A rollback's timers are the pauses before it pushes the revert again to who did not confirm it.
+      timeline.push(
+        state === 'ROLLING_BACK'
+          ? {
+              at,
+              kind: 'wait',
+              summary: `retrying the revert in ${seconds} s: instance(s) did not confirm it`,
+            }
+          : { at, kind: 'bake', summary: `baking for ${seconds} s` },
+      );
     }
+    // The requester's identity is a Temporal client's (a host and process): not for tenant users.
+    if (event.workflowExecutionCancelRequestedEventAttributes)
+      timeline.push({ at, kind: 'action', summary: 'cancellation requested in Temporal: rolling back' });
     const update = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
     if (update?.name) {
       const [input] = decodePayloads<ActorInput>(update.args?.payloads);

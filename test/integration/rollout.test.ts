@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients, type AwsClients } from '../../activities/awsClients';
 import { createLogger } from '../../common/logger';
-import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../common/rollout';
+import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings, loadStorageSettings, loadTemporalSettings } from '../../common/settings';
 import { startRollout } from '../../server/rolloutClient';
 import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWorker';
@@ -11,6 +11,7 @@ import { approveUpdate, progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, registerDeadInstance, startInstance } from '../support/fleet';
 import { isRunning, kill, spawnWorker } from '../support/processes';
+import { waitForState } from '../support/rolloutState';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**
@@ -98,20 +99,6 @@ async function setUp() {
 
 async function heldVersion(member: FleetMember, tenantId: string): Promise<number | undefined> {
   return (await member.client.get(tenantId, KEY))?.version;
-}
-
-async function waitForState(
-  handle: { query: (q: typeof progressQuery) => Promise<RolloutProgress> },
-  state: string,
-) {
-  let seen: string | undefined;
-  for (let i = 0; i < 450; i += 1) {
-    const progress = await handle.query(progressQuery).catch(() => undefined);
-    if (progress?.state === state) return progress;
-    seen = progress?.state ?? seen;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`rollout never reached ${state} in 45 s (last seen: ${seen ?? 'no answer'})`);
 }
 
 test('a staged rollout reaches every instance serving the tenant, and only those; then it is live', async () => {

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { RefreshPayload } from '../../activities/refresh/refreshPusher';
 import type { RolloutActivities, VersionRef } from '../../activities/rolloutActivities';
 import { instanceRef, type ServiceInstance } from '../../common/cloudMap';
@@ -19,6 +20,8 @@ export class FakeFleet {
   private readonly held = new Map<string, number>();
   private readonly live?: VersionRef;
   private discoveries = 0;
+  private liveVersion?: number;
+  private readonly unansweredReverts = new Map<string, number>();
 
   constructor(
     size: number,
@@ -32,6 +35,17 @@ export class FakeFleet {
       joinsAfterSweep?: number;
       /** What a promotion answers: how long the config service's read caches may serve the old state. */
       readCachesExpireInMs?: number;
+      /**
+       * The promotion fails (a non-retryable error that is no VersionConflict); with `afterPromoting`,
+       * after making the candidate live (its answer lost).
+       */
+      promoteFails?: 'before-promoting' | 'after-promoting';
+      /** The health check fails as an activity (not per instance), non-retryably. */
+      checkFails?: boolean;
+      /** Discovery fails once the candidate is live (the sweep's discovery). */
+      sweepFails?: boolean;
+      /** Instances that answer no revert for this many passes, then apply it. */
+      revertsUnanswered?: { refs: string[]; passes: number };
     } = {},
   ) {
     const make = (n: number): ServiceInstance => ({
@@ -78,11 +92,19 @@ export class FakeFleet {
         return { readCachesExpireInMs: this.options.readCachesExpireInMs ?? 0 };
       },
       promoteCandidate: async ({ version }) => {
+        if (this.options.promoteFails === 'before-promoting') throw fault('the table refused the update');
         this.promoted.push(version);
+        this.liveVersion = version;
+        if (this.options.promoteFails === 'after-promoting') throw fault('the answer was lost');
         this.promotedAfterPushes = this.pushes.length;
         return { readCachesExpireInMs: this.options.readCachesExpireInMs ?? 0 };
       },
+      confirmLive: async ({ version }) =>
+        (this.liveVersion ?? this.live?.version ?? 0) === version
+          ? { readCachesExpireInMs: this.options.readCachesExpireInMs ?? 0 }
+          : undefined,
       discoverInstances: async () => {
+        if (this.options.sweepFails && this.promoted.length > 0) throw fault('Cloud Map is down');
         this.discoveries += 1;
         if (this.discoveries === 1) return this.instances;
         if (this.discoveries === 2) return [...this.instances, ...this.late];
@@ -97,6 +119,13 @@ export class FakeFleet {
           ...(payload.removed ? { removed: true } : {}),
         });
         const failing = new Set(this.options.failingPushes ?? []);
+        if (payload.revertFrom !== undefined || payload.version === this.live?.version) {
+          for (const ref of (this.options.revertsUnanswered?.refs ?? []).filter((r) => refs.includes(r))) {
+            const passes = (this.unansweredReverts.get(ref) ?? 0) + 1;
+            this.unansweredReverts.set(ref, passes);
+            if (passes <= (this.options.revertsUnanswered?.passes ?? 0)) failing.add(ref);
+          }
+        }
         return {
           succeeded: refs.filter((ref) => !failing.has(ref) && this.apply(ref, payload)),
           failed: refs
@@ -105,6 +134,7 @@ export class FakeFleet {
         };
       },
       checkInstances: async ({ instances, expectedVersion }) => {
+        if (this.options.checkFails) throw fault('the health check crashed');
         const unhealthy = new Set(this.options.unhealthyOnCandidate ?? []);
         const refs = instances.map(instanceRef);
         const fails = (ref: string) => unhealthy.has(ref) || this.held.get(ref) !== expectedVersion;
@@ -127,4 +157,9 @@ export class FakeFleet {
     else if (payload.version > held) this.held.set(ref, payload.version);
     return true;
   }
+}
+
+/** An activity failure that retrying cannot fix, of a type the workflow has no special case for. */
+function fault(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'Internal', message, nonRetryable: true });
 }

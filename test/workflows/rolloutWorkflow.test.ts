@@ -6,7 +6,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { RolloutInProgressError } from '../../common/errors';
-import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../common/rollout';
+import {
+  REVERT_RETRY_WINDOW_MS,
+  type RolloutPlan,
+  type RolloutProgress,
+  type RolloutRequest,
+} from '../../common/rollout';
 import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { loadTemporalSettings } from '../../common/settings';
 import { toolPath } from '../../scripts/stack/index';
@@ -115,6 +120,13 @@ function recordedHistory(file: string): temporal.api.history.v1.History {
   return temporal.api.history.v1.History.fromObject(
     JSON.parse(readFileSync(path.join(__dirname, 'histories', file), 'utf8')) as Record<string, unknown>,
   );
+}
+
+/** Replays `history` with the current workflow code (encrypted with the local stack's key). */
+async function expectReplays(history: temporal.api.history.v1.IHistory): Promise<void> {
+  await expect(
+    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, history),
+  ).resolves.toBeUndefined();
 }
 
 /** Polls the progress query (which does not advance time) until the rollout reaches `state`. */
@@ -416,9 +428,7 @@ test('a recorded history replays deterministically with the current workflow cod
     await handle.result();
     return handle.fetchHistory();
   });
-  await expect(
-    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, history),
-  ).resolves.toBeUndefined();
+  await expectReplays(history);
 });
 
 test('a history recorded before the read-cache sweep replays with the current code (a rolling deploy)', async () => {
@@ -426,9 +436,7 @@ test('a history recorded before the read-cache sweep replays with the current co
   // caches' lifetime, as in a rolling deploy (a set rollout, one joiner swept after promotion).
   const recorded = recordedHistory('rollout-before-read-cache-sweep.json');
   expect(recorded.events?.length).toBe(101);
-  await expect(
-    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, recorded),
-  ).resolves.toBeUndefined();
+  await expectReplays(recorded);
 });
 
 test('a rollout recorded before holds were bounded replays with the current code: a day-long bake, a three-day pause, its starter approving', async () => {
@@ -449,7 +457,15 @@ test('a rollout recorded publishing its progress replays with the current code: 
     (event) => event.eventType === Type.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
   );
   expect(published.length).toBe(20);
-  await expect(Worker.runReplayHistory({ workflowBundle: bundle }, recorded)).resolves.toBeUndefined();
+  await expectReplays(recorded);
+});
+
+test('a rollout cancelled mid-bake under roll-back-on-any-failure replays from its recorded history', async () => {
+  // Recorded with this change's workflow code: cancelled while the canary baked, the revert retried
+  // once (the canary did not answer the first pass), ended ROLLED_BACK.
+  const recorded = recordedHistory('rollout-cancelled-mid-bake.json');
+  expect(recorded.events?.length).toBe(64);
+  await expectReplays(recorded);
 });
 
 test('a pause longer than the plan allows rolls back on its own, and says why', async () => {
@@ -468,4 +484,136 @@ test('a pause longer than the plan allows rolls back on its own, and says why', 
   expect(result.reason).toMatch(/paused for longer than the plan allows \(3600 s\)/);
   expect(fleet.promoted).toEqual([]);
   expect(fleet.heldVersions()).toEqual(Array(4).fill(1));
+});
+
+describe('every end but success rolls back (patch roll-back-on-any-failure)', () => {
+  const oneWave = (overrides: Partial<RolloutPlan> = {}) =>
+    plan({ strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 0, ...overrides });
+  const revertPushes = (fleet: FakeFleet) => fleet.pushes.filter((push) => push.revertFrom !== undefined);
+  /** Runs a rollout to its end: its result, its last progress and its history. */
+  const runToEnd = (fleet: FakeFleet, rollout: RolloutRequest) =>
+    withWorker(fleet, async (taskQueue) => {
+      const handle = await launch(rollout, taskQueue);
+      return {
+        result: await handle.result(),
+        progress: await handle.query(progressQuery),
+        history: await handle.fetchHistory(),
+      };
+    });
+
+  test('a promotion that fails with anything but a version conflict rolls every instance back; nothing goes live', async () => {
+    const fleet = new FakeFleet(4, { liveVersion: 1, promoteFails: 'before-promoting' });
+    const result = await withWorker(fleet, async (taskQueue) =>
+      (await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue)).result(),
+    );
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, revertedInstances: 4 });
+    expect(result.reason).toMatch(/failed while promoting \(Internal\): the table refused the update/);
+    expect(result.notReverted).toBeUndefined();
+    expect(fleet.promoted).toEqual([]);
+    expect(fleet.heldVersions()).toEqual([1, 1, 1, 1]);
+  });
+
+  test('a promotion that made the candidate live but lost its answer succeeds: a live version is not rolled back', async () => {
+    const fleet = new FakeFleet(3, { liveVersion: 1, promoteFails: 'after-promoting' });
+    const result = await withWorker(fleet, async (taskQueue) =>
+      (await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue)).result(),
+    );
+    expect(result).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2, updatedInstances: 3 });
+    expect(revertPushes(fleet)).toEqual([]);
+    expect(fleet.heldVersions()).toEqual([2, 2, 2]);
+  });
+
+  test('a health-check activity that fails rolls back the instances already pushed, and only those', async () => {
+    const fleet = new FakeFleet(5, { liveVersion: 1, checkFails: true });
+    const result = await withWorker(fleet, async (taskQueue) =>
+      (await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue)).result(),
+    );
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, revertedInstances: 1 });
+    expect(result.reason).toMatch(/failed while baking \(Internal\): the health check crashed/);
+    expect(fleet.pushes.map((push) => [push.refs.length, push.revertFrom])).toEqual([
+      [1, undefined],
+      [1, 2],
+    ]);
+    expect(fleet.heldVersions()).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  test('cancelling the workflow mid-bake rolls back to the end: the cancellation cannot cut the revert short', async () => {
+    const fleet = new FakeFleet(4, { liveVersion: 1 });
+    const { result, progress } = await withWorker(fleet, async (taskQueue) => {
+      const handle = await launch(request(), taskQueue);
+      await waitForState(handle, 'BAKING');
+      await handle.cancel();
+      return { result: await handle.result(), progress: await handle.query(progressQuery) };
+    });
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, revertedInstances: 1 });
+    expect(result.reason).toMatch(/the workflow was cancelled while baking/);
+    expect(progress).toMatchObject({
+      state: 'ROLLED_BACK',
+      instances: { total: 4, updated: 0, failed: 0, pending: 3, reverted: 1 },
+    });
+    expect(fleet.promoted).toEqual([]);
+    expect(fleet.heldVersions()).toEqual([1, 1, 1, 1]);
+  });
+
+  test('an error in the sweep after promotion does not roll back the live version; the outcome says so', async () => {
+    const fleet = new FakeFleet(3, { liveVersion: 1, joinsLater: 1, sweepFails: true });
+    const { result, progress } = await runToEnd(fleet, request({ plan: plan({ bakeSeconds: 0 }) }));
+    expect(result).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2 });
+    expect(progress.outcome).toMatch(
+      /the sweep did not finish \(failed while sweeping .*Cloud Map is down\)/,
+    );
+    expect(revertPushes(fleet)).toEqual([]);
+    expect(fleet.heldVersions()).toEqual([2, 2, 2, 1]);
+  });
+
+  test('an instance that answers the revert only on a later pass is reverted and reported so; progress counts it reverted, not pending', async () => {
+    const fleet = new FakeFleet(4, {
+      liveVersion: 1,
+      checkFails: true,
+      revertsUnanswered: { refs: ['orders/i-02'], passes: 2 },
+    });
+    const { result, progress } = await runToEnd(fleet, request({ plan: oneWave() }));
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', revertedInstances: 4, failedInstances: 0 });
+    expect(result.notReverted).toBeUndefined();
+    expect(revertPushes(fleet).map((push) => push.refs)).toEqual([
+      ['orders/i-04', 'orders/i-03', 'orders/i-02', 'orders/i-01'],
+      ['orders/i-02'],
+      ['orders/i-02'],
+    ]);
+    expect(progress.instances).toEqual({ total: 4, updated: 0, failed: 0, pending: 0, reverted: 4 });
+    expect(progress.failedInstances).toEqual([]);
+    expect(fleet.heldVersions()).toEqual([1, 1, 1, 1]);
+  });
+
+  test('an instance that failed the health check and was reverted keeps its reason, and counts once', async () => {
+    const fleet = new FakeFleet(5, { liveVersion: 1, unhealthyOnCandidate: ['orders/i-01'] });
+    const { result, progress } = await runToEnd(fleet, request());
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', failedInstances: 1, revertedInstances: 1 });
+    expect(progress.instances).toEqual({ total: 5, updated: 0, failed: 1, pending: 4, reverted: 1 });
+    expect(progress.failedInstances).toEqual([{ instanceId: 'orders/i-01', reason: 'reports NOT_SERVING' }]);
+  });
+
+  test('an instance that never answers the revert is retried within the bound, then named as not reverted', async () => {
+    const fleet = new FakeFleet(3, {
+      liveVersion: 1,
+      checkFails: true,
+      revertsUnanswered: { refs: ['orders/i-02'], passes: 1000 },
+    });
+    const { result, progress, history } = await runToEnd(fleet, request({ plan: oneWave() }));
+    expect(result).toMatchObject({ state: 'ROLLED_BACK', revertedInstances: 2, failedInstances: 1 });
+    expect(result.notReverted).toEqual([{ instanceId: 'orders/i-02', reason: 'UNAVAILABLE: down' }]);
+    expect(result.reason).toMatch(/1 instance\(s\) could not be reverted \(no answer within 20 s/);
+    expect(progress.instances).toEqual({ total: 3, updated: 0, failed: 1, pending: 0, reverted: 2 });
+    expect(progress.failedInstances).toEqual([
+      { instanceId: 'orders/i-02', reason: 'not reverted: UNAVAILABLE: down' },
+    ]);
+    expect(revertPushes(fleet).length).toBeGreaterThan(2);
+    // The pauses between the passes (durable timers) stay within the bound.
+    const paused = (history.events ?? []).reduce(
+      (sum, event) => sum + Number(event.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? 0),
+      0,
+    );
+    expect(paused).toBeGreaterThan(0);
+    expect(paused * 1000).toBeLessThanOrEqual(REVERT_RETRY_WINDOW_MS);
+  });
 });

@@ -66,7 +66,7 @@ function rollout(state: Rollout['state']): Rollout {
     state,
     key: 'tenant_config_flags',
     waves: [{ index: 0, targetInstances: 1, updated: 1, failed: 0, state: 'done' }],
-    instances: { total: 1, updated: 1, failed: 0, pending: 0 },
+    instances: { total: 1, updated: 1, failed: 0, pending: 0, reverted: 0 },
     audit: [],
   };
 }

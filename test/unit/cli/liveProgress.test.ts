@@ -6,7 +6,7 @@ import {
   RedrawingDisplay,
   type TextOutput,
 } from '../../../cli/render/liveProgress';
-import { bar } from '../../../cli/render/progress';
+import { bar, progressLines } from '../../../cli/render/progress';
 
 const ID = '0b5c3a1e-8a6f-4e0b-9d39-3c1f0a7e9b21~tenant_config_flags';
 
@@ -47,7 +47,7 @@ function rollout(stage: 'canary' | 'approval' | 'second wave' | 'done'): Rollout
     currentWave: 0,
     paused: false,
     waves,
-    instances: { total: 4, updated, failed: 0, pending: 4 - updated },
+    instances: { total: 4, updated, failed: 0, pending: 4 - updated, reverted: 0 },
     failedInstances: [],
     audit: [{ at: '2025-01-01T00:00:00.000Z', actor: 'alice', action: 'start' }],
     ...(stage === 'done' ? { outcome: 'version 2 is live on 4 of 4 instances' } : {}),
@@ -149,4 +149,16 @@ test('bars show updated, failed and not yet reached instances in proportion', ()
   expect(bar(2, 1, 4)).toBe(`[${'█'.repeat(10)}${'×'.repeat(5)}${'░'.repeat(5)}]`);
   expect(bar(4, 0, 4)).toBe(`[${'█'.repeat(20)}]`);
   expect(bar(0, 0, 0)).toBe(`[${'░'.repeat(20)}]`);
+});
+
+test('a rolled-back rollout counts its reverted instances as reverted, not pending', () => {
+  const rolledBack: Rollout = {
+    ...rollout('second wave'),
+    state: 'ROLLED_BACK',
+    instances: { total: 4, updated: 0, failed: 1, pending: 2, reverted: 2 },
+    failedInstances: [{ instanceId: 'orders/i-2', reason: 'reports NOT_SERVING' }],
+  };
+  expect(progressLines(rolledBack, { bars: false }).find((line) => line.id === 'state')?.text).toBe(
+    'state ROLLED_BACK  instances 0/4 updated, 1 failed, 2 pending, 2 reverted',
+  );
 });

@@ -129,6 +129,35 @@ describe('rollbacks', () => {
   });
 });
 
+describe('a rollback that arrives before the push it rolls back (a frozen instance)', () => {
+  test('fences the rolled-back version off: its late push is refused, a newer one applies', () => {
+    const { held, changes } = heldWithErrors();
+    held.applyPush(flags, value(1));
+    expect(held.applyPush(flags, value(1, { revertFrom: 2 }))).toEqual({ heldVersion: 1, applied: false });
+    expect(held.applyPush(flags, value(2))).toEqual({ heldVersion: 1, applied: false });
+    expect(held.value(flags)?.value).toBe('{"v":1}');
+    expect(held.applyPush(flags, value(3))).toEqual({ heldVersion: 3, applied: true });
+    expect(changes.map((c) => c.cause)).toEqual(['push', 'push']);
+  });
+
+  test('an instance on an older version takes the version rolled back to, which is live', () => {
+    const { held, changes } = heldWithErrors();
+    held.applyPush(flags, value(1));
+    expect(held.applyPush(flags, value(2, { revertFrom: 3 }))).toEqual({ heldVersion: 2, applied: true });
+    expect(held.applyPush(flags, value(3))).toEqual({ heldVersion: 2, applied: false });
+    expect(changes.map((c) => c.cause)).toEqual(['push', 'rollback']);
+  });
+
+  test('the rollback of a new key’s creation refuses the creation’s late push, not the key created anew', () => {
+    const { held } = heldWithErrors();
+    expect(held.applyPush(flags, removal(0, { revertFrom: 1 }))).toEqual({ heldVersion: 0, applied: false });
+    expect(held.applyPush(flags, value(1))).toEqual({ heldVersion: 0, applied: false });
+    expect(held.value(flags)).toBeUndefined();
+    expect(held.applyRead(flags, { version: 2, value: '{}', format: 'json' }, 'load')).toBe(true);
+    expect(held.heldVersion(flags)).toBe(2);
+  });
+});
+
 describe('reads from ConfigService', () => {
   test('the first read holds the live value without telling listeners', () => {
     const { held, changes } = heldWithErrors();

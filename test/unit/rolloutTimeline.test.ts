@@ -1,0 +1,38 @@
+import { temporal } from '@temporalio/proto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadTemporalSettings } from '../../common/settings';
+import { payloadCodecFor } from '../../server/payloadEncryption/dataConverter';
+import { decodeHistoryEvents } from '../../server/rollouts/decodeHistory';
+import { timelineOf } from '../../server/rollouts/timeline';
+
+/** A recorded history (test/workflows/histories), opened with the local stack's payload key. */
+async function recordedEvents(file: string) {
+  const history = temporal.api.history.v1.History.fromObject(
+    JSON.parse(readFileSync(path.join(__dirname, '..', 'workflows', 'histories', file), 'utf8')) as Record<
+      string,
+      unknown
+    >,
+  );
+  return decodeHistoryEvents(history.events ?? [], [
+    payloadCodecFor(loadTemporalSettings().payloadEncryption),
+  ]);
+}
+
+test('a cancelled rollout’s timeline shows the cancellation, the revert retried after a pause, and why it rolled back', async () => {
+  const timeline = timelineOf(await recordedEvents('rollout-cancelled-mid-bake.json'));
+  expect(timeline.map(({ kind, summary }) => [kind, summary])).toEqual(
+    expect.arrayContaining([
+      ['bake', 'baking for 3600 s'],
+      ['action', 'cancellation requested in Temporal: rolling back'],
+      ['push', 'rolled back version 2 to version 1 to 1 instance(s): 0 ok, 1 failed'],
+      ['wait', 'retrying the revert in 1 s: instance(s) did not confirm it'],
+      ['push', 'rolled back version 2 to version 1 to 1 instance(s): 1 ok, 0 failed'],
+    ]),
+  );
+  expect(timeline.at(-1)).toMatchObject({
+    kind: 'finished',
+    state: 'ROLLED_BACK',
+    summary: 'rolled back: the workflow was cancelled while baking',
+  });
+});
