@@ -193,6 +193,42 @@ export class RefreshPusher {
     });
   }
 
+  /**
+   * What each instance holds of `keys` (in their order; 0: nothing), for the reconciler. An instance that
+   * cannot be asked is a failure of its own; its held versions are simply unknown.
+   */
+  async heldVersions(
+    instances: readonly ServiceInstance[],
+    keys: readonly { tenantId: string; key: string; service?: string }[],
+    settings: PushSettings,
+    onProgress: (done: number) => void = () => {},
+  ): Promise<{ held: Map<string, number[]>; failed: InstanceFailure[] }> {
+    const request = {
+      keys: keys.map((key) => ({ tenant_id: key.tenantId, key: key.key, service: key.service ?? '' })),
+    };
+    const scope: PushScope = { op: 'health', keysHash: keysHash(keys) };
+    const session = this.sessions.current();
+    const held = new Map<string, number[]>();
+    const { failed } = await this.forEach(instances, settings.concurrency, onProgress, async (instance) => {
+      const response = await this.withRetries(instance, settings, () =>
+        this.call<typeof request, HealthAnswer>(
+          session,
+          instance,
+          'Health',
+          request,
+          scope,
+          settings.timeoutMs,
+        ),
+      );
+      held.set(
+        instanceRef(instance),
+        keys.map((_, index) => response.held_versions[index] ?? 0),
+      );
+      return undefined;
+    });
+    return { held, failed };
+  }
+
   close(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();

@@ -1,0 +1,287 @@
+import {
+  DeregisterInstanceCommand,
+  DiscoverInstancesCommand,
+  InstanceNotFound,
+  RegisterInstanceCommand,
+} from '@aws-sdk/client-servicediscovery';
+import { type Client, ScheduleNotFoundError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { destroyAwsClients } from '../../activities/awsClients';
+import { ensureService, listServiceNames } from '../../activities/discovery/cloudMapSetup';
+import {
+  RECONCILE_FLEET_WORKFLOW_TYPE,
+  RECONCILE_WORKFLOW_TYPE,
+  type ReconcileResult,
+  type ReconcileScope,
+  reconcileWorkflowId,
+} from '../../common/reconcile';
+import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
+import { loadRolloutWorkerSettings } from '../../common/settings';
+import { ensureReconcileSchedule } from '../../server/reconcileSchedule';
+import { startRollout } from '../../server/rolloutClient';
+import { TENANT_ID } from '../../common/searchAttributes';
+import { progressQuery } from '../../workflows/definitions';
+import type { reconcileFleetWorkflow, reconcileWorkflow } from '../../workflows/reconcileWorkflow';
+import { stackClients, uniqueTenant } from '../support/env';
+import { type FleetMember, startInstance } from '../support/fleet';
+import { startTestServer, type TestServer } from '../support/server';
+
+/**
+ * Lost pushes converge: an instance that missed a removal, and instances left holding the candidate of
+ * a rollout whose workflow vanished. The reconciler is started directly here, as the schedule starts
+ * it, rather than waited for.
+ */
+const KEY = 'tenant_config_featureFlags';
+const clients = stackClients();
+const namespace = loadRolloutWorkerSettings().cloudMapNamespace;
+let server: TestServer;
+let temporal: Client;
+let taskQueue: string;
+const members: FleetMember[] = [];
+
+beforeAll(async () => {
+  server = await startTestServer({ rollouts: true });
+  temporal = server.temporal!;
+  taskQueue = server.taskQueue!;
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(members.map((member) => member.client.stop()));
+  await server.stop();
+  destroyAwsClients(clients);
+});
+
+const plan = (overrides: Partial<RolloutPlan> = {}): RolloutPlan => ({
+  strategy: { kind: 'explicit', waves: ['100%'] },
+  bakeSeconds: 0,
+  approval: 'none',
+  maxFailures: 0,
+  push: { timeoutMs: 1000, attempts: 2, concurrency: 8 },
+  ...overrides,
+});
+
+/** A tenant with KEY live at version 1, and `count` silo instances of a service of its own holding it. */
+async function fleetOf(count: number) {
+  const tenantId = uniqueTenant('rec');
+  const service = `rec-${randomUUID().slice(0, 6)}`;
+  await server.store.put({ tenantId, key: KEY }, '{"v":1}', { expectedVersion: 0, makeLive: true });
+  const fleet: FleetMember[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const member = await startInstance({
+      server,
+      clients,
+      service,
+      tenancy: tenantId,
+      preload: [{ tenantId, key: KEY }],
+    });
+    members.push(member);
+    fleet.push(member);
+  }
+  const request = (overrides: Partial<RolloutRequest>): RolloutRequest => ({
+    tenantId,
+    key: KEY,
+    change: { kind: 'set', value: '{"v":2}' },
+    targetServices: [service],
+    plan: plan(),
+    actor: 'release-manager@rec',
+    ...overrides,
+  });
+  return { tenantId, service, fleet, request };
+}
+
+async function held(member: FleetMember, tenantId: string): Promise<number | undefined> {
+  return (await member.client.get(tenantId, KEY))?.version;
+}
+
+function reconcile(scope: ReconcileScope): Promise<ReconcileResult> {
+  return temporal.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
+    taskQueue,
+    workflowId: reconcileWorkflowId(scope),
+    args: [scope],
+  });
+}
+
+/** The instance's registrations as Cloud Map answers them (moto may keep two of one id). */
+async function registrations(service: string, instanceId: string) {
+  const { Instances } = await clients.serviceDiscovery.send(
+    new DiscoverInstancesCommand({ NamespaceName: namespace, ServiceName: service }),
+  );
+  return (Instances ?? []).filter((instance) => instance.InstanceId === instanceId);
+}
+
+/** Deletes every registration of the instance, as a Cloud Map that lost it would have none. */
+async function deregister(service: string, instanceId: string): Promise<void> {
+  const serviceId = await ensureService(clients.serviceDiscovery, namespace, service);
+  for (let attempt = 0; attempt < 8; attempt += 1) {
+    try {
+      await clients.serviceDiscovery.send(
+        new DeregisterInstanceCommand({ ServiceId: serviceId, InstanceId: instanceId }),
+      );
+    } catch (error) {
+      if (error instanceof InstanceNotFound) return;
+      throw error;
+    }
+  }
+}
+
+test('an instance that missed a removal (out of Cloud Map while it ran, then back) forgets the key', async () => {
+  const { tenantId, service, fleet, request } = await fleetOf(2);
+  const [reached, missed] = fleet as [FleetMember, FleetMember];
+  const [registration] = await registrations(service, missed.client.instanceId);
+  await deregister(service, missed.client.instanceId);
+
+  const removal = await startRollout(temporal, request({ change: { kind: 'remove' } }), taskQueue);
+  expect(await removal.result()).toMatchObject({ state: 'SUCCEEDED', updatedInstances: 1 });
+  expect(await held(reached, tenantId)).toBeUndefined();
+  expect(await held(missed, tenantId)).toBe(1);
+
+  const serviceId = await ensureService(clients.serviceDiscovery, namespace, service);
+  await clients.serviceDiscovery.send(
+    new RegisterInstanceCommand({
+      ServiceId: serviceId,
+      InstanceId: missed.client.instanceId,
+      Attributes: registration!.Attributes!,
+    }),
+  );
+  const result = await reconcile({ tenantId, service });
+
+  expect(result.repairs).toEqual([
+    expect.objectContaining({
+      instance: `${service}/${missed.client.instanceId}`,
+      kind: 'removed-key',
+      heldVersion: 1,
+      sentVersion: 0,
+      succeeded: true,
+    }),
+  ]);
+  expect(await held(missed, tenantId)).toBeUndefined();
+  expect(await held(reached, tenantId)).toBeUndefined();
+  await expect(server.store.getLive({ tenantId, key: KEY })).rejects.toMatchObject({ code: 'NotFound' });
+  // Converged: the next pass finds nothing to do.
+  expect((await reconcile({ tenantId, service })).repairs).toEqual([]);
+}, 60_000);
+
+test('a rollout lost mid-bake: its never-live candidate is reverted to live, and the key rolls out again', async () => {
+  const { tenantId, service, fleet, request } = await fleetOf(4);
+  const lost = await startRollout(
+    temporal,
+    request({ plan: plan({ strategy: { kind: 'explicit', waves: ['50%', '100%'] }, bakeSeconds: 600 }) }),
+    taskQueue,
+  );
+  for (let i = 0; i < 300 && (await lost.query(progressQuery)).state !== 'BAKING'; i += 1)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  // As if the Temporal server had lost the workflow: it ends where it was, nothing undone.
+  await lost.terminate('simulated loss of the workflow');
+  const before = await Promise.all(fleet.map((member) => held(member, tenantId)));
+  expect(before.sort()).toEqual([1, 1, 2, 2]);
+  expect(await server.store.getLive({ tenantId, key: KEY })).toMatchObject({ version: 1 });
+  expect(await server.store.latest({ tenantId, key: KEY })).toMatchObject({ version: 2, live: false });
+
+  const result = await reconcile({ tenantId, service });
+
+  expect(result.repairs).toHaveLength(2);
+  for (const repair of result.repairs) {
+    expect(repair).toMatchObject({
+      kind: 'never-live-candidate',
+      heldVersion: 2,
+      sentVersion: 1,
+      succeeded: true,
+    });
+  }
+  for (const member of fleet) expect(await held(member, tenantId)).toBe(1);
+  expect((await reconcile({ tenantId, service })).repairs).toEqual([]);
+
+  // Rolling the live version out again works: the leftover candidate does not stand in its way.
+  const again = await startRollout(
+    temporal,
+    request({ change: { kind: 'existing', version: 1 } }),
+    taskQueue,
+  );
+  expect(await again.result()).toMatchObject({
+    state: 'SUCCEEDED',
+    copyOf: 1,
+    liveVersion: 3,
+    updatedInstances: 4,
+  });
+  for (const member of fleet) expect((await member.client.get(tenantId, KEY))?.value).toBe('{"v":1}');
+  for (const member of fleet) expect(await held(member, tenantId)).toBe(3);
+  const history = await server.store.history({ tenantId, key: KEY });
+  expect(history.map(({ version, live }) => [version, live])).toEqual([
+    [3, true],
+    [2, false],
+    [1, false],
+  ]);
+}, 90_000);
+
+test('a key held while a rollout of it runs is left to the rollout', async () => {
+  const { tenantId, service, fleet, request } = await fleetOf(2);
+  const running = await startRollout(
+    temporal,
+    request({ plan: plan({ strategy: { kind: 'explicit', waves: [1, '100%'] }, bakeSeconds: 600 }) }),
+    taskQueue,
+  );
+  for (let i = 0; i < 300 && (await running.query(progressQuery)).state !== 'BAKING'; i += 1)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+  const result = await reconcile({ tenantId, service });
+
+  expect(result).toMatchObject({ repairs: [], skippedKeys: [KEY] });
+  expect((await Promise.all(fleet.map((member) => held(member, tenantId)))).sort()).toEqual([1, 2]);
+  await running.terminate('test over');
+}, 60_000);
+
+test('the fleet pass reconciles each tenant and service it is given, each in a workflow of its own', async () => {
+  const { tenantId, service, fleet, request } = await fleetOf(1);
+  const lost = await startRollout(temporal, request({ plan: plan({ bakeSeconds: 600 }) }), taskQueue);
+  for (let i = 0; i < 300 && (await lost.query(progressQuery)).state !== 'BAKING'; i += 1)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  await lost.terminate('simulated loss of the workflow');
+  expect(await held(fleet[0]!, tenantId)).toBe(2);
+  // What the schedule's run finds by itself: the tenant in the store, the service in Cloud Map.
+  expect(await server.store.tenants()).toContain(tenantId);
+  expect(await listServiceNames(clients.serviceDiscovery, namespace)).toContain(service);
+
+  const totals = await temporal.workflow.execute<typeof reconcileFleetWorkflow>(
+    RECONCILE_FLEET_WORKFLOW_TYPE,
+    {
+      taskQueue,
+      workflowId: `reconcile-fleet-${randomUUID()}`,
+      args: [{ tenants: [tenantId], services: [service] }],
+    },
+  );
+
+  expect(totals).toEqual({ passes: 1, repaired: 1, failedPasses: 0 });
+  expect(await held(fleet[0]!, tenantId)).toBe(1);
+  // Visible in the Temporal UI by its tenant, with what it did in its memo.
+  const pass = await temporal.workflow.getHandle(reconcileWorkflowId({ tenantId, service })).describe();
+  expect(pass.status.name).toBe('COMPLETED');
+  expect(pass.typedSearchAttributes.get(TENANT_ID)).toBe(tenantId);
+  expect(pass.memo).toMatchObject({ service, repaired: 1, failedRepairs: 0, unreachable: 0 });
+}, 60_000);
+
+test('the schedule follows RECONCILE_INTERVAL_SECONDS: made, changed, and removed with 0', async () => {
+  const scheduleId = `reconciler-${randomUUID()}`;
+  const options = { taskQueue, scheduleId };
+  try {
+    await ensureReconcileSchedule(temporal, { ...options, intervalSeconds: 60 });
+    const made = await temporal.schedule.getHandle(scheduleId).describe();
+    expect(made.spec.intervals).toMatchObject([{ every: 60_000 }]);
+    expect(made.action).toMatchObject({ workflowType: RECONCILE_FLEET_WORKFLOW_TYPE, taskQueue });
+    expect(made.policies.overlap).toBe('SKIP');
+
+    await ensureReconcileSchedule(temporal, { ...options, intervalSeconds: 120 });
+    expect((await temporal.schedule.getHandle(scheduleId).describe()).spec.intervals).toMatchObject([
+      { every: 120_000 },
+    ]);
+
+    await ensureReconcileSchedule(temporal, { ...options, intervalSeconds: 0 });
+    await expect(temporal.schedule.getHandle(scheduleId).describe()).rejects.toThrow(ScheduleNotFoundError);
+    // Removing one that is not there is no error.
+    await ensureReconcileSchedule(temporal, { ...options, intervalSeconds: 0 });
+  } finally {
+    await temporal.schedule
+      .getHandle(scheduleId)
+      .delete()
+      .catch(() => undefined);
+  }
+});
