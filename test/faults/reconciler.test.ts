@@ -8,6 +8,9 @@ import { type Client, ScheduleNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
 import { ensureService, listServiceNames } from '../../activities/discovery/cloudMapSetup';
+import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
+import { verifyInstanceGrant } from '../../common/instanceGrant';
+import { keyFromFile } from '../../common/keyFiles';
 import {
   RECONCILE_FLEET_WORKFLOW_TYPE,
   RECONCILE_WORKFLOW_TYPE,
@@ -27,9 +30,9 @@ import { type FleetMember, startInstance } from '../support/fleet';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**
- * Lost pushes converge: an instance that missed a removal, and instances left holding the candidate of
- * a rollout whose workflow vanished. The reconciler is started directly here, as the schedule starts
- * it, rather than waited for.
+ * Lost pushes converge: an instance that missed a removal, instances left holding the candidate of a
+ * rollout whose workflow vanished, and an instance whose Cloud Map registration was deleted. The
+ * reconciler is started directly here, as the schedule starts it, rather than waited for.
  */
 const KEY = 'tenant_config_featureFlags';
 const clients = stackClients();
@@ -61,7 +64,7 @@ const plan = (overrides: Partial<RolloutPlan> = {}): RolloutPlan => ({
 });
 
 /** A tenant with KEY live at version 1, and `count` silo instances of a service of its own holding it. */
-async function fleetOf(count: number) {
+async function fleetOf(count: number, options: { registrationCheckIntervalMs?: number } = {}) {
   const tenantId = uniqueTenant('rec');
   const service = `rec-${randomUUID().slice(0, 6)}`;
   await server.store.put({ tenantId, key: KEY }, '{"v":1}', { expectedVersion: 0, makeLive: true });
@@ -73,6 +76,7 @@ async function fleetOf(count: number) {
       service,
       tenancy: tenantId,
       preload: [{ tenantId, key: KEY }],
+      ...options,
     });
     members.push(member);
     fleet.push(member);
@@ -228,6 +232,32 @@ test('a key held while a rollout of it runs is left to the rollout', async () =>
   expect(result).toMatchObject({ repairs: [], skippedKeys: [KEY] });
   expect((await Promise.all(fleet.map((member) => held(member, tenantId)))).sort()).toEqual([1, 2]);
   await running.terminate('test over');
+}, 60_000);
+
+test('an instance whose Cloud Map registration was deleted registers again', async () => {
+  const { tenantId, service, fleet } = await fleetOf(1, { registrationCheckIntervalMs: 500 });
+  const instanceId = fleet[0]!.client.instanceId;
+  expect(await registrations(service, instanceId)).not.toEqual([]);
+
+  await deregister(service, instanceId);
+  expect(await registrations(service, instanceId)).toEqual([]);
+
+  let back = await registrations(service, instanceId);
+  for (let i = 0; i < 100 && back.length === 0; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    back = await registrations(service, instanceId);
+  }
+  expect(back).toHaveLength(1);
+  // Registered with a fresh grant for this very instance: rollouts admit it again.
+  const grant = verifyInstanceGrant(
+    keyFromFile(
+      loadRolloutWorkerSettings().instanceGrantVerifyKeyFile,
+      'public',
+      'INSTANCE_GRANT_VERIFY_KEY_FILE',
+    ),
+    back[0]!.Attributes![INSTANCE_ATTRIBUTES.grant]!,
+  );
+  expect(grant).toMatchObject({ tenancy: 'silo', tenantId, sealingKey: fleet[0]!.client.sealingKey });
 }, 60_000);
 
 test('the fleet pass reconciles each tenant and service it is given, each in a workflow of its own', async () => {
