@@ -217,6 +217,48 @@ test('a rollout lost mid-bake: its never-live candidate is reverted to live, and
   ]);
 }, 90_000);
 
+test("a new key's first rollout lost mid-bake: instances forget its candidate, and the key rolls out again", async () => {
+  const { tenantId, service, fleet, request } = await fleetOf(2);
+  const key = 'param_config_endpoint';
+  const address = { tenantId, key, service };
+  const firstRollout = (value: string, overrides: Partial<RolloutPlan> = {}) =>
+    request({ key, service, change: { kind: 'set', value }, plan: plan(overrides) });
+  const lost = await startRollout(
+    temporal,
+    firstRollout('https://a.example', {
+      strategy: { kind: 'explicit', waves: ['50%', '100%'] },
+      bakeSeconds: 600,
+    }),
+    taskQueue,
+  );
+  for (let i = 0; i < 300 && (await lost.query(progressQuery)).state !== 'BAKING'; i += 1)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  await lost.terminate('simulated loss of the workflow');
+  const heldOf = async (member: FleetMember) => (await member.client.get(tenantId, key, service))?.version;
+  expect((await Promise.all(fleet.map(heldOf))).sort()).toEqual([1, undefined]);
+  await expect(server.store.getLive(address)).rejects.toMatchObject({ code: 'NotFound' });
+
+  const result = await reconcile({ tenantId, service });
+
+  expect(result.repairs).toEqual([
+    expect.objectContaining({
+      key,
+      service,
+      kind: 'removed-key',
+      heldVersion: 1,
+      sentVersion: 0,
+      succeeded: true,
+    }),
+  ]);
+  for (const member of fleet) expect(await heldOf(member)).toBeUndefined();
+  // The candidate stays in the store, never live: the next version is numbered above what instances saw.
+  expect(await server.store.latest(address)).toMatchObject({ version: 1, live: false });
+
+  const again = await startRollout(temporal, firstRollout('https://b.example'), taskQueue);
+  expect(await again.result()).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2, updatedInstances: 2 });
+  for (const member of fleet) expect(await heldOf(member)).toBe(2);
+}, 60_000);
+
 test('a key held while a rollout of it runs is left to the rollout', async () => {
   const { tenantId, service, fleet, request } = await fleetOf(2);
   const running = await startRollout(
