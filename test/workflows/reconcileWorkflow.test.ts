@@ -1,0 +1,122 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap, Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { ReconcileActivities } from '../../activities/reconcile/reconcileActivities';
+import type { ReconcileResult, ReconcileScope } from '../../common/reconcile';
+import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
+import { loadTemporalSettings } from '../../common/settings';
+import { toolPath } from '../../scripts/stack/index';
+import { payloadCodecFor, temporalDataConverter } from '../../server/payloadEncryption/dataConverter';
+import {
+  FAILURE_CONVERTER_PATH,
+  workerDataConverter,
+} from '../../server/payloadEncryption/workerDataConverter';
+import type { reconcileFleetWorkflow } from '../../workflows/reconcileWorkflow';
+
+/**
+ * The fleet pass's own logic on the time-skipping server, its activities faked at the activity boundary
+ * (the real ones run against the stack in test/faults/reconciler.test.ts): one child per tenant and
+ * service, totals carried across continue-as-new, a failed pass counted and not fatal.
+ */
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+const codec = payloadCodecFor(loadTemporalSettings().payloadEncryption);
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
+    client: { dataConverter: temporalDataConverter(codec) },
+  });
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: Object.fromEntries(
+      ROLLOUT_SEARCH_ATTRIBUTES.map(({ name }) => [
+        name,
+        temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      ]),
+    ),
+  });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(__dirname, '..', '..', 'workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  });
+}, 120_000);
+
+afterAll(() => env?.teardown());
+
+/** Fake passes: one repair each, except for the scopes named in `failing`. */
+function fakeActivities(tenants: string[], services: string[], failing: ReadonlySet<string> = new Set()) {
+  const passed: ReconcileScope[] = [];
+  const activities: ReconcileActivities = {
+    reconcileTargets: () => Promise.resolve({ tenants, services }),
+    reconcileTenant: ({ scope }) => {
+      if (failing.has(`${scope.tenantId}/${scope.service}`))
+        return Promise.reject(new Error('Cloud Map is unavailable'));
+      passed.push(scope);
+      const result: ReconcileResult = {
+        ...scope,
+        instances: 1,
+        keys: 1,
+        skippedKeys: [],
+        unreachable: [],
+        repairs: [
+          {
+            instance: `${scope.service}/i-1`,
+            key: 'tenant_config_flags',
+            kind: 'missed-push',
+            heldVersion: 1,
+            sentVersion: 2,
+            succeeded: true,
+          },
+        ],
+        moreRepairs: 0,
+      };
+      return Promise.resolve(result);
+    },
+  };
+  return { activities, passed };
+}
+
+async function runFleet(activities: ReconcileActivities) {
+  const taskQueue = `reconcile-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities,
+    dataConverter: workerDataConverter(codec),
+  });
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start<typeof reconcileFleetWorkflow>('reconcileFleetWorkflow', {
+      taskQueue,
+      workflowId: `reconcile-fleet-${randomUUID()}`,
+      args: [{}],
+    });
+    return { totals: await handle.result(), history: await handle.fetchHistory() };
+  });
+}
+
+test('a fleet run passes every tenant on every service once, continuing as new past 100 passes', async () => {
+  const tenants = Array.from({ length: 21 }, (_, index) => `t${index}`);
+  const services = ['orders', 'billing', 'search', 'mail', 'auth'];
+  const { activities, passed } = fakeActivities(tenants, services);
+
+  const { totals } = await runFleet(activities);
+
+  expect(totals).toEqual({ passes: 105, repaired: 105, failedPasses: 0 });
+  expect(new Set(passed.map((scope) => `${scope.tenantId}/${scope.service}`)).size).toBe(105);
+}, 120_000);
+
+test('a pass that fails is counted, and the others still run; the run replays deterministically', async () => {
+  const { activities, passed } = fakeActivities(['a', 'b'], ['orders'], new Set(['a/orders']));
+
+  const { totals, history } = await runFleet(activities);
+
+  expect(totals).toEqual({ passes: 2, repaired: 1, failedPasses: 1 });
+  expect(passed).toEqual([{ tenantId: 'b', service: 'orders' }]);
+  await expect(
+    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, history),
+  ).resolves.toBeUndefined();
+}, 120_000);
