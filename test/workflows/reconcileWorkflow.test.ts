@@ -1,19 +1,11 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap, Worker } from '@temporalio/worker';
-import { temporal } from '@temporalio/proto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { type WorkflowBundleWithSourceMap, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import type { ReconcileActivities } from '../../activities/reconcile/reconcileActivities';
 import type { ReconcileResult, ReconcileScope } from '../../common/reconcile';
-import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
-import { loadTemporalSettings } from '../../common/settings';
-import { toolPath } from '../../scripts/stack/index';
-import { payloadCodecFor, temporalDataConverter } from '../../server/payloadEncryption/dataConverter';
-import {
-  FAILURE_CONVERTER_PATH,
-  workerDataConverter,
-} from '../../server/payloadEncryption/workerDataConverter';
+import { workerDataConverter } from '../../server/payloadEncryption/workerDataConverter';
 import type { reconcileFleetWorkflow } from '../../workflows/reconcileWorkflow';
+import { startTimeSkipping, testCodec } from '../support/timeSkipping';
 
 /**
  * The fleet pass's own logic on the time-skipping server, its activities faked at the activity boundary
@@ -22,26 +14,10 @@ import type { reconcileFleetWorkflow } from '../../workflows/reconcileWorkflow';
  */
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
-const codec = payloadCodecFor(loadTemporalSettings().payloadEncryption);
+const codec = testCodec;
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
-    client: { dataConverter: temporalDataConverter(codec) },
-  });
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: 'default',
-    searchAttributes: Object.fromEntries(
-      ROLLOUT_SEARCH_ATTRIBUTES.map(({ name }) => [
-        name,
-        temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-      ]),
-    ),
-  });
-  bundle = await bundleWorkflowCode({
-    workflowsPath: path.join(__dirname, '..', '..', 'workflows'),
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-  });
+  ({ env, bundle } = await startTimeSkipping());
 }, 120_000);
 
 afterAll(() => env?.teardown());
