@@ -60,10 +60,17 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
   };
 
   return {
-    /** The tenants the store keeps keys of, and the services registered in Cloud Map. */
+    /**
+     * The tenants the store keeps keys of or that rolled something out lately, and the services
+     * registered in Cloud Map.
+     */
     async reconcileTargets(): Promise<{ tenants: string[]; services: string[] }> {
-      const [tenants, services] = await Promise.all([store.tenants(), deps.services()]);
-      return { tenants, services };
+      const [stored, recent, services] = await Promise.all([
+        store.tenants(),
+        records.recentTenants(Date.now()),
+        deps.services(),
+      ]);
+      return { tenants: [...new Set([...stored, ...recent])].sort(), services };
     },
 
     /**

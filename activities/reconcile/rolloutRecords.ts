@@ -33,6 +33,24 @@ export class RolloutRecords {
     return [...found.values()];
   }
 
+  /**
+   * Tenants with rollouts in the lookback window: a tenant whose last key was removed is in no store
+   * listing, yet its instances may still hold the key.
+   */
+  async recentTenants(now: number): Promise<string[]> {
+    const since = new Date(now - REMOVED_KEYS_LOOKBACK_MS).toISOString();
+    const query = `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND StartTime > '${since}'`;
+    const tenants = new Set<string>();
+    let read = 0;
+    for await (const execution of this.client().workflow.list({ query, pageSize: 100 })) {
+      const tenantId = execution.workflowId.split(':')[1];
+      if (tenantId && parseRolloutWorkflowId(execution.workflowId)) tenants.add(tenantId);
+      read += 1;
+      if (read >= MAX_RECENT_ROLLOUTS * 10) break;
+    }
+    return [...tenants];
+  }
+
   /** Strongly consistent (describe, not visibility): a rollout started a moment ago counts. */
   async running(address: ConfigAddress): Promise<boolean> {
     try {

@@ -8,6 +8,8 @@ import { type Client, ScheduleNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
 import { ensureService, listServiceNames } from '../../activities/discovery/cloudMapSetup';
+import { createReconcileActivities } from '../../activities/reconcile/reconcileActivities';
+import { RolloutRecords } from '../../activities/reconcile/rolloutRecords';
 import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
 import { verifyInstanceGrant } from '../../common/instanceGrant';
 import { keyFromFile } from '../../common/keyFiles';
@@ -22,6 +24,8 @@ import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings } from '../../common/settings';
 import { ensureReconcileSchedule } from '../../server/reconcileSchedule';
 import { startRollout } from '../../server/rolloutClient';
+import { createDiscovery, createPusher } from '../../server/rolloutWorker';
+import { createLogger } from '../../common/logger';
 import { TENANT_ID } from '../../common/searchAttributes';
 import { progressQuery } from '../../workflows/definitions';
 import type { reconcileFleetWorkflow, reconcileWorkflow } from '../../workflows/reconcileWorkflow';
@@ -97,6 +101,20 @@ async function held(member: FleetMember, tenantId: string): Promise<number | und
   return (await member.client.get(tenantId, KEY))?.version;
 }
 
+/** The reconciler's activities as the worker builds them, called directly: no activity context needed. */
+function targets() {
+  const logger = createLogger({ component: 'test' }, 'error');
+  const settings = loadRolloutWorkerSettings();
+  return createReconcileActivities({
+    store: server.store,
+    discovery: createDiscovery(clients, settings, logger),
+    pusher: createPusher(settings, logger),
+    records: new RolloutRecords(() => temporal),
+    logger,
+    services: () => listServiceNames(clients.serviceDiscovery, namespace),
+  });
+}
+
 function reconcile(scope: ReconcileScope): Promise<ReconcileResult> {
   return temporal.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
     taskQueue,
@@ -138,6 +156,10 @@ test('an instance that missed a removal (out of Cloud Map while it ran, then bac
   expect(await removal.result()).toMatchObject({ state: 'SUCCEEDED', updatedInstances: 1 });
   expect(await held(reached, tenantId)).toBeUndefined();
   expect(await held(missed, tenantId)).toBe(1);
+
+  // The fleet pass finds the tenant though the store keeps no key of it any more: it rolled out lately.
+  expect(await server.store.tenants()).not.toContain(tenantId);
+  expect((await targets().reconcileTargets()).tenants).toContain(tenantId);
 
   const serviceId = await ensureService(clients.serviceDiscovery, namespace, service);
   await clients.serviceDiscovery.send(
@@ -310,8 +332,9 @@ test('the fleet pass reconciles each tenant and service it is given, each in a w
   await lost.terminate('simulated loss of the workflow');
   expect(await held(fleet[0]!, tenantId)).toBe(2);
   // What the schedule's run finds by itself: the tenant in the store, the service in Cloud Map.
-  expect(await server.store.tenants()).toContain(tenantId);
-  expect(await listServiceNames(clients.serviceDiscovery, namespace)).toContain(service);
+  const found = await targets().reconcileTargets();
+  expect(found.tenants).toContain(tenantId);
+  expect(found.services).toContain(service);
 
   const totals = await temporal.workflow.execute<typeof reconcileFleetWorkflow>(
     RECONCILE_FLEET_WORKFLOW_TYPE,
