@@ -39,3 +39,27 @@ export async function startTimeSkipping(): Promise<{
   });
   return { env, bundle };
 }
+
+/** The same, started before a test file's tests and torn down after them. */
+export function useTimeSkipping(): {
+  readonly env: TestWorkflowEnvironment;
+  readonly bundle: WorkflowBundleWithSourceMap;
+} {
+  let started: Awaited<ReturnType<typeof startTimeSkipping>> | undefined;
+  beforeAll(async () => {
+    started = await startTimeSkipping();
+  }, 120_000);
+  afterAll(() => started?.env.teardown());
+  const get = () => {
+    if (!started) throw new Error('the time-skipping server starts in beforeAll');
+    return started;
+  };
+  return {
+    get env() {
+      return get().env;
+    },
+    get bundle() {
+      return get().bundle;
+    },
+  };
+}

@@ -1,26 +1,17 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { type WorkflowBundleWithSourceMap, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import type { ReconcileActivities } from '../../activities/reconcile/reconcileActivities';
 import type { ReconcileResult, ReconcileScope } from '../../common/reconcile';
 import { workerDataConverter } from '../../server/payloadEncryption/workerDataConverter';
 import type { reconcileFleetWorkflow } from '../../workflows/reconcileWorkflow';
-import { startTimeSkipping, testCodec } from '../support/timeSkipping';
+import { testCodec, useTimeSkipping } from '../support/timeSkipping';
 
 /**
  * The fleet pass's own logic on the time-skipping server, its activities faked at the activity boundary
  * (the real ones run against the stack in test/faults/reconciler.test.ts): one child per tenant and
  * service, totals carried across continue-as-new, a failed pass counted and not fatal.
  */
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
-const codec = testCodec;
-
-beforeAll(async () => {
-  ({ env, bundle } = await startTimeSkipping());
-}, 120_000);
-
-afterAll(() => env?.teardown());
+const server = useTimeSkipping();
 
 /** Fake passes: one repair each, except for the scopes named in `failing`. */
 function fakeActivities(tenants: string[], services: string[], failing: ReadonlySet<string> = new Set()) {
@@ -58,18 +49,21 @@ function fakeActivities(tenants: string[], services: string[], failing: Readonly
 async function runFleet(activities: ReconcileActivities) {
   const taskQueue = `reconcile-${randomUUID()}`;
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: server.env.nativeConnection,
     taskQueue,
-    workflowBundle: bundle,
+    workflowBundle: server.bundle,
     activities,
-    dataConverter: workerDataConverter(codec),
+    dataConverter: workerDataConverter(testCodec),
   });
   return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start<typeof reconcileFleetWorkflow>('reconcileFleetWorkflow', {
-      taskQueue,
-      workflowId: `reconcile-fleet-${randomUUID()}`,
-      args: [{}],
-    });
+    const handle = await server.env.client.workflow.start<typeof reconcileFleetWorkflow>(
+      'reconcileFleetWorkflow',
+      {
+        taskQueue,
+        workflowId: `reconcile-fleet-${randomUUID()}`,
+        args: [{}],
+      },
+    );
     return { totals: await handle.result(), history: await handle.fetchHistory() };
   });
 }
@@ -93,6 +87,9 @@ test('a pass that fails is counted, and the others still run; the run replays de
   expect(totals).toEqual({ passes: 2, repaired: 1, failedPasses: 1 });
   expect(passed).toEqual([{ tenantId: 'b', service: 'orders' }]);
   await expect(
-    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, history),
+    Worker.runReplayHistory(
+      { workflowBundle: server.bundle, dataConverter: workerDataConverter(testCodec) },
+      history,
+    ),
   ).resolves.toBeUndefined();
 }, 120_000);
