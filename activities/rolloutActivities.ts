@@ -311,7 +311,7 @@ function platformErrorsAsFailures<T extends Record<string, (...args: never[]) =>
  * the payload codec) before the SDK throttles them, so one per instance made a 1,000-instance wave pay
  * for 1,000 encodings. Cancellation still arrives within an interval.
  */
-function progressHeartbeat(): (done: number) => void {
+export function progressHeartbeat(): (done: number) => void {
   let last = 0;
   return (done) => {
     const now = Date.now();

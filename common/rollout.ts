@@ -188,6 +188,13 @@ export function rolloutWorkflowId(request: Pick<RolloutRequest, 'tenantId' | 'ke
   return `rollout:${request.tenantId}:${request.service ?? '-'}:${request.key}`;
 }
 
+/** The key a rollout's workflow id names (rolloutWorkflowId's inverse); undefined for any other id. */
+export function parseRolloutWorkflowId(workflowId: string): { key: string; service?: string } | undefined {
+  const [prefix, , service, key] = workflowId.split(':');
+  if (prefix !== 'rollout' || !key) return undefined;
+  return { key, ...(service && service !== '-' ? { service } : {}) };
+}
+
 export interface ActorInput {
   readonly actor: string;
   readonly reason?: string;

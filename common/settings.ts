@@ -178,6 +178,12 @@ const rolloutWorkerSchema = z
     BIND_ADDRESS: z.string().min(1).default('127.0.0.1'),
     WORKER_HEALTH_PORT: port(DEFAULT_PORTS.workerHealth),
     CONFIG_CACHE_TTL_MS: configCacheTtlMs,
+    /**
+     * How often the reconciler's schedule compares every instance with the store and repairs drift (a
+     * lost push, removal or rollout); 0 removes the schedule. An instance converges within about this
+     * plus one pass.
+     */
+    RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   })
   .refine((s) => (s.PUSH_TLS_CERT_FILE === undefined) === (s.PUSH_TLS_KEY_FILE === undefined), {
     message: 'give PUSH_TLS_CERT_FILE and PUSH_TLS_KEY_FILE together',
@@ -320,6 +326,7 @@ function toRolloutWorkerSettings(s: z.infer<typeof rolloutWorkerSchema>) {
     bindAddress: s.BIND_ADDRESS,
     healthPort: s.WORKER_HEALTH_PORT,
     readCacheTtlMs: s.CONFIG_CACHE_TTL_MS,
+    reconcileIntervalSeconds: s.RECONCILE_INTERVAL_SECONDS,
   };
 }
 

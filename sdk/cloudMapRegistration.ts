@@ -2,10 +2,12 @@ import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import {
   DeregisterInstanceCommand,
+  GetInstanceCommand,
   GetOperationCommand,
   InstanceNotFound,
   RegisterInstanceCommand,
   type ServiceDiscoveryClient,
+  ServiceNotFound,
 } from '@aws-sdk/client-servicediscovery';
 import { ensureService, findNamespaceId, findServiceId } from '../activities/discovery/cloudMapSetup';
 import { INSTANCE_ATTRIBUTES } from '../common/cloudMap';
@@ -23,6 +25,8 @@ export interface CloudMapRegistration {
   readonly instanceId: string;
   /** Removes the instance; an instance Cloud Map no longer knows counts as removed. */
   deregister(): Promise<void>;
+  /** Whether Cloud Map still has the registration (someone may have removed it, or Cloud Map lost it). */
+  isRegistered(): Promise<boolean>;
 }
 
 /** The attributes the rollout's discovery selects instances by (common/cloudMap.ts). */
@@ -90,6 +94,15 @@ export async function registerInstance(
   return {
     serviceId,
     instanceId: request.instanceId,
+    async isRegistered() {
+      try {
+        await client.send(new GetInstanceCommand({ ServiceId: serviceId, InstanceId: request.instanceId }));
+        return true;
+      } catch (error) {
+        if (error instanceof InstanceNotFound || error instanceof ServiceNotFound) return false;
+        throw error;
+      }
+    },
     /**
      * Until Cloud Map no longer knows the id: on AWS the second call finds nothing; the local stack's
      * moto keeps one registration per RegisterInstance of the same id (a renewal adds one), each to go.

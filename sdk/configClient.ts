@@ -82,6 +82,11 @@ export interface ConfigClientOptions {
   readonly pushVerifyKeyPem: string;
   /** Register in Cloud Map so rollouts find this instance; omit to run unregistered. */
   readonly cloudMap?: CloudMapOptions;
+  /**
+   * How often the instance makes sure Cloud Map still has its registration, registering again when it
+   * is gone (removed by hand, or lost by Cloud Map); 0 turns it off. Default 30 s.
+   */
+  readonly registrationCheckIntervalMs?: number;
   /** Period of the safety-net version check; 0 turns it off. Default 60 s. */
   readonly versionCheckIntervalMs?: number;
   readonly logger?: Logger;
@@ -96,6 +101,7 @@ type State = 'new' | 'starting' | 'ready' | 'stopping' | 'stopped';
 const GRANT_RENEWAL_POINT = 0.5;
 /** A failed renewal is tried again after this long (while the current grant lasts). */
 const GRANT_RENEWAL_RETRY_MS = 60_000;
+export const DEFAULT_REGISTRATION_CHECK_INTERVAL_MS = 30_000;
 
 /**
  * What a consuming service embeds: holds its tenants' config in memory, serves CacheRefresh so rollouts
@@ -116,6 +122,9 @@ export class ConfigClient {
   private readonly nonces = new NonceGuard();
   private advertised: string | undefined;
   private grantRenewal: NodeJS.Timeout | undefined;
+  private registrationCheck: NodeJS.Timeout | undefined;
+  /** A registration check under way, which stop() lets finish for the same reason. */
+  private checkingRegistration: Promise<void> | undefined;
   /** A renewal under way, which stop() lets finish so the registration it makes is the one removed. */
   private renewing: Promise<void> | undefined;
   private state: State = 'new';
@@ -259,6 +268,7 @@ export class ConfigClient {
     if (cloudMap) {
       this.advertised = `${address}:${this.server.port}`;
       await this.register(cloudMap, address, this.server.port);
+      this.scheduleRegistrationCheck(cloudMap, address, this.server.port);
     }
     this.versionCheck.start();
     this.logger.info('config client ready', {
@@ -322,6 +332,38 @@ export class ConfigClient {
     this.grantRenewal.unref();
   }
 
+  /**
+   * Registrations are otherwise made only at start and at grant renewals: one removed meanwhile would
+   * leave the instance out of every rollout (and the reconciler) until then.
+   */
+  private scheduleRegistrationCheck(cloudMap: CloudMapOptions, address: string, port: number): void {
+    const intervalMs = this.options.registrationCheckIntervalMs ?? DEFAULT_REGISTRATION_CHECK_INTERVAL_MS;
+    if (intervalMs === 0) return;
+    this.registrationCheck = setTimeout(() => {
+      this.checkingRegistration = this.registerIfMissing(cloudMap, address, port).finally(() => {
+        if (this.state === 'ready') this.scheduleRegistrationCheck(cloudMap, address, port);
+      });
+    }, intervalMs);
+    this.registrationCheck.unref();
+  }
+
+  private async registerIfMissing(cloudMap: CloudMapOptions, address: string, port: number): Promise<void> {
+    try {
+      if (!this.registration || (await this.registration.isRegistered())) return;
+      if (this.state !== 'ready') return;
+      this.logger.warn('the Cloud Map registration is gone; registering again', {
+        instanceId: this.boundInstanceId,
+      });
+      clearTimeout(this.grantRenewal);
+      await this.register(cloudMap, address, port);
+    } catch (error) {
+      this.logger.error('checking or restoring the Cloud Map registration failed; trying again later', {
+        instanceId: this.boundInstanceId,
+        error,
+      });
+    }
+  }
+
   private grantToken(cloudMap: CloudMapOptions): Promise<string> {
     const { tenancy } = this.options;
     // assertOptions made sure a pooled instance gives a token of its own.
@@ -331,7 +373,8 @@ export class ConfigClient {
   /** Deregistration failures are logged, not thrown: the process is going away either way. */
   private async shutDown(): Promise<void> {
     clearTimeout(this.grantRenewal);
-    await this.renewing;
+    clearTimeout(this.registrationCheck);
+    await Promise.all([this.renewing, this.checkingRegistration]);
     if (this.registration) {
       await this.registration.deregister().catch((error: unknown) =>
         this.logger.error('Cloud Map deregistration failed; discovery may still list this instance', {
@@ -426,6 +469,13 @@ function assertOptions(options: ConfigClientOptions): KeyObject {
     throw new InvalidArgumentError(
       'versionCheckIntervalMs must be a non-negative integer',
       'versionCheckIntervalMs',
+    );
+  }
+  const check = options.registrationCheckIntervalMs;
+  if (check !== undefined && (!Number.isSafeInteger(check) || check < 0)) {
+    throw new InvalidArgumentError(
+      'registrationCheckIntervalMs must be a non-negative integer',
+      'registrationCheckIntervalMs',
     );
   }
   if (options.tenancy.kind === 'pool' && options.cloudMap && !options.cloudMap.grantToken) {

@@ -41,6 +41,7 @@ const envSchema = z
     ADVERTISE_ADDRESS: z.string().ip({ version: 'v4' }).optional(),
     ZONE: z.string().min(1).optional(),
     VERSION_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).optional(),
+    REGISTRATION_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).optional(),
   })
   .superRefine((env, context) => {
     if (env.TENANCY === 'silo' && !env.TENANT_ID) {
@@ -118,6 +119,7 @@ export function configClientOptionsFromEnv(env: Env = process.env): EnvConfigCli
     },
     pushVerifyKeyPem: pemFromFile(settings.PUSH_VERIFY_KEY_FILE, 'PUSH_VERIFY_KEY_FILE'),
     versionCheckIntervalMs: settings.VERSION_CHECK_INTERVAL_MS,
+    registrationCheckIntervalMs: settings.REGISTRATION_CHECK_INTERVAL_MS,
     ...(settings.CLOUD_MAP_NAMESPACE
       ? {
           cloudMap: {

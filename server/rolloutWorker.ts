@@ -1,8 +1,12 @@
+import { Context } from '@temporalio/activity';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import path from 'node:path';
 import type { AwsClients } from '../activities/awsClients';
 import { CloudMapDiscovery } from '../activities/discovery/cloudMapDiscovery';
+import { listServiceNames } from '../activities/discovery/cloudMapSetup';
 import { InstanceAdmission } from '../activities/discovery/instanceAdmission';
+import { createReconcileActivities } from '../activities/reconcile/reconcileActivities';
+import { RolloutRecords } from '../activities/reconcile/rolloutRecords';
 import { RefreshPusher } from '../activities/refresh/refreshPusher';
 import { createRolloutActivities } from '../activities/rolloutActivities';
 import { configStoreFor } from '../activities/storage/configStore';
@@ -33,7 +37,7 @@ export interface RolloutWorker {
   shutdown(): Promise<void>;
 }
 
-/** The Temporal worker for rollouts, wired to real clients: used by server/worker.ts and the tests. */
+/** The Temporal worker for rollouts and the reconciler, wired to real clients: used by server/worker.ts and the tests. */
 export async function createRolloutWorker(deps: {
   readonly clients: AwsClients;
   readonly temporal: TemporalSettings;
@@ -45,13 +49,19 @@ export async function createRolloutWorker(deps: {
   const { rollout } = deps;
   const pusher = createPusher(rollout, logger);
   const store = configStoreFor(clients, deps.storage);
-  const activities = createRolloutActivities({
-    store,
-    discovery: createDiscovery(clients, rollout, logger),
-    pusher,
-    logger,
-    readCacheTtlMs: rollout.readCacheTtlMs,
-  });
+  const discovery = createDiscovery(clients, rollout, logger);
+  const activities = {
+    ...createRolloutActivities({ store, discovery, pusher, logger, readCacheTtlMs: rollout.readCacheTtlMs }),
+    ...createReconcileActivities({
+      store,
+      discovery,
+      pusher,
+      // Inside an activity, the worker's own connection to Temporal.
+      records: new RolloutRecords(() => Context.current().client),
+      logger,
+      services: () => listServiceNames(clients.serviceDiscovery, rollout.cloudMapNamespace),
+    }),
+  };
   const connection = await NativeConnection.connect(temporalConnectionOptions(temporal));
   const worker = await Worker.create({
     connection,

@@ -1,12 +1,15 @@
 import { createAwsClients } from '../activities/awsClients';
-import { createLogger } from '../common/logger';
+import { createLogger, type Logger } from '../common/logger';
 import {
   loadAwsSettings,
   loadRolloutWorkerSettings,
   loadStorageSettings,
   loadTemporalSettings,
+  type TemporalSettings,
 } from '../common/settings';
+import { ensureReconcileSchedule } from './reconcileSchedule';
 import { createRolloutWorker } from './rolloutWorker';
+import { createTemporalClient } from './temporalConnection';
 import { startWorkerHealth } from './workerHealth';
 
 /** Entry point of the rollout worker: runs rollout workflows and their activities. */
@@ -21,6 +24,7 @@ async function main(): Promise<void> {
     rollout,
     logger,
   });
+  await setReconcileSchedule(temporal, rollout.reconcileIntervalSeconds, logger);
   const health = await startWorkerHealth(rolloutWorker, {
     host: rollout.bindAddress,
     port: rollout.healthPort,
@@ -36,6 +40,25 @@ async function main(): Promise<void> {
   // Resolves once a shutdown has drained the worker (rejects if it overran its bound).
   await rolloutWorker.run();
   logger.info('rollout worker stopped');
+}
+
+/** Rollouts do not depend on the schedule: a worker that cannot set it says so and runs anyway. */
+async function setReconcileSchedule(
+  temporal: TemporalSettings,
+  intervalSeconds: number,
+  logger: Logger,
+): Promise<void> {
+  try {
+    const client = await createTemporalClient(temporal);
+    try {
+      await ensureReconcileSchedule(client, { taskQueue: temporal.taskQueue, intervalSeconds });
+    } finally {
+      await client.connection.close();
+    }
+    logger.info('reconciler schedule set', { intervalSeconds });
+  } catch (error) {
+    logger.error('could not set the reconciler schedule; rollouts run, drift is not repaired', { error });
+  }
 }
 
 main().then(

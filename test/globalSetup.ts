@@ -15,6 +15,9 @@ export function componentsStartedBySetup(): string[] {
  */
 export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, localStackEnv());
+  // Tests start reconciliation passes themselves: a scheduled fleet-wide pass of a worker a test spawns
+  // would reach into the fleets other test files hold in deliberate states.
+  process.env.RECONCILE_INTERVAL_SECONDS ??= '0';
   const { started } = await stackUp({ tiers: ['infrastructure'] });
   globals.componentsStartedBySetup = started;
 }

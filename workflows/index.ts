@@ -1,1 +1,2 @@
 export { rolloutWorkflow } from './rolloutWorkflow';
+export { reconcileFleetWorkflow, reconcileWorkflow } from './reconcileWorkflow';

@@ -39,11 +39,29 @@ export async function ensureHttpNamespace(
   throw new Error(`Cloud Map namespace ${name} was not created`);
 }
 
+/** The names of every service in the namespace; none when the namespace does not exist. */
+export async function listServiceNames(
+  client: ServiceDiscoveryClient,
+  namespaceName: string,
+): Promise<string[]> {
+  const namespaceId = await findNamespaceId(client, namespaceName);
+  if (!namespaceId) return [];
+  const names: string[] = [];
+  for await (const service of servicesIn(client, namespaceId)) if (service.Name) names.push(service.Name);
+  return names.sort();
+}
+
 export async function findServiceId(
   client: ServiceDiscoveryClient,
   namespaceId: string,
   service: string,
 ): Promise<string | undefined> {
+  for await (const candidate of servicesIn(client, namespaceId))
+    if (candidate.Name === service && candidate.Id) return candidate.Id;
+  return undefined;
+}
+
+async function* servicesIn(client: ServiceDiscoveryClient, namespaceId: string) {
   let nextToken: string | undefined;
   do {
     const page = await client.send(
@@ -52,11 +70,9 @@ export async function findServiceId(
         NextToken: nextToken,
       }),
     );
-    const found = page.Services?.find((candidate) => candidate.Name === service);
-    if (found?.Id) return found.Id;
+    yield* page.Services ?? [];
     nextToken = page.NextToken;
   } while (nextToken);
-  return undefined;
 }
 
 export async function ensureService(

@@ -174,20 +174,9 @@ export class RefreshPusher {
     excused: ReadonlySet<string> = new Set(),
     signal?: AbortSignal,
   ): Promise<FleetOutcome> {
-    const request = { keys: [{ tenant_id: key.tenantId, key: key.key, service: key.service ?? '' }] };
-    const scope: PushScope = { op: 'health', keysHash: keysHash([key]) };
-    const session = this.sessions.current();
+    const ask = this.healthCall([key], settings);
     return this.forEach(instances, settings.concurrency, onProgress, signal, async (instance) => {
-      const response = await this.withRetries(instance, settings, () =>
-        this.call<typeof request, HealthAnswer>(
-          session,
-          instance,
-          'Health',
-          request,
-          scope,
-          settings.timeoutMs,
-        ),
-      );
+      const response = await ask(instance);
       const held = response.held_versions[0] ?? 0;
       if (held !== expectedVersion) return `holds version ${held}, not ${expectedVersion}`;
       const status = keyStatusOf(response);
@@ -202,6 +191,53 @@ export class RefreshPusher {
       }
       return `reports ${status}`;
     });
+  }
+
+  /**
+   * What each instance holds of `keys` (in their order; 0: nothing), for the reconciler. An instance that
+   * cannot be asked is a failure of its own; its held versions are simply unknown.
+   */
+  async heldVersions(
+    instances: readonly ServiceInstance[],
+    keys: readonly { tenantId: string; key: string; service?: string }[],
+    settings: PushSettings,
+    onProgress: (done: number) => void = () => {},
+    signal?: AbortSignal,
+  ): Promise<{ held: Map<string, number[]>; failed: InstanceFailure[] }> {
+    const ask = this.healthCall(keys, settings);
+    const held = new Map<string, number[]>();
+    const { failed } = await this.forEach(instances, settings.concurrency, onProgress, signal, async (instance) => {
+      const response = await ask(instance);
+      held.set(
+        instanceRef(instance),
+        keys.map((_, index) => response.held_versions[index] ?? 0),
+      );
+      return undefined;
+    });
+    return { held, failed };
+  }
+
+  /** A Health call about `keys`, with retries, for any instance: its grant names exactly these keys. */
+  private healthCall(
+    keys: readonly { tenantId: string; key: string; service?: string }[],
+    settings: PushSettings,
+  ): (instance: ServiceInstance) => Promise<HealthAnswer> {
+    const request = {
+      keys: keys.map((key) => ({ tenant_id: key.tenantId, key: key.key, service: key.service ?? '' })),
+    };
+    const scope: PushScope = { op: 'health', keysHash: keysHash(keys) };
+    const session = this.sessions.current();
+    return (instance) =>
+      this.withRetries(instance, settings, () =>
+        this.call<typeof request, HealthAnswer>(
+          session,
+          instance,
+          'Health',
+          request,
+          scope,
+          settings.timeoutMs,
+        ),
+      );
   }
 
   close(): void {

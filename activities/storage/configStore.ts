@@ -141,6 +141,12 @@ export class ConfigStore {
     return perBackend.flat();
   }
 
+  /** Every tenant any backend keeps a key of. */
+  async tenants(): Promise<string[]> {
+    const perBackend = await Promise.all(this.registry.all.map(({ strategy }) => strategy.tenants()));
+    return [...new Set(perBackend.flat())].sort();
+  }
+
   /** The validation a write gets, without writing: lets callers reject bad input before any work starts. */
   async validate(address: ConfigAddress, value: unknown): Promise<void> {
     const { strategy, normalized } = this.route(address);

@@ -6,6 +6,7 @@ import {
   GetItemCommand,
   QueryCommand,
   ResourceNotFoundException,
+  ScanCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
   UpdateItemCommand,
@@ -189,6 +190,27 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
       }));
   }
 
+  async tenants(): Promise<string[]> {
+    const tenants = new Set<string>();
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.call((client) =>
+        client.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            ProjectionExpression: 'PK',
+            FilterExpression: 'begins_with(SK, :current)',
+            ExpressionAttributeValues: { ':current': { S: 'CONFIG#' } },
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) tenants.add(stringOf(item.PK).slice(PARTITION_PREFIX.length));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return [...tenants].sort();
+  }
+
   async history(address: ConfigAddress): Promise<HistoryEntry[]> {
     const [current, versions] = await Promise.all([
       this.getCurrentItem(address),
@@ -355,8 +377,10 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
   }
 }
 
+const PARTITION_PREFIX = 'TENANT#';
+
 export function partitionKey(tenantId: string): string {
-  return `TENANT#${tenantId}`;
+  return `${PARTITION_PREFIX}${tenantId}`;
 }
 
 export function currentSortKey(key: string): string {

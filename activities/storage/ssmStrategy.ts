@@ -177,6 +177,11 @@ export class SsmConfigStrategy implements ConfigStrategy {
     return entries.sort((a, b) => `${a.service}/${a.key}`.localeCompare(`${b.service}/${b.key}`));
   }
 
+  async tenants(): Promise<string[]> {
+    const names = await this.namesUnder(`${SSM_ROOT}/`);
+    return [...new Set(names.flatMap((name) => parseParameterName(name)?.tenantId ?? []))].sort();
+  }
+
   async history(address: ConfigAddress): Promise<HistoryEntry[]> {
     const name = parameterName(address);
     const versions: ParameterHistory[] = [];

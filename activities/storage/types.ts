@@ -80,6 +80,8 @@ export interface ConfigStrategy {
   promote(address: ConfigAddress, version: number): Promise<void>;
   /** The live version of each of a tenant's keys in this backend. */
   list(tenantId: string, service?: string): Promise<ConfigVersion[]>;
+  /** Every tenant this backend keeps a key of, live or not (for the reconciler's fleet-wide pass). */
+  tenants(): Promise<string[]>;
   /** Every kept version, newest first. */
   history(address: ConfigAddress): Promise<HistoryEntry[]>;
   /** At most `pageSize` kept versions older than `before` (all when absent), newest first. */

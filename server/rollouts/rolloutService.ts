@@ -28,6 +28,7 @@ import {
   type RolloutPlan,
   type RolloutRequest,
   type RolloutState,
+  parseRolloutWorkflowId,
   rolloutWorkflowId,
 } from '../../common/rollout';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
@@ -122,7 +123,7 @@ export class RolloutService {
     const items = (response.executions ?? []).flatMap((execution): RolloutSummary[] => {
       const workflowId = execution.execution?.workflowId ?? '';
       const runId = execution.execution?.runId ?? '';
-      const parsed = parseWorkflowId(workflowId);
+      const parsed = parseRolloutWorkflowId(workflowId);
       if (!parsed || !runId) return [];
       const state = (searchAttribute(execution.searchAttributes?.indexedFields?.RolloutState) ??
         'PREPARING') as RolloutState;
@@ -392,12 +393,6 @@ async function reachTemporal<T>(call: () => Promise<T>): Promise<T> {
 /** Visibility query strings are single-quoted; names here are validated, this is defence in depth. */
 function quoted(value: string): string {
   return value.replace(/['\\]/g, '');
-}
-
-function parseWorkflowId(workflowId: string): { key: string; service?: string } | undefined {
-  const [prefix, , service, key] = workflowId.split(':');
-  if (prefix !== 'rollout' || !key) return undefined;
-  return { key, ...(service && service !== '-' ? { service } : {}) };
 }
 
 /** How describe() names the same statuses. */

@@ -33,6 +33,8 @@ export async function startInstance(options: {
   zone?: string;
   /** The SDK's safety-net check; off unless a test is about it. */
   versionCheckIntervalMs?: number;
+  /** The SDK's check of its own Cloud Map registration; off unless a test is about it. */
+  registrationCheckIntervalMs?: number;
   /** The app's health, asked on every Health call (the rollout's health gate). */
   health?: HealthHook;
   /** TLS (and mutual TLS) on the instance's CacheRefresh server. */
@@ -61,6 +63,7 @@ export async function startInstance(options: {
         : {}),
     },
     versionCheckIntervalMs: options.versionCheckIntervalMs ?? 0,
+    registrationCheckIntervalMs: options.registrationCheckIntervalMs ?? 0,
     ...(options.health ? { health: options.health } : {}),
     logger: createLogger({ component: 'test-instance' }, 'error'),
   });

@@ -1,6 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { type WorkflowBundleWithSourceMap, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,14 +12,7 @@ import {
   type RolloutProgress,
   type RolloutRequest,
 } from '../../common/rollout';
-import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
-import { loadTemporalSettings } from '../../common/settings';
-import { toolPath } from '../../scripts/stack/index';
-import { payloadCodecFor, temporalDataConverter } from '../../server/payloadEncryption/dataConverter';
-import {
-  FAILURE_CONVERTER_PATH,
-  workerDataConverter,
-} from '../../server/payloadEncryption/workerDataConverter';
+import { workerDataConverter } from '../../server/payloadEncryption/workerDataConverter';
 import { startRollout } from '../../server/rolloutClient';
 import {
   abortUpdate,
@@ -29,6 +22,7 @@ import {
   resumeUpdate,
 } from '../../workflows/definitions';
 import { FakeFleet } from '../support/fakeFleet';
+import { startTimeSkipping, testCodec } from '../support/timeSkipping';
 
 /**
  * The workflow's logic on Temporal's time-skipping test server: hour-long bakes take no wall time.
@@ -37,28 +31,10 @@ import { FakeFleet } from '../support/fakeFleet';
  */
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
-// Encrypted as in production, with the local stack's key file.
-const codec = payloadCodecFor(loadTemporalSettings().payloadEncryption);
+const codec = testCodec;
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
-    client: { dataConverter: temporalDataConverter(codec) },
-  });
-  // The test server starts with no custom search attributes; the dev server gets them from the stack script.
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: 'default',
-    searchAttributes: Object.fromEntries(
-      ROLLOUT_SEARCH_ATTRIBUTES.map(({ name }) => [
-        name,
-        temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-      ]),
-    ),
-  });
-  bundle = await bundleWorkflowCode({
-    workflowsPath: path.join(__dirname, '..', '..', 'workflows'),
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-  });
+  ({ env, bundle } = await startTimeSkipping());
 }, 120_000);
 
 afterAll(() => env?.teardown());

@@ -42,6 +42,11 @@ describe('options are checked when the client is made, naming the option', () =>
     ['an RSA push key', { pushVerifyKeyPem: rsaPublicPem() }, 'pushVerifyKeyPem'],
     ['a negative version check interval', { versionCheckIntervalMs: -1 }, 'versionCheckIntervalMs'],
     [
+      'a fractional registration check interval',
+      { registrationCheckIntervalMs: 0.5 },
+      'registrationCheckIntervalMs',
+    ],
+    [
       'a preload tenant that is not a tenant id',
       { preload: [{ tenantId: '', key: 'tenant_config_a' }] },
       'preload[0].tenantId',
