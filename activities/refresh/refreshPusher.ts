@@ -206,14 +206,20 @@ export class RefreshPusher {
   ): Promise<{ held: Map<string, number[]>; failed: InstanceFailure[] }> {
     const ask = this.healthCall(keys, settings);
     const held = new Map<string, number[]>();
-    const { failed } = await this.forEach(instances, settings.concurrency, onProgress, signal, async (instance) => {
-      const response = await ask(instance);
-      held.set(
-        instanceRef(instance),
-        keys.map((_, index) => response.held_versions[index] ?? 0),
-      );
-      return undefined;
-    });
+    const { failed } = await this.forEach(
+      instances,
+      settings.concurrency,
+      onProgress,
+      signal,
+      async (instance) => {
+        const response = await ask(instance);
+        held.set(
+          instanceRef(instance),
+          keys.map((_, index) => response.held_versions[index] ?? 0),
+        );
+        return undefined;
+      },
+    );
     return { held, failed };
   }
 
