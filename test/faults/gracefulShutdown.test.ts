@@ -141,7 +141,7 @@ test('SIGTERM to a worker mid-wave drains it within its bound and exits 0; a wor
   const done = await until('the rollout to succeed', () =>
     stateOf(server.httpUrl, token, rolloutId, 'SUCCEEDED'),
   );
-  expect(done.instances).toEqual({ total: 3, updated: 3, failed: 0, pending: 0 });
+  expect(done.instances).toEqual({ total: 3, updated: 3, failed: 0, pending: 0, reverted: 0 });
   for (const member of fleet) expect((await member.client.get(tenant, KEY))?.version).toBe(2);
   expect(await server.store.getLive({ tenantId: tenant, key: KEY })).toMatchObject({
     version: 2,
