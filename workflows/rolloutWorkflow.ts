@@ -61,6 +61,8 @@ const SWEEP_AFTER_READ_CACHES = 'sweep-after-read-caches';
 const BOUNDED_HOLDS = 'bounded-holds';
 /** The change that rolls a rollout of an older version forward to a copy of it, for `patched`. */
 const ROLL_FORWARD_TO_COPY = 'roll-forward-to-copy';
+/** The change that rolls back a promotion the store refuses for good instead of failing, for `patched`. */
+const ROLL_BACK_REFUSED_PROMOTION = 'roll-back-refused-promotion';
 
 const TERMINAL: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
 const MAX_AUDIT_ENTRIES = 200;
@@ -389,8 +391,13 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       : await storage.promoteCandidate({ request, version: target.version });
   } catch (error) {
     // A newer version went live meanwhile (a direct edit): this candidate must not replace it.
-    if (!isVersionConflict(error)) throw error;
-    return rollBack(`not promoted: ${(error as Error & { cause: Error }).cause.message}`);
+    if (isVersionConflict(error))
+      return rollBack(`not promoted: ${(error as Error & { cause: Error }).cause.message}`);
+    // Refused for good (not a blip: those are retried): failing here would leave the instances on a
+    // candidate that is not live. Nothing was promoted, so undo the instances instead.
+    if (isNonRetryable(error) && patched(ROLL_BACK_REFUSED_PROMOTION))
+      return rollBack(`not promoted: ${(error as Error & { cause: Error }).cause.message}`);
+    throw error;
   }
   /** Instances that registered while the rollout ran have read the old live version: push to them. */
   const sweep = async () => {
@@ -462,6 +469,14 @@ function isVersionConflict(error: unknown): boolean {
     error instanceof ActivityFailure &&
     error.cause instanceof ApplicationFailure &&
     error.cause.type === 'VersionConflict'
+  );
+}
+
+function isNonRetryable(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure &&
+    error.cause instanceof ApplicationFailure &&
+    error.cause.nonRetryable === true
   );
 }
 

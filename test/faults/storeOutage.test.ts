@@ -5,7 +5,8 @@ import { type StoreFaultKeys, storeFaultKeys, storePlan } from '../support/store
 
 /**
  * The store gone for a while: the worker's DynamoDB link (Toxiproxy) disabled for 20 s while a rollout
- * bakes, so its promotion meets refused connections. In a file of its own: it takes its 20 s.
+ * bakes, so its promotion meets refused connections (in a file of its own: it takes its 20 s). And the
+ * store refusing the promotion for good.
  */
 const OUTAGE_MS = 20_000;
 let rig: FaultRig;
@@ -44,4 +45,20 @@ test('DynamoDB down for 20 s during the bake: the promotion waits it out and the
   }
   expect(await handle.result()).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2, updatedInstances: 2 });
   await key.expectConsistent(2, [handle.firstExecutionRunId]);
+});
+
+test('a promotion the store refuses for good rolls back: instances back on version 1, nothing live moved', async () => {
+  // moto counts an item's old value and its replacement together against the 400 KB item limit, so it
+  // refuses to make a 210 KB value live over another: a refusal of the promotion itself, with an answer.
+  const large = (v: number) => JSON.stringify({ v, blob: 'x'.repeat(210 * 1024) });
+  const key = await keys.setUp('tenant_config_refusedPromotion', large(1));
+  const handle = await startRollout(
+    rig.temporal,
+    key.request({ change: { kind: 'set', value: large(2) } }),
+    rig.taskQueue,
+  );
+  const result = await handle.result();
+  expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, candidateVersion: 2 });
+  expect(result.reason).toMatch(/not promoted: DynamoDB refused the promotion/);
+  await key.expectConsistent(1, [handle.firstExecutionRunId], large);
 });

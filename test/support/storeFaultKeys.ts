@@ -6,7 +6,8 @@ import { type FleetMember, startInstance } from './fleet';
 
 /** The store fault tests' keys: each live at version 1, held by two instances the worker reaches directly. */
 export interface StoreFaultKeys {
-  setUp(key: string): Promise<StoreFaultKey>;
+  /** A key live at version 1 (`first`, default `{"v":1}`) and two instances of a fresh service holding it. */
+  setUp(key: string, first?: string): Promise<StoreFaultKey>;
   stop(): Promise<void>;
 }
 
@@ -14,10 +15,10 @@ export interface StoreFaultKey {
   readonly address: { tenantId: string; key: string; service?: string };
   request(overrides?: Partial<RolloutRequest>): RolloutRequest;
   /**
-   * After rollouts that each wrote `{"v":n}` as version n: every instance holds the live version, the
-   * store serves it, and each rollout wrote exactly one version (found by its write id).
+   * After rollouts that each wrote `valueOf(n)` (default `{"v":n}`) as version n: every instance holds
+   * the live version, the store serves it, and each rollout wrote exactly one version (by its write id).
    */
-  expectConsistent(live: number, runIds: readonly string[]): Promise<void>;
+  expectConsistent(live: number, runIds: readonly string[], valueOf?: (n: number) => string): Promise<void>;
 }
 
 export const storePlan = (overrides: Partial<RolloutPlan> = {}): RolloutPlan => ({
@@ -32,11 +33,11 @@ export const storePlan = (overrides: Partial<RolloutPlan> = {}): RolloutPlan => 
 export function storeFaultKeys(rig: FaultRig): StoreFaultKeys {
   const instances: FleetMember[] = [];
   return {
-    async setUp(key) {
+    async setUp(key, first = '{"v":1}') {
       const tenantId = uniqueTenant('store');
       const service = `orders-${randomUUID().slice(0, 6)}`;
       const address = { tenantId, key, ...(key.startsWith('param_config_') ? { service } : {}) };
-      await rig.server.store.put(address, '{"v":1}', { expectedVersion: 0, makeLive: true });
+      await rig.server.store.put(address, first, { expectedVersion: 0, makeLive: true });
       const fleet: FleetMember[] = [];
       for (let i = 0; i < 2; i += 1) {
         const member = await startInstance({
@@ -61,14 +62,14 @@ export function storeFaultKeys(rig: FaultRig): StoreFaultKeys {
           actor: 'release-manager@store',
           ...overrides,
         }),
-        async expectConsistent(live, runIds) {
+        async expectConsistent(live, runIds, valueOf = (n) => `{"v":${n}}`) {
           const held = await Promise.all(
             fleet.map(async (member) => (await member.client.get(tenantId, key, address.service))?.version),
           );
           expect(held).toEqual([live, live]);
           expect(await rig.server.store.getLive(address)).toMatchObject({
             version: live,
-            value: `{"v":${live}}`,
+            value: valueOf(live),
           });
           const versions = await rig.versions(address);
           expect(versions.map((v) => v.version)).toEqual(
