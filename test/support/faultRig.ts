@@ -39,9 +39,12 @@ export interface FaultRig {
   stop(): Promise<void>;
 }
 
-/** Loopback addresses: instances bind the second, the proxy in front of them listens on the first. */
-const PROXY_HOST = '127.0.0.1';
-const INSTANCE_HOST = '127.0.0.2';
+/**
+ * Loopback addresses: instances bind the first (a free port there), the proxy in front of each listens
+ * on the second at the same port. Nothing else binds the second, so that port is free there too.
+ */
+const INSTANCE_HOST = '127.0.0.1';
+const PROXY_HOST = '127.0.0.2';
 
 export async function startFaultRig(): Promise<FaultRig> {
   const server = await startTestServer();
@@ -79,7 +82,7 @@ export async function startFaultRig(): Promise<FaultRig> {
     temporal,
     taskQueue,
     async proxiedInstance(options) {
-      // Bound on one loopback address and advertised on another at the same port, where the proxy
+      // Bound on one loopback address and advertised on another at the same port, where its proxy
       // listens: pushes carry (and the instance checks) the advertised address, as through a real NAT.
       const member = await startInstance({
         ...options,

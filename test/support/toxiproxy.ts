@@ -20,7 +20,7 @@ export interface FaultProxy {
 
 export interface ProxiedLink {
   readonly proxy: Proxy;
-  /** Where clients connect instead of the upstream, `127.0.0.1:port`. */
+  /** Where clients connect instead of the upstream, `host:port`. */
   readonly listen: string;
   readonly port: number;
   /** Adds a toxic; the returned function removes it. */
@@ -46,7 +46,7 @@ export async function startFaultProxy(): Promise<FaultProxy> {
       const port = Number(created.listen.split(':').pop());
       return {
         proxy: created,
-        listen: `127.0.0.1:${port}`,
+        listen: created.listen,
         port,
         async add(toxic) {
           const added = await current.addToxic(toxic);
