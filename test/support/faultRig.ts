@@ -18,7 +18,7 @@ import { type FaultProxy, type ProxiedLink, startFaultProxy } from './toxiproxy'
 
 /**
  * A fault test's world: the real config service (unproxied: instances load through it), and a rollout
- * worker of the test's own whose DynamoDB and moto (Parameter Store, Cloud Map) sockets go through a
+ * worker of the test's own whose DynamoDB, Parameter Store and Cloud Map sockets go through a
  * Toxiproxy of the test's own. Assertions read the stores directly, around the proxy.
  */
 export interface FaultRig {
@@ -28,8 +28,9 @@ export interface FaultRig {
   readonly faults: FaultProxy;
   /** The worker's DynamoDB link. */
   readonly dynamodb: ProxiedLink;
-  /** The worker's Parameter Store and Cloud Map link (one moto server serves both). */
-  readonly moto: ProxiedLink;
+  /** The worker's Parameter Store link, and its Cloud Map link (one moto server behind both). */
+  readonly ssm: ProxiedLink;
+  readonly cloudMap: ProxiedLink;
   readonly temporal: Client;
   readonly taskQueue: string;
   /** A real SDK instance the worker reaches only through a proxy of its own (`link`). */
@@ -51,12 +52,16 @@ export async function startFaultRig(): Promise<FaultRig> {
   const clients = stackClients();
   const faults = await startFaultProxy();
   const dynamodb = await faults.proxy('dynamodb', hostPort(requiredEnv('AWS_ENDPOINT_URL_DYNAMODB')));
-  const moto = await faults.proxy('moto', hostPort(requiredEnv('AWS_ENDPOINT_URL_SSM')));
+  const ssm = await faults.proxy('ssm', hostPort(requiredEnv('AWS_ENDPOINT_URL_SSM')));
+  const cloudMap = await faults.proxy(
+    'cloud-map',
+    hostPort(requiredEnv('AWS_ENDPOINT_URL_SERVICEDISCOVERY')),
+  );
   const workerEnv = {
     ...process.env,
     AWS_ENDPOINT_URL_DYNAMODB: `http://${dynamodb.listen}`,
-    AWS_ENDPOINT_URL_SSM: `http://${moto.listen}`,
-    AWS_ENDPOINT_URL_SERVICEDISCOVERY: `http://${moto.listen}`,
+    AWS_ENDPOINT_URL_SSM: `http://${ssm.listen}`,
+    AWS_ENDPOINT_URL_SERVICEDISCOVERY: `http://${cloudMap.listen}`,
   };
   const workerClients = createAwsClients(loadAwsSettings(workerEnv));
   const taskQueue = `rollouts-${randomUUID()}`;
@@ -78,7 +83,8 @@ export async function startFaultRig(): Promise<FaultRig> {
     clients,
     faults,
     dynamodb,
-    moto,
+    ssm,
+    cloudMap,
     temporal,
     taskQueue,
     async proxiedInstance(options) {
