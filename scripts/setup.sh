@@ -29,6 +29,7 @@ SCHEMATHESIS_VERSION="4.32.5"             # PyPI schemathesis: fuzzes the API ag
 CFN_LINT_VERSION="1.58.0"                 # PyPI cfn-lint: lints deploy/template.yaml (npm run check:deploy)
 GRPCURL_VERSION="v1.9.3"                  # Go module github.com/fullstorydev/grpcurl
 GHZ_VERSION="v0.121.0"                    # Go module github.com/bojand/ghz: gRPC load (bench only)
+TOXIPROXY_VERSION="v2.12.0"               # Go module github.com/Shopify/toxiproxy/v2: the fault tests' proxy
 # Debian's docker-compose, only to validate docker-compose.yml (`config -q`; no Docker daemon needed).
 # Installed only when no docker-compose is on PATH and apt-get can run as root.
 DOCKER_COMPOSE_DEBIAN_VERSION="1.29.2-3"
@@ -246,6 +247,27 @@ install_grpcurl() {
   echo "grpcurl $GRPCURL_VERSION: installed"
 }
 
+# The fault tests (test/faults/) put it between the worker and the stores or instances.
+install_toxiproxy() {
+  if is_cached toxiproxy "$TOXIPROXY_VERSION" "$TOOLS_BIN/toxiproxy-server"; then
+    echo "toxiproxy $TOXIPROXY_VERSION: ok (cached)"
+    return
+  fi
+  need_command toxiproxy go "install Go 1.23 or later"
+  : >"$SETUP_LOGS_DIR/toxiproxy.log"
+  # `go install` names the binary after its folder (`server`): built aside, then given its usual name.
+  local build_dir
+  build_dir="$(mktemp -d)"
+  run_logged toxiproxy env GOBIN="$build_dir" go install \
+    -ldflags "-X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION" \
+    "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+  mv "$build_dir/server" "$TOOLS_BIN/toxiproxy-server"
+  rmdir "$build_dir"
+  run_logged toxiproxy "$TOOLS_BIN/toxiproxy-server" -version
+  mark_installed toxiproxy "$TOXIPROXY_VERSION"
+  echo "toxiproxy $TOXIPROXY_VERSION: installed"
+}
+
 # Only for `npm run bench:reads` (`setup.sh --bench`): the tests never need it.
 install_ghz() {
   if is_cached ghz "$GHZ_VERSION" "$TOOLS_BIN/ghz"; then
@@ -314,6 +336,7 @@ install_node_modules
 install_python_tools
 record_test_server_path
 install_grpcurl
+install_toxiproxy
 install_docker_compose
 make_dev_keys
 if [[ "${1:-}" == "--bench" ]]; then install_ghz; fi

@@ -11,7 +11,12 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { BackendUnavailableError, NotFoundError, VersionConflictError } from '../../common/errors';
+import {
+  BackendUnavailableError,
+  InvalidArgumentError,
+  NotFoundError,
+  VersionConflictError,
+} from '../../common/errors';
 import { callBackend } from './backendErrors';
 import type {
   ConfigAddress,
@@ -156,7 +161,9 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
             new UpdateItemCommand({
               TableName: this.tableName,
               Key: { PK: { S: partitionKey(address.tenantId) }, SK: { S: currentSortKey(address.key) } },
-              UpdateExpression: 'SET liveVersion = :version, #value = :value, liveUpdatedAt = :updatedAt',
+              // The value first: moto applies SET clauses one at a time and keeps those before one it
+              // refuses (DynamoDB itself is atomic), which left `liveVersion` moved without its value.
+              UpdateExpression: 'SET #value = :value, liveVersion = :version, liveUpdatedAt = :updatedAt',
               // Instances never apply an older version over a newer one, so live must not go back either.
               ConditionExpression: 'attribute_exists(SK) AND liveVersion <= :version',
               ExpressionAttributeNames: { '#value': 'value' },
@@ -167,7 +174,16 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
               },
             }),
           ),
-        (error) => (error instanceof ConditionalCheckFailedException ? error : undefined),
+        (error) =>
+          error instanceof ConditionalCheckFailedException
+            ? error
+            : // Refused as it stands (an item over DynamoDB's size limit, as moto counts it): asking
+              // again cannot help, and the rollout must learn it now rather than after its retries.
+              isValidationError(error)
+              ? new InvalidArgumentError(`DynamoDB refused the promotion: ${error.message}`, 'value', {
+                  cause: error,
+                })
+              : undefined,
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -406,6 +422,10 @@ function historyMarks(item: Record<string, AttributeValue>): Pick<HistoryEntry, 
     ...(item.writeId?.S ? { writeId: item.writeId.S } : {}),
     ...(item.copyOf?.N ? { copyOf: Number(item.copyOf.N) } : {}),
   };
+}
+
+function isValidationError(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'ValidationException';
 }
 
 function numberOf(attribute: AttributeValue | undefined): number {

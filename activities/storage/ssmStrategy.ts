@@ -12,8 +12,14 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { SSM_LIVE_LABEL, SSM_ROOT } from '../../common/constants';
-import { NotFoundError, VersionConflictError, VersionLimitError } from '../../common/errors';
+import {
+  BackendUnavailableError,
+  NotFoundError,
+  VersionConflictError,
+  VersionLimitError,
+} from '../../common/errors';
 import { callBackend } from './backendErrors';
+import { unretried, WriteOutcomeUnknownError } from './unretriedWrite';
 import type {
   ConfigAddress,
   ConfigStrategy,
@@ -106,21 +112,29 @@ export class SsmConfigStrategy implements ConfigStrategy {
       this.backend,
       () =>
         this.client.send(
-          new PutParameterCommand({
-            Name: name,
-            Value: value,
-            Type: 'String',
-            Tier: this.tier,
-            Overwrite: options.expectedVersion > 0,
-            Description: descriptionOf(options),
-          }),
+          // No condition protects a resent PutParameter: a second version would follow a lost answer.
+          unretried(
+            new PutParameterCommand({
+              Name: name,
+              Value: value,
+              Type: 'String',
+              Tier: this.tier,
+              Overwrite: options.expectedVersion > 0,
+              Description: descriptionOf(options),
+            }),
+          ),
         ),
       (error) =>
-        isNamed(error, 'ParameterAlreadyExists')
-          ? new VersionConflictError(address.key, 0, 1)
-          : isNamed(error, 'ParameterMaxVersionLimitExceeded')
-            ? new VersionLimitError(address.key, this.backend, PARAMETER_STORE_VERSION_LIMIT)
-            : undefined,
+        error instanceof WriteOutcomeUnknownError
+          ? // Retryable: a retry with the same write id finds this write if it was applied.
+            new BackendUnavailableError(`${this.backend} is unavailable: ${error.message}`, undefined, {
+              cause: error,
+            })
+          : isNamed(error, 'ParameterAlreadyExists')
+            ? new VersionConflictError(address.key, 0, 1)
+            : isNamed(error, 'ParameterMaxVersionLimitExceeded')
+              ? new VersionLimitError(address.key, this.backend, PARAMETER_STORE_VERSION_LIMIT)
+              : undefined,
     );
 
     const version = written.Version ?? 0;

@@ -39,6 +39,9 @@ export async function startInstance(options: {
   health?: HealthHook;
   /** TLS (and mutual TLS) on the instance's CacheRefresh server. */
   refreshTls?: RefreshTls;
+  /** Where CacheRefresh listens (default 127.0.0.1), and the IPv4 registered in its place (a proxy's). */
+  refreshHost?: string;
+  advertiseAddress?: string;
 }): Promise<FleetMember> {
   const settings = loadRolloutWorkerSettings();
   const client = new ConfigClient({
@@ -47,13 +50,18 @@ export async function startInstance(options: {
     configServiceAddress: options.server.grpcAddress,
     tokenFor: (tenantId) => Promise.resolve(validToken({ tenantId, groups: ['services'] })),
     preload: options.preload,
-    refreshServer: { host: '127.0.0.1', port: 0, ...(options.refreshTls ? { tls: options.refreshTls } : {}) },
+    refreshServer: {
+      host: options.refreshHost ?? '127.0.0.1',
+      port: 0,
+      ...(options.refreshTls ? { tls: options.refreshTls } : {}),
+    },
     pushVerifyKeyPem: readFileSync(requiredEnv('PUSH_VERIFY_KEY_FILE'), 'utf8'),
     cloudMap: {
       client: options.clients.serviceDiscovery,
       namespace: settings.cloudMapNamespace,
       createServiceIfMissing: true,
       ...(options.zone ? { zone: options.zone } : {}),
+      ...(options.advertiseAddress ? { advertiseAddress: options.advertiseAddress } : {}),
       // A pooled instance's grant needs the platform's pool-services group; a silo uses its service token.
       ...(options.tenancy === 'pool'
         ? {
@@ -71,7 +79,7 @@ export async function startInstance(options: {
   return { client, service: options.service, tenancy: options.tenancy };
 }
 
-function requiredEnv(name: string): string {
+export function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: the jest global setup exports the stack's environment`);
   return value;
