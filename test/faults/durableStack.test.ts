@@ -16,79 +16,49 @@ import {
   LabelParameterVersionCommand,
   PutParameterCommand,
 } from '@aws-sdk/client-ssm';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import {
   bundleWorkflowCode,
   NativeConnection,
   Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../activities/awsClients';
 import { DEFAULT_CLOUD_MAP_NAMESPACE } from '../../common/cloudMap';
 import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { loadAwsSettings, loadStorageSettings } from '../../common/settings';
-import {
-  localStackEnv,
-  PORTS,
-  pidFile,
-  portAnswers,
-  stackDown,
-  stackReset,
-  stackUp,
-  STACK_HOST,
-} from '../../scripts/stack/index';
-import { closedPort } from '../support/ports';
+import { STACK_HOST } from '../../scripts/stack/index';
 import { addNote, finish, notes, notesWorkflow } from '../support/notesWorkflow';
+import { type PrivateStack, startPrivateStack, STATEFUL_SERVERS } from '../support/privateStack';
 
 /**
  * The local stack keeps what it was given: Temporal in its SQLite file, each moto server in its
  * journal, replayed before the server answers. Tried by hand before: a killed Temporal lost every
  * rollout (404), a restarted moto every parameter and registration, and `stack down`/`up` all of it.
- * This runs a private stack of its own (its own ports, pids, logs and data in a temporary directory)
- * through the stack's own lifecycle, so the stack the other test files share is never touched.
+ * This runs a private stack of its own (test/support/privateStack.ts) through the stack's own
+ * lifecycle, so the stack the other test files share is never touched.
  */
-const SERVERS = ['temporal', 'dynamodb', 'moto'];
-const stateDir = mkdtempSync(path.join(os.tmpdir(), 'durable-stack-'));
-const savedEnv = { ...process.env };
 const taskQueue = `durable-stack-${process.pid}`;
 const workflowId = `notes-${process.pid}`;
 const parameter = `/durable-stack/${process.pid}/endpoint`;
 const serviceName = `durable-${process.pid}`;
+let stack: PrivateStack;
 let clients: AwsClients;
 let bundle: WorkflowBundleWithSourceMap | undefined;
 let table: string;
 
 beforeAll(async () => {
-  process.env.STACK_STATE_DIR = stateDir;
-  for (const setting of [PORTS.temporal, PORTS.temporalUi, PORTS.dynamodb, PORTS.moto])
-    process.env[setting.envVar] = String(await closedPort());
-  Object.assign(process.env, localStackEnv());
-  await up();
+  stack = await startPrivateStack('durable-stack');
   clients = createAwsClients(loadAwsSettings());
   table = loadStorageSettings().tableName;
 }, 60_000);
 
 afterAll(async () => {
   if (clients) destroyAwsClients(clients);
-  await stackDown(SERVERS, () => {});
-  process.env = savedEnv;
-  rmSync(stateDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
-const up = () => stackUp({ tiers: ['infrastructure'], only: SERVERS }, () => {});
-
-async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const connection = await Connection.connect({ address: `${STACK_HOST}:${process.env.TEMPORAL_PORT}` });
-  try {
-    return await fn(new Client({ connection }));
-  } finally {
-    await connection.close();
-  }
-}
+const withTemporal = <T>(fn: (client: Client) => Promise<T>): Promise<T> => stack.withTemporal(fn);
 
 /** Runs a worker for the notes workflow while `fn` runs. */
 async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
@@ -101,21 +71,6 @@ async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
     return await worker.runUntil(fn);
   } finally {
     await connection.close();
-  }
-}
-
-/** SIGKILLs the private stack's servers and waits until their ports are free. */
-async function killServers(): Promise<void> {
-  for (const name of SERVERS) {
-    const pid = Number(readFileSync(pidFile(name), 'utf8').trim());
-    process.kill(-pid, 'SIGKILL');
-  }
-  for (const setting of [PORTS.temporal, PORTS.dynamodb, PORTS.moto]) {
-    const port = Number(process.env[setting.envVar]);
-    for (let attempt = 0; await portAnswers(port); attempt += 1) {
-      if (attempt > 100) throw new Error(`port ${port} still answers 10 s after SIGKILL`);
-      await sleep(100);
-    }
   }
 }
 
@@ -217,8 +172,8 @@ test('a SIGKILLed Temporal and moto come back with every item, parameter version
   expect(before.discovered).toHaveLength(1);
   expect(before.workflow.status).toBe('RUNNING');
 
-  await killServers();
-  await up();
+  await stack.kill(...STATEFUL_SERVERS);
+  await stack.up();
 
   expect(await snapshot(serviceId)).toEqual(before);
   // Registered again at each start; on an existing database that must neither fail nor drop them.
@@ -241,8 +196,8 @@ test('`stack down` then `up` keeps the data; `stack reset` deletes it', async ()
   const { Parameters } = await clients.ssm.send(new GetParameterHistoryCommand({ Name: parameter }));
   expect(Parameters).toHaveLength(2);
 
-  await stackDown(SERVERS, () => {});
-  await up();
+  await stack.down();
+  await stack.up();
   await expect(clients.ssm.send(new GetParameterHistoryCommand({ Name: parameter }))).resolves.toMatchObject({
     Parameters: [{ Version: 1, Labels: ['live'] }, { Version: 2 }],
   });
@@ -251,8 +206,8 @@ test('`stack down` then `up` keeps the data; `stack reset` deletes it', async ()
   );
   expect(completed).toBe('COMPLETED');
 
-  await stackReset(() => {});
-  await up();
+  await stack.reset();
+  await stack.up();
   await expect(clients.ssm.send(new GetParameterHistoryCommand({ Name: parameter }))).rejects.toMatchObject({
     name: 'ParameterNotFound',
   });
