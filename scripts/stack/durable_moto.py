@@ -141,6 +141,10 @@ class Journal:
     """The journal file, appended under a lock that also runs the changes it records one at a time."""
 
     def __init__(self, path: str) -> None:
+        # Rewriting replaces the file by rename: anything but a regular file (a device such as
+        # /dev/null, a directory) would be replaced, not written to.
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise SystemExit(f"the journal {path} exists and is not a regular file")
         self.path = path
         self.lock = threading.Lock()
 
