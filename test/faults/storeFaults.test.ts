@@ -1,6 +1,5 @@
 import { startRollout } from '../../server/rolloutClient';
-import { type FaultRig, startFaultRig } from '../support/faultRig';
-import { type StoreFaultKeys, storeFaultKeys } from '../support/storeFaultKeys';
+import { useStoreFaultRig } from '../support/storeFaultKeys';
 
 /**
  * Store faults on real sockets: the worker's DynamoDB and Parameter Store links go
@@ -8,22 +7,11 @@ import { type StoreFaultKeys, storeFaultKeys } from '../support/storeFaultKeys';
  * rollout's end state, every instance's held version, the store's live version, and that each rollout
  * wrote its version once. The store down mid-bake is storeOutage.test.ts.
  */
-let rig: FaultRig;
-let keys: StoreFaultKeys;
-
-beforeAll(async () => {
-  rig = await startFaultRig();
-  keys = storeFaultKeys(rig);
-}, 120_000);
-
-afterAll(async () => {
-  await keys?.stop();
-  await rig?.stop();
-});
+const world = useStoreFaultRig();
 
 test('every DynamoDB call 2 s slower: the rollout succeeds, written once, live and held everywhere', async () => {
-  const key = await keys.setUp('tenant_config_slowStore');
-  const removeLatency = await rig.dynamodb.add({
+  const key = await world.keys.setUp('tenant_config_slowStore');
+  const removeLatency = await world.rig.dynamodb.add({
     type: 'latency',
     stream: 'downstream',
     name: 'slow-store',
@@ -31,7 +19,7 @@ test('every DynamoDB call 2 s slower: the rollout succeeds, written once, live a
     attributes: { latency: 2000, jitter: 0 },
   });
   try {
-    const handle = await startRollout(rig.temporal, key.request(), rig.taskQueue);
+    const handle = await startRollout(world.rig.temporal, key.request(), world.rig.taskQueue);
     expect(await handle.result()).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2, updatedInstances: 2 });
     await key.expectConsistent(2, [handle.firstExecutionRunId]);
   } finally {
@@ -46,10 +34,10 @@ const ROLLOUTS_UNDER_RESETS = 4;
 test.each(['tenant_config_resetStore', 'param_config_resetStore'])(
   'answers of the store reset during writes and promotions (%s): each rollout ends clean, written once',
   async (name) => {
-    const key = await keys.setUp(name);
+    const key = await world.keys.setUp(name);
     // Half the store's connections lose their answer: the request was applied, the answer is gone,
     // which is what makes a resent write dangerous.
-    const link = name.startsWith('param_config_') ? rig.ssm : rig.dynamodb;
+    const link = name.startsWith('param_config_') ? world.rig.ssm : world.rig.dynamodb;
     let live = 1;
     const runIds: string[] = [];
     for (let n = 2; n < 2 + ROLLOUTS_UNDER_RESETS; n += 1) {
@@ -62,9 +50,9 @@ test.each(['tenant_config_resetStore', 'param_config_resetStore'])(
       });
       try {
         const handle = await startRollout(
-          rig.temporal,
+          world.rig.temporal,
           key.request({ change: { kind: 'set', value: `{"v":${n}}` } }),
-          rig.taskQueue,
+          world.rig.taskQueue,
         );
         runIds.push(handle.firstExecutionRunId);
         const result = await handle.result();

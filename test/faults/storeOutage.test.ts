@@ -1,7 +1,6 @@
 import { startRollout } from '../../server/rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
-import { type FaultRig, startFaultRig } from '../support/faultRig';
-import { type StoreFaultKeys, storeFaultKeys, storePlan } from '../support/storeFaultKeys';
+import { storePlan, useStoreFaultRig } from '../support/storeFaultKeys';
 
 /**
  * The store gone for a while: the worker's DynamoDB link (Toxiproxy) disabled for 20 s while a rollout
@@ -9,25 +8,14 @@ import { type StoreFaultKeys, storeFaultKeys, storePlan } from '../support/store
  * store refusing the promotion for good.
  */
 const OUTAGE_MS = 20_000;
-let rig: FaultRig;
-let keys: StoreFaultKeys;
-
-beforeAll(async () => {
-  rig = await startFaultRig();
-  keys = storeFaultKeys(rig);
-}, 120_000);
-
-afterAll(async () => {
-  await keys?.stop();
-  await rig?.stop();
-});
+const world = useStoreFaultRig();
 
 test('DynamoDB down for 20 s during the bake: the promotion waits it out and the rollout finishes', async () => {
-  const key = await keys.setUp('tenant_config_storeOutage');
+  const key = await world.keys.setUp('tenant_config_storeOutage');
   const handle = await startRollout(
-    rig.temporal,
+    world.rig.temporal,
     key.request({ plan: storePlan({ bakeSeconds: 5 }) }),
-    rig.taskQueue,
+    world.rig.taskQueue,
   );
   for (;;) {
     const { state } = await handle.query(progressQuery);
@@ -35,13 +23,13 @@ test('DynamoDB down for 20 s during the bake: the promotion waits it out and the
     expect(['PREPARING', 'ROLLING_OUT']).toContain(state);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  await rig.dynamodb.setEnabled(false);
+  await world.rig.dynamodb.setEnabled(false);
   try {
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
     // The bake ended long ago: the promotion is what waits for the store.
     expect((await handle.query(progressQuery)).state).toBe('PROMOTING');
   } finally {
-    await rig.dynamodb.setEnabled(true);
+    await world.rig.dynamodb.setEnabled(true);
   }
   expect(await handle.result()).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2, updatedInstances: 2 });
   await key.expectConsistent(2, [handle.firstExecutionRunId]);
@@ -51,11 +39,11 @@ test('a promotion the store refuses for good rolls back: instances back on versi
   // moto counts an item's old value and its replacement together against the 400 KB item limit, so it
   // refuses to make a 210 KB value live over another: a refusal of the promotion itself, with an answer.
   const large = (v: number) => JSON.stringify({ v, blob: 'x'.repeat(210 * 1024) });
-  const key = await keys.setUp('tenant_config_refusedPromotion', large(1));
+  const key = await world.keys.setUp('tenant_config_refusedPromotion', large(1));
   const handle = await startRollout(
-    rig.temporal,
+    world.rig.temporal,
     key.request({ change: { kind: 'set', value: large(2) } }),
-    rig.taskQueue,
+    world.rig.taskQueue,
   );
   const result = await handle.result();
   expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, candidateVersion: 2 });

@@ -1,6 +1,5 @@
 import { startRollout } from '../../server/rolloutClient';
-import { type FaultRig, startFaultRig } from '../support/faultRig';
-import { type StoreFaultKeys, storeFaultKeys, storePlan } from '../support/storeFaultKeys';
+import { storePlan, useStoreFaultRig } from '../support/storeFaultKeys';
 
 /**
  * Both stores gone for 20 s at the moment a rollout starts writing: the worker's DynamoDB and Parameter
@@ -10,33 +9,24 @@ import { type StoreFaultKeys, storeFaultKeys, storePlan } from '../support/store
  * written once, and every instance and the live version agree.
  */
 const OUTAGE_MS = 20_000;
-let rig: FaultRig;
-let keys: StoreFaultKeys;
-
-beforeAll(async () => {
-  rig = await startFaultRig();
-  keys = storeFaultKeys(rig);
-}, 120_000);
-
-afterAll(async () => {
-  await keys?.stop();
-  await rig?.stop();
-});
+const world = useStoreFaultRig();
 
 test('DynamoDB and Parameter Store down for 20 s as rollouts write: both finish once they are back, written once', async () => {
-  const table = await keys.setUp('tenant_config_outageAtWrite');
-  const parameter = await keys.setUp('param_config_outageAtWrite');
-  await rig.dynamodb.setEnabled(false);
-  await rig.ssm.setEnabled(false);
+  const table = await world.keys.setUp('tenant_config_outageAtWrite');
+  const parameter = await world.keys.setUp('param_config_outageAtWrite');
+  await world.rig.dynamodb.setEnabled(false);
+  await world.rig.ssm.setEnabled(false);
   const handles = [];
   try {
     for (const key of [table, parameter]) {
-      handles.push(await startRollout(rig.temporal, key.request({ plan: storePlan() }), rig.taskQueue));
+      handles.push(
+        await startRollout(world.rig.temporal, key.request({ plan: storePlan() }), world.rig.taskQueue),
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
   } finally {
-    await rig.dynamodb.setEnabled(true);
-    await rig.ssm.setEnabled(true);
+    await world.rig.dynamodb.setEnabled(true);
+    await world.rig.ssm.setEnabled(true);
   }
   const [tableRollout, parameterRollout] = handles;
   expect(await tableRollout!.result()).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2 });

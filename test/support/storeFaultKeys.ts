@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { uniqueTenant } from './env';
-import type { FaultRig } from './faultRig';
+import { type FaultRig, startFaultRig } from './faultRig';
 import { type FleetMember, startInstance } from './fleet';
 
 /** The store fault tests' keys: each live at version 1, held by two instances the worker reaches directly. */
@@ -83,6 +83,33 @@ export function storeFaultKeys(rig: FaultRig): StoreFaultKeys {
     },
     async stop() {
       await Promise.all(instances.map((instance) => instance.client.stop()));
+    },
+  };
+}
+
+/**
+ * A fault rig and its store keys for the whole test file: started before its tests, stopped after.
+ * Read them inside tests (`world.rig`, `world.keys`), once `beforeAll` has run.
+ */
+export function useStoreFaultRig(): { readonly rig: FaultRig; readonly keys: StoreFaultKeys } {
+  let rig: FaultRig | undefined;
+  let keys: StoreFaultKeys | undefined;
+  beforeAll(async () => {
+    rig = await startFaultRig();
+    keys = storeFaultKeys(rig);
+  }, 120_000);
+  afterAll(async () => {
+    await keys?.stop();
+    await rig?.stop();
+  });
+  return {
+    get rig() {
+      if (!rig) throw new Error('the fault rig is started in beforeAll');
+      return rig;
+    },
+    get keys() {
+      if (!keys) throw new Error('the fault rig is started in beforeAll');
+      return keys;
     },
   };
 }
