@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { destroyAwsClients } from '../../activities/awsClients';
 import type { RolloutView } from '../../common/rolloutApi';
@@ -10,6 +9,7 @@ import { type FleetMember, startInstance } from '../support/fleet';
 import { closedPort } from '../support/ports';
 import { callApi } from '../support/restApi';
 import { startTestServer, startTestWorker, type TestServer } from '../support/server';
+import { spawnSource } from '../support/processes';
 import { validToken } from '../support/tokens';
 import { until } from '../support/until';
 
@@ -19,7 +19,6 @@ import { until } from '../support/until';
  * rollout must end as it would have once a worker is back.
  */
 const KEY = 'tenant_config_featureFlags';
-const REPO = path.join(__dirname, '..', '..');
 /** Generous: the worker's own bound is 25 s, the config service's 10 s. */
 const EXIT_BOUND_MS = 30_000;
 /** One instance's health answer while the worker drains: longer than the worker's 10 s grace. */
@@ -42,13 +41,8 @@ afterAll(async () => {
   destroyAwsClients(clients);
 });
 
-/** Node itself with tsx's loader, not the tsx launcher, so the signal reaches the program. */
 function spawnProcess(entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', entry], {
-    cwd: REPO,
-    env: { ...process.env, TEMPORAL_TASK_QUEUE: server.taskQueue!, LOG_LEVEL: 'error', ...env },
-    stdio: 'ignore',
-  });
+  const child = spawnSource(entry, { TEMPORAL_TASK_QUEUE: server.taskQueue!, ...env });
   processes.push(child);
   return child;
 }

@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { destroyAwsClients } from '../../activities/awsClients';
 import type { RolloutView } from '../../common/rolloutApi';
 import type { RolloutWorker } from '../../server/rolloutWorker';
@@ -10,6 +9,7 @@ import { type FleetMember, startInstance } from '../support/fleet';
 import { closedPort } from '../support/ports';
 import { callApi } from '../support/restApi';
 import { startTestServer, startTestWorker, type TestServer } from '../support/server';
+import { spawnSource } from '../support/processes';
 import { validToken } from '../support/tokens';
 import { until } from '../support/until';
 
@@ -20,7 +20,6 @@ import { until } from '../support/until';
  * answered within 20 s. The bounds below are generous: a correct system answers within about 2 s.
  */
 const PROMPT_MS = 5_000;
-const REPO = path.join(__dirname, '..', '..');
 const clients = stackClients();
 const instances: FleetMember[] = [];
 let server: TestServer;
@@ -150,16 +149,10 @@ test('with the worker stopped, a running and a finished rollout answer promptly 
 test('with Temporal down, rollout reads answer a prompt 503 naming Temporal, and cfgctl exits 7 saying so', async () => {
   // A config service process of its own, whose Temporal is nowhere: the shared one stays up.
   const [httpPort, grpcPort, temporalPort] = [await closedPort(), await closedPort(), await closedPort()];
-  service = spawn(process.execPath, ['--require', 'tsx/cjs', 'server/main.ts'], {
-    cwd: REPO,
-    env: {
-      ...process.env,
-      HTTP_PORT: String(httpPort),
-      GRPC_PORT: String(grpcPort),
-      TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
-      LOG_LEVEL: 'error',
-    },
-    stdio: 'ignore',
+  service = spawnSource('server/main.ts', {
+    HTTP_PORT: String(httpPort),
+    GRPC_PORT: String(grpcPort),
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
   });
   const url = `http://127.0.0.1:${httpPort}`;
   await until('the config service', async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined));
