@@ -11,3 +11,7 @@ export function rolloutPath(rolloutId: string): string {
 export function schemaPath(key: string): string {
   return `/v1/schemas/${encodeURIComponent(key)}`;
 }
+
+export function rolloutPlanPath(selector: string): string {
+  return `/v1/rollout-plans/${encodeURIComponent(selector)}`;
+}

@@ -1,4 +1,4 @@
-import type { RolloutState } from '../common/rollout';
+import type { RolloutPlan, RolloutState } from '../common/rollout';
 import type { RolloutSummary } from '../common/rolloutApi';
 
 /**
@@ -25,6 +25,15 @@ export interface ValueSchema {
   readonly key: string;
   readonly version: number;
   readonly schema: object;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+}
+
+/** An out-of-band plan (RolloutPlanEntry): what Parameter Store edits of matching keys roll out with. */
+export interface RolloutPlanEntry {
+  readonly selector: string;
+  readonly service?: string;
+  readonly plan: RolloutPlan;
   readonly updatedAt: string;
   readonly updatedBy: string;
 }

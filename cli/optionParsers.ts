@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../common/identifiers';
+import { assertPlanScope } from '../common/outOfBandPlans';
 import type { WaveTarget } from '../common/rollout';
 
 /**
@@ -27,6 +28,16 @@ export function integerFrom(min: number, max: number): (text: string) => number 
 export function configKey(text: string): string {
   if (!CONFIG_KEY_PATTERN.test(text) || text.includes('..'))
     throw new InvalidArgumentError('use 1-128 letters, digits, "_", "-" or "." (no "..")');
+  return text;
+}
+
+/** `param_config_endpoint` or `param_config_flag_*`: the keys an out-of-band plan applies to. */
+export function planSelector(text: string): string {
+  try {
+    assertPlanScope({ selector: text });
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^selector: /, ''));
+  }
   return text;
 }
 

@@ -3,6 +3,7 @@ import { DEFAULT_PORTS } from '../common/constants';
 import type { CommandOutcome } from './commandOutcome';
 import { addConfigCommands } from './commands/config';
 import { addDevTokenCommand } from './commands/devToken';
+import { addPlanCommands } from './commands/plan';
 import { addRolloutCommands } from './commands/rollout';
 import { addSchemaCommands } from './commands/schema';
 
@@ -29,5 +30,6 @@ export function buildProgram(outcome: CommandOutcome): Command {
   addConfigCommands(program);
   addSchemaCommands(program);
   addRolloutCommands(program, outcome);
+  addPlanCommands(program);
   return program;
 }

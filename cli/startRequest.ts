@@ -1,34 +1,16 @@
 import { readFileSync } from 'node:fs';
-import {
-  type ApprovalPolicy,
-  DEFAULT_PUSH_SETTINGS,
-  type RolloutPlan,
-  type WaveStrategy,
-  type WaveTarget,
-} from '../common/rollout';
 import type { StartRollout } from './apiTypes';
+import { optionFlag, type PlanOptions, planOf } from './planOptions';
 import { UsageError } from './usageError';
 
 /** `rollout start`'s options after commander parsed each one (cli/optionParsers.ts). */
-export interface StartOptions {
+export interface StartOptions extends PlanOptions {
   readonly value?: string;
   readonly valueFile?: string;
   readonly version?: number;
   readonly remove?: boolean;
   readonly service?: string;
   readonly target?: readonly string[];
-  readonly waves?: readonly WaveTarget[];
-  readonly linear?: number;
-  readonly exponential?: { readonly startPercent: number; readonly growthFactor: number };
-  readonly bake?: number;
-  readonly approval?: ApprovalPolicy;
-  readonly maxFailures?: WaveTarget;
-  readonly maxPause?: number;
-  readonly allowSelfApproval?: boolean;
-  readonly allowEmptyFleet?: boolean;
-  readonly pushTimeout?: number;
-  readonly pushAttempts?: number;
-  readonly pushConcurrency?: number;
 }
 
 /**
@@ -54,7 +36,7 @@ function changeOf(options: StartOptions): { value: string } | { version: number 
     throw new UsageError(
       given.length === 0
         ? 'say what to roll out: --value, --value-file, --version or --remove'
-        : `give only one of --value, --value-file, --version and --remove (got ${given.map(flag).join(', ')})`,
+        : `give only one of --value, --value-file, --version and --remove (got ${given.map(optionFlag).join(', ')})`,
     );
   }
   if (options.remove) return { remove: true };
@@ -74,47 +56,4 @@ function readValueFile(path: string): string {
   } catch (error) {
     throw new UsageError(`--value-file: cannot read ${path}: ${(error as Error).message}`);
   }
-}
-
-function planOf(options: StartOptions): Partial<RolloutPlan> {
-  const strategy = strategyOf(options);
-  const push = pushOf(options);
-  return {
-    ...(strategy ? { strategy } : {}),
-    ...(options.bake !== undefined ? { bakeSeconds: options.bake } : {}),
-    ...(options.approval !== undefined ? { approval: options.approval } : {}),
-    ...(options.maxFailures !== undefined ? { maxFailures: options.maxFailures } : {}),
-    ...(options.maxPause !== undefined ? { maxPauseSeconds: options.maxPause } : {}),
-    ...(options.allowSelfApproval ? { allowSelfApproval: true } : {}),
-    ...(options.allowEmptyFleet ? { allowEmptyFleet: true } : {}),
-    ...(push ? { push } : {}),
-  };
-}
-
-function strategyOf(options: StartOptions): WaveStrategy | undefined {
-  const given = (['waves', 'linear', 'exponential'] as const).filter((name) => options[name] !== undefined);
-  if (given.length > 1)
-    throw new UsageError(
-      `give at most one of --waves, --linear and --exponential (got ${given.map(flag).join(', ')})`,
-    );
-  if (options.waves) return { kind: 'explicit', waves: options.waves };
-  if (options.linear !== undefined) return { kind: 'linear', stepPercent: options.linear };
-  if (options.exponential) return { kind: 'exponential', ...options.exponential };
-  return undefined;
-}
-
-/** The API takes the push settings together; one given alone keeps the others at the shared defaults. */
-function pushOf(options: StartOptions): RolloutPlan['push'] {
-  const { pushTimeout, pushAttempts, pushConcurrency } = options;
-  if (pushTimeout === undefined && pushAttempts === undefined && pushConcurrency === undefined)
-    return undefined;
-  return {
-    timeoutMs: pushTimeout ?? DEFAULT_PUSH_SETTINGS.timeoutMs,
-    attempts: pushAttempts ?? DEFAULT_PUSH_SETTINGS.attempts,
-    concurrency: pushConcurrency ?? DEFAULT_PUSH_SETTINGS.concurrency,
-  };
-}
-
-function flag(option: string): string {
-  return `--${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
 }

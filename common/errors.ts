@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'RolloutStateConflict'
   | 'FleetTooLarge'
   | 'PayloadUndecryptable'
-  | 'LimitExceeded';
+  | 'LimitExceeded'
+  | 'PlanLimitReached';
 
 export abstract class PlatformError extends Error {
   abstract readonly code: ErrorCode;
@@ -191,5 +192,16 @@ export class LimitExceededError extends PlatformError {
     readonly retryAfterSeconds: number,
   ) {
     super(message);
+  }
+}
+
+/**
+ * A tenant holds as many out-of-band plans as it may (common/outOfBandPlans.ts): a bound on what every
+ * Parameter Store edit of the tenant reads. Deleting one makes room; retrying alone never will.
+ */
+export class PlanLimitReachedError extends PlatformError {
+  readonly code = 'PlanLimitReached';
+  constructor(limit: number) {
+    super(`a tenant keeps at most ${limit} out-of-band plans: delete one before adding another`, 'selector');
   }
 }

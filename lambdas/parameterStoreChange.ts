@@ -1,7 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
+import { outOfBandPlanStoreFor } from '../activities/storage/outOfBandPlanStore';
 import { InvalidArgumentError } from '../common/errors';
+import { DEFAULT_OUT_OF_BAND_PLAN } from '../common/outOfBandPlans';
 import { type RolloutPlan } from '../common/rollout';
 import { planProblems } from '../common/rolloutPlan';
 import { loadAwsSettings, loadStorageSettings, loadTemporalSettings } from '../common/settings';
@@ -14,19 +16,12 @@ import {
 } from './rollOutParameterChange';
 
 /**
- * EventBridge "Parameter Store Change" -> the staged rollout of the version now in Parameter Store.
+ * EventBridge "Parameter Store Change" -> the staged rollout of the version now in Parameter Store, with
+ * the plan the parameter's tenant set for the key (REST /v1/rollout-plans) or the default.
  * Thin on purpose: validate the event, hand it to rollOutParameterChange, return. A failure throws, so
  * EventBridge retries and, past its retry policy, the dead-letter queue keeps the event.
  */
 const logger = new Logger({ serviceName: 'parameter-store-change' });
-
-/** Out-of-band edits roll out more cautiously than nothing, less than a hand-steered release. */
-const DEFAULT_OUT_OF_BAND_PLAN: RolloutPlan = {
-  strategy: { kind: 'explicit', waves: [1, '50%', '100%'] },
-  bakeSeconds: 30,
-  approval: 'none',
-  maxFailures: 0,
-};
 
 // One Temporal connection and one set of AWS clients per Lambda container, reused across invocations.
 let dependencies: Promise<ParameterChangeDeps> | undefined;
@@ -57,8 +52,10 @@ async function createDependencies(): Promise<ParameterChangeDeps> {
   const temporalSettings = loadTemporalSettings();
   const temporal = await createTemporalClient(temporalSettings);
   const clients = createAwsClients(loadAwsSettings());
+  const storageSettings = loadStorageSettings();
   return {
-    store: configStoreFor(clients, loadStorageSettings()),
+    store: configStoreFor(clients, storageSettings),
+    plans: outOfBandPlanStoreFor(clients, storageSettings),
     temporal,
     taskQueue: temporalSettings.taskQueue,
     plan: outOfBandPlan(process.env.OUT_OF_BAND_ROLLOUT_PLAN),
@@ -66,7 +63,10 @@ async function createDependencies(): Promise<ParameterChangeDeps> {
   };
 }
 
-/** OUT_OF_BAND_ROLLOUT_PLAN, a JSON RolloutPlan, overrides the default; a bad one stops the container. */
+/**
+ * OUT_OF_BAND_ROLLOUT_PLAN, a JSON RolloutPlan, overrides the default for keys no tenant plan matches; a
+ * bad one stops the container.
+ */
 export function outOfBandPlan(json: string | undefined): RolloutPlan {
   if (!json) return DEFAULT_OUT_OF_BAND_PLAN;
   let plan: RolloutPlan;

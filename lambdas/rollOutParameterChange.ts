@@ -1,11 +1,13 @@
 import type { Client } from '@temporalio/client';
 import { parseParameterName } from '../activities/storage/ssmStrategy';
 import type { ConfigStore } from '../activities/storage/configStore';
+import type { OutOfBandPlanStore } from '../activities/storage/outOfBandPlanStore';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ConfigAddress, HistoryEntry } from '../activities/storage/types';
 import { SSM_LIVE_LABEL } from '../common/constants';
 import { NotFoundError, PlatformError, RolloutInProgressError } from '../common/errors';
 import { assertConfigKey } from '../common/identifiers';
+import { choosePlan, describeChosenPlan } from '../common/outOfBandPlans';
 import { type ConfigChange, type RolloutPlan, type RolloutState, rolloutWorkflowId } from '../common/rollout';
 import { startRollout } from '../server/rolloutClient';
 import { progressQuery } from '../workflows/definitions';
@@ -15,6 +17,9 @@ export interface ParameterChangeDeps {
   readonly store: ConfigStore;
   readonly temporal: Client;
   readonly taskQueue: string;
+  /** The tenants' per-key plans (REST /v1/rollout-plans); read on every edit that starts a rollout. */
+  readonly plans: Pick<OutOfBandPlanStore, 'list'>;
+  /** The plan of a key no stored plan matches. */
   readonly plan: RolloutPlan;
   readonly log: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -27,6 +32,8 @@ export type ChangeOutcome =
       readonly workflowId: string;
       readonly runId: string;
       readonly version: number;
+      /** The plan it rolls out with: the selector (and service) of the tenant's plan, or `default`. */
+      readonly plan: string;
     };
 
 const FINISHED: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
@@ -44,8 +51,13 @@ const VERSIONING_OPERATIONS = new Set(['Create', 'Update', 'LabelParameterVersio
  * - a rollout of the key that is running for the same version is the one this event already started;
  * - a deletion is rolled out as a removal (instances forget the key), once.
  *
- * Throws when the edit cannot be handled now (another version's rollout is running, a store or Temporal
- * is unreachable): Lambda and EventBridge retry, and past their retries the dead-letter queue keeps it.
+ * The rollout takes the plan the edited parameter's tenant set for the key (exact key, else longest
+ * prefix), else the Lambda's default.
+ *
+ * Throws when the edit cannot be handled now (another version's rollout is running, a store, the plans'
+ * table or Temporal is unreachable): Lambda and EventBridge retry, and past their retries the dead-letter
+ * queue keeps it. An unreadable plan is never replaced by the default: the edit waits rather than rolling
+ * out slower, or faster, than its release manager chose.
  */
 export async function rollOutParameterChange(
   change: ParameterStoreChange,
@@ -129,13 +141,16 @@ async function start(
   version: number,
   deps: ParameterChangeDeps,
 ): Promise<ChangeOutcome> {
+  // Only the plans of the tenant whose parameter changed (its name, hence its path, names the tenant).
+  const chosen = choosePlan(await deps.plans.list(address.tenantId), address, deps.plan);
+  const plan = describeChosenPlan(chosen);
   const request = {
     tenantId: address.tenantId,
     key: address.key,
     service: address.service,
     change: rolloutChange,
     targetServices: [address.service],
-    plan: deps.plan,
+    plan: chosen.plan,
     actor: `parameter-store-change:${change.id}`,
   };
   try {
@@ -147,10 +162,17 @@ async function start(
       service: address.service,
       change: rolloutChange.kind,
       version,
+      plan,
       workflowId: handle.workflowId,
       runId: handle.firstExecutionRunId,
     });
-    return { outcome: 'started', workflowId: handle.workflowId, runId: handle.firstExecutionRunId, version };
+    return {
+      outcome: 'started',
+      workflowId: handle.workflowId,
+      runId: handle.firstExecutionRunId,
+      version,
+      plan,
+    };
   } catch (error) {
     if (!(error instanceof RolloutInProgressError)) throw error;
     const running = await deps.temporal.workflow.getHandle(error.workflowId).query(progressQuery);

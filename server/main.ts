@@ -1,5 +1,6 @@
 import { createAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
+import { outOfBandPlanStoreFor } from '../activities/storage/outOfBandPlanStore';
 import { createLogger } from '../common/logger';
 import {
   loadAuthSettings,
@@ -18,13 +19,15 @@ import { createTemporalClient } from './temporalConnection';
 async function main(): Promise<void> {
   const logger = createLogger({ component: 'config-service' });
   const clients = createAwsClients(loadAwsSettings());
-  const store = configStoreFor(clients, loadStorageSettings());
+  const storageSettings = loadStorageSettings();
+  const store = configStoreFor(clients, storageSettings);
   const temporalSettings = loadTemporalSettings();
   // Lazy: config reads keep working while Temporal is unreachable; rollout calls then answer 503.
   const codec = payloadCodecFor(temporalSettings.payloadEncryption);
   const temporal = await createTemporalClient(temporalSettings, { lazy: true, codec });
   const server = await startPlatformServer({
     store,
+    plans: outOfBandPlanStoreFor(clients, storageSettings),
     verifier: createTokenVerifier(loadAuthSettings()),
     logger,
     settings: loadServerSettings(),

@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConfigStore } from '../activities/storage/configStore';
+import type { OutOfBandPlanStore } from '../activities/storage/outOfBandPlanStore';
 import { keyFromFile } from '../common/keyFiles';
 import type { Logger } from '../common/logger';
 import type { ServerSettings } from '../common/settings';
@@ -35,6 +36,8 @@ export interface PlatformServer {
 /** Starts the gRPC ConfigService and the REST API over one cached reader. */
 export async function startPlatformServer(deps: {
   readonly store: ConfigStore;
+  /** The plans out-of-band Parameter Store edits roll out with (REST /v1/rollout-plans). */
+  readonly plans?: OutOfBandPlanStore;
   readonly verifier: TokenVerifier;
   readonly logger: Logger;
   readonly settings: ServerSettings;
@@ -69,6 +72,7 @@ export async function startPlatformServer(deps: {
       authenticator,
       reader,
       store: deps.store,
+      plans: deps.plans,
       logger,
       rollouts: deps.rollouts,
       payloadCodec: deps.payloadCodec,

@@ -1,6 +1,7 @@
 import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { ConfigStore } from '../../activities/storage/configStore';
+import type { OutOfBandPlanStore } from '../../activities/storage/outOfBandPlanStore';
 import type { Logger } from '../../common/logger';
 import type { Authenticator } from '../auth/authenticator';
 import type { StreamQuota } from '../limits/streamQuota';
@@ -13,6 +14,7 @@ import { codecRoutes, type PayloadCodecEndpoint } from './codecRoutes';
 import { configRoutes } from './configRoutes';
 import { openApiDocument } from './openapi';
 import { problemErrorHandler, unmatchedRoute } from './problem';
+import { planRoutes } from './planRoutes';
 import { isPlainObject } from './requestValues';
 import { rolloutRoutes } from './rolloutRoutes';
 import { schemaRoutes } from './schemaRoutes';
@@ -22,6 +24,8 @@ export interface HttpAppDeps {
   readonly reader: CachedConfigReader;
   /** Value schemas are read and written through the store itself: they are never cached. */
   readonly store: ConfigStore;
+  /** The plans out-of-band edits roll out with; absent, /v1/rollout-plans answers 404. */
+  readonly plans?: OutOfBandPlanStore;
   /** Absent where no Temporal is wired (reads only); rollout routes then answer 503. */
   readonly rollouts?: RolloutService;
   /** Absent where no Temporal is wired; /codec then answers 404. */
@@ -88,6 +92,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
 
   app.use('/v1', configRoutes({ reader: deps.reader, authenticate }));
   app.use('/v1', schemaRoutes({ store: deps.store, authenticate }));
+  if (deps.plans) app.use('/v1', planRoutes({ plans: deps.plans, authenticate }));
   if (deps.rollouts) {
     app.use(
       '/v1',

@@ -1,6 +1,7 @@
 import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
 import { MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
+import { MAX_PLANS_PER_TENANT } from '../../common/outOfBandPlans';
 import { DEFAULT_HISTORY_PAGE_SIZE, MAX_HISTORY_PAGE_SIZE } from '../../activities/storage/configStore';
 
 /**
@@ -54,6 +55,28 @@ const valueSchemaResponse = (description: string): OpenAPIV3.ResponseObject => (
   content: { 'application/json': { schema: { $ref: '#/components/schemas/ValueSchema' } } },
 });
 
+const rolloutPlanResponse = (description: string): OpenAPIV3.ResponseObject => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/RolloutPlanEntry' } } },
+});
+
+const planScopeParameters: OpenAPIV3.ParameterObject[] = [
+  {
+    name: 'selector',
+    in: 'path',
+    required: true,
+    description:
+      'A `param_config_` key, or a key prefix ending in `*` (`param_config_flag_*`): the edits the plan applies to',
+    schema: { type: 'string', pattern: `^${bodyOf(CONFIG_KEY_PATTERN)}\\*?$` },
+  },
+  {
+    name: 'service',
+    in: 'query',
+    description: "Only this service's edits (default: every service of the tenant)",
+    schema: { type: 'string', pattern: patternOf(SERVICE_NAME_PATTERN) },
+  },
+];
+
 const rolloutIdParameter: OpenAPIV3.ParameterObject = {
   name: 'rolloutId',
   in: 'path',
@@ -97,7 +120,13 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
   },
   servers: [{ url: '/' }],
   security: [{ bearer: [] }],
-  tags: [{ name: 'configs' }, { name: 'schemas' }, { name: 'rollouts' }, { name: 'health' }],
+  tags: [
+    { name: 'configs' },
+    { name: 'schemas' },
+    { name: 'rollouts' },
+    { name: 'rollout-plans' },
+    { name: 'health' },
+  ],
   paths: {
     '/healthz': {
       get: {
@@ -225,6 +254,56 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           "Remove a key's schema: its values are then checked only for size and, for JSON keys, syntax",
         tags: ['schemas'],
         parameters: [{ $ref: '#/components/parameters/Key' }],
+        responses: {
+          '204': { description: 'Removed' },
+          ...errors(400, 401, 403, 404, 429, 503),
+        },
+      },
+    },
+    '/v1/rollout-plans': {
+      get: {
+        operationId: 'listRolloutPlans',
+        summary: "The plans the tenant's out-of-band Parameter Store edits roll out with",
+        tags: ['rollout-plans'],
+        responses: {
+          '200': listOf('RolloutPlanEntry', 'Plans'),
+          ...errors(401, 403, 429, 503),
+        },
+      },
+    },
+    '/v1/rollout-plans/{selector}': {
+      get: {
+        operationId: 'getRolloutPlan',
+        summary: "One selector's out-of-band plan",
+        tags: ['rollout-plans'],
+        parameters: planScopeParameters,
+        responses: {
+          '200': rolloutPlanResponse('The plan'),
+          ...errors(400, 401, 403, 404, 429, 503),
+        },
+      },
+      put: {
+        operationId: 'putRolloutPlan',
+        summary:
+          'Set the plan an out-of-band Parameter Store edit of a matching key rolls out with. The Lambda takes ' +
+          "the exact key's plan (the service's before every service's), else the longest matching prefix's, " +
+          `else its own default. At most ${MAX_PLANS_PER_TENANT} plans per tenant (409 PlanLimitReached beyond).`,
+        tags: ['rollout-plans'],
+        parameters: planScopeParameters,
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/PutRolloutPlan' } } },
+        },
+        responses: {
+          '200': rolloutPlanResponse('The plan as stored, with who set it and when'),
+          ...errors(400, 401, 403, 409, 429, 503),
+        },
+      },
+      delete: {
+        operationId: 'deleteRolloutPlan',
+        summary: "Remove a selector's plan: its edits take the next most specific plan, or the default",
+        tags: ['rollout-plans'],
+        parameters: planScopeParameters,
         responses: {
           '204': { description: 'Removed' },
           ...errors(400, 401, 403, 404, 429, 503),
@@ -486,6 +565,25 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
               concurrency: { type: 'integer', minimum: 1, maximum: 256 },
             },
           },
+        },
+      },
+      PutRolloutPlan: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['plan'],
+        description:
+          'Omitted plan fields take the out-of-band default: waves [1, "50%", "100%"], 30 s bake, no approval, 0 failures',
+        properties: { plan: { $ref: '#/components/schemas/Plan' } },
+      },
+      RolloutPlanEntry: {
+        type: 'object',
+        required: ['selector', 'plan', 'updatedAt', 'updatedBy'],
+        properties: {
+          selector: { type: 'string' },
+          service: { type: 'string' },
+          plan: { $ref: '#/components/schemas/Plan' },
+          updatedAt: { type: 'string' },
+          updatedBy: { type: 'string', description: 'The token subject that set it' },
         },
       },
       StartRollout: {

@@ -49,6 +49,7 @@ beforeAll(async () => {
     store: server.store,
     temporal: server.temporal!,
     taskQueue: server.taskQueue!,
+    plans: server.plans,
     plan: PLAN,
     log: (message, fields) => logger.info(message, fields),
   };

@@ -349,6 +349,7 @@ test('a Parameter Store event naming a tenant-wide key is dropped: the DynamoDB 
     store: server.store,
     temporal: server.temporal!,
     taskQueue: server.taskQueue!,
+    plans: server.plans,
     plan: {
       strategy: { kind: 'explicit' as const, waves: ['100%' as const] },
       bakeSeconds: 0,

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
 import type { ConfigStore } from '../../activities/storage/configStore';
+import { outOfBandPlanStoreFor, type OutOfBandPlanStore } from '../../activities/storage/outOfBandPlanStore';
 import { createLogger } from '../../common/logger';
 import {
   loadRolloutWorkerSettings,
@@ -21,6 +22,8 @@ import { localAuthSettings, stackClients, stackStore } from './env';
 
 export interface TestServer extends PlatformServer {
   readonly store: ReturnType<typeof stackStore>;
+  /** The out-of-band plans the REST API keeps, on the stack's schema table. */
+  readonly plans: OutOfBandPlanStore;
   readonly httpUrl: string;
   readonly grpcAddress: string;
   /** With `rollouts: true`: the Temporal client and the task queue its in-process worker serves. */
@@ -68,8 +71,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     }
     rollouts = new RolloutService(temporal, store, taskQueue);
   }
+  const plans = outOfBandPlanStoreFor(clients, loadStorageSettings());
   const server = await startPlatformServer({
     store: options.wrapStore ? options.wrapStore(store) : store,
+    plans,
     verifier: createTokenVerifier(localAuthSettings()),
     logger,
     settings: loadServerSettings({
@@ -88,6 +93,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   return {
     ...server,
     store,
+    plans,
     httpUrl: `http://127.0.0.1:${server.httpPort}`,
     grpcAddress: `127.0.0.1:${server.grpcPort}`,
     ...(temporal ? { temporal, taskQueue } : {}),

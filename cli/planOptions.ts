@@ -1,0 +1,115 @@
+import { type Command, Option } from 'commander';
+import {
+  type ApprovalPolicy,
+  DEFAULT_PUSH_SETTINGS,
+  MAX_BAKE_SECONDS,
+  MAX_PAUSE_SECONDS_LIMIT,
+  type RolloutPlan,
+  type WaveStrategy,
+  type WaveTarget,
+} from '../common/rollout';
+import { exponentialGrowth, failureBudget, integerFrom, linearStep, waveList } from './optionParsers';
+import { UsageError } from './usageError';
+
+/** A plan's options after commander parsed each one: `rollout start` and `plan set` take the same. */
+export interface PlanOptions {
+  readonly waves?: readonly WaveTarget[];
+  readonly linear?: number;
+  readonly exponential?: { readonly startPercent: number; readonly growthFactor: number };
+  readonly bake?: number;
+  readonly approval?: ApprovalPolicy;
+  readonly maxFailures?: WaveTarget;
+  readonly maxPause?: number;
+  readonly allowSelfApproval?: boolean;
+  readonly allowEmptyFleet?: boolean;
+  readonly pushTimeout?: number;
+  readonly pushAttempts?: number;
+  readonly pushConcurrency?: number;
+}
+
+/** Adds the plan options to a command. */
+export function withPlanOptions(command: Command): Command {
+  return command
+    .option(
+      '--waves <list>',
+      'cumulative waves: instance counts or percentages, e.g. 1,10%,50%,100%',
+      waveList,
+    )
+    .option('--linear <step%>', 'grow by this share of the fleet each wave, e.g. 20%', linearStep)
+    .option(
+      '--exponential <start%xfactor>',
+      'start at a share and multiply it each wave, e.g. 1%x2',
+      exponentialGrowth,
+    )
+    .option(
+      '--bake <seconds>',
+      'time each wave bakes before its health gate',
+      integerFrom(0, MAX_BAKE_SECONDS),
+    )
+    .addOption(
+      new Option('--approval <policy>', 'when to wait for a release manager').choices([
+        'none',
+        'after-first-wave',
+        'every-wave',
+      ]),
+    )
+    .option('--max-failures <n|n%>', 'failed instances tolerated before rolling back', failureBudget)
+    .option(
+      '--max-pause <seconds>',
+      'longest pause or approval wait before it rolls back (default 86400)',
+      integerFrom(1, MAX_PAUSE_SECONDS_LIMIT),
+    )
+    .option('--allow-self-approval', 'let whoever starts it approve it too (default: another must)')
+    .option('--allow-empty-fleet', 'promote even when no instance serves the tenant (default: roll back)')
+    .option('--push-timeout <ms>', "each push's deadline", integerFrom(100, 60_000))
+    .option('--push-attempts <n>', 'tries per instance', integerFrom(1, 10))
+    .option('--push-concurrency <n>', 'instances pushed to at once', integerFrom(1, 256));
+}
+
+/**
+ * The plan the options give. Fields not given are left out, so the server's defaults apply; the checks
+ * here are the ones that span several options.
+ */
+export function planOf(options: PlanOptions): Partial<RolloutPlan> {
+  const strategy = strategyOf(options);
+  const push = pushOf(options);
+  return {
+    ...(strategy ? { strategy } : {}),
+    ...(options.bake !== undefined ? { bakeSeconds: options.bake } : {}),
+    ...(options.approval !== undefined ? { approval: options.approval } : {}),
+    ...(options.maxFailures !== undefined ? { maxFailures: options.maxFailures } : {}),
+    ...(options.maxPause !== undefined ? { maxPauseSeconds: options.maxPause } : {}),
+    ...(options.allowSelfApproval ? { allowSelfApproval: true } : {}),
+    ...(options.allowEmptyFleet ? { allowEmptyFleet: true } : {}),
+    ...(push ? { push } : {}),
+  };
+}
+
+function strategyOf(options: PlanOptions): WaveStrategy | undefined {
+  const given = (['waves', 'linear', 'exponential'] as const).filter((name) => options[name] !== undefined);
+  if (given.length > 1)
+    throw new UsageError(
+      `give at most one of --waves, --linear and --exponential (got ${given.map(optionFlag).join(', ')})`,
+    );
+  if (options.waves) return { kind: 'explicit', waves: options.waves };
+  if (options.linear !== undefined) return { kind: 'linear', stepPercent: options.linear };
+  if (options.exponential) return { kind: 'exponential', ...options.exponential };
+  return undefined;
+}
+
+/** The API takes the push settings together; one given alone keeps the others at the shared defaults. */
+function pushOf(options: PlanOptions): RolloutPlan['push'] {
+  const { pushTimeout, pushAttempts, pushConcurrency } = options;
+  if (pushTimeout === undefined && pushAttempts === undefined && pushConcurrency === undefined)
+    return undefined;
+  return {
+    timeoutMs: pushTimeout ?? DEFAULT_PUSH_SETTINGS.timeoutMs,
+    attempts: pushAttempts ?? DEFAULT_PUSH_SETTINGS.attempts,
+    concurrency: pushConcurrency ?? DEFAULT_PUSH_SETTINGS.concurrency,
+  };
+}
+
+/** `--value-file` for the option `valueFile`. */
+export function optionFlag(option: string): string {
+  return `--${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+}
