@@ -161,7 +161,7 @@ describe('deploy/template.yaml', () => {
     ]);
   });
 
-  test('the Lambda may only read parameters under /config-service/, write its logs and dead-letter', () => {
+  test("the Lambda may only read parameters under /config-service/ and the tenants' plans, write its logs and dead-letter", () => {
     const statements = statementsOf('ParameterStoreChangeRole');
     const ssm = statements.filter((statement) =>
       actions(statement).some((action) => action.startsWith('ssm:')),
@@ -172,9 +172,19 @@ describe('deploy/template.yaml', () => {
       'ssm:GetParameters',
     ]);
     for (const statement of ssm) expect(statement.Resource).toEqual({ 'Fn::Sub': PLATFORM_PARAMETERS });
-    expect(statements.flatMap(actions).every((action) => /^(ssm|logs|sqs|kms):[A-Za-z]+$/.test(action))).toBe(
-      true,
+    const dynamodb = statements.filter((statement) =>
+      actions(statement).some((action) => action.startsWith('dynamodb:')),
     );
+    expect(dynamodb.map((statement) => [actions(statement), statement.Resource])).toEqual([
+      [['dynamodb:Query'], { 'Fn::GetAtt': 'SchemaTable.Arn' }],
+    ]);
+    const lambda = template().Resources.ParameterStoreChangeFunction!.Properties;
+    expect((lambda.Environment as { Variables: object }).Variables).toMatchObject({
+      SCHEMA_TABLE: { Ref: 'SchemaTable' },
+    });
+    expect(
+      statements.flatMap(actions).every((action) => /^(ssm|logs|sqs|kms|dynamodb):[A-Za-z]+$/.test(action)),
+    ).toBe(true);
     // KMS: sealing the rollouts it starts, its dead letters and its environment, with the platform key only.
     const kms = statements.filter((statement) =>
       actions(statement).some((action) => action.startsWith('kms:')),
@@ -210,7 +220,7 @@ describe('deploy/template.yaml', () => {
     }
   });
 
-  test('the config service never writes config: its only writes are value schemas, in their own table', () => {
+  test('the config service never writes config: its only writes are value schemas and plans, in their own table', () => {
     const writes = statementsOf('ApiTaskRole').filter((statement) =>
       actions(statement).some((action) => /Put|Update|Delete|Label|BatchWrite/.test(action)),
     );
@@ -218,6 +228,7 @@ describe('deploy/template.yaml', () => {
     expect(actions(writes[0]!).sort()).toEqual([
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
+      'dynamodb:PutItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
     ]);
