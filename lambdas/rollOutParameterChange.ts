@@ -67,17 +67,22 @@ export async function rollOutParameterChange(
   const address = parseParameterName(name);
   if (!address) return ignored(deps, change, `${name} is outside /config-service/{tenant}/{service}/{key}`);
   let newest: HistoryEntry | undefined;
+  let previous: HistoryEntry | undefined;
   try {
     assertConfigKey(address.key);
     // Validates tenant, service and prefix too: the same rules as every other write. A tenant-wide key
     // (tenant_config_) lives in DynamoDB: a parameter of that name, which names a service, is someone's
     // lookalike, and rolling it out would roll out the DynamoDB key. Refused, so dropped, not retried.
-    newest = await deps.store.latest(address);
+    // The whole history is what `latest` reads too; the version before the newest tells a rollout's
+    // write from an edit that carried its description (and write id) over.
+    [newest, previous] = await deps.store.history(address);
   } catch (error) {
-    if (error instanceof PlatformError && error.code !== 'BackendUnavailable') {
-      return ignored(deps, change, `${name} is not a platform config key: ${error.message}`);
+    if (!(error instanceof NotFoundError)) {
+      if (error instanceof PlatformError && error.code !== 'BackendUnavailable') {
+        return ignored(deps, change, `${name} is not a platform config key: ${error.message}`);
+      }
+      throw error;
     }
-    throw error;
   }
   if (operation === 'Delete')
     return rollOutRemoval(change, { ...address, exists: newest !== undefined }, deps);
@@ -97,7 +102,10 @@ export async function rollOutParameterChange(
   if (isLiveLabelMove(change) && liveVersion > 0 && liveVersion < newest.version) {
     return start(change, address, { kind: 'existing', version: liveVersion }, liveVersion, deps);
   }
-  if (newest.writeId)
+  // A rollout writes one version per write id. Parameter Store keeps a version's description for the
+  // next PutParameter that gives none (moto does), so an edit by hand right after a rollout's write
+  // carries that write id: the same id on the version before is the sign it was carried, not written.
+  if (newest.writeId && newest.writeId !== previous?.writeId)
     return ignored(deps, change, `version ${newest.version} was written by ${newest.writeId}`);
   if (newest.version <= liveVersion) {
     return ignored(

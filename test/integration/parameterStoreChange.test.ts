@@ -189,6 +189,43 @@ test('a version a rollout wrote starts no second rollout, nor does the label its
   expect((await handle.query(progressQuery)).state).toBe('SUCCEEDED');
 });
 
+test("an edit by hand right after a rollout's write is rolled out, though it carries the rollout's description", async () => {
+  const { address, name, editByHand, fleet } = await setUp();
+  const handle = await startRollout(
+    server.temporal!,
+    {
+      tenantId: address.tenantId,
+      key: KEY,
+      service: address.service,
+      change: { kind: 'set', value: 'https://v2-by-rollout.example' },
+      targetServices: [address.service],
+      plan: PLAN,
+      actor: 'alice',
+    },
+    server.taskQueue,
+  );
+  await handle.result();
+  await editByHand('https://v3-by-hand.example');
+  // Parameter Store kept version 2's description, the rollout's write id, for version 3.
+  expect(await server.store.latest(address)).toMatchObject({
+    version: 3,
+    writeId: `rollout/${handle.firstExecutionRunId}`,
+  });
+
+  const outcome = await rollOutParameterChange(fixture('ssm-change-update.json', name), deps);
+  expect(outcome).toMatchObject({ outcome: 'started', version: 3 });
+  if (outcome.outcome !== 'started') throw new Error('not started');
+  const result = await server
+    .temporal!.workflow.getHandle<typeof rolloutWorkflow>(outcome.workflowId, outcome.runId)
+    .result();
+  expect(result).toMatchObject({ state: 'SUCCEEDED', candidateVersion: 3, updatedInstances: 2 });
+  expect(await heldVersions(fleet, address)).toEqual([3, 3]);
+  expect(await server.store.getLive(address)).toMatchObject({
+    version: 3,
+    value: 'https://v3-by-hand.example',
+  });
+});
+
 test("an operator's emergency rollback (live moved back to an older version) is rolled out, not undone", async () => {
   const { address, name, editByHand, fleet } = await setUp();
   await editByHand('https://v2-broken.example');
