@@ -39,11 +39,7 @@ const GOAL_HANDLER_MS = 1000;
 /** The out-of-band path mirrors the API path once started: it may cost a little more, not much. */
 const GOAL_VS_API = 1.2;
 const KEY = 'param_config_oobBench';
-/**
- * The baseline's key: a key of its own, because a version a rollout wrote marks itself in its
- * description, which Parameter Store (moto, at least) carries over to a later edit by hand; the handler
- * would take such an edit for the rollout's own write and ignore it (see the README's Known limits).
- */
+/** The baseline's key: each path rolls out a key of its own, so neither waits on the other's lock. */
 const API_KEY = 'param_config_oobBenchApi';
 const PLAN: RolloutPlan = {
   strategy: { kind: 'explicit', waves: ['100%'] },
