@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { RolloutPlan, RolloutResult } from '../common/rollout';
 import { rolloutWorkflowId } from '../common/rollout';
@@ -56,6 +57,14 @@ const log = (line: string) => process.stderr.write(`[bench:oob] ${line}\n`);
 const writeResult = process.stdout.write.bind(process.stdout);
 process.stdout.write = process.stderr.write.bind(process.stderr);
 
+/** Each step of a rollout's critical path, from its history's event times: where its time goes. */
+interface Step {
+  readonly step: string;
+  /** When it began, ms after the workflow started. */
+  readonly atMs: number;
+  readonly tookMs: number;
+}
+
 interface Run {
   /** From the handler's invocation to the last instance holding the edit. */
   readonly handlerToAllHeldMs: number;
@@ -65,6 +74,8 @@ interface Run {
   readonly handlerMs: number;
   /** From the handler's invocation to the rollout's SUCCEEDED (the promotion waits out read caches). */
   readonly handlerToSucceededMs: number;
+  /** The rollout's steps up to the first push's completion. */
+  readonly steps: readonly Step[];
 }
 
 interface ApiRun {
@@ -191,7 +202,10 @@ async function outOfBandRun(world: World, label: string): Promise<Run> {
     handlerToSucceededMs: Math.round(succeededAt - invokedAt),
   };
   log(`out-of-band ${label}: ${JSON.stringify(run)}`);
-  return run;
+  const history = await world.server
+    .temporal!.workflow.getHandle(outcome.workflowId, outcome.runId)
+    .fetchHistory();
+  return { ...run, steps: stepsUntilPushed(history.events ?? []) };
 }
 
 /** The baseline: the same all-at-once rollout started through the REST API. */
@@ -250,6 +264,38 @@ function allHold(
       );
     }
   });
+}
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+
+/**
+ * Workflow tasks and activities in the order they began, until the first push completed: the part of
+ * a rollout every instance waits for.
+ */
+function stepsUntilPushed(events: readonly HistoryEvent[]): Step[] {
+  const startedAt = timeOf(events[0]);
+  const began = new Map<string, { step: string; at: number }>();
+  const steps: Step[] = [];
+  for (const event of events) {
+    const id = String(event.eventId);
+    const activity = event.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (activity) began.set(id, { step: activity, at: timeOf(event) });
+    if (event.workflowTaskScheduledEventAttributes)
+      began.set(id, { step: 'workflow task', at: timeOf(event) });
+    const ended =
+      event.activityTaskCompletedEventAttributes?.scheduledEventId ??
+      event.workflowTaskCompletedEventAttributes?.scheduledEventId;
+    const from = ended === undefined || ended === null ? undefined : began.get(String(ended));
+    if (!from) continue;
+    steps.push({ step: from.step, atMs: from.at - startedAt, tookMs: timeOf(event) - from.at });
+    if (from.step === 'pushToInstances') break;
+  }
+  return steps;
+}
+
+function timeOf(event: HistoryEvent | undefined): number {
+  const time = event?.eventTime;
+  return Number(String(time?.seconds ?? 0)) * 1000 + Math.round((time?.nanos ?? 0) / 1e6);
 }
 
 function expectSucceeded(result: RolloutResult, instances: number, label: string): void {
