@@ -18,6 +18,7 @@ import {
   VersionConflictError,
 } from '../../common/errors';
 import { callBackend } from './backendErrors';
+import { queryByPrefix } from './queryByPrefix';
 import type {
   ConfigAddress,
   ConfigStrategy,
@@ -314,14 +315,16 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
     return callBackend(
       this.backend,
       () => run(this.client),
-      (error) =>
-        translate?.(error) ??
-        (error instanceof ResourceNotFoundException
-          ? new BackendUnavailableError(
-              `DynamoDB table "${this.tableName}" does not exist: create it with \`npm run stack -- up\` locally or the deploy template on AWS`,
-            )
-          : undefined),
+      (error) => translate?.(error) ?? this.missingTable(error),
     );
+  }
+
+  private missingTable(error: unknown): Error | undefined {
+    return error instanceof ResourceNotFoundException
+      ? new BackendUnavailableError(
+          `DynamoDB table "${this.tableName}" does not exist: create it with \`npm run stack -- up\` locally or the deploy template on AWS`,
+        )
+      : undefined;
   }
 
   private async getVersionItem(
@@ -353,33 +356,15 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
     return Item;
   }
 
-  private async query(
+  private query(
     tenantId: string,
     sortKeyPrefix: string,
     ascending: boolean,
   ): Promise<Record<string, AttributeValue>[]> {
-    const items: Record<string, AttributeValue>[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.call((client) =>
-        client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-            ExpressionAttributeValues: {
-              ':pk': { S: partitionKey(tenantId) },
-              ':prefix': { S: sortKeyPrefix },
-            },
-            ScanIndexForward: ascending,
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items;
+    return queryByPrefix(this.client, this.tableName, partitionKey(tenantId), sortKeyPrefix, {
+      ascending,
+      translate: (error) => this.missingTable(error),
+    });
   }
 
   private toVersion(key: string, item: Record<string, AttributeValue>): ConfigVersion {

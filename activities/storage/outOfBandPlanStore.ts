@@ -3,8 +3,8 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   TransactionCanceledException,
+  type TransactWriteItem,
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import { NotFoundError, PlanLimitReachedError } from '../../common/errors';
@@ -18,6 +18,7 @@ import type { RolloutPlan } from '../../common/rollout';
 import type { StorageSettings } from '../../common/settings';
 import { callBackend } from './backendErrors';
 import { partitionKey } from './dynamoDbStrategy';
+import { queryByPrefix } from './queryByPrefix';
 import type { StorageClients } from './registry';
 
 /**
@@ -73,97 +74,59 @@ export class OutOfBandPlanStore {
 
   async delete(tenantId: string, scope: PlanScope): Promise<void> {
     assertPlanScope(scope);
-    try {
-      await callBackend(
-        this.backend,
-        () =>
-          this.client.send(
-            new TransactWriteItemsCommand({
-              TransactItems: [
-                {
-                  Delete: {
-                    TableName: this.tableName,
-                    Key: planKey(tenantId, scope),
-                    ConditionExpression: 'attribute_exists(SK)',
-                  },
-                },
-                {
-                  Update: {
-                    TableName: this.tableName,
-                    Key: countKey(tenantId),
-                    UpdateExpression: 'SET planCount = planCount - :one',
-                    ConditionExpression: 'planCount > :zero',
-                    ExpressionAttributeValues: { ':one': { N: '1' }, ':zero': { N: '0' } },
-                  },
-                },
-              ],
-            }),
-          ),
-        (error) => (error instanceof TransactionCanceledException ? error : undefined),
-      );
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) throw notFound(scope);
-      throw error;
-    }
+    const deleted = await this.transact([
+      {
+        Delete: {
+          TableName: this.tableName,
+          Key: planKey(tenantId, scope),
+          ConditionExpression: 'attribute_exists(SK)',
+        },
+      },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: countKey(tenantId),
+          UpdateExpression: 'SET planCount = planCount - :one',
+          ConditionExpression: 'planCount > :zero',
+          ExpressionAttributeValues: { ':one': { N: '1' }, ':zero': { N: '0' } },
+        },
+      },
+    ]);
+    if (!deleted) throw notFound(scope);
   }
 
   /** Every plan of the tenant (at most the bound, so one Query page); an outage throws. */
   async list(tenantId: string): Promise<StoredPlan[]> {
-    const plans: StoredPlan[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await callBackend(this.backend, () =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-            ExpressionAttributeValues: {
-              ':pk': { S: partitionKey(tenantId) },
-              ':prefix': { S: SORT_KEY_PREFIX },
-            },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
-      );
-      plans.push(...(page.Items ?? []).map(toStoredPlan));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return plans;
+    const items = await queryByPrefix(this.client, this.tableName, partitionKey(tenantId), SORT_KEY_PREFIX);
+    return items.map(toStoredPlan);
   }
 
   /** A new scope and the tenant's count, together; false when the scope exists or the count is full. */
-  private async addNew(tenantId: string, item: Record<string, AttributeValue>): Promise<boolean> {
+  private addNew(tenantId: string, item: Record<string, AttributeValue>): Promise<boolean> {
+    return this.transact([
+      { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(SK)' } },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: countKey(tenantId),
+          UpdateExpression: 'SET planCount = if_not_exists(planCount, :zero) + :one',
+          ConditionExpression: 'attribute_not_exists(planCount) OR planCount < :limit',
+          ExpressionAttributeValues: {
+            ':zero': { N: '0' },
+            ':one': { N: '1' },
+            ':limit': { N: String(this.limit) },
+          },
+        },
+      },
+    ]);
+  }
+
+  /** Writes all or nothing; false when a condition (or a concurrent transaction) cancelled it. */
+  private async transact(items: TransactWriteItem[]): Promise<boolean> {
     try {
       await callBackend(
         this.backend,
-        () =>
-          this.client.send(
-            new TransactWriteItemsCommand({
-              TransactItems: [
-                {
-                  Put: {
-                    TableName: this.tableName,
-                    Item: item,
-                    ConditionExpression: 'attribute_not_exists(SK)',
-                  },
-                },
-                {
-                  Update: {
-                    TableName: this.tableName,
-                    Key: countKey(tenantId),
-                    UpdateExpression: 'SET planCount = if_not_exists(planCount, :zero) + :one',
-                    ConditionExpression: 'attribute_not_exists(planCount) OR planCount < :limit',
-                    ExpressionAttributeValues: {
-                      ':zero': { N: '0' },
-                      ':one': { N: '1' },
-                      ':limit': { N: String(this.limit) },
-                    },
-                  },
-                },
-              ],
-            }),
-          ),
+        () => this.client.send(new TransactWriteItemsCommand({ TransactItems: items })),
         (error) => (error instanceof TransactionCanceledException ? error : undefined),
       );
       return true;

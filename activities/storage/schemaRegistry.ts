@@ -4,12 +4,12 @@ import {
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
-  QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { NotFoundError, VersionConflictError } from '../../common/errors';
 import { callBackend } from './backendErrors';
 import { partitionKey } from './dynamoDbStrategy';
+import { queryByPrefix } from './queryByPrefix';
 
 /** The JSON Schema a tenant's values of one key must match, with who set it and when. */
 export interface StoredSchema {
@@ -101,29 +101,8 @@ export class SchemaRegistry {
   }
 
   async list(tenantId: string): Promise<StoredSchema[]> {
-    const schemas: StoredSchema[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await callBackend(this.backend, () =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-            ExpressionAttributeValues: {
-              ':pk': { S: partitionKey(tenantId) },
-              ':prefix': { S: SORT_KEY_PREFIX },
-            },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) {
-        schemas.push(toSchema(item.SK!.S!.slice(SORT_KEY_PREFIX.length), item));
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return schemas;
+    const items = await queryByPrefix(this.client, this.tableName, partitionKey(tenantId), SORT_KEY_PREFIX);
+    return items.map((item) => toSchema(item.SK!.S!.slice(SORT_KEY_PREFIX.length), item));
   }
 }
 

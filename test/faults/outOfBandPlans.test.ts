@@ -9,6 +9,7 @@ import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import type { ParameterStoreChange } from '../../lambdas/parameterStoreChangeEvent';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, requiredEnv, startInstance } from '../support/fleet';
+import { ALL_AT_ONCE } from '../support/outOfBand';
 import { recordedRequest } from '../support/recordedRequest';
 import { startTestServer, type TestServer } from '../support/server';
 import { type FaultProxy, type ProxiedLink, startFaultProxy } from '../support/toxiproxy';
@@ -21,12 +22,6 @@ import { type FaultProxy, type ProxiedLink, startFaultProxy } from '../support/t
  */
 const FIXTURES = path.join(__dirname, '..', '..', '..', 'shared', 'fixtures');
 const KEY = 'param_config_endpoint';
-const ALL_AT_ONCE = {
-  strategy: { kind: 'explicit', waves: ['100%'] },
-  bakeSeconds: 0,
-  approval: 'none',
-  maxFailures: 0,
-} as const;
 
 let server: TestServer;
 let faults: FaultProxy;

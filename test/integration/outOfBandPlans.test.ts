@@ -1,12 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { DEFAULT_OUT_OF_BAND_PLAN } from '../../common/outOfBandPlans';
 import { progressQuery } from '../../workflows/definitions';
 import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
+import { ALL_AT_ONCE, type StandIn, startEventBridgeStandIn } from '../support/outOfBand';
 import { recordedRequest } from '../support/recordedRequest';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
@@ -18,36 +17,19 @@ import { until } from '../support/until';
  * edit made directly in (moto's) Parameter Store, the local EventBridge stand-in handing the event to
  * the real Lambda handler, the rollout on the stack's Temporal to real SDK instances.
  */
-const REPO = path.join(__dirname, '..', '..');
 const HOT = 'param_config_endpoint';
 const PLAIN = 'param_config_timeout';
-const ALL_AT_ONCE = {
-  strategy: { kind: 'explicit', waves: ['100%'] },
-  bakeSeconds: 0,
-  approval: 'none',
-  maxFailures: 0,
-} as const;
 /** The stand-in's default, as OUT_OF_BAND_ROLLOUT_PLAN sets it: the Lambda's, without its 30 s bakes. */
 const DEFAULT_PLAN = { ...DEFAULT_OUT_OF_BAND_PLAN, bakeSeconds: 0 };
 
 let server: TestServer;
-let standIn: ChildProcess;
-let standInOut = '';
-let standInLog = '';
+let standIn: StandIn;
 const instances: FleetMember[] = [];
 const clients = stackClients();
 const tenantId = uniqueTenant('oobplan');
 const service = `pricing-${randomUUID().slice(0, 6)}`;
 const nameOf = (key: string) => `/config-service/${tenantId}/${service}/${key}`;
 const manager = (tenant: string) => validToken({ tenantId: tenant, groups: ['release-managers'] });
-
-interface Delivery {
-  readonly parameter: string;
-  readonly outcome: string;
-  readonly plan?: string;
-  readonly workflowId?: string;
-  readonly runId?: string;
-}
 
 beforeAll(async () => {
   server = await startTestServer({ rollouts: true });
@@ -58,33 +40,15 @@ beforeAll(async () => {
   for (const tenancy of [tenantId, tenantId, 'pool']) {
     instances.push(await startInstance({ server, clients, service, tenancy, preload }));
   }
-  standIn = spawn(process.execPath, ['--require', 'tsx/cjs', 'scripts/local-eventbridge.ts'], {
-    cwd: REPO,
-    env: {
-      ...process.env,
-      TEMPORAL_TASK_QUEUE: server.taskQueue,
-      LOCAL_EVENTBRIDGE_PORT: '0',
-      LOCAL_EVENTBRIDGE_PATH: `/config-service/${tenantId}`,
-      LOCAL_EVENTBRIDGE_RULE: `plans-${randomUUID().slice(0, 8)}`,
-      LOCAL_EVENTBRIDGE_POLL_MS: '200',
-      OUT_OF_BAND_ROLLOUT_PLAN: JSON.stringify({ bakeSeconds: 0 }),
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  standIn = await startEventBridgeStandIn({
+    tenantId,
+    taskQueue: server.taskQueue!,
+    env: { LOCAL_EVENTBRIDGE_POLL_MS: '200' },
   });
-  standIn.stdout?.on('data', (chunk: Buffer) => {
-    standInOut += chunk.toString();
-    standInLog += chunk.toString();
-  });
-  standIn.stderr?.on('data', (chunk: Buffer) => (standInLog += chunk.toString()));
-  await until(
-    'the stand-in to watch',
-    async () => standInLog.includes('watching Parameter Store') || undefined,
-  );
 }, 120_000);
 
 afterAll(async () => {
-  standIn?.kill('SIGTERM');
+  standIn?.stop();
   await Promise.all(instances.map((instance) => instance.client.stop()));
   await server?.stop();
 });
@@ -95,14 +59,9 @@ async function editAndRollOut(key: string, value: string) {
     new PutParameterCommand({ Name: nameOf(key), Value: value, Type: 'String', Overwrite: true }),
   );
   const delivery = await until(`the delivery of ${key}`, async () =>
-    standInOut
-      .split('\n')
-      .slice(0, -1) // the last piece is a line still being written
-      .filter((line) => line.includes('"message":"delivered"'))
-      .map((line) => JSON.parse(line) as Delivery)
-      .find((d) => d.parameter === nameOf(key)),
+    standIn.deliveries().find((d) => d.parameter === nameOf(key)),
   ).catch((error: Error) => {
-    throw new Error(`${error.message}; stand-in log:\n${standInLog}`);
+    throw new Error(`${error.message}; stand-in log:\n${standIn.log()}`);
   });
   expect(delivery.outcome).toBe('started');
   const handle = server.temporal!.workflow.getHandle<typeof rolloutWorkflow>(

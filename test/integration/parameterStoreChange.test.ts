@@ -84,6 +84,25 @@ async function setUp() {
   return { address, name, editByHand, fleet: instances.slice(-2) };
 }
 
+/** A release manager's rollout of a new value, as the API starts it, run to its end. */
+async function rolloutThroughTheApi(address: { tenantId: string; service: string }, value: string) {
+  const handle = await startRollout(
+    server.temporal!,
+    {
+      tenantId: address.tenantId,
+      key: KEY,
+      service: address.service,
+      change: { kind: 'set', value },
+      targetServices: [address.service],
+      plan: PLAN,
+      actor: 'alice',
+    },
+    server.taskQueue,
+  );
+  await handle.result();
+  return handle;
+}
+
 const heldVersions = async (
   fleet: FleetMember[],
   address: { tenantId: string; key: string; service: string },
@@ -164,20 +183,7 @@ test('the same event delivered twice starts one rollout; once live, a late copy 
 
 test('a version a rollout wrote starts no second rollout, nor does the label its promotion moves', async () => {
   const { address, name } = await setUp();
-  const handle = await startRollout(
-    server.temporal!,
-    {
-      tenantId: address.tenantId,
-      key: KEY,
-      service: address.service,
-      change: { kind: 'set', value: 'https://v2-by-rollout.example' },
-      targetServices: [address.service],
-      plan: PLAN,
-      actor: 'alice',
-    },
-    server.taskQueue,
-  );
-  await handle.result();
+  const handle = await rolloutThroughTheApi(address, 'https://v2-by-rollout.example');
 
   for (const file of ['ssm-change-update.json', 'ssm-change-label.json']) {
     const outcome = await rollOutParameterChange(fixture(file, name), deps);
@@ -191,20 +197,7 @@ test('a version a rollout wrote starts no second rollout, nor does the label its
 
 test("an edit by hand right after a rollout's write is rolled out, though it carries the rollout's description", async () => {
   const { address, name, editByHand, fleet } = await setUp();
-  const handle = await startRollout(
-    server.temporal!,
-    {
-      tenantId: address.tenantId,
-      key: KEY,
-      service: address.service,
-      change: { kind: 'set', value: 'https://v2-by-rollout.example' },
-      targetServices: [address.service],
-      plan: PLAN,
-      actor: 'alice',
-    },
-    server.taskQueue,
-  );
-  await handle.result();
+  const handle = await rolloutThroughTheApi(address, 'https://v2-by-rollout.example');
   await editByHand('https://v3-by-hand.example');
   // Parameter Store kept version 2's description, the rollout's write id, for version 3.
   expect(await server.store.latest(address)).toMatchObject({
