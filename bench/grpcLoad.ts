@@ -27,16 +27,44 @@ export interface ServiceProcess {
   readonly grpcPort: number;
 }
 
+/**
+ * This checkout compiled by tsc, as the image builds it (Dockerfile), into a folder of .local/: what a
+ * deployment runs is plain JavaScript, not tsx's on-the-fly transform (whose helpers run on every
+ * closure a call makes). Returns the folder; run `node <folder>/server/main.js`.
+ */
+export async function compileForBench(): Promise<string> {
+  const outDir = path.join(repoRoot, '.local', 'bench-dist');
+  await run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', '.', '--outDir', outDir], {
+    cwd: repoRoot,
+  });
+  return outDir;
+}
+
+/** How a server is started: compiled (`compiled`, from compileForBench) or from source through tsx. */
+export interface NodeLaunch {
+  readonly compiled?: string;
+  readonly nodeOptions?: readonly string[];
+}
+
+/** `node` arguments that run `source` (a .ts path in the checkout) as `launch` says. */
+export function nodeArgs(source: string, launch: NodeLaunch = {}): string[] {
+  const entry = launch.compiled
+    ? [path.join(launch.compiled, source.replace(/\.ts$/, '.js'))]
+    : ['--require', 'tsx/cjs', source];
+  return [...(launch.nodeOptions ?? []), ...entry];
+}
+
 /** server/main.ts in a process of its own, on free ports, against the local stack in `process.env`. */
 export async function startConfigService(
   env: Record<string, string>,
-  nodeOptions: readonly string[] = [],
+  launch: NodeLaunch = {},
 ): Promise<ServiceProcess> {
   const [grpcPort, httpPort] = [await closedPort(), await closedPort()];
-  const child = spawn(process.execPath, [...nodeOptions, '--require', 'tsx/cjs', 'server/main.ts'], {
+  const child = spawn(process.execPath, nodeArgs('server/main.ts', launch), {
     cwd: repoRoot,
     env: {
       ...process.env,
+      ...(launch.compiled ? { NODE_ENV: 'production' } : {}),
       GRPC_PORT: String(grpcPort),
       HTTP_PORT: String(httpPort),
       ...BENCH_RATE_LIMITS,

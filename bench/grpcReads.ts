@@ -4,7 +4,8 @@
  *
  * Goal under test (issue 10): calls/s at least 0.8x the echo server's and p50 at most 1.3x, at 50 and
  * 100 concurrent calls. Both servers run as processes of their own on this machine, one Node.js process
- * each, started from this checkout; ghz is held to one core (--cpus 1) for both. Runs alternate between
+ * each, compiled from this checkout by tsc as the image is (node dist/server/main.js); ghz is held to
+ * one core (--cpus 1) for both. Runs alternate between
  * the two servers, three per concurrency, and the medians are compared.
  *
  * `--profile DIR` starts both servers with `node --cpu-prof --cpu-prof-dir DIR` (each writes its profile
@@ -27,8 +28,11 @@ import type { GetConfigResponse } from '../gen/proto/configsvc/v1/GetConfigRespo
 import { issueDevToken } from '../server/auth/localIssuer';
 import { localStackEnv, repoRoot, stackDown, stackUp } from '../scripts/stack/index';
 import {
+  compileForBench,
   ghzGetConfig,
   type GhzReport,
+  type NodeLaunch,
+  nodeArgs,
   nsToMs,
   percentileMs,
   startConfigService,
@@ -81,11 +85,15 @@ async function main(): Promise<number> {
       makeLive: true,
     });
     const token = issueDevToken({ tenantId, groups: ['services'], ttlSeconds: 3600 });
-    const nodeOptions = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-    const service = await startConfigService({}, nodeOptions);
+    log('compiling this checkout with tsc, as the image does');
+    const launch = {
+      compiled: await compileForBench(),
+      nodeOptions: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+    };
+    const service = await startConfigService({}, launch);
     started.push(service.process);
     const answer = await getConfig(service.grpcPort, token);
-    const echo = await startEchoServer(answer, nodeOptions);
+    const echo = await startEchoServer(answer, launch);
     started.push(echo.process);
     const answerBytes = serializedSize(answer);
     if (echo.answerBytes !== answerBytes)
@@ -253,11 +261,11 @@ function serializedSize(answer: GetConfigResponse): number {
 
 async function startEchoServer(
   answer: GetConfigResponse,
-  nodeOptions: readonly string[],
+  launch: NodeLaunch,
 ): Promise<{ process: ChildProcess; port: number; answerBytes: number }> {
-  const child = spawn(process.execPath, [...nodeOptions, '--require', 'tsx/cjs', 'bench/grpcEchoServer.ts'], {
+  const child = spawn(process.execPath, nodeArgs('bench/grpcEchoServer.ts', launch), {
     cwd: repoRoot,
-    env: { ...process.env, ECHO_ANSWER: JSON.stringify(answer) },
+    env: { ...process.env, NODE_ENV: 'production', ECHO_ANSWER: JSON.stringify(answer) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
