@@ -20,6 +20,11 @@ export interface TokenVerifier {
   /** Fetches the signing keys; call once before serving so the first request does not pay for it. */
   hydrate(): Promise<void>;
   verify(token: string): Promise<Identity>;
+  /**
+   * What was already proved of this exact token and still holds, without new work (no I/O, no
+   * signature check): undefined when it must go through `verify`.
+   */
+  verifyCached?(token: string): Identity | undefined;
 }
 
 export function cognitoIssuer(userPoolId: string): string {

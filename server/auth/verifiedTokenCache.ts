@@ -36,17 +36,22 @@ export function withVerifiedTokenCache(
   now: () => number = Date.now,
 ): TokenVerifier & { readonly cachedTokens: number } {
   const entries = new Map<string, Entry>();
+  const verifyCached = (token: string): Identity | undefined => {
+    const cached = entries.get(token);
+    if (!cached) return undefined;
+    if (cached.trustedUntil > now()) return cached.identity;
+    entries.delete(token);
+    return undefined;
+  };
   return {
     hydrate: () => verifier.hydrate(),
     get cachedTokens() {
       return entries.size;
     },
+    verifyCached,
     async verify(token: string): Promise<Identity> {
-      const cached = entries.get(token);
-      if (cached) {
-        if (cached.trustedUntil > now()) return cached.identity;
-        entries.delete(token);
-      }
+      const cached = verifyCached(token);
+      if (cached) return cached;
       const identity = await verifier.verify(token);
       const verifiedAt = now();
       const trustedUntil = Math.min(identity.expiresAt, verifiedAt + options.maxAgeMs);
