@@ -3,7 +3,8 @@
  * proto/config.proto loaded with the platform's own loader options, so its answer is encoded by the same
  * protobufjs codec as the config service's. It answers every call with the fixed GetConfigResponse it was
  * started with (ECHO_ANSWER, JSON), the one the config service gave for the benchmark's key, so both
- * answers have the same encoded size. No auth, no logging, no cache, no reflection: what grpc-js costs.
+ * answers have the same encoded size. It is sent the same calls as the service, bearer token included,
+ * and ignores the token. No auth, no logging, no cache, no reflection: what grpc-js costs.
  *
  * Prints `{"port":N,"answerBytes":N}` on stdout once listening; stops on SIGTERM.
  */
