@@ -101,3 +101,13 @@ test('entries are bounded: past maxEntries the least recently verified is forgot
   expect(calls).toEqual(['a.token', 'b.token', 'c.token', 'a.token']);
   expect(cached.cachedTokens).toBe(2);
 });
+
+test('tokens that end alike never answer for each other: each is compared whole', async () => {
+  const { cached, calls } = setup();
+  const tail = '.'.padEnd(40, 'x');
+  await cached.verify(`acme${tail}`);
+  await cached.verify(`acmf${tail}`);
+  expect((await cached.verify(`acme${tail}`)).tenantId).toBe('acme');
+  expect(calls).toEqual([`acme${tail}`, `acmf${tail}`, `acme${tail}`]);
+  expect(cached.verifyCached?.(`acmf${tail}`)).toBeUndefined();
+});
