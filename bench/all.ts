@@ -10,6 +10,7 @@ const BENCHMARKS = [
   { name: 'rolloutFanout', script: 'bench' },
   { name: 'configReads', script: 'bench:reads' },
   { name: 'outOfBand', script: 'bench:oob' },
+  { name: 'grpcReads', script: 'bench:grpc' },
 ] as const;
 
 async function main(): Promise<void> {

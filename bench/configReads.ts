@@ -11,19 +11,24 @@
  * stdout carries exactly one JSON document (bench/README.md explains it); progress goes to stderr.
  * Exits non-zero when any call fails: a fast error is no result.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
 import type { ConfigAddress } from '../activities/storage/types';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 import { issueDevToken } from '../server/auth/localIssuer';
-import { localStackEnv, repoRoot, stackDown, stackUp, toolPath } from '../scripts/stack/index';
-import { closedPort } from '../test/support/ports';
+import { localStackEnv, stackDown, stackUp, toolPath } from '../scripts/stack/index';
+import {
+  ghzGetConfig,
+  type GhzReport,
+  nsToMs,
+  percentileMs,
+  startConfigService,
+  stopProcess,
+  writeDocument,
+} from './grpcLoad';
 
 const DURATION = '8s';
 const WARMUP = '1s';
@@ -33,18 +38,6 @@ const CACHE_MODES = [
   { name: 'uncached', ttlMs: 0 },
   { name: 'cached', ttlMs: 5000 },
 ] as const;
-/**
- * Every call comes from one service token, thousands a second: far past the default per-identity and
- * per-tenant limits, which are sized for real callers. The limiter still runs on every call; its limits
- * are only set above what one machine can send.
- */
-const BENCH_RATE_LIMITS = {
-  RATE_LIMIT_IDENTITY_PER_SECOND: '1000000',
-  RATE_LIMIT_IDENTITY_BURST: '1000000',
-  RATE_LIMIT_TENANT_PER_SECOND: '1000000',
-  RATE_LIMIT_TENANT_BURST: '1000000',
-};
-const run = promisify(execFile);
 const log = (line: string) => process.stderr.write(`[bench:reads] ${line}\n`);
 
 interface Target {
@@ -65,19 +58,10 @@ interface Measurement {
   };
 }
 
-/** The parts of ghz's JSON report read here (durations in nanoseconds). */
-interface GhzReport {
-  count: number;
-  rps: number;
-  average: number;
-  latencyDistribution: { percentage: number; latency: number }[] | null;
-  statusCodeDistribution: Record<string, number>;
-  errorDistribution?: Record<string, number> | null;
-}
-
 async function main(): Promise<number> {
   Object.assign(process.env, localStackEnv());
-  const ghz = toolPath('ghz');
+  // Fails at once, naming the fix, when ghz is not installed.
+  toolPath('ghz');
   const stack = await stackUp({ tiers: ['infrastructure'] }, (line) => log(`stack: ${line}`));
   const clients = createAwsClients(loadAwsSettings());
   try {
@@ -100,11 +84,11 @@ async function main(): Promise<number> {
     const measurements: Measurement[] = [];
     const memory: Record<string, number> = {};
     for (const mode of CACHE_MODES) {
-      const service = await startConfigService(mode.ttlMs);
+      const service = await startConfigService({ CONFIG_CACHE_TTL_MS: String(mode.ttlMs) });
       try {
         for (const target of targets) {
-          await ghzRun(ghz, service.grpcPort, target, token, WARMUP);
-          const report = await ghzRun(ghz, service.grpcPort, target, token, DURATION);
+          await ghzRun(service.grpcPort, target, token, WARMUP);
+          const report = await ghzRun(service.grpcPort, target, token, DURATION);
           measurements.push(toMeasurement(mode.name, target.backend, report));
           log(`${mode.name} ${target.backend}: ${Math.round(report.rps)} calls/s`);
         }
@@ -113,7 +97,7 @@ async function main(): Promise<number> {
         await stopProcess(service.process);
       }
     }
-    await write({
+    await writeDocument({
       benchmark: 'config-reads',
       machine: { cpus: os.cpus().length, node: process.version },
       load: {
@@ -135,80 +119,22 @@ async function main(): Promise<number> {
   }
 }
 
-async function startConfigService(ttlMs: number): Promise<{ process: ChildProcess; grpcPort: number }> {
-  const [grpcPort, httpPort] = [await closedPort(), await closedPort()];
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'server/main.ts'], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      GRPC_PORT: String(grpcPort),
-      HTTP_PORT: String(httpPort),
-      CONFIG_CACHE_TTL_MS: String(ttlMs),
-      ...BENCH_RATE_LIMITS,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+async function ghzRun(port: number, target: Target, token: string, duration: string): Promise<GhzReport> {
+  const request = { key: target.address.key, service: target.address.service ?? '' };
+  return ghzGetConfig({
+    port,
+    request,
+    token,
+    concurrency: CONCURRENCY,
+    connections: CONNECTIONS,
+    duration,
+  }).catch((error: Error) => {
+    throw new Error(`${target.backend}: ${error.message}`);
   });
-  for (let attempt = 0; attempt < 150; attempt += 1) {
-    if (child.exitCode !== null) throw new Error(`the config service exited with ${child.exitCode}`);
-    const healthy = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (healthy) return { process: child, grpcPort };
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  child.kill('SIGKILL');
-  throw new Error('the config service did not answer /healthz within 30 s');
-}
-
-async function ghzRun(
-  ghz: string,
-  port: number,
-  target: Target,
-  token: string,
-  duration: string,
-): Promise<GhzReport> {
-  const { stdout } = await run(
-    ghz,
-    [
-      '--insecure',
-      '--proto',
-      path.join(repoRoot, 'proto', 'config.proto'),
-      '--call',
-      'configsvc.v1.ConfigService/GetConfig',
-      '--data',
-      JSON.stringify({ key: target.address.key, service: target.address.service ?? '' }),
-      '--metadata',
-      JSON.stringify({ authorization: `Bearer ${token}` }),
-      '--concurrency',
-      String(CONCURRENCY),
-      '--connections',
-      String(CONNECTIONS),
-      '--duration',
-      duration,
-      // Calls still in flight when the time is up finish and count, rather than being cut off as errors.
-      '--duration-stop',
-      'wait',
-      '--format',
-      'json',
-      `127.0.0.1:${port}`,
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
-  const report = JSON.parse(stdout) as GhzReport;
-  const failures = Object.entries(report.statusCodeDistribution).filter(([code]) => code !== 'OK');
-  if (failures.length > 0 || report.count === 0) {
-    throw new Error(
-      `${target.backend}: calls failed: ${JSON.stringify(report.statusCodeDistribution)} ${JSON.stringify(report.errorDistribution ?? {})}`,
-    );
-  }
-  return report;
 }
 
 function toMeasurement(mode: string, backend: string, report: GhzReport): Measurement {
-  const percentile = (p: number) =>
-    nsToMs(report.latencyDistribution?.find((entry) => entry.percentage === p)?.latency ?? NaN);
+  const percentile = (p: number) => percentileMs(report, p);
   return {
     mode,
     backend,
@@ -236,26 +162,10 @@ function ratios(measurements: readonly Measurement[]): Record<string, number> {
   return out;
 }
 
-const nsToMs = (ns: number) => Math.round((ns / 1e6) * 1000) / 1000;
-
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
   return Math.round(kb / 1024);
-}
-
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
-
-function write(document: unknown): Promise<void> {
-  return new Promise((resolve) =>
-    process.stdout.write(`${JSON.stringify(document, null, 2)}\n`, () => resolve()),
-  );
 }
 
 main().then(

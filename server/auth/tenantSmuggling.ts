@@ -15,7 +15,14 @@ export function assertNoTenantNamed(names: Iterable<string>, where: string): voi
   }
 }
 
+/**
+ * The letters of "tenant" in order, anything between: every name the check below refuses has them, and
+ * nearly no other does. Tested first because it runs on every metadata key of every gRPC call.
+ */
+const TENANT_LETTERS = /t[^a-z]*e[^a-z]*n[^a-z]*a[^a-z]*n[^a-z]*t/i;
+
 function isTenantName(name: string): boolean {
+  if (!TENANT_LETTERS.test(name)) return false;
   const normalized = name
     .toLowerCase()
     .replace(/^x-/, '')

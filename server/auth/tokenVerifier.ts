@@ -7,6 +7,11 @@ import { BackendUnavailableError, UnauthenticatedError } from '../../common/erro
 import { isTenantId } from '../../common/identifiers';
 import type { AuthSettings } from '../../common/settings';
 import { type Identity, rolesFromGroups } from './identity';
+import {
+  VERIFIED_TOKEN_CACHE,
+  type VerifiedTokenCacheOptions,
+  withVerifiedTokenCache,
+} from './verifiedTokenCache';
 
 export const TENANT_CLAIM = 'custom:tenantId';
 export const GROUPS_CLAIM = 'cognito:groups';
@@ -15,6 +20,11 @@ export interface TokenVerifier {
   /** Fetches the signing keys; call once before serving so the first request does not pay for it. */
   hydrate(): Promise<void>;
   verify(token: string): Promise<Identity>;
+  /**
+   * What was already proved of this exact token and still holds, without new work (no I/O, no
+   * signature check): undefined when it must go through `verify`.
+   */
+  verifyCached?(token: string): Identity | undefined;
 }
 
 export function cognitoIssuer(userPoolId: string): string {
@@ -26,8 +36,12 @@ export function cognitoIssuer(userPoolId: string): string {
  * Verifies Cognito JWTs with aws-jwt-verify: signature, issuer, token use, client id, expiry, and the
  * tenant claim (which aws-jwt-verify itself does not check). On the local stack the only difference is
  * where the signing keys come from: the local issuer on loopback instead of Cognito's JWKS endpoint.
+ * A token once verified is answered from memory until it expires (server/auth/verifiedTokenCache.ts).
  */
-export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
+export function createTokenVerifier(
+  settings: AuthSettings,
+  cache: VerifiedTokenCacheOptions = VERIFIED_TOKEN_CACHE,
+): TokenVerifier & { readonly cachedTokens: number } {
   const jwksCache = settings.localJwksUrl
     ? new SimpleJwksCache({ fetcher: loopbackFetcher(settings.localJwksUrl) })
     : undefined;
@@ -41,42 +55,45 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
     jwksCache ? { jwksCache } : undefined,
   );
 
-  return {
-    hydrate: () => verifier.hydrate(),
-    async verify(token: string): Promise<Identity> {
-      let payload: JwtPayload;
-      try {
-        payload = await verifier.verify(token);
-      } catch (error) {
-        // The caller's token may be fine: we could not get the keys to check it.
-        if (error instanceof FetchError) {
-          throw new BackendUnavailableError(
-            `identity provider keys unavailable: ${error.message}`,
-            undefined,
-            {
+  return withVerifiedTokenCache(
+    {
+      hydrate: () => verifier.hydrate(),
+      async verify(token: string): Promise<Identity> {
+        let payload: JwtPayload;
+        try {
+          payload = await verifier.verify(token);
+        } catch (error) {
+          // The caller's token may be fine: we could not get the keys to check it.
+          if (error instanceof FetchError) {
+            throw new BackendUnavailableError(
+              `identity provider keys unavailable: ${error.message}`,
+              undefined,
+              {
+                cause: error,
+              },
+            );
+          }
+          if (error instanceof JwtBaseError) {
+            throw new UnauthenticatedError(`invalid token: ${error.message}`, 'authorization', {
               cause: error,
-            },
-          );
+            });
+          }
+          throw error;
         }
-        if (error instanceof JwtBaseError) {
-          throw new UnauthenticatedError(`invalid token: ${error.message}`, 'authorization', {
-            cause: error,
-          });
-        }
-        throw error;
-      }
-      const groups = payload[GROUPS_CLAIM];
-      return {
-        tenantId: payload[TENANT_CLAIM] as string,
-        subject: typeof payload.sub === 'string' ? payload.sub : '',
-        // assertPlatformClaims made sure there is one.
-        expiresAt: (payload.exp as number) * 1000,
-        roles: rolesFromGroups(
-          Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [],
-        ),
-      };
+        const groups = payload[GROUPS_CLAIM];
+        return {
+          tenantId: payload[TENANT_CLAIM] as string,
+          subject: typeof payload.sub === 'string' ? payload.sub : '',
+          // assertPlatformClaims made sure there is one.
+          expiresAt: (payload.exp as number) * 1000,
+          roles: rolesFromGroups(
+            Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [],
+          ),
+        };
+      },
     },
-  };
+    cache,
+  );
 }
 
 /** How far ahead of this server's clock an issuer's may run: NTP keeps real clocks well within it. */
