@@ -84,6 +84,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     rollouts,
     payloadCodec,
     temporal,
+    serviceDiscovery: clients.serviceDiscovery,
   });
   return {
     ...server,
