@@ -128,6 +128,37 @@ test('with a 30 s read cache, a rollout ends without waiting it out, and a read 
   }
 }, 40_000);
 
+test('an instance that read the old version before it registered reads again once registered: a sweep that missed it costs nothing', async () => {
+  const setup = await setUp(30_000);
+  const address = { tenantId: setup.tenantId, key: KEY };
+  // The promotion (and its notice) lands between the instance's first read and its registration: the
+  // rollout's sweep could not have found it, and its read was the old version.
+  const discoveryClient = Object.create(clients.serviceDiscovery) as typeof clients.serviceDiscovery;
+  let promoted = false;
+  discoveryClient.send = (async (command: unknown) => {
+    if (command instanceof RegisterInstanceCommand && !promoted) {
+      promoted = true;
+      const candidate = await setup.server.store.put(address, '{"v":2}', {
+        expectedVersion: 1,
+        makeLive: false,
+      });
+      await setup.server.store.promote(address, candidate.version);
+      setup.server.reader.invalidate(address);
+    }
+    return (clients.serviceDiscovery.send as (c: unknown) => Promise<unknown>)(command);
+  }) as typeof discoveryClient.send;
+  const late = await startInstance({
+    server: setup.server,
+    clients: { ...clients, serviceDiscovery: discoveryClient },
+    service: setup.service,
+    tenancy: setup.tenantId,
+    preload: [address],
+  });
+  members.push(late);
+  expect(promoted).toBe(true);
+  expect((await late.client.get(setup.tenantId, KEY))?.version).toBe(2);
+});
+
 describe('a replica that cannot be told makes the rollout wait the caches out, as before', () => {
   const TTL_MS = 3000;
 
