@@ -9,6 +9,7 @@ import path from 'node:path';
 const BENCHMARKS = [
   { name: 'rolloutFanout', script: 'bench' },
   { name: 'configReads', script: 'bench:reads' },
+  { name: 'rolloutEnd', script: 'bench:end' },
 ] as const;
 
 async function main(): Promise<void> {

@@ -195,6 +195,11 @@ const rolloutWorkerSchema = z
      * plus one pass.
      */
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+    /**
+     * Whether a rollout tells the config service's replicas of its promotion (and ends without waiting
+     * their TTL out once all acknowledged). `off` always waits: the behaviour before the notices.
+     */
+    READ_CACHE_NOTICES: z.enum(['on', 'off']).default('on'),
   })
   .refine((s) => (s.PUSH_TLS_CERT_FILE === undefined) === (s.PUSH_TLS_KEY_FILE === undefined), {
     message: 'give PUSH_TLS_CERT_FILE and PUSH_TLS_KEY_FILE together',
@@ -346,6 +351,7 @@ function toRolloutWorkerSettings(s: z.infer<typeof rolloutWorkerSchema>) {
     healthPort: s.WORKER_HEALTH_PORT,
     readCacheTtlMs: s.CONFIG_CACHE_TTL_MS,
     reconcileIntervalSeconds: s.RECONCILE_INTERVAL_SECONDS,
+    readCacheNotices: s.READ_CACHE_NOTICES === 'on',
   };
 }
 

@@ -51,11 +51,13 @@ export async function createRolloutWorker(deps: {
   const pusher = createPusher(rollout, logger);
   const store = configStoreFor(clients, deps.storage);
   const discovery = createDiscovery(clients, rollout, logger);
-  const readCaches = new ReadCacheNotifier(
-    keyFromFile(rollout.pushSigningKeyFile, 'private', 'PUSH_SIGNING_KEY_FILE'),
-    discovery,
-    logger,
-  );
+  const readCaches = rollout.readCacheNotices
+    ? new ReadCacheNotifier(
+        keyFromFile(rollout.pushSigningKeyFile, 'private', 'PUSH_SIGNING_KEY_FILE'),
+        discovery,
+        logger,
+      )
+    : undefined;
   const activities = {
     ...createRolloutActivities({
       store,
@@ -63,7 +65,7 @@ export async function createRolloutWorker(deps: {
       pusher,
       logger,
       readCacheTtlMs: rollout.readCacheTtlMs,
-      readCaches,
+      ...(readCaches ? { readCaches } : {}),
     }),
     ...createReconcileActivities({
       store,
@@ -104,7 +106,7 @@ export async function createRolloutWorker(deps: {
           await worker.run();
         } finally {
           pusher.close();
-          readCaches.close();
+          readCaches?.close();
           await store.close();
           await connection.close();
         }
