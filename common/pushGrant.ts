@@ -93,15 +93,19 @@ export function refreshScope(change: {
   };
 }
 
-/** The scope of a ReadCache notice: what its grant must name, on both sides. */
-export function readCacheScope(notice: {
+/** A promotion or removal, as the config service replicas' read caches are told of it. */
+export interface LiveNotice {
   readonly tenantId: string;
   readonly key: string;
   readonly service?: string;
+  /** The version now live; 0 for a removal. */
   readonly version: number;
   readonly removed: boolean;
   readonly rolloutId: string;
-}): ReadCacheScope {
+}
+
+/** The scope of a ReadCache notice: what its grant must name, on both sides. */
+export function readCacheScope(notice: LiveNotice): ReadCacheScope {
   return {
     op: 'read-cache',
     tenantId: notice.tenantId,

@@ -3,24 +3,13 @@ import type { KeyObject } from 'node:crypto';
 import { CONFIG_SERVICE_REPLICAS, instanceRef, type ServiceInstance } from '../../common/cloudMap';
 import type { Logger } from '../../common/logger';
 import { CLIENT_CHANNEL_OPTIONS, loadProto } from '../../common/proto';
-import { readCacheScope, signPushGrant } from '../../common/pushGrant';
+import { type LiveNotice, readCacheScope, signPushGrant } from '../../common/pushGrant';
 import { PUSH_SESSION_METADATA, WorkerPushSessions } from '../../common/pushSession';
 import type { ProtoGrpcType } from '../../gen/proto/readCache';
 import type { InvalidateRequest } from '../../gen/proto/configsvc/v1/InvalidateRequest';
 import type { ReadCacheClient } from '../../gen/proto/configsvc/v1/ReadCache';
 import type { CloudMapDiscovery } from '../discovery/cloudMapDiscovery';
 import type { InstanceFailure } from './refreshPusher';
-
-/** A promotion or removal, as the replicas' read caches are told of it. */
-export interface LiveNotice {
-  readonly tenantId: string;
-  readonly key: string;
-  readonly service?: string;
-  /** The version now live; 0 for a removal. */
-  readonly version: number;
-  readonly removed: boolean;
-  readonly rolloutId: string;
-}
 
 /** Whether every read cache has the new state: then no read answers the old one any more. */
 export interface NoticeOutcome {

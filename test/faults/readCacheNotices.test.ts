@@ -1,10 +1,10 @@
-import { DeregisterInstanceCommand, RegisterInstanceCommand } from '@aws-sdk/client-servicediscovery';
+import { RegisterInstanceCommand } from '@aws-sdk/client-servicediscovery';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { temporal } from '@temporalio/proto';
 import { destroyAwsClients } from '../../activities/awsClients';
-import { ensureHttpNamespace, ensureService } from '../../activities/discovery/cloudMapSetup';
-import { CONFIG_SERVICE_REPLICAS, INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
+import { ensureHttpNamespace } from '../../activities/discovery/cloudMapSetup';
+import { CONFIG_SERVICE_REPLICAS } from '../../common/cloudMap';
 import { createLogger } from '../../common/logger';
 import type { RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings } from '../../common/settings';
@@ -12,8 +12,7 @@ import { ConfigReaderClient } from '../../sdk/configReaderClient';
 import { startRollout } from '../../server/rolloutClient';
 import { createDiscovery, createPusher } from '../../server/rolloutWorker';
 import { stackClients, uniqueTenant } from '../support/env';
-import { type FleetMember, startInstance } from '../support/fleet';
-import { grantFor } from '../support/instanceGrants';
+import { type FleetMember, registerDeadInstance, startInstance } from '../support/fleet';
 import { closedPort } from '../support/ports';
 import { kill, spawnSource } from '../support/processes';
 import { startTestServer, type TestServer } from '../support/server';
@@ -195,26 +194,9 @@ describe('a replica that cannot be told makes the rollout wait the caches out, a
 
   test('a replica registered at an address with nothing listening: the rollout waits the TTL', async () => {
     const setup = await setUp(TTL_MS);
-    const serviceId = await ensureService(
-      clients.serviceDiscovery,
-      settings.cloudMapNamespace,
-      CONFIG_SERVICE_REPLICAS,
-    );
-    const port = await closedPort();
-    const instanceId = `replica-127.0.0.1-${port}`;
-    await clients.serviceDiscovery.send(
-      new RegisterInstanceCommand({
-        ServiceId: serviceId,
-        InstanceId: instanceId,
-        Attributes: {
-          [INSTANCE_ATTRIBUTES.ipv4]: '127.0.0.1',
-          [INSTANCE_ATTRIBUTES.port]: String(port),
-          [INSTANCE_ATTRIBUTES.tenancy]: 'pool',
-          // A replica's valid grant: what is tried is a crashed replica, not a forged one.
-          [INSTANCE_ATTRIBUTES.grant]: grantFor({ service: CONFIG_SERVICE_REPLICAS, tenancy: 'pool' }).token,
-        },
-      }),
-    );
+    const instanceId = `replica-gone-${randomUUID().slice(0, 8)}`;
+    // A replica's valid grant at a closed port: what is tried is a crashed replica, not a forged one.
+    const dead = await registerDeadInstance(clients, CONFIG_SERVICE_REPLICAS, instanceId);
     try {
       await untilRegistered(instanceId);
       const { result, history } = await setup.run();
@@ -222,9 +204,7 @@ describe('a replica that cannot be told makes the rollout wait the caches out, a
       expect(timers(history)).toEqual([TTL_MS + 1000]);
       await expectEverywhere(setup, 2);
     } finally {
-      await clients.serviceDiscovery.send(
-        new DeregisterInstanceCommand({ ServiceId: serviceId, InstanceId: instanceId }),
-      );
+      await dead.deregister();
     }
   }, 40_000);
 });
