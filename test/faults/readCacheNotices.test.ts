@@ -163,7 +163,7 @@ describe('a replica that cannot be told makes the rollout wait the caches out, a
 
   test('a config service frozen with SIGSTOP: the rollout waits the TTL, and the frozen one serves the new version once thawed', async () => {
     const setup = await setUp(TTL_MS);
-    const [httpPort, grpcPort, noticePort] = [await closedPort(), await closedPort(), await closedPort()];
+    const [httpPort, grpcPort, noticePort] = await distinctPorts(3);
     const frozen = spawnSource('server/main.ts', {
       HTTP_PORT: String(httpPort),
       GRPC_PORT: String(grpcPort),
@@ -208,6 +208,13 @@ describe('a replica that cannot be told makes the rollout wait the caches out, a
     }
   }, 40_000);
 });
+
+/** Free loopback ports, no two the same (a port closed again may be handed out twice). */
+async function distinctPorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await closedPort());
+  return [...ports];
+}
 
 /** Waits until the worker's discovery admits the replica `instanceId`. */
 async function untilRegistered(instanceId: string): Promise<void> {
