@@ -42,7 +42,8 @@ function counted(store: ConfigStore): ConfigStore {
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ wrapStore: counted });
+  // A cache that outlives the whole file: an entry found gone was dropped, not expired.
+  server = await startTestServer({ wrapStore: counted, readCacheTtlMs: 60_000 });
   const found = await discovery.registrationsOf(CONFIG_SERVICE_REPLICAS);
   const self = found.admitted.find((instance) => instance.instanceId === server.replica?.instanceId);
   if (!self) throw new Error('the test server did not register as a read-cache replica');
