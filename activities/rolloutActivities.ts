@@ -5,6 +5,7 @@ import { type ErrorCode, NotFoundError, PlatformError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { DEFAULT_PUSH_SETTINGS, type PushSettings, type RolloutRequest } from '../common/rollout';
 import type { CloudMapDiscovery } from './discovery/cloudMapDiscovery';
+import type { NoticeOutcome, ReadCacheNotifier } from './refresh/readCacheNotifier';
 import type { FleetOutcome, RefreshPayload, RefreshPusher } from './refresh/refreshPusher';
 import type { ConfigStore } from './storage/configStore';
 import type { ConfigAddress } from './storage/types';
@@ -16,6 +17,13 @@ export interface RolloutActivityDeps {
   readonly logger: Logger;
   /** How long the config service may answer reads from its cache (CONFIG_CACHE_TTL_MS). */
   readonly readCacheTtlMs: number;
+  /** Tells the config service's replicas of a promotion; without it, rollouts wait their caches out. */
+  readonly readCaches?: ReadCacheNotifier;
+}
+
+/** What telling the read caches came to; `settled` only when every replica is known to have the new state. */
+export interface ReadCacheNotices extends NoticeOutcome {
+  readonly settled: boolean;
 }
 
 /** A read that began before a promotion may fill the cache with the old value a little after it. */
@@ -209,6 +217,30 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
     async confirmLive(input: { request: RolloutRequest; version: number }): Promise<LiveChange | undefined> {
       const live = await liveOrNone(addressOf(input.request));
       return (live?.version ?? 0) === input.version ? liveChange : undefined;
+    },
+
+    /**
+     * After a promotion or removal: tells every config service replica's read cache, so none answers the
+     * old state any more. Settled only when replicas were found, every one acknowledged, and no
+     * registration under their reserved service was refused: a replica not heard from may still answer
+     * the old state until its TTL runs out.
+     */
+    async noticeReadCaches(input: {
+      request: RolloutRequest;
+      version: number;
+      removed: boolean;
+      rolloutId: string;
+    }): Promise<ReadCacheNotices> {
+      if (!deps.readCaches) return { replicas: 0, acknowledged: 0, refused: 0, failed: [], settled: false };
+      const outcome = await deps.readCaches.notify({
+        ...addressOf(input.request),
+        version: input.version,
+        removed: input.removed,
+        rolloutId: input.rolloutId,
+      });
+      const settled =
+        outcome.replicas > 0 && outcome.acknowledged === outcome.replicas && outcome.refused === 0;
+      return { ...outcome, failed: outcome.failed.slice(0, 20), settled };
     },
 
     async discoverInstances(input: {

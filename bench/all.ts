@@ -11,6 +11,7 @@ const BENCHMARKS = [
   { name: 'configReads', script: 'bench:reads' },
   { name: 'outOfBand', script: 'bench:oob' },
   { name: 'grpcReads', script: 'bench:grpc' },
+  { name: 'rolloutEnd', script: 'bench:end' },
 ] as const;
 
 async function main(): Promise<void> {

@@ -5,6 +5,13 @@
  */
 export const DEFAULT_CLOUD_MAP_NAMESPACE = 'config-rollout.local';
 
+/**
+ * The Cloud Map service the config service's replicas register under, so the rollout worker can tell
+ * their read caches of a promotion (proto/readCache.proto). Reserved: no instance grant is issued for
+ * it to anyone but a replica, which signs its own.
+ */
+export const CONFIG_SERVICE_REPLICAS = 'config-service-replicas';
+
 export const INSTANCE_ATTRIBUTES = {
   /** Where the instance's CacheRefresh server listens (Cloud Map's standard attribute names). */
   ipv4: 'AWS_INSTANCE_IPV4',

@@ -50,7 +50,22 @@ export interface HealthScope {
   readonly keysHash: string;
 }
 
-export type PushScope = RefreshScope | HealthScope;
+/**
+ * One read-cache notice to a config service replica (proto/readCache.proto): this tenant's key has a new
+ * live state. A grant for one tenant's key cannot be replayed to drop another's.
+ */
+export interface ReadCacheScope {
+  readonly op: 'read-cache';
+  readonly tenantId: string;
+  readonly key: string;
+  /** Empty for a tenant-wide key. */
+  readonly service: string;
+  readonly version: number;
+  readonly removed: boolean;
+  readonly rolloutId: string;
+}
+
+export type PushScope = RefreshScope | HealthScope | ReadCacheScope;
 
 /** The scope of a Refresh call delivering `change`: what its grant must name. */
 export function refreshScope(change: {
@@ -75,6 +90,30 @@ export function refreshScope(change: {
     valueHash: change.value === undefined ? '' : valueHash(change.value),
     format: change.format,
     rolloutId: change.rolloutId ?? '',
+  };
+}
+
+/** A promotion or removal, as the config service replicas' read caches are told of it. */
+export interface LiveNotice {
+  readonly tenantId: string;
+  readonly key: string;
+  readonly service?: string;
+  /** The version now live; 0 for a removal. */
+  readonly version: number;
+  readonly removed: boolean;
+  readonly rolloutId: string;
+}
+
+/** The scope of a ReadCache notice: what its grant must name, on both sides. */
+export function readCacheScope(notice: LiveNotice): ReadCacheScope {
+  return {
+    op: 'read-cache',
+    tenantId: notice.tenantId,
+    key: notice.key,
+    service: notice.service ?? '',
+    version: notice.version,
+    removed: notice.removed,
+    rolloutId: notice.rolloutId,
   };
 }
 

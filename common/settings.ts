@@ -93,6 +93,17 @@ const serverSchema = z.object({
   STREAMS_PER_IDENTITY: positive(5),
   STREAMS_PER_TENANT: positive(50),
   RUNNING_ROLLOUTS_PER_TENANT: positive(10),
+  /**
+   * The rollout worker's push verify key. With it, the replica registers in Cloud Map under the reserved
+   * service, so promotions reach its read cache and rollouts end without waiting the TTL out. Every
+   * replica of a deployment must have it (or none): the worker cannot tell of one that did not register.
+   */
+  PUSH_VERIFY_KEY_FILE: z.string().min(1).optional(),
+  CLOUD_MAP_NAMESPACE: z.string().min(1).default(DEFAULT_CLOUD_MAP_NAMESPACE),
+  /** Where the read-cache notices are served; 0 picks a free port (the registration names it). */
+  READ_CACHE_NOTICE_PORT: port(0),
+  /** The IPv4 registered for the notices when BIND_ADDRESS cannot be (0.0.0.0). */
+  READ_CACHE_ADVERTISE_ADDRESS: z.string().ip({ version: 'v4' }).optional(),
 });
 
 /**
@@ -184,6 +195,11 @@ const rolloutWorkerSchema = z
      * plus one pass.
      */
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+    /**
+     * Whether a rollout tells the config service's replicas of its promotion (and ends without waiting
+     * their TTL out once all acknowledged). `off` always waits: the behaviour before the notices.
+     */
+    READ_CACHE_NOTICES: z.enum(['on', 'off']).default('on'),
   })
   .refine((s) => (s.PUSH_TLS_CERT_FILE === undefined) === (s.PUSH_TLS_KEY_FILE === undefined), {
     message: 'give PUSH_TLS_CERT_FILE and PUSH_TLS_KEY_FILE together',
@@ -264,6 +280,14 @@ function toServerSettings(s: z.infer<typeof serverSchema>) {
     instanceGrantSigningKeyFile: s.INSTANCE_GRANT_SIGNING_KEY_FILE,
     instanceGrantTtlSeconds: s.INSTANCE_GRANT_TTL_SECONDS,
     codecCorsOrigins: s.CODEC_CORS_ORIGINS,
+    readCacheNotices: s.PUSH_VERIFY_KEY_FILE
+      ? {
+          pushVerifyKeyFile: s.PUSH_VERIFY_KEY_FILE,
+          namespace: s.CLOUD_MAP_NAMESPACE,
+          port: s.READ_CACHE_NOTICE_PORT,
+          advertiseAddress: s.READ_CACHE_ADVERTISE_ADDRESS,
+        }
+      : undefined,
     cacheMaxBytes: s.CONFIG_CACHE_MAX_BYTES,
     // Never longer than the TTL: the rollout waits out only that (see CachedConfigReader).
     cacheNegativeTtlMs: Math.min(s.CONFIG_CACHE_NEGATIVE_TTL_MS, s.CONFIG_CACHE_TTL_MS),
@@ -327,6 +351,7 @@ function toRolloutWorkerSettings(s: z.infer<typeof rolloutWorkerSchema>) {
     healthPort: s.WORKER_HEALTH_PORT,
     readCacheTtlMs: s.CONFIG_CACHE_TTL_MS,
     reconcileIntervalSeconds: s.RECONCILE_INTERVAL_SECONDS,
+    readCacheNotices: s.READ_CACHE_NOTICES === 'on',
   };
 }
 

@@ -269,6 +269,10 @@ export class ConfigClient {
       this.advertised = `${address}:${this.server.port}`;
       await this.register(cloudMap, address, this.server.port);
       this.scheduleRegistrationCheck(cloudMap, address, this.server.port);
+      // The preload read before the registration: a rollout that promoted meanwhile and swept before
+      // this instance was findable never pushed here. Read once more, now that every later sweep finds it
+      // (a rollout ends by telling the config service's caches, then sweeping: this read gets the new state).
+      await this.versionCheck.checkNow();
     }
     this.versionCheck.start();
     this.logger.info('config client ready', {

@@ -78,7 +78,7 @@ export function parseHeldKeys(request: HealthRequest__Output): {
   return { keys, scope: { op: 'health', keysHash: keysHash(keys) } };
 }
 
-function parseAddress(
+export function parseAddress(
   message: { readonly tenant_id: string; readonly key: string; readonly service: string },
   fieldPrefix: string,
 ): ConfigAddress {
@@ -105,7 +105,7 @@ function atField(field: string, check: () => void): void {
   }
 }
 
-function nonNegativeInteger(value: number, field: string): number {
+export function nonNegativeInteger(value: number, field: string): number {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new InvalidArgumentError(`${field} must be a non-negative integer`, field);
   }

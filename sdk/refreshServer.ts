@@ -85,14 +85,19 @@ export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefresh
   };
 }
 
+/** What checks a call from the rollout worker: its sessions, the grants' nonces, and who is called. */
+export type PushCallAuthentication = Pick<CacheRefreshDeps, 'pushSessions' | 'nonces' | 'target' | 'logger'>;
+
 /**
  * A call is parsed only once its session certificate and its grant's MAC, audience and times hold; then
- * the grant must authorise exactly what was parsed, and only then is it handled.
+ * the grant must authorise exactly what was parsed, and only then is it handled. Also serves the config
+ * service's ReadCache notices (server/readCache/noticeServer.ts), named `label` in logs.
  */
-function authenticatedUnary<Req, Parsed extends { readonly scope: PushScope }, Res>(
-  deps: CacheRefreshDeps,
+export function authenticatedUnary<Req, Parsed extends { readonly scope: PushScope }, Res>(
+  deps: PushCallAuthentication,
   parse: (request: Req, session: SessionKeys) => Parsed,
   handle: (parsed: Parsed) => Res | Promise<Res>,
+  label = 'CacheRefresh',
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     void (async () => {
@@ -110,8 +115,8 @@ function authenticatedUnary<Req, Parsed extends { readonly scope: PushScope }, R
       } catch (error) {
         const reply = errorReply(error);
         const fields = { method: call.getPath(), code: reply.code, reason: reply.message };
-        if (reply.code === 'Internal') deps.logger.error('CacheRefresh internal error', { ...fields, error });
-        else deps.logger.warn('CacheRefresh call refused', fields);
+        if (reply.code === 'Internal') deps.logger.error(`${label} internal error`, { ...fields, error });
+        else deps.logger.warn(`${label} call refused`, fields);
         callback(grpcStatusOf(reply));
       }
     })();

@@ -31,6 +31,18 @@ interface CacheEntry {
   readonly expiresAt: number;
 }
 
+/** The reads of one key under way, and the notices it has had since the oldest of them began. */
+interface KeyEpoch {
+  generation: number;
+  reads: number;
+}
+
+/** What a read saw when it began: its key's generation, and the caching switch then in force. */
+interface ReadStart {
+  readonly generation: number;
+  readonly caching: { readonly on: boolean };
+}
+
 /** What an entry costs besides its strings: the Map slot, the objects, numbers and dates. */
 const ENTRY_OVERHEAD_BYTES = 200;
 
@@ -42,11 +54,21 @@ const ENTRY_OVERHEAD_BYTES = 200;
  * (workflows/rolloutWorkflow.ts). Concurrent misses for one key share a single backend read while it is
  * younger than the TTL (so never with caching off). Entries and their bytes are both bounded; the least
  * recently stored go first.
+ *
+ * A promotion's notice (`invalidate`, server/readCache/noticeServer.ts) drops the key's entry at once, so
+ * the rollout need not wait the TTL out. A read under way when the notice came may still answer the old
+ * state: it answers its caller, but its key's generation has moved on, so it cannot store that answer
+ * again. Generations are kept only while a key has reads under way, so they cost nothing at rest.
  */
 export class CachedConfigReader {
   private readonly entries = new Map<string, CacheEntry>();
   private readonly inFlight = new Map<string, { read: Promise<ConfigVersion>; startedAt: number }>();
   private heldBytes = 0;
+  private readonly epochs = new Map<string, KeyEpoch>();
+  /**
+   * Whether answers are kept; replaced at each switch, so a read that began before one stores nothing. A replica keeps nothing while it is not findable, so no promotion's notice can miss it.
+   */
+  private caching: { readonly on: boolean } = { on: true };
 
   constructor(
     private readonly store: ConfigStore,
@@ -66,21 +88,24 @@ export class CachedConfigReader {
     const pending = this.inFlight.get(cacheKey);
     if (pending && this.now() - pending.startedAt < this.options.ttlMs) return pending.read;
     const startedAt = this.now();
+    const began = this.beginRead(cacheKey);
     const read = this.store
       .getLive(address)
       .then(
         (value) => {
-          this.remember(cacheKey, { value }, startedAt);
+          this.remember(cacheKey, { value }, startedAt, began);
           return value;
         },
         (error: unknown) => {
           if (error instanceof NotFoundError) {
-            this.remember(cacheKey, { missing: { message: error.message, field: error.field } }, startedAt);
+            const missing = { message: error.message, field: error.field };
+            this.remember(cacheKey, { missing }, startedAt, began);
           }
           throw error;
         },
       )
       .finally(() => {
+        this.endRead(cacheKey);
         if (this.inFlight.get(cacheKey)?.read === read) this.inFlight.delete(cacheKey);
       });
     this.inFlight.set(cacheKey, { read, startedAt });
@@ -96,6 +121,32 @@ export class CachedConfigReader {
     const cached = this.entries.get(keyOf(address));
     if (!cached || cached.expiresAt <= this.now() || !('value' in cached.answer)) return undefined;
     return cached.answer.value;
+  }
+
+  /**
+   * A promotion or removal of this key is in the store: its cached answer goes, and no read under way
+   * (which may have answered the old state) may store its answer or be shared with later reads. Only
+   * this tenant's entry for this key: the address is checked and normalized as reads' are. Answers
+   * whether an entry was held.
+   */
+  invalidate(requested: ConfigAddress): boolean {
+    const cacheKey = keyOf(this.store.address(requested.tenantId, requested.key, requested.service));
+    const epoch = this.epochs.get(cacheKey);
+    if (epoch) epoch.generation += 1;
+    this.inFlight.delete(cacheKey);
+    const held = this.entries.has(cacheKey);
+    this.forget(cacheKey);
+    return held;
+  }
+
+  /**
+   * Turns keeping answers on or off. Off drops every entry; either way, no read that began before the
+   * switch stores its answer.
+   */
+  setCaching(on: boolean): void {
+    this.caching = { on };
+    this.inFlight.clear();
+    if (!on) for (const cacheKey of [...this.entries.keys()]) this.forget(cacheKey);
   }
 
   /** Versions never change once written, so explicit-version reads need no cache invalidation story. */
@@ -125,7 +176,26 @@ export class CachedConfigReader {
     return this.heldBytes;
   }
 
-  private remember(cacheKey: string, answer: Answer, readStartedAt: number): void {
+  /** Counts a read of the key under way; answers what `remember` checks it against. */
+  private beginRead(cacheKey: string): ReadStart {
+    let epoch = this.epochs.get(cacheKey);
+    if (!epoch) {
+      epoch = { generation: 0, reads: 0 };
+      this.epochs.set(cacheKey, epoch);
+    }
+    epoch.reads += 1;
+    return { generation: epoch.generation, caching: this.caching };
+  }
+
+  private endRead(cacheKey: string): void {
+    const epoch = this.epochs.get(cacheKey);
+    if (epoch && --epoch.reads === 0) this.epochs.delete(cacheKey);
+  }
+
+  private remember(cacheKey: string, answer: Answer, readStartedAt: number, began: ReadStart): void {
+    // A notice (or a switch of caching) came while this read was under way: its answer may be the old state.
+    if (!began.caching.on || began.caching !== this.caching) return;
+    if (this.epochs.get(cacheKey)?.generation !== began.generation) return;
     const ttlMs = 'value' in answer ? this.options.ttlMs : this.options.negativeTtlMs;
     // Nothing to keep when caching is off, or when the read took so long that its answer has expired.
     if (readStartedAt + ttlMs <= this.now()) return;

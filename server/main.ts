@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     rollouts: new RolloutService(temporal, store, temporalSettings.taskQueue),
     payloadCodec: { codec, namespace: temporalSettings.namespace },
     temporal,
+    serviceDiscovery: clients.serviceDiscovery,
   });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });

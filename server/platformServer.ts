@@ -1,3 +1,4 @@
+import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConfigStore } from '../activities/storage/configStore';
@@ -17,6 +18,7 @@ import { createHttpApp } from './http/app';
 import type { PayloadCodecEndpoint } from './http/codecRoutes';
 import { RequestLimits } from './limits/requestLimits';
 import { StreamQuota } from './limits/streamQuota';
+import { type ReadCacheReplica, startReadCacheReplica } from './readCache/replica';
 import { RunningRolloutQuota } from './rollouts/runningRolloutQuota';
 
 /**
@@ -30,6 +32,8 @@ export interface PlatformServer {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly reader: CachedConfigReader;
+  /** Where promotions reach this replica's read cache, when it registered for them. */
+  readonly replica?: ReadCacheReplica;
   stop(): Promise<void>;
 }
 
@@ -45,6 +49,8 @@ export async function startPlatformServer(deps: {
   readonly payloadCodec?: PayloadCodecEndpoint;
   /** The Temporal client rollouts run on: counts a tenant's running rollouts for its quota. */
   readonly temporal?: Client;
+  /** Where the replica registers for promotion notices, when settings give the push verify key. */
+  readonly serviceDiscovery?: ServiceDiscoveryClient;
 }): Promise<PlatformServer> {
   const { settings, logger } = deps;
   // Keys are fetched before listening so no request waits for, or fails on, the first JWKS download.
@@ -59,10 +65,30 @@ export async function startPlatformServer(deps: {
     negativeTtlMs: settings.cacheNegativeTtlMs,
   });
 
-  const grants = new InstanceGrantIssuer(
-    keyFromFile(settings.instanceGrantSigningKeyFile, 'private', 'INSTANCE_GRANT_SIGNING_KEY_FILE'),
-    settings.instanceGrantTtlSeconds,
+  const grantSigningKey = keyFromFile(
+    settings.instanceGrantSigningKeyFile,
+    'private',
+    'INSTANCE_GRANT_SIGNING_KEY_FILE',
   );
+  const grants = new InstanceGrantIssuer(grantSigningKey, settings.instanceGrantTtlSeconds);
+  // Registered before any read is served, so no answer is cached where a promotion's notice cannot reach.
+  const notices = settings.readCacheNotices;
+  let replica: ReadCacheReplica | undefined;
+  if (notices) {
+    if (!deps.serviceDiscovery) throw new Error('read-cache notices need a Cloud Map client to register');
+    replica = await startReadCacheReplica({
+      reader,
+      logger,
+      serviceDiscovery: deps.serviceDiscovery,
+      namespace: notices.namespace,
+      pushVerifyKey: keyFromFile(notices.pushVerifyKeyFile, 'public', 'PUSH_VERIFY_KEY_FILE'),
+      grantSigningKey,
+      grantTtlSeconds: settings.instanceGrantTtlSeconds,
+      bindAddress: settings.bindAddress,
+      port: notices.port,
+      advertiseAddress: notices.advertiseAddress,
+    });
+  }
   const grpc = await startGrpcServer(createConfigServiceHandlers({ authenticator, reader, grants, logger }), {
     host: settings.bindAddress,
     port: settings.grpcPort,
@@ -100,12 +126,15 @@ export async function startPlatformServer(deps: {
     grpcPort: grpc.port,
     httpPort,
     reader,
+    ...(replica ? { replica } : {}),
     /**
      * Stops accepting, lets calls under way answer, tells open progress streams to reconnect, then
      * closes; gRPC calls still running after the grace are cut. Bounded by STOP_GRACE_MS.
      */
     async stop() {
       shuttingDown.abort();
+      // First out of Cloud Map, caching nothing from then on: reads answered during the grace are fresh.
+      await replica?.stop();
       await Promise.all([stopGrpcServer(grpc.server, STOP_GRACE_MS), closeHttp(http, STOP_GRACE_MS)]);
     },
   };

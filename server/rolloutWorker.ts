@@ -7,6 +7,7 @@ import { listServiceNames } from '../activities/discovery/cloudMapSetup';
 import { InstanceAdmission } from '../activities/discovery/instanceAdmission';
 import { createReconcileActivities } from '../activities/reconcile/reconcileActivities';
 import { RolloutRecords } from '../activities/reconcile/rolloutRecords';
+import { ReadCacheNotifier } from '../activities/refresh/readCacheNotifier';
 import { RefreshPusher } from '../activities/refresh/refreshPusher';
 import { createRolloutActivities } from '../activities/rolloutActivities';
 import { configStoreFor } from '../activities/storage/configStore';
@@ -50,8 +51,22 @@ export async function createRolloutWorker(deps: {
   const pusher = createPusher(rollout, logger);
   const store = configStoreFor(clients, deps.storage);
   const discovery = createDiscovery(clients, rollout, logger);
+  const readCaches = rollout.readCacheNotices
+    ? new ReadCacheNotifier(
+        keyFromFile(rollout.pushSigningKeyFile, 'private', 'PUSH_SIGNING_KEY_FILE'),
+        discovery,
+        logger,
+      )
+    : undefined;
   const activities = {
-    ...createRolloutActivities({ store, discovery, pusher, logger, readCacheTtlMs: rollout.readCacheTtlMs }),
+    ...createRolloutActivities({
+      store,
+      discovery,
+      pusher,
+      logger,
+      readCacheTtlMs: rollout.readCacheTtlMs,
+      ...(readCaches ? { readCaches } : {}),
+    }),
     ...createReconcileActivities({
       store,
       discovery,
@@ -91,6 +106,7 @@ export async function createRolloutWorker(deps: {
           await worker.run();
         } finally {
           pusher.close();
+          readCaches?.close();
           await store.close();
           await connection.close();
         }

@@ -62,10 +62,18 @@ const fleet = proxyActivities<RolloutActivities>({
   },
 });
 
+// Replicas answer a notice from memory; any failure falls back to waiting their caches out.
+const readCaches = proxyActivities<RolloutActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumAttempts: 2 },
+});
+
 /** The change that rolls back a rollout finding no instance instead of promoting it, for `patched`. */
 const FAIL_CLOSED_ON_EMPTY_FLEET = 'fail-closed-on-empty-fleet';
 /** The change that added the last sweep after read caches expire, for `patched`. */
 const SWEEP_AFTER_READ_CACHES = 'sweep-after-read-caches';
+/** The change that tells the config service's read caches of a promotion instead of waiting them out, for `patched`. */
+const READ_CACHE_NOTICES = 'read-cache-notices';
 /** The change that bounded pauses and approval waits (and capped bakes lower), for `patched`. */
 const BOUNDED_HOLDS = 'bounded-holds';
 /** The change that rolls a rollout of an older version forward to a copy of it, for `patched`. */
@@ -463,14 +471,30 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   // version. Whoever they missed holds an older version, which its version check replaces with live.
   let sweepProblem: string | undefined;
   try {
-    await sweep();
+    const readCachesExpireInMs = live?.readCachesExpireInMs ?? 0;
     // The config service may answer reads from its cache with the old state a little longer, and an
-    // instance that loaded it while registering would keep it. Once the caches have expired, a last
-    // sweep reaches whoever registered since the first.
+    // instance that loaded it while registering would keep it. So, before the sweep, every replica's
+    // cache is told: once each has acknowledged, every read answers the new state. Then one sweep is
+    // enough: whoever registered before its discovery is pushed to, and whoever registers after it
+    // reads the new state (an SDK instance reads its keys again once registered, sdk/configClient.ts).
+    // Told first, swept second: the other order would miss an instance that read the old state from a
+    // cache between the sweep's discovery and the notice.
+    // Where a replica did not acknowledge (unreachable, timed out, none found), it may answer the old
+    // state until its TTL runs out: then, as before the notices, a last sweep once the caches have
+    // expired reaches whoever registered since the first.
+    const readCachesKnow =
+      readCachesExpireInMs > 0 &&
+      patched(READ_CACHE_NOTICES) &&
+      (await readCaches
+        .noticeReadCaches({ request, version: target.version, removed: removal, rolloutId: runId })
+        .then(
+          (notices) => notices.settled,
+          () => false,
+        ));
+    await sweep();
     // Runs whose workflow code predates this wait may still have got an answer here from newer activity
     // code (a rolling deploy): `patched` keeps their histories replaying as they ran.
-    const readCachesExpireInMs = live?.readCachesExpireInMs ?? 0;
-    if (patched(SWEEP_AFTER_READ_CACHES) && readCachesExpireInMs > 0) {
+    if (!readCachesKnow && patched(SWEEP_AFTER_READ_CACHES) && readCachesExpireInMs > 0) {
       await sleep(readCachesExpireInMs);
       await sweep();
     }

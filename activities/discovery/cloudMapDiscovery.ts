@@ -70,6 +70,15 @@ export class CloudMapDiscovery {
     return [...found.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId));
   }
 
+  /**
+   * Every healthy registration of `service`, whatever its tenancy: those admitted, and how many were
+   * not. For the config service's replicas, where one that cannot be reached must be known of.
+   */
+  async registrationsOf(service: string): Promise<{ admitted: ServiceInstance[]; refused: number }> {
+    const { admitted, refused } = this.admitAll(service, await this.registrations(service, {}));
+    return { admitted, refused: refused.length };
+  }
+
   private assertWithinCap(count: number, services: readonly string[]): void {
     if (count > this.options.maxInstances) {
       throw new FleetTooLargeError(
@@ -79,19 +88,26 @@ export class CloudMapDiscovery {
     }
   }
 
+  private async discover(service: string, query: Record<string, string>): Promise<ServiceInstance[]> {
+    return this.toInstances(service, await this.registrations(service, query));
+  }
+
   /**
    * One DiscoverInstances call answers a fleet of up to its cap. A full answer may have left instances
    * out (the API has no next page), so then every instance is listed, page by page, and filtered here.
    */
-  private async discover(service: string, query: Record<string, string>): Promise<ServiceInstance[]> {
+  private async registrations(
+    service: string,
+    query: Record<string, string>,
+  ): Promise<HttpInstanceSummary[]> {
     const discovered = await this.discoverOnce(service, query);
-    if (discovered.length < this.discoverLimit) return this.toInstances(service, discovered);
+    if (discovered.length < this.discoverLimit) return discovered;
     this.logger.info('DiscoverInstances answered its maximum; listing every instance instead', {
       service,
       query,
       limit: this.discoverLimit,
     });
-    return this.toInstances(service, await this.listHealthy(service, query));
+    return this.listHealthy(service, query);
   }
 
   private async discoverOnce(service: string, query: Record<string, string>): Promise<HttpInstanceSummary[]> {
@@ -196,6 +212,13 @@ export class CloudMapDiscovery {
   }
 
   private toInstances(service: string, summaries: readonly HttpInstanceSummary[]): ServiceInstance[] {
+    return this.admitAll(service, summaries).admitted;
+  }
+
+  private admitAll(
+    service: string,
+    summaries: readonly HttpInstanceSummary[],
+  ): { admitted: ServiceInstance[]; refused: { instanceId?: string; reason: string }[] } {
     const refusals: { instanceId?: string; reason: string }[] = [];
     const admitted = summaries.flatMap((summary) => {
       const admission = this.options.admission.admit(service, summary);
@@ -210,6 +233,6 @@ export class CloudMapDiscovery {
         first: refusals.slice(0, REFUSALS_LOGGED),
       });
     }
-    return admitted;
+    return { admitted, refused: refusals };
   }
 }

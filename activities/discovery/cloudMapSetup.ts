@@ -1,4 +1,5 @@
 import {
+  GetServiceCommand,
   CreateHttpNamespaceCommand,
   CreateServiceCommand,
   ListNamespacesCommand,
@@ -56,8 +57,13 @@ export async function findServiceId(
   namespaceId: string,
   service: string,
 ): Promise<string | undefined> {
-  for await (const candidate of servicesIn(client, namespaceId))
-    if (candidate.Name === service && candidate.Id) return candidate.Id;
+  for await (const candidate of servicesIn(client, namespaceId)) {
+    if (candidate.Name !== service || !candidate.Id) continue;
+    // The local stack's moto ignores the namespace filter and lists every namespace's services: a
+    // namesake in another namespace is not this one (on AWS, this asks once what the filter said).
+    const { Service } = await client.send(new GetServiceCommand({ Id: candidate.Id }));
+    if (Service?.NamespaceId === namespaceId) return candidate.Id;
+  }
   return undefined;
 }
 

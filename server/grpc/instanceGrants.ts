@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { CONFIG_SERVICE_REPLICAS } from '../../common/cloudMap';
 import { InvalidArgumentError, PermissionDeniedError } from '../../common/errors';
 import { assertServiceName } from '../../common/identifiers';
 import { signInstanceGrant } from '../../common/instanceGrant';
@@ -21,6 +22,14 @@ export class InstanceGrantIssuer {
 
   issue(identity: Identity, request: IssueInstanceGrantRequest__Output): IssueInstanceGrantResponse {
     assertServiceName(request.service);
+    // A registration there would be told of every tenant's promotions, and would slow every rollout
+    // that waits for it to answer.
+    if (request.service === CONFIG_SERVICE_REPLICAS) {
+      throw new PermissionDeniedError(
+        `service "${CONFIG_SERVICE_REPLICAS}" is reserved for the config service's own replicas`,
+        'service',
+      );
+    }
     if (request.sealing_key.length !== SEALING_KEY_BYTES) {
       throw new InvalidArgumentError('sealing_key must be a raw X25519 public key (32 bytes)', 'sealing_key');
     }

@@ -149,7 +149,9 @@ describe('start()', () => {
       ],
     });
     const readsAtReady = reads.length;
-    expect(readsAtReady).toBe(3);
+    // Each preloaded key: its first load, and once more after the registration (a rollout whose sweep
+    // ran before the instance was findable never pushed to it).
+    expect(readsAtReady).toBe(6);
     expect(await client.get(tenant, FLAGS)).toEqual({ version: 1, value: '{"beta":true}', format: 'json' });
     expect(await client.get(tenant, ENDPOINT, SERVICE)).toEqual({
       version: 1,

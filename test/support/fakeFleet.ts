@@ -14,6 +14,8 @@ export class FakeFleet {
   readonly written: string[] = [];
   promotedAfterPushes = 0;
   removed = false;
+  /** Read-cache notices, in order: the version each told the replicas of, and after how many pushes. */
+  readonly notices: { version: number; removed: boolean; afterPushes: number }[] = [];
   private readonly instances: ServiceInstance[];
   private readonly late: ServiceInstance[];
   private readonly later: ServiceInstance[];
@@ -46,6 +48,11 @@ export class FakeFleet {
       sweepFails?: boolean;
       /** Instances that answer no revert for this many passes, then apply it. */
       revertsUnanswered?: { refs: string[]; passes: number };
+      /**
+       * How the config service's replicas answer a promotion's notice: `all` acknowledge, `one-silent`
+       * leaves one unacknowledged, `fails` the activity itself fails. Without it, no replica is found.
+       */
+      readCaches?: 'all' | 'one-silent' | 'fails';
     } = {},
   ) {
     const make = (n: number): ServiceInstance => ({
@@ -89,6 +96,7 @@ export class FakeFleet {
       },
       removeKey: async () => {
         this.removed = true;
+        this.promotedAfterPushes = this.pushes.length;
         return { readCachesExpireInMs: this.options.readCachesExpireInMs ?? 0 };
       },
       promoteCandidate: async ({ version }) => {
@@ -103,6 +111,21 @@ export class FakeFleet {
         (this.liveVersion ?? this.live?.version ?? 0) === version
           ? { readCachesExpireInMs: this.options.readCachesExpireInMs ?? 0 }
           : undefined,
+      noticeReadCaches: async ({ version, removed }) => {
+        this.notices.push({ version, removed, afterPushes: this.pushes.length });
+        const answer = this.options.readCaches;
+        if (answer === 'fails') throw fault('Cloud Map is down');
+        const replicas = answer ? 2 : 0;
+        const failed =
+          answer === 'one-silent' ? [{ instance: 'replica-2', reason: 'DEADLINE_EXCEEDED' }] : [];
+        return {
+          replicas,
+          acknowledged: replicas - failed.length,
+          refused: 0,
+          failed,
+          settled: answer === 'all',
+        };
+      },
       discoverInstances: async () => {
         if (this.options.sweepFails && this.promoted.length > 0) throw fault('Cloud Map is down');
         this.discoveries += 1;

@@ -50,6 +50,8 @@ export interface TestServerOptions {
   readonly env?: Record<string, string>;
   /** Wraps the store the config service reads through (a counting decorator, say); the worker's is real. */
   readonly wrapStore?: (store: ConfigStore) => ConfigStore;
+  /** The read cache's TTL, for the config service and its in-process worker alike (default 1 s). */
+  readonly readCacheTtlMs?: number;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -61,13 +63,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   let rollouts: RolloutService | undefined;
   let payloadCodec: PayloadCodecEndpoint | undefined;
   const taskQueue = `rollouts-${randomUUID()}`;
+  const readCacheTtlMs = String(options.readCacheTtlMs ?? READ_CACHE_TTL_MS);
   if (options.rollouts) {
     const temporalSettings = loadTemporalSettings({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue });
     const codec = payloadCodecFor(temporalSettings.payloadEncryption);
     temporal = await createTemporalClient(temporalSettings, { codec });
     payloadCodec = { codec, namespace: temporalSettings.namespace };
     if (options.worker !== false) {
-      worker = await startTestWorker(taskQueue, clients);
+      worker = await startTestWorker(taskQueue, clients, readCacheTtlMs);
     }
     rollouts = new RolloutService(temporal, store, taskQueue);
   }
@@ -82,13 +85,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       BIND_ADDRESS: '127.0.0.1',
       GRPC_PORT: '0',
       HTTP_PORT: '0',
-      CONFIG_CACHE_TTL_MS: READ_CACHE_TTL_MS,
+      CONFIG_CACHE_TTL_MS: readCacheTtlMs,
       CODEC_CORS_ORIGINS: temporalUiUrl(),
       ...options.env,
     }),
     rollouts,
     payloadCodec,
     temporal,
+    serviceDiscovery: clients.serviceDiscovery,
   });
   return {
     ...server,
@@ -111,12 +115,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 export async function startTestWorker(
   taskQueue: string,
   clients: ReturnType<typeof stackClients>,
+  readCacheTtlMs = READ_CACHE_TTL_MS,
 ): Promise<RolloutWorker> {
   const worker = await createRolloutWorker({
     clients,
     temporal: loadTemporalSettings({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue }),
     storage: loadStorageSettings(),
-    rollout: loadRolloutWorkerSettings({ ...process.env, CONFIG_CACHE_TTL_MS: READ_CACHE_TTL_MS }),
+    rollout: loadRolloutWorkerSettings({ ...process.env, CONFIG_CACHE_TTL_MS: readCacheTtlMs }),
     logger: createLogger({ component: 'test-worker' }, 'error'),
   });
   void worker.run();

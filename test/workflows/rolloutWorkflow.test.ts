@@ -363,6 +363,75 @@ test('once the read caches have expired, a last sweep reaches instances that reg
   expect(timers).toEqual([6]);
 });
 
+/** The durable timers a rollout started, in seconds. */
+async function timersOf(handle: { fetchHistory: () => Promise<temporal.api.history.v1.IHistory> }) {
+  const { events } = await handle.fetchHistory();
+  return (events ?? []).flatMap((event) =>
+    event.timerStartedEventAttributes
+      ? [Number(event.timerStartedEventAttributes.startToFireTimeout?.seconds)]
+      : [],
+  );
+}
+
+test('once every read cache acknowledged the promotion, one sweep ends the rollout with no wait', async () => {
+  const fleet = new FakeFleet(3, {
+    liveVersion: 1,
+    joinsLater: 1,
+    joinsAfterSweep: 2,
+    readCachesExpireInMs: 6000,
+    readCaches: 'all',
+  });
+  const handle = await withWorker(fleet, async (taskQueue) => {
+    const started = await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue);
+    expect(await started.result()).toMatchObject({ state: 'SUCCEEDED', updatedInstances: 4 });
+    return started;
+  });
+  // Told right after the promotion, before the sweep's push to the joiner.
+  expect(fleet.notices).toEqual([{ version: 2, removed: false, afterPushes: fleet.promotedAfterPushes }]);
+  expect(fleet.pushes.slice(fleet.promotedAfterPushes).map((push) => push.refs.length)).toEqual([1]);
+  // Those registering after the sweep read the new version from the told caches: no one waits for them.
+  expect(await timersOf(handle)).toEqual([]);
+});
+
+test.each([
+  ['a replica did not acknowledge', 'one-silent' as const],
+  ['the notice activity failed', 'fails' as const],
+  ['no replica was found', undefined],
+])(
+  'when %s, the rollout waits the read caches out and sweeps again, as without notices',
+  async (_, readCaches) => {
+    const fleet = new FakeFleet(3, {
+      liveVersion: 1,
+      joinsLater: 1,
+      joinsAfterSweep: 2,
+      readCachesExpireInMs: 6000,
+      ...(readCaches ? { readCaches } : {}),
+    });
+    const handle = await withWorker(fleet, async (taskQueue) => {
+      const started = await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue);
+      expect(await started.result()).toMatchObject({ state: 'SUCCEEDED', updatedInstances: 6 });
+      return started;
+    });
+    expect(fleet.heldVersions()).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(await timersOf(handle)).toEqual([6]);
+  },
+);
+
+test('a removal tells the read caches too, and ends without waiting them out', async () => {
+  const fleet = new FakeFleet(2, { liveVersion: 1, readCachesExpireInMs: 6000, readCaches: 'all' });
+  const handle = await withWorker(fleet, async (taskQueue) => {
+    const started = await launch(
+      request({ change: { kind: 'remove' }, plan: plan({ bakeSeconds: 0 }) }),
+      taskQueue,
+    );
+    expect(await started.result()).toMatchObject({ state: 'SUCCEEDED' });
+    return started;
+  });
+  expect(fleet.removed).toBe(true);
+  expect(fleet.notices).toEqual([{ version: 0, removed: true, afterPushes: fleet.promotedAfterPushes }]);
+  expect(await timersOf(handle)).toEqual([]);
+});
+
 test('without a read cache, the rollout ends after the first sweep', async () => {
   const fleet = new FakeFleet(3, { liveVersion: 1, joinsAfterSweep: 1 });
   const result = await withWorker(fleet, async (taskQueue) =>
@@ -433,6 +502,14 @@ test('a rollout recorded publishing its progress replays with the current code: 
     (event) => event.eventType === Type.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
   );
   expect(published.length).toBe(20);
+  await expectReplays(recorded);
+});
+
+test('a rollout that told the read caches of its promotion replays from its recorded history: one sweep, no timer', async () => {
+  // Recorded in the clear from the test above (every replica acknowledged; a joiner swept after promotion).
+  const recorded = recordedHistory('rollout-read-cache-notices.json');
+  expect(recorded.events?.length).toBe(122);
+  expect(recorded.events?.some((event) => event.timerStartedEventAttributes)).toBe(false);
   await expectReplays(recorded);
 });
 
