@@ -9,6 +9,7 @@ import path from 'node:path';
 const BENCHMARKS = [
   { name: 'rolloutFanout', script: 'bench' },
   { name: 'configReads', script: 'bench:reads' },
+  { name: 'shardedFanout', script: 'bench:shards' },
 ] as const;
 
 async function main(): Promise<void> {
