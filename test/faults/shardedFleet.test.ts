@@ -3,6 +3,7 @@ import { startRollout } from '../../server/rolloutClient';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { isRunning, kill, spawnWorker } from '../support/processes';
+import { pushGate } from '../support/pushGate';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**
@@ -29,25 +30,15 @@ test('a worker killed mid-shard: its shard is retried on the other worker; each 
   const tenantId = uniqueTenant('midshard');
   const service = `midshard-${randomUUID().slice(0, 6)}`;
   await server.store.put({ tenantId, key: KEY }, '{"v":1}', { expectedVersion: 0, makeLive: true });
-  // The instance's health hook runs inside every Refresh: holding it keeps the shard's push in flight.
-  let release = () => {};
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let holding = false;
-  let pushArrived = () => {};
-  const arrived = new Promise<void>((resolve) => (pushArrived = resolve));
+  // The instance's health hook runs inside every Refresh: holding it keeps the push in flight.
+  const gate = pushGate();
   const slow = await startInstance({
     server,
     clients,
     service,
     tenancy: tenantId,
     preload: [{ tenantId, key: KEY }],
-    health: async () => {
-      if (holding) {
-        pushArrived();
-        await held;
-      }
-      return true;
-    },
+    health: gate.health,
   });
   const other = await startInstance({
     server,
@@ -71,7 +62,7 @@ test('a worker killed mid-shard: its shard is retried on the other worker; each 
   const queue = `rollouts-${randomUUID()}`;
   const workers = [spawnWorker(queue), spawnWorker(queue)];
   try {
-    holding = true;
+    gate.hold();
     const handle = await startRollout(
       server.temporal!,
       {
@@ -90,7 +81,7 @@ test('a worker killed mid-shard: its shard is retried on the other worker; each 
       },
       queue,
     );
-    await arrived;
+    await gate.arrived;
     // The shard's worker, as Temporal names it (`pid@host`): the one to kill.
     const { raw } = await handle.describe();
     const shard = raw.pendingActivities?.find(
@@ -102,8 +93,7 @@ test('a worker killed mid-shard: its shard is retried on the other worker; each 
     expect(victim).toBeDefined();
     await kill(victim!);
     expect(isRunning(pid)).toBe(false);
-    holding = false;
-    release();
+    gate.release();
 
     expect(await handle.result()).toMatchObject({
       state: 'SUCCEEDED',

@@ -3,6 +3,7 @@ import { startRollout } from '../../server/rolloutClient';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { isRunning, kill, spawnWorker } from '../support/processes';
+import { pushGate } from '../support/pushGate';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**
@@ -29,26 +30,15 @@ test('a worker killed mid-push and restarted finishes the rollout; each instance
   const tenantId = uniqueTenant('midpush');
   const service = `midpush-${randomUUID().slice(0, 6)}`;
   await server.store.put({ tenantId, key: KEY }, '{"v":1}', { expectedVersion: 0, makeLive: true });
-  // The instance's health hook runs inside every Refresh (the key's status before the change): holding
-  // it keeps the push in flight for as long as the test needs.
-  let release = () => {};
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let holding = false;
-  let pushArrived = () => {};
-  const arrived = new Promise<void>((resolve) => (pushArrived = resolve));
+  // The instance's health hook runs inside every Refresh: holding it keeps the push in flight.
+  const gate = pushGate();
   const slow = await startInstance({
     server,
     clients,
     service,
     tenancy: tenantId,
     preload: [{ tenantId, key: KEY }],
-    health: async () => {
-      if (holding) {
-        pushArrived();
-        await held;
-      }
-      return true;
-    },
+    health: gate.health,
   });
   const other = await startInstance({
     server,
@@ -66,7 +56,7 @@ test('a worker killed mid-push and restarted finishes the rollout; each instance
   const queue = `rollouts-${randomUUID()}`;
   let worker = spawnWorker(queue);
   try {
-    holding = true;
+    gate.hold();
     const handle = await startRollout(
       server.temporal!,
       {
@@ -85,12 +75,11 @@ test('a worker killed mid-push and restarted finishes the rollout; each instance
       },
       queue,
     );
-    await arrived;
+    await gate.arrived;
     const killed = worker.pid!;
     await kill(worker);
     expect(isRunning(killed)).toBe(false);
-    holding = false;
-    release();
+    gate.release();
 
     worker = spawnWorker(queue);
     expect(await handle.result()).toMatchObject({
