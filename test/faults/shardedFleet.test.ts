@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { startRollout } from '../../server/rolloutClient';
 import { stackClients, uniqueTenant } from '../support/env';
-import { type FleetMember, startInstance } from '../support/fleet';
+import type { FleetMember } from '../support/fleet';
 import { isRunning, kill, spawnWorker } from '../support/processes';
-import { pushGate } from '../support/pushGate';
+import { heldPushRollout, startGatedPair } from '../support/pushGate';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**
@@ -30,23 +30,7 @@ test('a worker killed mid-shard: its shard is retried on the other worker; each 
   const tenantId = uniqueTenant('midshard');
   const service = `midshard-${randomUUID().slice(0, 6)}`;
   await server.store.put({ tenantId, key: KEY }, '{"v":1}', { expectedVersion: 0, makeLive: true });
-  // The instance's health hook runs inside every Refresh: holding it keeps the push in flight.
-  const gate = pushGate();
-  const slow = await startInstance({
-    server,
-    clients,
-    service,
-    tenancy: tenantId,
-    preload: [{ tenantId, key: KEY }],
-    health: gate.health,
-  });
-  const other = await startInstance({
-    server,
-    clients,
-    service,
-    tenancy: 'pool',
-    preload: [{ tenantId, key: KEY }],
-  });
+  const { gate, slow, other } = await startGatedPair({ server, clients, tenantId, service, key: KEY });
   instances.push(slow, other);
   const applied = new Map<string, number[]>();
   for (const [name, member] of [
@@ -63,24 +47,7 @@ test('a worker killed mid-shard: its shard is retried on the other worker; each 
   const workers = [spawnWorker(queue), spawnWorker(queue)];
   try {
     gate.hold();
-    const handle = await startRollout(
-      server.temporal!,
-      {
-        tenantId,
-        key: KEY,
-        change: { kind: 'set', value: '{"v":2}' },
-        targetServices: [service],
-        plan: {
-          strategy: { kind: 'explicit', waves: ['100%'] },
-          bakeSeconds: 0,
-          approval: 'none',
-          maxFailures: 0,
-          push: { timeoutMs: 20_000, attempts: 1, concurrency: 4 },
-        },
-        actor: 'alice',
-      },
-      queue,
-    );
+    const handle = await startRollout(server.temporal!, heldPushRollout(tenantId, service, KEY), queue);
     await gate.arrived;
     // The shard's worker, as Temporal names it (`pid@host`): the one to kill.
     const { raw } = await handle.describe();
