@@ -4,7 +4,7 @@ import type { ServiceInstance } from '../common/cloudMap';
 import { type ErrorCode, NotFoundError, PlatformError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { DEFAULT_PUSH_SETTINGS, type PushSettings, type RolloutRequest } from '../common/rollout';
-import type { CloudMapDiscovery } from './discovery/cloudMapDiscovery';
+import type { CloudMapDiscovery, DiscoveryCursor, DiscoveryPage } from './discovery/cloudMapDiscovery';
 import type { NoticeOutcome, ReadCacheNotifier } from './refresh/readCacheNotifier';
 import type { FleetOutcome, RefreshPayload, RefreshPusher } from './refresh/refreshPusher';
 import type { ConfigStore } from './storage/configStore';
@@ -243,6 +243,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       return { ...outcome, failed: outcome.failed.slice(0, 20), settled };
     },
 
+    /** The whole fleet in one result: what runs started before discovery was paged still call. */
     async discoverInstances(input: {
       tenantId: string;
       services: readonly string[];
@@ -250,7 +251,24 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       return discovery.instancesServing(input.tenantId, input.services);
     },
 
-    /** One wave's pushes, in one activity whatever the wave's size: history does not grow per instance. */
+    /**
+     * One page of the fleet (at most FLEET_SHARD_SIZE instances) and the cursor of the next: the workflow
+     * gathers the pages, so no payload carries a whole fleet (10,000 instances with their sealing keys
+     * are ~2.5 MB, past Temporal's 2 MB limit).
+     */
+    async discoverInstancePage(input: {
+      tenantId: string;
+      services: readonly string[];
+      cursor?: DiscoveryCursor;
+    }): Promise<DiscoveryPage> {
+      return discovery.page(input.tenantId, input.services, input.cursor);
+    },
+
+    /**
+     * One shard of a wave's pushes (at most FLEET_SHARD_SIZE instances; runs started before sharding send
+     * a whole wave). Idempotent: an instance answers a repeat of a version it holds as a duplicate, so a
+     * shard retried on another worker after a crash applies nothing twice.
+     */
     async pushToInstances(input: {
       instances: readonly ServiceInstance[];
       payload: RefreshPayload;

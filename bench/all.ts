@@ -12,6 +12,7 @@ const BENCHMARKS = [
   { name: 'outOfBand', script: 'bench:oob' },
   { name: 'grpcReads', script: 'bench:grpc' },
   { name: 'rolloutEnd', script: 'bench:end' },
+  { name: 'shardedFanout', script: 'bench:shards' },
 ] as const;
 
 async function main(): Promise<void> {

@@ -74,6 +74,15 @@ export interface PushSettings {
  */
 export const REVERT_RETRY_WINDOW_MS = 20_000;
 
+/**
+ * The most instances one fleet activity handles: a discovery page, a shard of a wave's pushes or of its
+ * health check. Shards run as activities of their own, on whichever worker of the task queue is free, so
+ * a fleet's pushes spread over every worker; no activity input or result then grows with the fleet
+ * (500 instances, each ~250 B with its sealing key, stay far under Temporal's 2 MB payload limit), and
+ * history grows by a few events per shard, not per instance.
+ */
+export const FLEET_SHARD_SIZE = 500;
+
 export const DEFAULT_PUSH_SETTINGS: PushSettings = { timeoutMs: 2_000, attempts: 3, concurrency: 32 };
 
 export const DEFAULT_PLAN: RolloutPlan = {

@@ -200,6 +200,12 @@ const rolloutWorkerSchema = z
      * their TTL out once all acknowledged). `off` always waits: the behaviour before the notices.
      */
     READ_CACHE_NOTICES: z.enum(['on', 'off']).default('on'),
+    /**
+     * Activities one worker process runs at once (the SDK's default, 100). A fleet shard pushes to
+     * `plan.push.concurrency` instances at once: a lower bound leaves a large fleet's other shards to the
+     * task queue's other workers instead of queueing them all on the first to poll.
+     */
+    WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(1000).default(100),
   })
   .refine((s) => (s.PUSH_TLS_CERT_FILE === undefined) === (s.PUSH_TLS_KEY_FILE === undefined), {
     message: 'give PUSH_TLS_CERT_FILE and PUSH_TLS_KEY_FILE together',
@@ -352,6 +358,7 @@ function toRolloutWorkerSettings(s: z.infer<typeof rolloutWorkerSchema>) {
     readCacheTtlMs: s.CONFIG_CACHE_TTL_MS,
     reconcileIntervalSeconds: s.RECONCILE_INTERVAL_SECONDS,
     readCacheNotices: s.READ_CACHE_NOTICES === 'on',
+    maxConcurrentActivities: s.WORKER_MAX_CONCURRENT_ACTIVITIES,
   };
 }
 

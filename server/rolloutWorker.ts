@@ -85,6 +85,7 @@ export async function createRolloutWorker(deps: {
     workflowsPath: path.join(__dirname, '..', 'workflows'),
     activities,
     dataConverter: workerDataConverter(payloadCodecFor(temporal.payloadEncryption)),
+    maxConcurrentActivityTaskExecutions: rollout.maxConcurrentActivities,
     shutdownGraceTime: SHUTDOWN_GRACE,
     shutdownForceTime: SHUTDOWN_FORCE,
   });

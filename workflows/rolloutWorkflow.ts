@@ -35,6 +35,7 @@ import { failureBudget, planProblems, waveSizes } from '../common/rolloutPlan';
 import { CONFIG_KEY, ROLLOUT_STATE, TENANT_ID } from '../common/searchAttributes';
 import { abortUpdate, approveUpdate, pauseUpdate, progressQuery, resumeUpdate } from './definitions';
 import { fleetOrder } from './fleetOrder';
+import { fleetCalls } from './shardedFleet';
 
 // Timeouts and retries are declared here, once, per kind of work.
 // Store and Cloud Map calls are single requests: short, retried with backoff through a backend blip.
@@ -49,8 +50,9 @@ const singleCallOptions = {
 } as const;
 const storage = proxyActivities<RolloutActivities>(singleCallOptions);
 const discovery = proxyActivities<RolloutActivities>(singleCallOptions);
-// A wave's pushes run inside one activity (retries per instance happen there); heartbeats let a crashed
-// worker's wave be retried on another worker within the heartbeat timeout. Pushes are idempotent.
+// A shard of a wave's pushes (workflows/shardedFleet.ts) runs inside one activity (retries per instance
+// happen there); heartbeats let a crashed worker's shard be retried on another worker within the
+// heartbeat timeout. Pushes are idempotent.
 const fleet = proxyActivities<RolloutActivities>({
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '30 seconds',
@@ -68,6 +70,8 @@ const readCaches = proxyActivities<RolloutActivities>({
   retry: { initialInterval: '500 milliseconds', maximumAttempts: 2 },
 });
 
+/** The change that pages discovery and runs pushes and health checks in shards, for `patched`. */
+const SHARDED_FLEET = 'sharded-fleet';
 /** The change that rolls back a rollout finding no instance instead of promoting it, for `patched`. */
 const FAIL_CLOSED_ON_EMPTY_FLEET = 'fail-closed-on-empty-fleet';
 /** The change that added the last sweep after read caches expire, for `patched`. */
@@ -349,8 +353,9 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     ? { ...payloadOf(target), value: undefined, removed: true }
     : payloadOf(target);
 
+  const fleetOps = fleetCalls({ discovery, fleet }, patched(SHARDED_FLEET));
   const instances = fleetOrder(
-    await discovery.discoverInstances({ tenantId: request.tenantId, services: request.targetServices }),
+    await fleetOps.discover({ tenantId: request.tenantId, services: request.targetServices }),
   );
   total = instances.length;
   // No instance, no gate: an empty discovery may be a lost Cloud Map as much as an idle service.
@@ -390,7 +395,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       setWave(index, { state: 'pushing' });
       const batch = instances.slice(pushed.length, size);
       pushed.push(...batch);
-      tally(await fleet.pushToInstances({ instances: batch, payload: candidatePayload, settings }));
+      tally(await fleetOps.push({ instances: batch, payload: candidatePayload, settings }));
       setWave(index, waveCounts(batch, updated, failures));
       if (failures.size > budget) throw new RollbackRequired(budgetMessage(failures.size, budget, 'push'));
 
@@ -401,7 +406,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       await checkpoint();
       const stillUpdated = pushed.filter((instance) => updated.has(instanceRef(instance)));
       tally(
-        await fleet.checkInstances({
+        await fleetOps.check({
           instances: stillUpdated,
           request,
           expectedVersion: target.version,
@@ -458,13 +463,14 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   }
   /** Instances that registered while the rollout ran have read the old live version: push to them. */
   const sweep = async () => {
-    const joined = (
-      await discovery.discoverInstances({ tenantId: request.tenantId, services: request.targetServices })
-    ).filter((instance) => !pushed.some((known) => instanceRef(known) === instanceRef(instance)));
+    const joined = await fleetOps.discover(
+      { tenantId: request.tenantId, services: request.targetServices },
+      pushed,
+    );
     if (joined.length === 0) return;
     pushed.push(...joined);
     total += joined.length;
-    tally(await fleet.pushToInstances({ instances: joined, payload: candidatePayload, settings }));
+    tally(await fleetOps.push({ instances: joined, payload: candidatePayload, settings }));
     publish();
   };
   // From here the candidate is live: an error or a cancellation in the sweeps must not roll back a live
@@ -580,7 +586,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   async function revertAll(revert: RefreshPayload): Promise<InstanceFailure[]> {
     let remaining = [...pushed].reverse();
     if (!rollBackOnAnyFailure) {
-      const once = await fleet.pushToInstances({ instances: remaining, payload: revert, settings });
+      const once = await fleetOps.push({ instances: remaining, payload: revert, settings });
       for (const ref of once.succeeded) updated.delete(ref);
       return once.failed;
     }
@@ -588,8 +594,8 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     const until = Date.now() + REVERT_RETRY_WINDOW_MS;
     for (let pause = REVERT_RETRY_FIRST_MS; ; pause = Math.min(pause * 2, REVERT_RETRY_MAX_MS)) {
       const passed = remaining;
-      const result = await fleet
-        .pushToInstances({ instances: passed, payload: revert, settings })
+      const result = await fleetOps
+        .push({ instances: passed, payload: revert, settings })
         .catch((error: unknown) => ({
           succeeded: [],
           failed: passed.map((instance) => ({

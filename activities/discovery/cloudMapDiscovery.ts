@@ -9,11 +9,40 @@ import {
   type ServiceDiscoveryClient,
 } from '@aws-sdk/client-servicediscovery';
 import { INSTANCE_ATTRIBUTES, type ServiceInstance } from '../../common/cloudMap';
+import { FLEET_SHARD_SIZE } from '../../common/rollout';
 import { BackendUnavailableError, FleetTooLargeError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { callBackend } from '../storage/backendErrors';
 import { findNamespaceId, findServiceId } from './cloudMapSetup';
 import type { InstanceAdmission } from './instanceAdmission';
+
+const POOL: Record<string, string> = { [INSTANCE_ATTRIBUTES.tenancy]: 'pool' };
+const SILO_OF = (tenantId: string): Record<string, string> => ({
+  [INSTANCE_ATTRIBUTES.tenancy]: 'silo',
+  [INSTANCE_ATTRIBUTES.tenant]: tenantId,
+});
+
+/** Where a paged discovery goes on from: the service it is at and, while listing it, Cloud Map's cursor. */
+export interface DiscoveryCursor {
+  /** Index into the services asked for. */
+  readonly service: number;
+  /** Set while the service is walked with ListInstances (its DiscoverInstances answer was full). */
+  readonly listing?: {
+    readonly serviceId: string;
+    readonly healthChecked: boolean;
+    readonly nextToken?: string;
+  };
+  /** Instances admitted on earlier pages: the MAX_INSTANCES_PER_ROLLOUT cap counts the whole fleet. */
+  readonly found: number;
+  /** Registrations listed on earlier pages, for the bound on a flood's cost. */
+  readonly listed: number;
+}
+
+export interface DiscoveryPage {
+  readonly instances: ServiceInstance[];
+  /** Where the next page starts; absent on the last. */
+  readonly next?: DiscoveryCursor;
+}
 
 /** DiscoverInstances answers at most this many instances per call, and has no next page. */
 export const DISCOVER_LIMIT = 1000;
@@ -54,20 +83,67 @@ export class CloudMapDiscovery {
     this.discoverLimit = options.discoverLimit ?? DISCOVER_LIMIT;
   }
 
+  /**
+   * Every instance serving the tenant, sorted by id: the pages below, gathered. For callers that hold a
+   * fleet in memory anyway (the reconciler, scripts); a rollout gathers the pages in its workflow, so no
+   * single activity result carries the fleet.
+   */
   async instancesServing(tenantId: string, services: readonly string[]): Promise<ServiceInstance[]> {
-    const found = new Map<string, ServiceInstance>();
-    for (const service of services) {
-      const [silo, pool] = await Promise.all([
-        this.discover(service, {
-          [INSTANCE_ATTRIBUTES.tenancy]: 'silo',
-          [INSTANCE_ATTRIBUTES.tenant]: tenantId,
-        }),
-        this.discover(service, { [INSTANCE_ATTRIBUTES.tenancy]: 'pool' }),
-      ]);
-      for (const instance of [...silo, ...pool]) found.set(`${service}/${instance.instanceId}`, instance);
-      this.assertWithinCap(found.size, services);
+    const found: ServiceInstance[] = [];
+    let cursor: DiscoveryCursor | undefined;
+    do {
+      const page = await this.page(tenantId, services, cursor);
+      found.push(...page.instances);
+      cursor = page.next;
+    } while (cursor);
+    return found.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+  }
+
+  /**
+   * One page of the instances serving the tenant: at most `size`, then a cursor to go on from. A service
+   * whose DiscoverInstances answers fit in a page is found with those (one call per query, as a small
+   * fleet always is); a larger one is walked with ListInstances' own pages (Cloud Map's cursor, so a
+   * registration or deregistration meanwhile shifts nothing), filtered here as DiscoverInstances would.
+   */
+  async page(
+    tenantId: string,
+    services: readonly string[],
+    cursor?: DiscoveryCursor,
+    size: number = FLEET_SHARD_SIZE,
+  ): Promise<DiscoveryPage> {
+    let at: DiscoveryCursor = cursor ?? { service: 0, found: 0, listed: 0 };
+    const instances: ServiceInstance[] = [];
+    // Both queries' answers (silo and pool) below this limit fit in one page together.
+    const discoverLimit = Math.min(this.discoverLimit, Math.floor(size / 2));
+    while (at.service < services.length) {
+      const service = services[at.service]!;
+      if (!at.listing) {
+        const direct = await this.discover(service, tenantId, discoverLimit);
+        if (direct) {
+          if (instances.length + direct.length > size) return { instances, next: at };
+          instances.push(...direct);
+          at = { ...at, service: at.service + 1, found: at.found + direct.length };
+          this.assertWithinCap(at.found, services);
+          continue;
+        }
+        this.logger.info('DiscoverInstances answered its maximum; listing every instance instead', {
+          service,
+          limit: discoverLimit,
+        });
+        const listing = await this.startListing(service);
+        if (!listing) {
+          at = { ...at, service: at.service + 1 };
+          continue;
+        }
+        at = { ...at, listing };
+      }
+      // Whole ListInstances pages, while one more fits (at least one per call, so a page always moves on).
+      while (at.listing && (instances.length === 0 || instances.length + LIST_PAGE_SIZE <= size)) {
+        at = await this.listPage(service, tenantId, at, instances, services);
+      }
+      if (at.listing) return { instances, next: at };
     }
-    return [...found.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+    return { instances };
   }
 
   /**
@@ -75,8 +151,10 @@ export class CloudMapDiscovery {
    * not. For the config service's replicas, where one that cannot be reached must be known of.
    */
   async registrationsOf(service: string): Promise<{ admitted: ServiceInstance[]; refused: number }> {
-    const { admitted, refused } = this.admitAll(service, await this.registrations(service, {}));
-    return { admitted, refused: refused.length };
+    const found = await this.discoverOnce(service, {}, this.discoverLimit);
+    const { admitted, refused } = this.admitAll(service, found);
+    // Replicas are a handful: a full answer may have left one out, and one not told must count as unknown.
+    return { admitted, refused: refused.length + (found.length >= this.discoverLimit ? 1 : 0) };
   }
 
   private assertWithinCap(count: number, services: readonly string[]): void {
@@ -88,29 +166,28 @@ export class CloudMapDiscovery {
     }
   }
 
-  private async discover(service: string, query: Record<string, string>): Promise<ServiceInstance[]> {
-    return this.toInstances(service, await this.registrations(service, query));
+  /**
+   * The tenant's silo instances and the pooled ones, with one DiscoverInstances call each; undefined when
+   * an answer is full (the API has no next page, so instances may have been left out).
+   */
+  private async discover(
+    service: string,
+    tenantId: string,
+    limit: number,
+  ): Promise<ServiceInstance[] | undefined> {
+    const answers = await Promise.all([
+      this.discoverOnce(service, SILO_OF(tenantId), limit),
+      this.discoverOnce(service, POOL, limit),
+    ]);
+    if (answers.some((answer) => answer.length >= limit)) return undefined;
+    return this.toInstances(service, answers.flat());
   }
 
-  /**
-   * One DiscoverInstances call answers a fleet of up to its cap. A full answer may have left instances
-   * out (the API has no next page), so then every instance is listed, page by page, and filtered here.
-   */
-  private async registrations(
+  private async discoverOnce(
     service: string,
     query: Record<string, string>,
+    limit: number,
   ): Promise<HttpInstanceSummary[]> {
-    const discovered = await this.discoverOnce(service, query);
-    if (discovered.length < this.discoverLimit) return discovered;
-    this.logger.info('DiscoverInstances answered its maximum; listing every instance instead', {
-      service,
-      query,
-      limit: this.discoverLimit,
-    });
-    return this.listHealthy(service, query);
-  }
-
-  private async discoverOnce(service: string, query: Record<string, string>): Promise<HttpInstanceSummary[]> {
     let Instances: HttpInstanceSummary[] | undefined;
     try {
       ({ Instances } = await callBackend(
@@ -122,7 +199,7 @@ export class CloudMapDiscovery {
               ServiceName: service,
               HealthStatus: 'HEALTHY',
               QueryParameters: query,
-              MaxResults: this.discoverLimit,
+              MaxResults: limit,
             }),
           ),
         (error) =>
@@ -138,73 +215,75 @@ export class CloudMapDiscovery {
     return Instances ?? [];
   }
 
-  /** Every instance of the service whose attributes match the query and whose health is HEALTHY. */
-  private async listHealthy(service: string, query: Record<string, string>): Promise<HttpInstanceSummary[]> {
+  /** What listing a service needs to know once: its id, and whether Cloud Map checks its health. */
+  private async startListing(service: string): Promise<DiscoveryCursor['listing']> {
     const namespaceId = await this.call(() => findNamespaceId(this.client, this.namespace));
     if (!namespaceId)
       throw new BackendUnavailableError(`Cloud Map namespace "${this.namespace}" does not exist`);
     const serviceId = await this.call(() => findServiceId(this.client, namespaceId, service));
-    if (!serviceId) return [];
-    const [instances, isHealthy] = await Promise.all([this.listAll(serviceId), this.healthOf(serviceId)]);
-    return instances.filter(
-      (instance) =>
-        Object.entries(query).every(([name, value]) => instance.Attributes?.[name] === value) &&
-        isHealthy(instance.InstanceId ?? ''),
-    );
-  }
-
-  private async listAll(serviceId: string): Promise<HttpInstanceSummary[]> {
-    const instances: HttpInstanceSummary[] = [];
-    let nextToken: string | undefined;
-    do {
-      if (instances.length > this.options.maxInstances * LIST_CEILING_FACTOR) {
-        throw new FleetTooLargeError(
-          `Cloud Map service ${serviceId} holds more than ${instances.length} registrations: ` +
-            `too many to list for a rollout of at most ${this.options.maxInstances} instances`,
-        );
-      }
-      const page = await this.call(() =>
-        this.client.send(
-          new ListInstancesCommand({
-            ServiceId: serviceId,
-            MaxResults: LIST_PAGE_SIZE,
-            NextToken: nextToken,
-          }),
-        ),
-      );
-      for (const instance of page.Instances ?? []) {
-        instances.push({ InstanceId: instance.Id, Attributes: instance.Attributes });
-      }
-      nextToken = page.NextToken;
-    } while (nextToken);
-    return instances;
-  }
-
-  /**
-   * As DiscoverInstances judges health: a service without health checking counts every instance
-   * healthy; one with it, only those Cloud Map reports HEALTHY.
-   */
-  private async healthOf(serviceId: string): Promise<(instanceId: string) => boolean> {
+    if (!serviceId) return undefined;
     const { Service } = await this.call(() => this.client.send(new GetServiceCommand({ Id: serviceId })));
-    if (!Service?.HealthCheckConfig && !Service?.HealthCheckCustomConfig) return () => true;
-    const healthy = new Set<string>();
-    let nextToken: string | undefined;
-    do {
-      const page = await this.call(() =>
-        this.client.send(
-          new GetInstancesHealthStatusCommand({
-            ServiceId: serviceId,
-            MaxResults: LIST_PAGE_SIZE,
-            NextToken: nextToken,
-          }),
-        ),
+    // As DiscoverInstances judges health: without health checking every instance counts healthy.
+    return {
+      serviceId,
+      healthChecked: Boolean(Service?.HealthCheckConfig ?? Service?.HealthCheckCustomConfig),
+    };
+  }
+
+  /** One ListInstances page of the service, filtered into `into`; the cursor after it. */
+  private async listPage(
+    service: string,
+    tenantId: string,
+    at: DiscoveryCursor,
+    into: ServiceInstance[],
+    services: readonly string[],
+  ): Promise<DiscoveryCursor> {
+    const listing = at.listing!;
+    const page = await this.call(() =>
+      this.client.send(
+        new ListInstancesCommand({
+          ServiceId: listing.serviceId,
+          MaxResults: LIST_PAGE_SIZE,
+          NextToken: listing.nextToken,
+        }),
+      ),
+    );
+    const listed = at.listed + (page.Instances?.length ?? 0);
+    if (listed > this.options.maxInstances * LIST_CEILING_FACTOR) {
+      throw new FleetTooLargeError(
+        `Cloud Map service ${listing.serviceId} holds more than ${listed} registrations: ` +
+          `too many to list for a rollout of at most ${this.options.maxInstances} instances`,
       );
-      for (const [instanceId, status] of Object.entries(page.Status ?? {})) {
-        if (status === 'HEALTHY') healthy.add(instanceId);
-      }
-      nextToken = page.NextToken;
-    } while (nextToken);
-    return (instanceId) => healthy.has(instanceId);
+    }
+    const serving = (page.Instances ?? [])
+      .map((instance): HttpInstanceSummary => ({ InstanceId: instance.Id, Attributes: instance.Attributes }))
+      .filter((summary) => [SILO_OF(tenantId), POOL].some((query) => matches(summary, query)));
+    const healthy = listing.healthChecked ? await this.healthyAmong(listing.serviceId, serving) : serving;
+    const admitted = this.toInstances(service, healthy);
+    into.push(...admitted);
+    const found = at.found + admitted.length;
+    this.assertWithinCap(found, services);
+    return page.NextToken
+      ? { ...at, listing: { ...listing, nextToken: page.NextToken }, found, listed }
+      : { service: at.service + 1, found, listed };
+  }
+
+  /** Those of `summaries` that Cloud Map reports HEALTHY (at most one ListInstances page of them). */
+  private async healthyAmong(
+    serviceId: string,
+    summaries: readonly HttpInstanceSummary[],
+  ): Promise<HttpInstanceSummary[]> {
+    if (summaries.length === 0) return [];
+    const { Status } = await this.call(() =>
+      this.client.send(
+        new GetInstancesHealthStatusCommand({
+          ServiceId: serviceId,
+          Instances: summaries.map((summary) => summary.InstanceId ?? ''),
+          MaxResults: LIST_PAGE_SIZE,
+        }),
+      ),
+    );
+    return summaries.filter((summary) => Status?.[summary.InstanceId ?? ''] === 'HEALTHY');
   }
 
   private call<T>(run: () => Promise<T>): Promise<T> {
@@ -235,4 +314,8 @@ export class CloudMapDiscovery {
     }
     return { admitted, refused: refusals };
   }
+}
+
+function matches(summary: HttpInstanceSummary, query: Record<string, string>): boolean {
+  return Object.entries(query).every(([name, value]) => summary.Attributes?.[name] === value);
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { startRollout } from '../../server/rolloutClient';
 import { stackClients, uniqueTenant } from '../support/env';
-import { type FleetMember, startInstance } from '../support/fleet';
+import type { FleetMember } from '../support/fleet';
 import { isRunning, kill, spawnWorker } from '../support/processes';
+import { heldPushRollout, startGatedPair } from '../support/pushGate';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**
@@ -29,34 +30,7 @@ test('a worker killed mid-push and restarted finishes the rollout; each instance
   const tenantId = uniqueTenant('midpush');
   const service = `midpush-${randomUUID().slice(0, 6)}`;
   await server.store.put({ tenantId, key: KEY }, '{"v":1}', { expectedVersion: 0, makeLive: true });
-  // The instance's health hook runs inside every Refresh (the key's status before the change): holding
-  // it keeps the push in flight for as long as the test needs.
-  let release = () => {};
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let holding = false;
-  let pushArrived = () => {};
-  const arrived = new Promise<void>((resolve) => (pushArrived = resolve));
-  const slow = await startInstance({
-    server,
-    clients,
-    service,
-    tenancy: tenantId,
-    preload: [{ tenantId, key: KEY }],
-    health: async () => {
-      if (holding) {
-        pushArrived();
-        await held;
-      }
-      return true;
-    },
-  });
-  const other = await startInstance({
-    server,
-    clients,
-    service,
-    tenancy: 'pool',
-    preload: [{ tenantId, key: KEY }],
-  });
+  const { gate, slow, other } = await startGatedPair({ server, clients, tenantId, service, key: KEY });
   instances.push(slow, other);
   const applied: number[] = [];
   slow.client.onChange(KEY, (change) => {
@@ -66,31 +40,13 @@ test('a worker killed mid-push and restarted finishes the rollout; each instance
   const queue = `rollouts-${randomUUID()}`;
   let worker = spawnWorker(queue);
   try {
-    holding = true;
-    const handle = await startRollout(
-      server.temporal!,
-      {
-        tenantId,
-        key: KEY,
-        change: { kind: 'set', value: '{"v":2}' },
-        targetServices: [service],
-        plan: {
-          strategy: { kind: 'explicit', waves: ['100%'] },
-          bakeSeconds: 0,
-          approval: 'none',
-          maxFailures: 0,
-          push: { timeoutMs: 20_000, attempts: 1, concurrency: 4 },
-        },
-        actor: 'alice',
-      },
-      queue,
-    );
-    await arrived;
+    gate.hold();
+    const handle = await startRollout(server.temporal!, heldPushRollout(tenantId, service, KEY), queue);
+    await gate.arrived;
     const killed = worker.pid!;
     await kill(worker);
     expect(isRunning(killed)).toBe(false);
-    holding = false;
-    release();
+    gate.release();
 
     worker = spawnWorker(queue);
     expect(await handle.result()).toMatchObject({

@@ -4,7 +4,11 @@ import {
   UpdateInstanceCustomHealthStatusCommand,
 } from '@aws-sdk/client-servicediscovery';
 import { randomUUID } from 'node:crypto';
-import type { CloudMapDiscovery } from '../../activities/discovery/cloudMapDiscovery';
+import type {
+  CloudMapDiscovery,
+  DiscoveryCursor,
+  DiscoveryPage,
+} from '../../activities/discovery/cloudMapDiscovery';
 import { ensureService, findNamespaceId } from '../../activities/discovery/cloudMapSetup';
 import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
 import type { Logger } from '../../common/logger';
@@ -14,10 +18,11 @@ import { stackClients } from '../support/env';
 import { grantFor } from '../support/instanceGrants';
 
 /**
- * Discovery against moto's Cloud Map. One DiscoverInstances call answers at most 1,000 instances and has
- * no next page; a full answer makes discovery list every instance instead (ListInstances, health from
- * GetInstancesHealthStatus). A lowered cap reaches that path with a handful of instances, and both paths
- * must find exactly the same instances.
+ * Discovery against moto's Cloud Map. DiscoverInstances has no next page, and discovery asks it for at
+ * most half a page (250) per query; a full answer makes discovery list every instance instead
+ * (ListInstances pages, health from GetInstancesHealthStatus), one page of results at a time on Cloud
+ * Map's cursor. A lowered cap reaches that path with a handful of instances, and both paths must find
+ * exactly the same instances.
  */
 const { serviceDiscovery } = stackClients();
 const settings = loadRolloutWorkerSettings();
@@ -39,8 +44,8 @@ function discovery(logger: Logger, discoverLimit?: number): CloudMapDiscovery {
   return createDiscovery({ serviceDiscovery }, settings, logger, discoverLimit);
 }
 
-/** A service with 4 pooled instances, 2 silo instances of tenant A and 1 of tenant B. */
-async function fleetService(options: { customHealth: boolean }) {
+/** A service with 4 pooled instances (or `pooled`), 2 silo instances of tenant A and 1 of tenant B. */
+async function fleetService(options: { customHealth: boolean; pooled?: number }) {
   const name = `discovery-${randomUUID().slice(0, 8)}`;
   let serviceId: string;
   if (options.customHealth) {
@@ -53,7 +58,7 @@ async function fleetService(options: { customHealth: boolean }) {
     serviceId = await ensureService(serviceDiscovery, namespace, name);
   }
   const members: { id: string; tenancy: string; tenant?: string }[] = [
-    ...['p1', 'p2', 'p3', 'p4'].map((id) => ({ id, tenancy: 'pool' })),
+    ...Array.from({ length: options.pooled ?? 4 }, (_, i) => ({ id: `p${i + 1}`, tenancy: 'pool' })),
     { id: 'a1', tenancy: 'silo', tenant: 'tenant-a' },
     { id: 'a2', tenancy: 'silo', tenant: 'tenant-a' },
     { id: 'b1', tenancy: 'silo', tenant: 'tenant-b' },
@@ -142,4 +147,36 @@ test('a service nobody registered has no instances, on either path', async () =>
     ]);
     expect(found).toEqual([]);
   }
+});
+
+test("a fleet past a page is found in pages on Cloud Map's cursor: together the fleet, each instance once, none unhealthy", async () => {
+  // 260 pooled answers fill DiscoverInstances' half page (250): the service is walked with ListInstances.
+  const { name, serviceId } = await fleetService({ customHealth: true, pooled: 260 });
+  await serviceDiscovery.send(
+    new UpdateInstanceCustomHealthStatusCommand({
+      ServiceId: serviceId,
+      InstanceId: 'p7',
+      Status: 'UNHEALTHY',
+    }),
+  );
+  const listed = recordingLogger();
+  const paged = discovery(listed.logger);
+  const pages: DiscoveryPage[] = [];
+  let cursor: DiscoveryCursor | undefined;
+  do {
+    const page = await paged.page('tenant-a', [name], cursor, 150);
+    pages.push(page);
+    cursor = page.next;
+  } while (cursor && pages.length < 10);
+
+  expect(pages.length).toBeGreaterThan(1);
+  expect(pages.every((page) => page.instances.length <= 150)).toBe(true);
+  const ids = pages.flatMap((page) => idsOf(page.instances));
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(ids).toHaveLength(261); // 259 healthy pooled, a1, a2
+  expect(ids).not.toContain('p7');
+  expect(ids).not.toContain('b1');
+  expect(listed.messages).toContain('DiscoverInstances answered its maximum; listing every instance instead');
+  const whole = await discovery(recordingLogger().logger).instancesServing('tenant-a', [name]);
+  expect(idsOf(whole)).toEqual([...ids].sort((a, b) => a.localeCompare(b)));
 });

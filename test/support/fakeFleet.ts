@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RefreshPayload } from '../../activities/refresh/refreshPusher';
 import type { RolloutActivities, VersionRef } from '../../activities/rolloutActivities';
 import { instanceRef, type ServiceInstance } from '../../common/cloudMap';
+import { FLEET_SHARD_SIZE } from '../../common/rollout';
 
 /**
  * An in-memory fleet and store behind the rollout's activity interface, for the workflow-logic tests.
@@ -10,6 +11,10 @@ import { instanceRef, type ServiceInstance } from '../../common/cloudMap';
  */
 export class FakeFleet {
   readonly pushes: { refs: string[]; version: number; revertFrom?: number; removed?: boolean }[] = [];
+  /** The instances of each health-check activity, by reference. */
+  readonly checks: string[][] = [];
+  /** The size of each discovery activity's answer (a page, or a whole fleet). */
+  readonly discoveryAnswers: number[] = [];
   readonly promoted: number[] = [];
   readonly written: string[] = [];
   promotedAfterPushes = 0;
@@ -22,6 +27,8 @@ export class FakeFleet {
   private readonly held = new Map<string, number>();
   private readonly live?: VersionRef;
   private discoveries = 0;
+  /** The fleet the pages of the current discovery come from. */
+  private discovered: ServiceInstance[] = [];
   private liveVersion?: number;
   private readonly unansweredReverts = new Map<string, number>();
 
@@ -46,6 +53,8 @@ export class FakeFleet {
       checkFails?: boolean;
       /** Discovery fails once the candidate is live (the sweep's discovery). */
       sweepFails?: boolean;
+      /** Candidate pushes that carry this instance fail for good (a shard lost), the candidate unapplied. */
+      failingShard?: string;
       /** Instances that answer no revert for this many passes, then apply it. */
       revertsUnanswered?: { refs: string[]; passes: number };
       /**
@@ -127,14 +136,26 @@ export class FakeFleet {
         };
       },
       discoverInstances: async () => {
-        if (this.options.sweepFails && this.promoted.length > 0) throw fault('Cloud Map is down');
-        this.discoveries += 1;
-        if (this.discoveries === 1) return this.instances;
-        if (this.discoveries === 2) return [...this.instances, ...this.late];
-        return [...this.instances, ...this.late, ...this.later];
+        const fleet = this.discover();
+        this.discoveryAnswers.push(fleet.length);
+        return fleet;
+      },
+      // Pages by offset (the cursor's count of instances found so far), as Cloud Map's cursor would.
+      discoverInstancePage: async ({ cursor }) => {
+        const fleet = cursor ? this.discovered : (this.discovered = this.discover());
+        const from = cursor?.found ?? 0;
+        const instances = fleet.slice(from, from + FLEET_SHARD_SIZE);
+        this.discoveryAnswers.push(instances.length);
+        const found = from + instances.length;
+        return found < fleet.length
+          ? { instances, next: { service: 0, found, listed: found } }
+          : { instances };
       },
       pushToInstances: async ({ instances, payload }) => {
         const refs = instances.map(instanceRef);
+        const candidate = payload.revertFrom === undefined;
+        if (candidate && this.options.failingShard && refs.includes(this.options.failingShard))
+          throw fault('the worker lost its shard');
         this.pushes.push({
           refs,
           version: payload.version,
@@ -157,6 +178,7 @@ export class FakeFleet {
         };
       },
       checkInstances: async ({ instances, expectedVersion }) => {
+        this.checks.push(instances.map(instanceRef));
         if (this.options.checkFails) throw fault('the health check crashed');
         const unhealthy = new Set(this.options.unhealthyOnCandidate ?? []);
         const refs = instances.map(instanceRef);
@@ -167,6 +189,15 @@ export class FakeFleet {
         };
       },
     };
+  }
+
+  /** The fleet as Cloud Map would answer now: late joiners appear on the second and third discovery. */
+  private discover(): ServiceInstance[] {
+    if (this.options.sweepFails && this.promoted.length > 0) throw fault('Cloud Map is down');
+    this.discoveries += 1;
+    if (this.discoveries === 1) return this.instances;
+    if (this.discoveries === 2) return [...this.instances, ...this.late];
+    return [...this.instances, ...this.late, ...this.later];
   }
 
   private apply(ref: string, payload: RefreshPayload): boolean {

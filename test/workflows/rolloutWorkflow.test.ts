@@ -105,6 +105,17 @@ async function expectReplays(history: temporal.api.history.v1.IHistory): Promise
   ).resolves.toBeUndefined();
 }
 
+/** Runs a rollout to its end: its result, its last progress and its history. */
+const runToEnd = (fleet: FakeFleet, rollout: RolloutRequest) =>
+  withWorker(fleet, async (taskQueue) => {
+    const handle = await launch(rollout, taskQueue);
+    return {
+      result: await handle.result(),
+      progress: await handle.query(progressQuery),
+      history: await handle.fetchHistory(),
+    };
+  });
+
 /** Polls the progress query (which does not advance time) until the rollout reaches `state`. */
 async function waitForState(
   handle: { query: (q: typeof progressQuery) => Promise<RolloutProgress> },
@@ -521,6 +532,82 @@ test('a rollout cancelled mid-bake under roll-back-on-any-failure replays from i
   await expectReplays(recorded);
 });
 
+describe('a fleet larger than a shard (patch sharded-fleet)', () => {
+  const oneWave = (overrides: Partial<RolloutPlan> = {}) =>
+    plan({ strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 0, ...overrides });
+  const candidatePushes = (fleet: FakeFleet) =>
+    fleet.pushes.filter((push) => push.version === 2 && push.revertFrom === undefined);
+  const Type = temporal.api.enums.v1.EventType;
+  const scheduled = (history: temporal.api.history.v1.IHistory) =>
+    (history.events ?? []).flatMap((event) =>
+      event.eventType === Type.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        ? [event.activityTaskScheduledEventAttributes?.activityType?.name ?? '?']
+        : [],
+    );
+
+  test('1,001 instances are discovered in pages, pushed and checked in shards of at most 500; history grows per shard', async () => {
+    const fleet = new FakeFleet(1001, { liveVersion: 1 });
+    const { result, history } = await runToEnd(fleet, request({ plan: oneWave() }));
+    expect(result).toMatchObject({ state: 'SUCCEEDED', updatedInstances: 1001, failedInstances: 0 });
+    // The first discovery, then the sweep's, each in three pages.
+    expect(fleet.discoveryAnswers).toEqual([500, 500, 1, 500, 500, 1]);
+    // Shards run at once and finish in any order.
+    const sizes = (shards: string[][]) => shards.map((refs) => refs.length).sort((a, b) => b - a);
+    expect(sizes(candidatePushes(fleet).map((push) => push.refs))).toEqual([500, 500, 1]);
+    expect(sizes(fleet.checks)).toEqual([500, 500, 1]);
+    expect(new Set(candidatePushes(fleet).flatMap((push) => push.refs)).size).toBe(1001);
+    expect(fleet.heldVersions().every((version) => version === 2)).toBe(true);
+    expect(scheduled(history)).toEqual([
+      'prepareRollout',
+      'writeCandidate',
+      ...Array<string>(3).fill('discoverInstancePage'),
+      ...Array<string>(3).fill('pushToInstances'),
+      ...Array<string>(3).fill('checkInstances'),
+      'promoteCandidate',
+      ...Array<string>(3).fill('discoverInstancePage'),
+    ]);
+    await expectReplays(history);
+  });
+
+  test('a rollout recorded on the sharded path replays with the current code', async () => {
+    // Recorded from the test above: 1,001 instances, one wave, SUCCEEDED.
+    const recorded = recordedHistory('rollout-sharded-fleet.json');
+    expect(scheduled(recorded).filter((name) => name === 'pushToInstances')).toHaveLength(3);
+    await expectReplays(recorded);
+  });
+
+  test('a shard whose activity fails for good fails its instances; within the budget the rollout goes on', async () => {
+    const fleet = new FakeFleet(1001, { liveVersion: 1, failingShard: 'orders/i-01' });
+    const { result, progress } = await runToEnd(fleet, request({ plan: oneWave({ maxFailures: '50%' }) }));
+    expect(result).toMatchObject({ state: 'SUCCEEDED', updatedInstances: 501, failedInstances: 500 });
+    expect(progress.failedInstances[0]).toEqual({
+      instanceId: 'orders/i-01',
+      reason: 'its shard of 500 instance(s) failed (Internal): the worker lost its shard',
+    });
+    // Those 500 never got the candidate; the sweep leaves them to their version check, as before.
+    expect(fleet.heldVersions().filter((version) => version === 1)).toHaveLength(500);
+    expect(fleet.heldVersions().filter((version) => version === 2)).toHaveLength(501);
+  });
+
+  test('past the budget, a failed shard rolls back every other shard, shard by shard; nothing is left on the candidate', async () => {
+    const fleet = new FakeFleet(1001, { liveVersion: 1, failingShard: 'orders/i-01' });
+    const { result } = await runToEnd(fleet, request({ plan: oneWave() }));
+    expect(result).toMatchObject({
+      state: 'ROLLED_BACK',
+      liveVersion: 1,
+      failedInstances: 500,
+      revertedInstances: 1001,
+    });
+    expect(result.reason).toBe("500 instance(s) failed (push), over the plan's budget of 0");
+    const reverts = fleet.pushes.filter((push) => push.revertFrom === 2);
+    expect(reverts.every((push) => push.refs.length <= 500)).toBe(true);
+    expect(reverts.map((push) => push.refs.length).sort((a, b) => b - a)).toEqual([500, 500, 1]);
+    expect(new Set(reverts.flatMap((push) => push.refs)).size).toBe(1001);
+    expect(fleet.heldVersions().every((version) => version === 1)).toBe(true);
+    expect(fleet.promoted).toEqual([]);
+  });
+});
+
 test('a pause longer than the plan allows rolls back on its own, and says why', async () => {
   const fleet = new FakeFleet(4, { liveVersion: 1 });
   const result = await withWorker(fleet, async (taskQueue) => {
@@ -543,16 +630,6 @@ describe('every end but success rolls back (patch roll-back-on-any-failure)', ()
   const oneWave = (overrides: Partial<RolloutPlan> = {}) =>
     plan({ strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 0, ...overrides });
   const revertPushes = (fleet: FakeFleet) => fleet.pushes.filter((push) => push.revertFrom !== undefined);
-  /** Runs a rollout to its end: its result, its last progress and its history. */
-  const runToEnd = (fleet: FakeFleet, rollout: RolloutRequest) =>
-    withWorker(fleet, async (taskQueue) => {
-      const handle = await launch(rollout, taskQueue);
-      return {
-        result: await handle.result(),
-        progress: await handle.query(progressQuery),
-        history: await handle.fetchHistory(),
-      };
-    });
 
   test('a promotion that fails with anything but a version conflict rolls every instance back; nothing goes live', async () => {
     const fleet = new FakeFleet(4, { liveVersion: 1, promoteFails: 'before-promoting' });
@@ -578,11 +655,16 @@ describe('every end but success rolls back (patch roll-back-on-any-failure)', ()
 
   test('a health-check activity that fails rolls back the instances already pushed, and only those', async () => {
     const fleet = new FakeFleet(5, { liveVersion: 1, checkFails: true });
-    const result = await withWorker(fleet, async (taskQueue) =>
-      (await launch(request({ plan: plan({ bakeSeconds: 0 }) }), taskQueue)).result(),
-    );
+    const { result, progress } = await runToEnd(fleet, request({ plan: plan({ bakeSeconds: 0 }) }));
     expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, revertedInstances: 1 });
-    expect(result.reason).toMatch(/failed while baking \(Internal\): the health check crashed/);
+    // Its shard's failure is a failure of the instances it checked (patch sharded-fleet).
+    expect(result.reason).toBe("1 instance(s) failed (health check), over the plan's budget of 0");
+    expect(progress.failedInstances).toEqual([
+      {
+        instanceId: 'orders/i-01',
+        reason: 'its shard of 1 instance(s) failed (Internal): the health check crashed',
+      },
+    ]);
     expect(fleet.pushes.map((push) => [push.refs.length, push.revertFrom])).toEqual([
       [1, undefined],
       [1, 2],
@@ -620,9 +702,10 @@ describe('every end but success rolls back (patch roll-back-on-any-failure)', ()
   });
 
   test('an instance that answers the revert only on a later pass is reverted and reported so; progress counts it reverted, not pending', async () => {
+    // A failed promotion rolls every instance back without failing any (a failed health check would).
     const fleet = new FakeFleet(4, {
       liveVersion: 1,
-      checkFails: true,
+      promoteFails: 'before-promoting',
       revertsUnanswered: { refs: ['orders/i-02'], passes: 2 },
     });
     const { result, progress } = await runToEnd(fleet, request({ plan: oneWave() }));
@@ -649,7 +732,7 @@ describe('every end but success rolls back (patch roll-back-on-any-failure)', ()
   test('an instance that never answers the revert is retried within the bound, then named as not reverted', async () => {
     const fleet = new FakeFleet(3, {
       liveVersion: 1,
-      checkFails: true,
+      promoteFails: 'before-promoting',
       revertsUnanswered: { refs: ['orders/i-02'], passes: 1000 },
     });
     const { result, progress, history } = await runToEnd(fleet, request({ plan: oneWave() }));
