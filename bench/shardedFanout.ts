@@ -25,6 +25,7 @@ import { FLEET_SHARD_SIZE, type RolloutPlan, type RolloutRequest } from '../comm
 import { loadAwsSettings, loadStorageSettings, loadTemporalSettings } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
 import { startRollout } from '../server/rolloutClient';
+import { historyInPages } from '../server/rollouts/historyPages';
 import { createTemporalClient } from '../server/temporalConnection';
 import type { FleetAnswer, FleetReport, FleetRequest } from './shardFleetProcess';
 
@@ -37,7 +38,6 @@ const SHARDS_PER_WORKER = Number(process.env.SHARD_BENCH_SHARDS_PER_WORKER ?? 4)
 const OVERALL_TIMEOUT_MS = 40 * 60_000;
 const REPO = path.join(__dirname, '..');
 /** Events per history page fetched: a shard's input is ~90 KB. */
-const HISTORY_PAGE_EVENTS = 20;
 const KEY = 'tenant_config_shardBench';
 const PLAN: RolloutPlan = {
   strategy: { kind: 'explicit', waves: ['100%'] },
@@ -201,7 +201,7 @@ async function phase(
     const handle = await startRollout(client, request, taskQueue);
     const result = await handle.result();
     const wallMs = Math.round(performance.now() - startedAt);
-    const events = await historyOf(client, namespace, handle.workflowId);
+    const events = await historyInPages(client, handle);
     const { historySize } = await handle.describe();
     const stats = activityStats(events);
     const reports = await Promise.all(
@@ -233,26 +233,6 @@ async function phase(
     await Promise.all(workers.map((worker) => stop(worker, 'SIGTERM')));
     started.workers = [];
   }
-}
-
-/**
- * The rollout's history, a few events a page: one page of a 10,000-instance rollout's whole history
- * (8 MB) is past the client's 4 MB message limit.
- */
-async function historyOf(client: Client, namespace: string, workflowId: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextPageToken: Uint8Array | undefined;
-  do {
-    const page = await client.workflowService.getWorkflowExecutionHistory({
-      namespace,
-      execution: { workflowId },
-      maximumPageSize: HISTORY_PAGE_EVENTS,
-      ...(nextPageToken ? { nextPageToken } : {}),
-    });
-    events.push(...(page.history?.events ?? []));
-    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
-  } while (nextPageToken);
-  return events;
 }
 
 function forkFleet(): ChildProcess {

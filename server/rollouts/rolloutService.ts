@@ -45,6 +45,7 @@ import type { Identity } from '../auth/identity';
 import { isErrorCode } from '../errorStatus';
 import { startRollout } from '../rolloutClient';
 import { decodeHistoryEvents } from './decodeHistory';
+import { historyInPages } from './historyPages';
 import { publishedProgressOf } from './publishedProgress';
 import { timelineOf } from './timeline';
 import type {
@@ -198,10 +199,10 @@ export class RolloutService {
 
   async history(identity: Identity, rolloutId: string): Promise<TimelineEntry[]> {
     const { handle } = await this.find(identity, rolloutId);
-    const history = await this.reach(() => handle.fetchHistory());
+    const events = await this.reach(() => historyInPages(this.client, handle));
     // Histories hold payloads sealed; the client's own codec opens them.
     const codecs = this.client.options.loadedDataConverter.payloadCodecs;
-    return timelineOf(await decodeHistoryEvents(history.events ?? [], codecs));
+    return timelineOf(await decodeHistoryEvents(events, codecs));
   }
 
   private async toRequest(identity: Identity, input: StartRolloutBody): Promise<RolloutRequest> {
