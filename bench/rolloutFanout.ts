@@ -12,22 +12,15 @@
  * Exits non-zero when a rollout does not succeed, reaches fewer instances than it should, or leaves any
  * instance off the new version.
  */
-import { type KeyObject, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { DeleteServiceCommand } from '@aws-sdk/client-servicediscovery';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../activities/awsClients';
-import { ensureService } from '../activities/discovery/cloudMapSetup';
 import { type ConfigStore, configStoreFor } from '../activities/storage/configStore';
 import type { ConfigAddress } from '../activities/storage/types';
-import { signInstanceGrant } from '../common/instanceGrant';
-import { keyFromFile } from '../common/keyFiles';
-import { createLogger, type Logger } from '../common/logger';
-import { NonceGuard } from '../common/pushGrant';
-import { InstancePushSessions } from '../common/pushSession';
-import { generateSealingKeys } from '../common/sealedValue';
+import { createLogger } from '../common/logger';
 import type { RolloutPlan, RolloutRequest, RolloutResult } from '../common/rollout';
 import {
   loadAwsSettings,
@@ -36,12 +29,18 @@ import {
   loadTemporalSettings,
 } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
-import { type CloudMapRegistration, instanceAttributes, registerInstance } from '../sdk/cloudMapRegistration';
-import { HeldConfig, type HeldValue } from '../sdk/heldConfig';
-import { createCacheRefreshHandlers, type RefreshServer, startRefreshServer } from '../sdk/refreshServer';
 import { startRollout } from '../server/rolloutClient';
 import { createRolloutWorker, type RolloutWorker } from '../server/rolloutWorker';
 import { createTemporalClient } from '../server/temporalConnection';
+import {
+  describeError as describe,
+  type Fleet,
+  type FleetDeps,
+  fleetKeysFromEnv,
+  instancesBehind,
+  startFleet,
+  stopFleet,
+} from './fleet';
 
 /** Fleet sizes, in order; the first is the baseline the ratios compare against. */
 const SIZES = [10, 100, 1000] as const;
@@ -50,9 +49,6 @@ const WARMUP_SIZE = 10;
 const OVERALL_TIMEOUT_MS = 10 * 60_000;
 /** Cleaning up after a failure or the timeout may take this long before the process exits anyway. */
 const CLEANUP_TIMEOUT_MS = 60_000;
-/** Instances started and registered in Cloud Map at once. */
-const START_CONCURRENCY = 32;
-const HOST = '127.0.0.1';
 const KEY = 'tenant_config_fanoutBench';
 const LIVE_VALUE = '{"fanout":1}';
 const CANDIDATE_VALUE = '{"fanout":2}';
@@ -83,32 +79,11 @@ interface SizeResult {
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 
-/** One instance: the SDK's own held config and CacheRefresh server, registered as the SDK registers. */
-interface Instance {
-  readonly instanceId: string;
-  readonly held: HeldConfig;
-  readonly server: RefreshServer;
-  registration?: CloudMapRegistration;
-}
-
-interface Fleet {
-  readonly service: string;
-  readonly instances: Instance[];
-  /** Set once stopping began: the normal path and a clean-up after a timeout may both ask. */
-  stopping?: Promise<void>;
-}
-
-interface Context {
+interface Context extends FleetDeps {
   readonly runId: string;
-  readonly clients: AwsClients;
   readonly store: ConfigStore;
   readonly temporal: Client;
   readonly taskQueue: string;
-  readonly namespace: string;
-  readonly pushVerifyKey: KeyObject;
-  /** No config service runs here: the bench issues its instances' grants itself. */
-  readonly grantSigningKey: KeyObject;
-  readonly logger: Logger;
 }
 
 /** Failures the benchmark exists to catch: reported, and the exit code is non-zero. */
@@ -161,13 +136,9 @@ async function main(): Promise<number> {
     temporal,
     taskQueue,
     namespace: rolloutSettings.cloudMapNamespace,
-    pushVerifyKey: keyFromFile(requiredEnv('PUSH_VERIFY_KEY_FILE'), 'public', 'PUSH_VERIFY_KEY_FILE'),
-    grantSigningKey: keyFromFile(
-      requiredEnv('INSTANCE_GRANT_SIGNING_KEY_FILE'),
-      'private',
-      'INSTANCE_GRANT_SIGNING_KEY_FILE',
-    ),
+    ...fleetKeysFromEnv(),
     logger,
+    log,
   };
   log(`run ${runId}: task queue ${taskQueue}, Cloud Map namespace ${context.namespace}`);
 
@@ -308,120 +279,11 @@ function verify(fleet: Fleet, address: ConfigAddress, size: number, result: Roll
   if (result.updatedInstances !== size)
     problems.push(`updatedInstances ${result.updatedInstances}, not ${size}`);
   if (result.failedInstances !== 0) problems.push(`${result.failedInstances} instance(s) failed`);
-  const behind = fleet.instances.filter((instance) => instance.held.heldVersion(address) !== 2);
-  if (behind.length > 0) {
-    const sample = behind.slice(0, 5).map((i) => `${i.instanceId}@v${i.held.heldVersion(address)}`);
-    problems.push(`${behind.length} instance(s) not on version 2 (${sample.join(', ')})`);
-  }
+  const behind = instancesBehind(fleet, address, 2);
+  if (behind.count > 0)
+    problems.push(`${behind.count} instance(s) not on version 2 (${behind.sample.join(', ')})`);
   if (fleet.instances.length !== size) problems.push(`${fleet.instances.length} instances ran, not ${size}`);
   return problems;
-}
-
-/**
- * What ConfigClient.start does, minus the ConfigService reader and the version check, which a rollout
- * never touches: the held config (here holding the live version, as after a first load), the CacheRefresh
- * server with the SDK's handlers, and the SDK's Cloud Map registration (pooled tenancy).
- */
-async function startFleet(
-  context: Context,
-  fleet: Fleet,
-  size: number,
-  address: ConfigAddress,
-  live: HeldValue,
-): Promise<void> {
-  await ensureService(context.clients.serviceDiscovery, context.namespace, fleet.service);
-  const tenancy = { kind: 'pool' } as const;
-  await forEachLimited(size, START_CONCURRENCY, async (index) => {
-    // Unique per run and size: moto's RegisterInstance is not an upsert.
-    const instanceId = `${fleet.service}-${String(index).padStart(4, '0')}`;
-    const held = new HeldConfig((error) => context.logger.error('listener failed', { instanceId, error }));
-    held.applyRead(address, { version: live.version, value: live.value, format: live.format }, 'load');
-    const sealingKeys = generateSealingKeys();
-    // Known once the server listens; pushes arrive only after that.
-    const listening: { address?: string } = {};
-    const server = await startRefreshServer(
-      createCacheRefreshHandlers({
-        service: fleet.service,
-        tenancy,
-        pushSessions: new InstancePushSessions(context.pushVerifyKey, sealingKeys),
-        nonces: new NonceGuard(),
-        held,
-        status: () => Promise.resolve('SERVING'),
-        target: () => ({
-          service: fleet.service,
-          instanceId,
-          ...(listening.address ? { address: listening.address } : {}),
-        }),
-        logger: context.logger,
-      }),
-      { host: HOST, port: 0 },
-    );
-    listening.address = `${HOST}:${server.port}`;
-    const { token: grant } = signInstanceGrant(context.grantSigningKey, {
-      service: fleet.service,
-      tenancy: 'pool',
-      sealingKey: sealingKeys.publicKey,
-    });
-    const instance: Instance = { instanceId, held, server };
-    fleet.instances.push(instance);
-    instance.registration = await registerInstance(context.clients.serviceDiscovery, {
-      namespace: context.namespace,
-      service: fleet.service,
-      instanceId,
-      attributes: instanceAttributes({ address: HOST, port: server.port, tenancy, grant }),
-      createServiceIfMissing: false,
-    });
-  });
-}
-
-/** Deregisters every instance (as ConfigClient.stop does, first), stops the servers, removes the service. */
-function stopFleet(context: Context, fleet: Fleet): Promise<void> {
-  fleet.stopping ??= stopInstances(context, fleet);
-  return fleet.stopping;
-}
-
-async function stopInstances(context: Context, fleet: Fleet): Promise<void> {
-  const startedAt = performance.now();
-  const { instances } = fleet;
-  let deregisterFailures = 0;
-  await forEachLimited(instances.length, START_CONCURRENCY, async (index) => {
-    await instances[index]?.registration?.deregister().catch((error: unknown) => {
-      deregisterFailures += 1;
-      if (deregisterFailures === 1) log(`deregistration failed: ${describe(error)}`);
-    });
-  });
-  await Promise.all(instances.map((instance) => instance.server.stop()));
-  try {
-    const serviceId = await ensureService(context.clients.serviceDiscovery, context.namespace, fleet.service);
-    await context.clients.serviceDiscovery.send(new DeleteServiceCommand({ Id: serviceId }));
-  } catch (error) {
-    log(`could not delete Cloud Map service ${fleet.service}: ${describe(error)}`);
-  }
-  log(
-    `${fleet.service}: ${instances.length} instances stopped in ${Math.round(performance.now() - startedAt)} ms` +
-      (deregisterFailures ? ` (${deregisterFailures} deregistration failures)` : ''),
-  );
-}
-
-/** Runs `task(0..count-1)` with at most `limit` at once; after a failure starts no more, then rethrows it. */
-async function forEachLimited(
-  count: number,
-  limit: number,
-  task: (index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed: { error: unknown } | undefined;
-  const runner = async () => {
-    for (let index = next++; index < count && !failed; index = next++) {
-      try {
-        await task(index);
-      } catch (error) {
-        failed ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, runner));
-  if (failed) throw failed.error;
 }
 
 /** Each size against the baseline (the first size) of the same run. */
@@ -483,20 +345,6 @@ function write(document: unknown): Promise<void> {
   return new Promise((resolve) =>
     process.stdout.write(`${JSON.stringify(document, null, 2)}\n`, () => resolve()),
   );
-}
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set (localStackEnv() should have set it)`);
-  return value;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return `${error.message}${cause}`;
-  }
-  return String(error);
 }
 
 /** Ends an unfinished run: whatever main() is doing, clean up and exit with `code`. */
