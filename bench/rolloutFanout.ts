@@ -8,6 +8,10 @@
  * worker in this process on the stack's Temporal dev server, and measures wall time, history events and
  * history bytes. The smallest size is the baseline the others are compared with.
  *
+ * At 100 and 1,000 instances it also compares a one-wave rollout with the same work done directly, no
+ * Temporal (bench/directFanout.ts: the same store calls, pusher, concurrency and health check), cold (a
+ * worker, or a pusher, that never met the fleet) and warm (its second change to the same fleet).
+ *
  * stdout carries exactly one JSON document (bench/README.md explains it); every log line goes to stderr.
  * Exits non-zero when a rollout does not succeed, reaches fewer instances than it should, or leaves any
  * instance off the new version.
@@ -20,17 +24,25 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../activities/awsClients';
 import { type ConfigStore, configStoreFor } from '../activities/storage/configStore';
 import type { ConfigAddress } from '../activities/storage/types';
-import { createLogger } from '../common/logger';
+import { createLogger, type Logger } from '../common/logger';
 import type { RolloutPlan, RolloutRequest, RolloutResult } from '../common/rollout';
 import {
   loadAwsSettings,
   loadRolloutWorkerSettings,
   loadStorageSettings,
   loadTemporalSettings,
+  type RolloutWorkerSettings,
+  type StorageSettings,
+  type TemporalSettings,
 } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
 import { startRollout } from '../server/rolloutClient';
-import { createRolloutWorker, type RolloutWorker } from '../server/rolloutWorker';
+import {
+  createDiscovery,
+  createPusher,
+  createRolloutWorker,
+  type RolloutWorker,
+} from '../server/rolloutWorker';
 import { createTemporalClient } from '../server/temporalConnection';
 import {
   describeError as describe,
@@ -41,9 +53,12 @@ import {
   startFleet,
   stopFleet,
 } from './fleet';
+import { directFanout } from './directFanout';
 
 /** Fleet sizes, in order; the first is the baseline the ratios compare against. */
 const SIZES = [10, 100, 1000] as const;
+/** Sizes at which a rollout is compared with the direct fan-out, and the goals (issue 10, row 4). */
+const VS_DIRECT_GOALS: Readonly<Record<number, number>> = { 100: 1.3, 1000: 1.15 };
 /** An unreported rollout first, so the baseline does not pay the worker's first-workflow costs. */
 const WARMUP_SIZE = 10;
 const OVERALL_TIMEOUT_MS = 10 * 60_000;
@@ -75,6 +90,20 @@ interface SizeResult {
   readonly largestPayloadBytes: number;
   /** Per activity type, scheduled to completed (ms), from the history's event times. */
   readonly activityMs: Record<string, number>;
+  /** At the sizes of VS_DIRECT_GOALS: the rollout against the direct fan-out, cold and warm. */
+  readonly vsDirect?: VsDirect;
+}
+
+/** Wall times (ms) of one change to the same fleet each, in this order. */
+interface VsDirect {
+  /** A fresh worker's first rollout to the fleet (its own task queue: no other worker takes it). */
+  readonly rolloutColdMs: number;
+  /** A fresh pusher and discovery's first direct fan-out to the fleet. */
+  readonly directColdMs: number;
+  /** The same worker's second rollout. */
+  readonly rolloutWarmMs: number;
+  /** The same pusher's second direct fan-out. */
+  readonly directWarmMs: number;
 }
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
@@ -84,6 +113,13 @@ interface Context extends FleetDeps {
   readonly store: ConfigStore;
   readonly temporal: Client;
   readonly taskQueue: string;
+  /** What a fresh worker is made with. */
+  readonly workerSettings: {
+    readonly temporal: TemporalSettings;
+    readonly storage: StorageSettings;
+    readonly rollout: RolloutWorkerSettings;
+    readonly logger: Logger;
+  };
 }
 
 /** Failures the benchmark exists to catch: reported, and the exit code is non-zero. */
@@ -139,6 +175,12 @@ async function main(): Promise<number> {
     ...fleetKeysFromEnv(),
     logger,
     log,
+    workerSettings: {
+      temporal: temporalSettings,
+      storage: loadStorageSettings(),
+      rollout: rolloutSettings,
+      logger,
+    },
   };
   log(`run ${runId}: task queue ${taskQueue}, Cloud Map namespace ${context.namespace}`);
 
@@ -215,7 +257,7 @@ async function measure(context: Context, size: number, label: string): Promise<S
   if (historyBytes === undefined) throw new Error('the Temporal server did not report the history size');
   const activities = activityStats(events);
 
-  const problems = verify(fleet, address, size, result);
+  const problems = verify(fleet, address, size, result, 2);
   const promoted = await context.store.getLive(address);
   if (promoted.version !== 2) problems.push(`the live version is ${promoted.version}, not 2`);
   if (problems.length > 0) throw new BenchFailure(`${label}: ${problems.join('; ')}`);
@@ -224,6 +266,8 @@ async function measure(context: Context, size: number, label: string): Promise<S
     `${label}: ${result.state} on ${result.updatedInstances} instances in ${wallMs} ms, ` +
       `${events.length} history events, ${historyBytes} history bytes, ${activities.tasks} activity tasks`,
   );
+  const goal = VS_DIRECT_GOALS[size];
+  const vsDirect = goal ? await compareWithDirect(context, fleet, address, size, label) : undefined;
   await stopFleet(context, fleet);
   resources.fleet = undefined;
   return {
@@ -237,7 +281,84 @@ async function measure(context: Context, size: number, label: string): Promise<S
     activityTasks: activities.tasks,
     largestPayloadBytes: activities.largestPayloadBytes,
     activityMs: activities.ms,
+    ...(vsDirect ? { vsDirect } : {}),
   };
+}
+
+/**
+ * A fresh worker's rollouts against a fresh pusher's direct fan-outs to the same fleet, alternated:
+ * rollout, direct, rollout, direct (versions 3 to 6 of the key).
+ */
+async function compareWithDirect(
+  context: Context,
+  fleet: Fleet,
+  address: ConfigAddress,
+  size: number,
+  label: string,
+): Promise<VsDirect> {
+  const { workerSettings } = context;
+  const taskQueue = `${context.taskQueue}-${label}-fresh`;
+  const worker = await createRolloutWorker({
+    clients: context.clients,
+    temporal: { ...workerSettings.temporal, taskQueue },
+    storage: workerSettings.storage,
+    rollout: workerSettings.rollout,
+    logger: workerSettings.logger,
+  });
+  const running = worker.run();
+  const direct = {
+    store: context.store,
+    discovery: createDiscovery(context.clients, workerSettings.rollout, workerSettings.logger),
+    pusher: createPusher(workerSettings.rollout, workerSettings.logger),
+  };
+  let version = 2;
+  const rollout = async () => {
+    version += 1;
+    const request: RolloutRequest = {
+      tenantId: address.tenantId,
+      key: KEY,
+      change: { kind: 'set', value: `{"fanout":${version}}` },
+      targetServices: [fleet.service],
+      plan: PLAN,
+      actor: 'bench',
+    };
+    const start = performance.now();
+    const result = await (await startRollout(context.temporal, request, taskQueue)).result();
+    const wallMs = Math.round(performance.now() - start);
+    const problems = verify(fleet, address, size, result, version);
+    if (problems.length > 0) throw new BenchFailure(`${label} rollout v${version}: ${problems.join('; ')}`);
+    return wallMs;
+  };
+  const fanout = async () => {
+    version += 1;
+    const result = await directFanout(direct, {
+      address,
+      service: fleet.service,
+      value: `{"fanout":${version}}`,
+      settings: PLAN.push!,
+      id: `${label}-direct-${version}`,
+    });
+    const behind = instancesBehind(fleet, address, version);
+    if (result.version !== version || result.succeeded !== size || behind.count > 0)
+      throw new BenchFailure(
+        `${label} direct v${version}: ${JSON.stringify(result)}; ${behind.count} behind`,
+      );
+    return result.wallMs;
+  };
+  try {
+    const compared: VsDirect = {
+      rolloutColdMs: await rollout(),
+      directColdMs: await fanout(),
+      rolloutWarmMs: await rollout(),
+      directWarmMs: await fanout(),
+    };
+    log(`${label}: vs direct ${JSON.stringify(compared)}`);
+    return compared;
+  } finally {
+    direct.pusher.close();
+    await worker.shutdown();
+    await running.catch(() => undefined);
+  }
 }
 
 /** Where the history's bytes and the rollout's time go, per activity. */
@@ -272,31 +393,80 @@ function eventMs(event: HistoryEvent): number {
 }
 
 /** Every instance must hold the candidate, and the rollout must say it reached exactly all of them. */
-function verify(fleet: Fleet, address: ConfigAddress, size: number, result: RolloutResult): string[] {
+function verify(
+  fleet: Fleet,
+  address: ConfigAddress,
+  size: number,
+  result: RolloutResult,
+  version: number,
+): string[] {
   const problems: string[] = [];
   if (result.state !== 'SUCCEEDED') problems.push(`rollout ${result.state}: ${result.reason ?? ''}`);
-  if (result.candidateVersion !== 2) problems.push(`candidate version ${result.candidateVersion}, not 2`);
+  if (result.candidateVersion !== version)
+    problems.push(`candidate version ${result.candidateVersion}, not ${version}`);
   if (result.updatedInstances !== size)
     problems.push(`updatedInstances ${result.updatedInstances}, not ${size}`);
   if (result.failedInstances !== 0) problems.push(`${result.failedInstances} instance(s) failed`);
-  const behind = instancesBehind(fleet, address, 2);
+  const behind = instancesBehind(fleet, address, version);
   if (behind.count > 0)
-    problems.push(`${behind.count} instance(s) not on version 2 (${behind.sample.join(', ')})`);
+    problems.push(`${behind.count} instance(s) not on version ${version} (${behind.sample.join(', ')})`);
   if (fleet.instances.length !== size) problems.push(`${fleet.instances.length} instances ran, not ${size}`);
   return problems;
 }
 
-/** Each size against the baseline (the first size) of the same run. */
-function ratios(results: readonly SizeResult[]): Record<string, number> {
+interface Ratio {
+  readonly value: number;
+  readonly goal: string;
+  readonly met: boolean;
+  readonly measured: Record<string, unknown>;
+}
+
+/**
+ * Each size against the baseline (the first size) of the same run: history events must not grow with
+ * the fleet (issue 10, row 7), bytes and wall time are for context; and, where compared, the rollout
+ * against the direct fan-out (row 4).
+ */
+function ratios(results: readonly SizeResult[]): Record<string, Ratio> {
   const [baseline, ...others] = results;
   if (!baseline) return {};
   const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
-  const out: Record<string, number> = {};
+  const context = (value: number, measured: Record<string, unknown>): Ratio => ({
+    value,
+    goal: 'none (context)',
+    met: true,
+    measured,
+  });
+  const out: Record<string, Ratio> = {};
   for (const result of others) {
     const vs = `${result.instances}_vs_${baseline.instances}`;
-    out[`historyEvents_${vs}`] = ratio(result.historyEvents, baseline.historyEvents);
-    out[`historyBytes_${vs}`] = ratio(result.historyBytes, baseline.historyBytes);
-    out[`wallMs_${vs}`] = ratio(result.wallMs, baseline.wallMs);
+    const events = { [result.instances]: result.historyEvents, [baseline.instances]: baseline.historyEvents };
+    const value = ratio(result.historyEvents, baseline.historyEvents);
+    out[`historyEvents_${vs}`] = { value, goal: '== 1', met: value === 1, measured: events };
+    out[`historyBytes_${vs}`] = context(ratio(result.historyBytes, baseline.historyBytes), {
+      [result.instances]: result.historyBytes,
+      [baseline.instances]: baseline.historyBytes,
+    });
+    out[`wallMs_${vs}`] = context(ratio(result.wallMs, baseline.wallMs), {
+      [result.instances]: result.wallMs,
+      [baseline.instances]: baseline.wallMs,
+    });
+  }
+  for (const result of results) {
+    const goal = VS_DIRECT_GOALS[result.instances];
+    if (!goal || !result.vsDirect) continue;
+    const compared = result.vsDirect;
+    for (const [mode, rolloutMs, directMs] of [
+      ['cold', compared.rolloutColdMs, compared.directColdMs],
+      ['warm', compared.rolloutWarmMs, compared.directWarmMs],
+    ] as const) {
+      const value = ratio(rolloutMs, directMs);
+      out[`rolloutVsDirect_${result.instances}_${mode}`] = {
+        value,
+        goal: `<= ${goal}`,
+        met: value <= goal,
+        measured: { rolloutMs, directMs },
+      };
+    }
   }
   return out;
 }
