@@ -109,7 +109,8 @@ test('a registration at the same address under another instance id gets a channe
     const refused = await worker.push([impostor], payload(6), pushSettings);
     expect(refused.succeeded).toEqual([]);
     expect(worker.openChannels).toBe(2);
-    expect((await members[0]!.client.get(tenant, KEY))?.version).toBe(5);
+    const pushedTo = members.find((member) => member.client.instanceId === real!.instanceId)!;
+    expect((await pushedTo.client.get(tenant, KEY))?.version).toBe(5);
   } finally {
     worker.close();
   }
