@@ -8,6 +8,7 @@ import path from 'node:path';
 
 const BENCHMARKS = [
   { name: 'rolloutFanout', script: 'bench' },
+  { name: 'rolloutLatency', script: 'bench:latency' },
   { name: 'configReads', script: 'bench:reads' },
   { name: 'outOfBand', script: 'bench:oob' },
   { name: 'grpcReads', script: 'bench:grpc' },

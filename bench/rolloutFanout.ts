@@ -8,51 +8,62 @@
  * worker in this process on the stack's Temporal dev server, and measures wall time, history events and
  * history bytes. The smallest size is the baseline the others are compared with.
  *
+ * At 100 and 1,000 instances it also compares a one-wave rollout with the same work done directly, no
+ * Temporal (bench/directFanout.ts: the same store calls, pusher, concurrency and health check), cold (a
+ * worker, or a pusher, that never met the fleet) and warm (its second change to the same fleet).
+ *
  * stdout carries exactly one JSON document (bench/README.md explains it); every log line goes to stderr.
  * Exits non-zero when a rollout does not succeed, reaches fewer instances than it should, or leaves any
  * instance off the new version.
  */
-import { type KeyObject, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { DeleteServiceCommand } from '@aws-sdk/client-servicediscovery';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../activities/awsClients';
-import { ensureService } from '../activities/discovery/cloudMapSetup';
 import { type ConfigStore, configStoreFor } from '../activities/storage/configStore';
 import type { ConfigAddress } from '../activities/storage/types';
-import { signInstanceGrant } from '../common/instanceGrant';
-import { keyFromFile } from '../common/keyFiles';
 import { createLogger, type Logger } from '../common/logger';
-import { NonceGuard } from '../common/pushGrant';
-import { InstancePushSessions } from '../common/pushSession';
-import { generateSealingKeys } from '../common/sealedValue';
 import type { RolloutPlan, RolloutRequest, RolloutResult } from '../common/rollout';
 import {
   loadAwsSettings,
   loadRolloutWorkerSettings,
   loadStorageSettings,
   loadTemporalSettings,
+  type RolloutWorkerSettings,
+  type StorageSettings,
+  type TemporalSettings,
 } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
-import { type CloudMapRegistration, instanceAttributes, registerInstance } from '../sdk/cloudMapRegistration';
-import { HeldConfig, type HeldValue } from '../sdk/heldConfig';
-import { createCacheRefreshHandlers, type RefreshServer, startRefreshServer } from '../sdk/refreshServer';
 import { startRollout } from '../server/rolloutClient';
-import { createRolloutWorker, type RolloutWorker } from '../server/rolloutWorker';
+import {
+  createDiscovery,
+  createPusher,
+  createRolloutWorker,
+  type RolloutWorker,
+} from '../server/rolloutWorker';
 import { createTemporalClient } from '../server/temporalConnection';
+import {
+  describeError as describe,
+  type Fleet,
+  type FleetDeps,
+  fleetKeysFromEnv,
+  instancesBehind,
+  startFleet,
+  stopFleet,
+} from './fleet';
+import { directFanout } from './directFanout';
 
 /** Fleet sizes, in order; the first is the baseline the ratios compare against. */
 const SIZES = [10, 100, 1000] as const;
+/** Sizes at which a rollout is compared with the direct fan-out, and the goals (issue 10, row 4). */
+const VS_DIRECT_GOALS: Readonly<Record<number, number>> = { 100: 1.3, 1000: 1.15 };
 /** An unreported rollout first, so the baseline does not pay the worker's first-workflow costs. */
 const WARMUP_SIZE = 10;
 const OVERALL_TIMEOUT_MS = 10 * 60_000;
 /** Cleaning up after a failure or the timeout may take this long before the process exits anyway. */
 const CLEANUP_TIMEOUT_MS = 60_000;
-/** Instances started and registered in Cloud Map at once. */
-const START_CONCURRENCY = 32;
-const HOST = '127.0.0.1';
 const KEY = 'tenant_config_fanoutBench';
 const LIVE_VALUE = '{"fanout":1}';
 const CANDIDATE_VALUE = '{"fanout":2}';
@@ -79,36 +90,36 @@ interface SizeResult {
   readonly largestPayloadBytes: number;
   /** Per activity type, scheduled to completed (ms), from the history's event times. */
   readonly activityMs: Record<string, number>;
+  /** At the sizes of VS_DIRECT_GOALS: the rollout against the direct fan-out, cold and warm. */
+  readonly vsDirect?: VsDirect;
+}
+
+/** Wall times (ms) of one change to the same fleet each, in this order. */
+interface VsDirect {
+  /** A fresh worker's first rollout to the fleet (its own task queue: no other worker takes it). */
+  readonly rolloutColdMs: number;
+  /** A fresh pusher and discovery's first direct fan-out to the fleet. */
+  readonly directColdMs: number;
+  /** The same worker's second rollout. */
+  readonly rolloutWarmMs: number;
+  /** The same pusher's second direct fan-out. */
+  readonly directWarmMs: number;
 }
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 
-/** One instance: the SDK's own held config and CacheRefresh server, registered as the SDK registers. */
-interface Instance {
-  readonly instanceId: string;
-  readonly held: HeldConfig;
-  readonly server: RefreshServer;
-  registration?: CloudMapRegistration;
-}
-
-interface Fleet {
-  readonly service: string;
-  readonly instances: Instance[];
-  /** Set once stopping began: the normal path and a clean-up after a timeout may both ask. */
-  stopping?: Promise<void>;
-}
-
-interface Context {
+interface Context extends FleetDeps {
   readonly runId: string;
-  readonly clients: AwsClients;
   readonly store: ConfigStore;
   readonly temporal: Client;
   readonly taskQueue: string;
-  readonly namespace: string;
-  readonly pushVerifyKey: KeyObject;
-  /** No config service runs here: the bench issues its instances' grants itself. */
-  readonly grantSigningKey: KeyObject;
-  readonly logger: Logger;
+  /** What a fresh worker is made with. */
+  readonly workerSettings: {
+    readonly temporal: TemporalSettings;
+    readonly storage: StorageSettings;
+    readonly rollout: RolloutWorkerSettings;
+    readonly logger: Logger;
+  };
 }
 
 /** Failures the benchmark exists to catch: reported, and the exit code is non-zero. */
@@ -161,13 +172,15 @@ async function main(): Promise<number> {
     temporal,
     taskQueue,
     namespace: rolloutSettings.cloudMapNamespace,
-    pushVerifyKey: keyFromFile(requiredEnv('PUSH_VERIFY_KEY_FILE'), 'public', 'PUSH_VERIFY_KEY_FILE'),
-    grantSigningKey: keyFromFile(
-      requiredEnv('INSTANCE_GRANT_SIGNING_KEY_FILE'),
-      'private',
-      'INSTANCE_GRANT_SIGNING_KEY_FILE',
-    ),
+    ...fleetKeysFromEnv(),
     logger,
+    log,
+    workerSettings: {
+      temporal: temporalSettings,
+      storage: loadStorageSettings(),
+      rollout: rolloutSettings,
+      logger,
+    },
   };
   log(`run ${runId}: task queue ${taskQueue}, Cloud Map namespace ${context.namespace}`);
 
@@ -244,7 +257,7 @@ async function measure(context: Context, size: number, label: string): Promise<S
   if (historyBytes === undefined) throw new Error('the Temporal server did not report the history size');
   const activities = activityStats(events);
 
-  const problems = verify(fleet, address, size, result);
+  const problems = verify(fleet, address, size, result, 2);
   const promoted = await context.store.getLive(address);
   if (promoted.version !== 2) problems.push(`the live version is ${promoted.version}, not 2`);
   if (problems.length > 0) throw new BenchFailure(`${label}: ${problems.join('; ')}`);
@@ -253,6 +266,8 @@ async function measure(context: Context, size: number, label: string): Promise<S
     `${label}: ${result.state} on ${result.updatedInstances} instances in ${wallMs} ms, ` +
       `${events.length} history events, ${historyBytes} history bytes, ${activities.tasks} activity tasks`,
   );
+  const goal = VS_DIRECT_GOALS[size];
+  const vsDirect = goal ? await compareWithDirect(context, fleet, address, size, label) : undefined;
   await stopFleet(context, fleet);
   resources.fleet = undefined;
   return {
@@ -266,7 +281,84 @@ async function measure(context: Context, size: number, label: string): Promise<S
     activityTasks: activities.tasks,
     largestPayloadBytes: activities.largestPayloadBytes,
     activityMs: activities.ms,
+    ...(vsDirect ? { vsDirect } : {}),
   };
+}
+
+/**
+ * A fresh worker's rollouts against a fresh pusher's direct fan-outs to the same fleet, alternated:
+ * rollout, direct, rollout, direct (versions 3 to 6 of the key).
+ */
+async function compareWithDirect(
+  context: Context,
+  fleet: Fleet,
+  address: ConfigAddress,
+  size: number,
+  label: string,
+): Promise<VsDirect> {
+  const { workerSettings } = context;
+  const taskQueue = `${context.taskQueue}-${label}-fresh`;
+  const worker = await createRolloutWorker({
+    clients: context.clients,
+    temporal: { ...workerSettings.temporal, taskQueue },
+    storage: workerSettings.storage,
+    rollout: workerSettings.rollout,
+    logger: workerSettings.logger,
+  });
+  const running = worker.run();
+  const direct = {
+    store: context.store,
+    discovery: createDiscovery(context.clients, workerSettings.rollout, workerSettings.logger),
+    pusher: createPusher(workerSettings.rollout, workerSettings.logger),
+  };
+  let version = 2;
+  const rollout = async () => {
+    version += 1;
+    const request: RolloutRequest = {
+      tenantId: address.tenantId,
+      key: KEY,
+      change: { kind: 'set', value: `{"fanout":${version}}` },
+      targetServices: [fleet.service],
+      plan: PLAN,
+      actor: 'bench',
+    };
+    const start = performance.now();
+    const result = await (await startRollout(context.temporal, request, taskQueue)).result();
+    const wallMs = Math.round(performance.now() - start);
+    const problems = verify(fleet, address, size, result, version);
+    if (problems.length > 0) throw new BenchFailure(`${label} rollout v${version}: ${problems.join('; ')}`);
+    return wallMs;
+  };
+  const fanout = async () => {
+    version += 1;
+    const result = await directFanout(direct, {
+      address,
+      service: fleet.service,
+      value: `{"fanout":${version}}`,
+      settings: PLAN.push!,
+      id: `${label}-direct-${version}`,
+    });
+    const behind = instancesBehind(fleet, address, version);
+    if (result.version !== version || result.succeeded !== size || behind.count > 0)
+      throw new BenchFailure(
+        `${label} direct v${version}: ${JSON.stringify(result)}; ${behind.count} behind`,
+      );
+    return result.wallMs;
+  };
+  try {
+    const compared: VsDirect = {
+      rolloutColdMs: await rollout(),
+      directColdMs: await fanout(),
+      rolloutWarmMs: await rollout(),
+      directWarmMs: await fanout(),
+    };
+    log(`${label}: vs direct ${JSON.stringify(compared)}`);
+    return compared;
+  } finally {
+    direct.pusher.close();
+    await worker.shutdown();
+    await running.catch(() => undefined);
+  }
 }
 
 /** Where the history's bytes and the rollout's time go, per activity. */
@@ -301,140 +393,80 @@ function eventMs(event: HistoryEvent): number {
 }
 
 /** Every instance must hold the candidate, and the rollout must say it reached exactly all of them. */
-function verify(fleet: Fleet, address: ConfigAddress, size: number, result: RolloutResult): string[] {
+function verify(
+  fleet: Fleet,
+  address: ConfigAddress,
+  size: number,
+  result: RolloutResult,
+  version: number,
+): string[] {
   const problems: string[] = [];
   if (result.state !== 'SUCCEEDED') problems.push(`rollout ${result.state}: ${result.reason ?? ''}`);
-  if (result.candidateVersion !== 2) problems.push(`candidate version ${result.candidateVersion}, not 2`);
+  if (result.candidateVersion !== version)
+    problems.push(`candidate version ${result.candidateVersion}, not ${version}`);
   if (result.updatedInstances !== size)
     problems.push(`updatedInstances ${result.updatedInstances}, not ${size}`);
   if (result.failedInstances !== 0) problems.push(`${result.failedInstances} instance(s) failed`);
-  const behind = fleet.instances.filter((instance) => instance.held.heldVersion(address) !== 2);
-  if (behind.length > 0) {
-    const sample = behind.slice(0, 5).map((i) => `${i.instanceId}@v${i.held.heldVersion(address)}`);
-    problems.push(`${behind.length} instance(s) not on version 2 (${sample.join(', ')})`);
-  }
+  const behind = instancesBehind(fleet, address, version);
+  if (behind.count > 0)
+    problems.push(`${behind.count} instance(s) not on version ${version} (${behind.sample.join(', ')})`);
   if (fleet.instances.length !== size) problems.push(`${fleet.instances.length} instances ran, not ${size}`);
   return problems;
 }
 
+interface Ratio {
+  readonly value: number;
+  readonly goal: string;
+  readonly met: boolean;
+  readonly measured: Record<string, unknown>;
+}
+
 /**
- * What ConfigClient.start does, minus the ConfigService reader and the version check, which a rollout
- * never touches: the held config (here holding the live version, as after a first load), the CacheRefresh
- * server with the SDK's handlers, and the SDK's Cloud Map registration (pooled tenancy).
+ * Each size against the baseline (the first size) of the same run: history events must not grow with
+ * the fleet (issue 10, row 7), bytes and wall time are for context; and, where compared, the rollout
+ * against the direct fan-out (row 4).
  */
-async function startFleet(
-  context: Context,
-  fleet: Fleet,
-  size: number,
-  address: ConfigAddress,
-  live: HeldValue,
-): Promise<void> {
-  await ensureService(context.clients.serviceDiscovery, context.namespace, fleet.service);
-  const tenancy = { kind: 'pool' } as const;
-  await forEachLimited(size, START_CONCURRENCY, async (index) => {
-    // Unique per run and size: moto's RegisterInstance is not an upsert.
-    const instanceId = `${fleet.service}-${String(index).padStart(4, '0')}`;
-    const held = new HeldConfig((error) => context.logger.error('listener failed', { instanceId, error }));
-    held.applyRead(address, { version: live.version, value: live.value, format: live.format }, 'load');
-    const sealingKeys = generateSealingKeys();
-    // Known once the server listens; pushes arrive only after that.
-    const listening: { address?: string } = {};
-    const server = await startRefreshServer(
-      createCacheRefreshHandlers({
-        service: fleet.service,
-        tenancy,
-        pushSessions: new InstancePushSessions(context.pushVerifyKey, sealingKeys),
-        nonces: new NonceGuard(),
-        held,
-        status: () => Promise.resolve('SERVING'),
-        target: () => ({
-          service: fleet.service,
-          instanceId,
-          ...(listening.address ? { address: listening.address } : {}),
-        }),
-        logger: context.logger,
-      }),
-      { host: HOST, port: 0 },
-    );
-    listening.address = `${HOST}:${server.port}`;
-    const { token: grant } = signInstanceGrant(context.grantSigningKey, {
-      service: fleet.service,
-      tenancy: 'pool',
-      sealingKey: sealingKeys.publicKey,
-    });
-    const instance: Instance = { instanceId, held, server };
-    fleet.instances.push(instance);
-    instance.registration = await registerInstance(context.clients.serviceDiscovery, {
-      namespace: context.namespace,
-      service: fleet.service,
-      instanceId,
-      attributes: instanceAttributes({ address: HOST, port: server.port, tenancy, grant }),
-      createServiceIfMissing: false,
-    });
-  });
-}
-
-/** Deregisters every instance (as ConfigClient.stop does, first), stops the servers, removes the service. */
-function stopFleet(context: Context, fleet: Fleet): Promise<void> {
-  fleet.stopping ??= stopInstances(context, fleet);
-  return fleet.stopping;
-}
-
-async function stopInstances(context: Context, fleet: Fleet): Promise<void> {
-  const startedAt = performance.now();
-  const { instances } = fleet;
-  let deregisterFailures = 0;
-  await forEachLimited(instances.length, START_CONCURRENCY, async (index) => {
-    await instances[index]?.registration?.deregister().catch((error: unknown) => {
-      deregisterFailures += 1;
-      if (deregisterFailures === 1) log(`deregistration failed: ${describe(error)}`);
-    });
-  });
-  await Promise.all(instances.map((instance) => instance.server.stop()));
-  try {
-    const serviceId = await ensureService(context.clients.serviceDiscovery, context.namespace, fleet.service);
-    await context.clients.serviceDiscovery.send(new DeleteServiceCommand({ Id: serviceId }));
-  } catch (error) {
-    log(`could not delete Cloud Map service ${fleet.service}: ${describe(error)}`);
-  }
-  log(
-    `${fleet.service}: ${instances.length} instances stopped in ${Math.round(performance.now() - startedAt)} ms` +
-      (deregisterFailures ? ` (${deregisterFailures} deregistration failures)` : ''),
-  );
-}
-
-/** Runs `task(0..count-1)` with at most `limit` at once; after a failure starts no more, then rethrows it. */
-async function forEachLimited(
-  count: number,
-  limit: number,
-  task: (index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed: { error: unknown } | undefined;
-  const runner = async () => {
-    for (let index = next++; index < count && !failed; index = next++) {
-      try {
-        await task(index);
-      } catch (error) {
-        failed ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, runner));
-  if (failed) throw failed.error;
-}
-
-/** Each size against the baseline (the first size) of the same run. */
-function ratios(results: readonly SizeResult[]): Record<string, number> {
+function ratios(results: readonly SizeResult[]): Record<string, Ratio> {
   const [baseline, ...others] = results;
   if (!baseline) return {};
   const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
-  const out: Record<string, number> = {};
+  const context = (value: number, measured: Record<string, unknown>): Ratio => ({
+    value,
+    goal: 'none (context)',
+    met: true,
+    measured,
+  });
+  const out: Record<string, Ratio> = {};
   for (const result of others) {
     const vs = `${result.instances}_vs_${baseline.instances}`;
-    out[`historyEvents_${vs}`] = ratio(result.historyEvents, baseline.historyEvents);
-    out[`historyBytes_${vs}`] = ratio(result.historyBytes, baseline.historyBytes);
-    out[`wallMs_${vs}`] = ratio(result.wallMs, baseline.wallMs);
+    const events = { [result.instances]: result.historyEvents, [baseline.instances]: baseline.historyEvents };
+    const value = ratio(result.historyEvents, baseline.historyEvents);
+    out[`historyEvents_${vs}`] = { value, goal: '== 1', met: value === 1, measured: events };
+    out[`historyBytes_${vs}`] = context(ratio(result.historyBytes, baseline.historyBytes), {
+      [result.instances]: result.historyBytes,
+      [baseline.instances]: baseline.historyBytes,
+    });
+    out[`wallMs_${vs}`] = context(ratio(result.wallMs, baseline.wallMs), {
+      [result.instances]: result.wallMs,
+      [baseline.instances]: baseline.wallMs,
+    });
+  }
+  for (const result of results) {
+    const goal = VS_DIRECT_GOALS[result.instances];
+    if (!goal || !result.vsDirect) continue;
+    const compared = result.vsDirect;
+    for (const [mode, rolloutMs, directMs] of [
+      ['cold', compared.rolloutColdMs, compared.directColdMs],
+      ['warm', compared.rolloutWarmMs, compared.directWarmMs],
+    ] as const) {
+      const value = ratio(rolloutMs, directMs);
+      out[`rolloutVsDirect_${result.instances}_${mode}`] = {
+        value,
+        goal: `<= ${goal}`,
+        met: value <= goal,
+        measured: { rolloutMs, directMs },
+      };
+    }
   }
   return out;
 }
@@ -483,20 +515,6 @@ function write(document: unknown): Promise<void> {
   return new Promise((resolve) =>
     process.stdout.write(`${JSON.stringify(document, null, 2)}\n`, () => resolve()),
   );
-}
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set (localStackEnv() should have set it)`);
-  return value;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return `${error.message}${cause}`;
-  }
-  return String(error);
 }
 
 /** Ends an unfinished run: whatever main() is doing, clean up and exit with `code`. */

@@ -6,6 +6,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   upsertMemo,
@@ -49,6 +50,12 @@ const singleCallOptions = {
   },
 } as const;
 const storage = proxyActivities<RolloutActivities>(singleCallOptions);
+// Preparing and writing the candidate run on the worker that runs the workflow task, inside it: no
+// activity task to dispatch and no workflow task to wait for after each, so the first push leaves two
+// round trips sooner, and each is one history event (a marker) instead of six. Retried as `storage` is:
+// the write is idempotent by the rollout's write id, and a worker lost mid-call loses its workflow task,
+// which another worker runs again from the start, calls included.
+const localStorage = proxyLocalActivities<RolloutActivities>(singleCallOptions);
 const discovery = proxyActivities<RolloutActivities>(singleCallOptions);
 // A shard of a wave's pushes (workflows/shardedFleet.ts) runs inside one activity (retries per instance
 // happen there); heartbeats let a crashed worker's shard be retried on another worker within the
@@ -72,6 +79,8 @@ const readCaches = proxyActivities<RolloutActivities>({
 
 /** The change that pages discovery and runs pushes and health checks in shards, for `patched`. */
 const SHARDED_FLEET = 'sharded-fleet';
+/** The change that prepares and writes the candidate as local activities, for `patched`. */
+const LOCAL_PREPARE_AND_WRITE = 'local-prepare-and-write';
 /** The change that rolls back a rollout finding no instance instead of promoting it, for `patched`. */
 const FAIL_CLOSED_ON_EMPTY_FLEET = 'fail-closed-on-empty-fleet';
 /** The change that added the last sweep after read caches expire, for `patched`. */
@@ -325,7 +334,9 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       );
   };
 
-  const prepared = await storage.prepareRollout(request);
+  // Runs started before it replay their prepare and write as the activities they were.
+  const prepareStore = patched(LOCAL_PREPARE_AND_WRITE) ? localStorage : storage;
+  const prepared = await prepareStore.prepareRollout(request);
   const previous = prepared.previous;
   versions.previous = previous;
   const removal = request.change.kind === 'remove';
@@ -338,12 +349,17 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       : undefined;
   const candidate =
     request.change.kind === 'set'
-      ? await storage.writeCandidate({ request, value: request.change.value, writeId })
+      ? await prepareStore.writeCandidate({ request, value: request.change.value, writeId })
       : removal
         ? // Version 0, removed: the instances forget the key (CacheRefresh), and hold version 0 after.
           { version: 0, value: '', format: previous?.format ?? 'text' }
         : copyOf
-          ? await storage.writeCandidate({ request, value: copyOf.value, writeId, copyOf: copyOf.version })
+          ? await prepareStore.writeCandidate({
+              request,
+              value: copyOf.value,
+              writeId,
+              copyOf: copyOf.version,
+            })
           : prepared.existing;
   if (!candidate) throw ApplicationFailure.nonRetryable('the version to roll out was not found', 'NotFound');
   if (copyOf) versions.copyOf = copyOf.version;

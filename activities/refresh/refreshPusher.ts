@@ -14,6 +14,7 @@ import { PUSH_SESSION_METADATA, type WorkerSessionView, WorkerPushSessions } fro
 import { sealValue } from '../../common/sealedValue';
 import type { PushSettings } from '../../common/rollout';
 import type { ProtoGrpcType } from '../../gen/proto/refresh';
+import { ChannelPool, type ChannelPoolLimits } from './channelPool';
 import { tenantVisibleReason } from './instanceReason';
 import type { CacheRefreshClient } from '../../gen/proto/configsvc/v1/CacheRefresh';
 import type { RefreshRequest } from '../../gen/proto/configsvc/v1/RefreshRequest';
@@ -74,6 +75,11 @@ const PERMANENT_CODES = new Set([
 ]);
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_MAX_MS = 2_000;
+/**
+ * Channels kept warm between rollouts: a rollout to a fleet this size finds every connection open, and
+ * one unused for five minutes (rollouts are minutes apart at most while a release is under way) is closed.
+ */
+export const PUSH_CHANNEL_LIMITS: ChannelPoolLimits = { max: 4096, idleMs: 5 * 60_000 };
 
 /**
  * Delivers refreshes to instances over gRPC: many at once (bounded), each with its own deadline and
@@ -84,7 +90,7 @@ const BACKOFF_MAX_MS = 2_000;
  * a whole wave.
  */
 export class RefreshPusher {
-  private readonly clients = new Map<string, CacheRefreshClient>();
+  private readonly clients: ChannelPool<CacheRefreshClient>;
   private readonly CacheRefresh: ProtoGrpcType['configsvc']['v1']['CacheRefresh'];
   /** One set of credentials serves every channel. */
   private readonly credentials: grpc.ChannelCredentials;
@@ -94,7 +100,9 @@ export class RefreshPusher {
     signingKey: KeyObject,
     private readonly logger: Logger,
     private readonly tls?: PushTls,
+    channelLimits: ChannelPoolLimits = PUSH_CHANNEL_LIMITS,
   ) {
+    this.clients = new ChannelPool(channelLimits);
     this.sessions = new WorkerPushSessions(signingKey);
     this.CacheRefresh = loadProto<ProtoGrpcType>('refresh.proto').proto.configsvc.v1.CacheRefresh;
     this.credentials = tls
@@ -247,8 +255,7 @@ export class RefreshPusher {
   }
 
   close(): void {
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
+    this.clients.close();
   }
 
   /** Runs `attempt` for each instance with at most `concurrency` in flight; a string result is a failure. */
@@ -320,49 +327,63 @@ export class RefreshPusher {
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${grant}`);
     metadata.set(PUSH_SESSION_METADATA, session.certificate);
-    const client = this.clientFor(instance) as unknown as Record<
-      string,
-      (
-        request: Req,
-        metadata: grpc.Metadata,
-        options: grpc.CallOptions,
-        callback: (error: grpc.ServiceError | null, response?: Res) => void,
-      ) => void
-    >;
-    return new Promise<Res>((resolve, reject) => {
-      client[method]!.call(
-        client,
-        request,
-        metadata,
-        { deadline: Date.now() + timeoutMs },
-        (error, response) =>
-          error || response === undefined ? reject(error ?? new Error('empty response')) : resolve(response),
-      );
+    return this.clients.use(
+      channelKeyOf(instance),
+      () => this.channelTo(instance),
+      (channel) => {
+        const client = channel as unknown as Record<
+          string,
+          (
+            request: Req,
+            metadata: grpc.Metadata,
+            options: grpc.CallOptions,
+            callback: (error: grpc.ServiceError | null, response?: Res) => void,
+          ) => void
+        >;
+        return new Promise<Res>((resolve, reject) => {
+          client[method]!.call(
+            client,
+            request,
+            metadata,
+            { deadline: Date.now() + timeoutMs },
+            (error, response) =>
+              error || response === undefined
+                ? reject(error ?? new Error('empty response'))
+                : resolve(response),
+          );
+        });
+      },
+    );
+  }
+
+  private channelTo(instance: ServiceInstance): CacheRefreshClient {
+    const target = `${instance.address}:${instance.port}`;
+    // Discovery admits IPv4 literals only (instanceAdmission.ts): the ipv4 scheme skips a DNS resolver
+    // per channel.
+    return new this.CacheRefresh(`ipv4:${target}`, this.credentials, {
+      ...CLIENT_CHANNEL_OPTIONS,
+      // Instances are dialled by address; the certificate must name the service instead.
+      ...(this.tls
+        ? { 'grpc.ssl_target_name_override': `${instance.service}${this.tls.serverNameSuffix}` }
+        : {}),
     });
   }
 
-  /**
-   * A channel per address and service: over TLS the certificate expected depends on the service, so a
-   * registration of one service at another's address never reuses the other's channel.
-   */
-  private clientFor(instance: ServiceInstance): CacheRefreshClient {
-    const target = `${instance.address}:${instance.port}`;
-    const channelKey = `${instance.service}@${target}`;
-    let client = this.clients.get(channelKey);
-    if (!client) {
-      // Discovery admits IPv4 literals only (instanceAdmission.ts): the ipv4 scheme skips a DNS resolver
-      // per channel.
-      client = new this.CacheRefresh(`ipv4:${target}`, this.credentials, {
-        ...CLIENT_CHANNEL_OPTIONS,
-        // Instances are dialled by address; the certificate must name the service instead.
-        ...(this.tls
-          ? { 'grpc.ssl_target_name_override': `${instance.service}${this.tls.serverNameSuffix}` }
-          : {}),
-      });
-      this.clients.set(channelKey, client);
-    }
-    return client;
+  /** Channels open now (tests). */
+  get openChannels(): number {
+    return this.clients.size;
   }
+}
+
+/**
+ * A channel per instance: keyed by service, instance id and address, so a channel is never used for
+ * another address, and over TLS (where the certificate expected depends on the service) never for a
+ * registration of another service at the same address. The channel's own credentials are the worker's,
+ * the same for every instance; what is per session and per instance (the session certificate, the grant)
+ * travels in each call's metadata, never in the channel.
+ */
+function channelKeyOf(instance: ServiceInstance): string {
+  return `${instanceRef(instance)}@${instance.address}:${instance.port}`;
 }
 
 /** The key's own status where the instance reports one (pooled instances judge each tenant's key). */

@@ -83,16 +83,25 @@ export class RolloutService {
     private readonly taskQueue: string,
   ) {}
 
-  async start(
+  /**
+   * Begins validating a start at once (its store reads) and answers the start itself, to run once the
+   * running-rollouts quota admits it: the validation and the quota's count then take their round trips
+   * side by side. A validation failure is the start's answer; if the quota refuses first, it is dropped.
+   */
+  starter(
     identity: Identity,
     input: StartRolloutBody,
-  ): Promise<{ rolloutId: string; workflowId: string; state: RolloutState }> {
-    const request = await this.toRequest(identity, input);
-    const handle = await this.reach(() => startRollout(this.client, request, this.taskQueue));
-    return {
-      rolloutId: formatRolloutId(handle.firstExecutionRunId, request.key, request.service),
-      workflowId: handle.workflowId,
-      state: 'PREPARING',
+  ): () => Promise<{ rolloutId: string; workflowId: string; state: RolloutState }> {
+    const validated = this.toRequest(identity, input);
+    validated.catch(() => undefined);
+    return async () => {
+      const request = await validated;
+      const handle = await this.reach(() => startRollout(this.client, request, this.taskQueue));
+      return {
+        rolloutId: formatRolloutId(handle.firstExecutionRunId, request.key, request.service),
+        workflowId: handle.workflowId,
+        state: 'PREPARING',
+      };
     };
   }
 

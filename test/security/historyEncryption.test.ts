@@ -23,6 +23,7 @@ const KEY = 'tenant_config_paymentProvider';
 // Only [a-z0-9-]: it appears verbatim wherever a JSON string of it does.
 const DISTINCTIVE = `zq-at-rest-${randomUUID()}`;
 const PATCH_MARKER = 'core_patch';
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
 let server: TestServer;
 let tenant: string;
@@ -79,15 +80,26 @@ afterAll(async () => {
 });
 
 /**
- * Every payload of the history (inputs, results, failures, memo, headers) but the two kinds Temporal
- * writes past the codec: search attributes, its index (tenant, key, state), which operators must read;
- * and the SDK's patch markers (the id of a code change), written by the SDK's core itself.
+ * Every payload of the history (inputs, results, failures, memo, headers) but the kinds Temporal writes
+ * past the codec: search attributes, its index (tenant, key, state), which operators must read; the
+ * SDK's patch markers (the id of a code change), written by the SDK's core itself; and, in a local
+ * activity's marker, core's own record of the call (`data`: its sequence number, activity type, attempt
+ * and times). The local activity's result in that marker goes through the codec, and is counted.
  */
 function payloadsIn(value: unknown, found: temporal.api.common.v1.IPayload[] = []) {
   if (value instanceof Uint8Array || value === null || typeof value !== 'object') return found;
+  const markerName = (value as { markerName?: unknown }).markerName;
   if (isPayload(value)) found.push(value);
-  else if ((value as { markerName?: unknown }).markerName === PATCH_MARKER) return found;
-  else {
+  else if (markerName === PATCH_MARKER) return found;
+  else if (markerName === LOCAL_ACTIVITY_MARKER) {
+    const { details, ...marker } = value as { details?: Record<string, unknown> };
+    const { data: callRecord, ...results } = details ?? {};
+    expect(callRecord).toBeDefined();
+    for (const [field, child] of Object.entries(marker)) {
+      if (field !== 'markerName') payloadsIn(child, found);
+    }
+    payloadsIn(results, found);
+  } else {
     for (const [field, child] of Object.entries(value)) {
       if (field !== 'searchAttributes') payloadsIn(child, found);
     }

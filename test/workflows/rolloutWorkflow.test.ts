@@ -608,6 +608,21 @@ describe('a fleet larger than a shard (patch sharded-fleet)', () => {
   });
 });
 
+test('a rollout recorded preparing and writing as local activities replays with the current code', async () => {
+  // Recorded with the workflow code of the patch local-prepare-and-write: prepare and write as two
+  // local-activity markers in the first workflow task, then canary and last wave with a 60 s bake.
+  const recorded = recordedHistory('rollout-local-prepare-and-write.json');
+  expect(recorded.events?.length).toBe(91);
+  const Type = temporal.api.enums.v1.EventType;
+  const localCalls = recorded.events.filter(
+    (event) =>
+      event.eventType === Type.EVENT_TYPE_MARKER_RECORDED &&
+      event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+  );
+  expect(localCalls.length).toBe(2);
+  await expectReplays(recorded);
+});
+
 test('a pause longer than the plan allows rolls back on its own, and says why', async () => {
   const fleet = new FakeFleet(4, { liveVersion: 1 });
   const result = await withWorker(fleet, async (taskQueue) => {
