@@ -2,7 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { type WorkflowBundleWithSourceMap, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { RolloutInProgressError } from '../../common/errors';
@@ -557,9 +557,8 @@ describe('a fleet larger than a shard (patch sharded-fleet)', () => {
     expect(sizes(fleet.checks)).toEqual([500, 500, 1]);
     expect(new Set(candidatePushes(fleet).flatMap((push) => push.refs)).size).toBe(1001);
     expect(fleet.heldVersions().every((version) => version === 2)).toBe(true);
+    // Prepare and write are local activities (patch local-prepare-and-write): markers, not scheduled tasks.
     expect(scheduled(history)).toEqual([
-      'prepareRollout',
-      'writeCandidate',
       ...Array<string>(3).fill('discoverInstancePage'),
       ...Array<string>(3).fill('pushToInstances'),
       ...Array<string>(3).fill('checkInstances'),
@@ -608,11 +607,21 @@ describe('a fleet larger than a shard (patch sharded-fleet)', () => {
   });
 });
 
+test('every recorded history is stored in the clear, so every checkout (with its own payload key) replays it', () => {
+  const sealed = Buffer.from('binary/encrypted').toString('base64');
+  const files = readdirSync(path.join(__dirname, 'histories')).filter((file) => file.endsWith('.json'));
+  expect(files.length).toBeGreaterThan(0);
+  const sealedFiles = files.filter((file) =>
+    readFileSync(path.join(__dirname, 'histories', file), 'utf8').includes(sealed),
+  );
+  expect(sealedFiles).toEqual([]);
+});
+
 test('a rollout recorded preparing and writing as local activities replays with the current code', async () => {
   // Recorded with the workflow code of the patch local-prepare-and-write: prepare and write as two
   // local-activity markers in the first workflow task, then canary and last wave with a 60 s bake.
   const recorded = recordedHistory('rollout-local-prepare-and-write.json');
-  expect(recorded.events?.length).toBe(91);
+  expect(recorded.events?.length).toBe(93);
   const Type = temporal.api.enums.v1.EventType;
   const localCalls = recorded.events.filter(
     (event) =>
