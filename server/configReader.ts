@@ -80,8 +80,8 @@ export class CachedConfigReader {
     // Only a checked address makes a cache key: raw input would let any caller pin what it likes.
     const address = this.store.address(requested.tenantId, requested.key, requested.service);
     const cacheKey = keyOf(address);
-    const cached = this.entries.get(cacheKey);
-    if (cached && cached.expiresAt > this.now()) return answerOf(cached.answer);
+    const cached = this.freshEntry(cacheKey);
+    if (cached) return answerOf(cached.answer);
 
     // A read that began longer than the TTL ago may answer what the store held before a promotion the
     // rollout has since waited out: it is not shared, so no caller gets an answer older than the TTL.
@@ -118,9 +118,15 @@ export class CachedConfigReader {
    */
   cachedLive(requested: ConfigAddress): ConfigVersion | undefined {
     const address = this.store.address(requested.tenantId, requested.key, requested.service);
-    const cached = this.entries.get(keyOf(address));
-    if (!cached || cached.expiresAt <= this.now() || !('value' in cached.answer)) return undefined;
+    const cached = this.freshEntry(keyOf(address));
+    if (!cached || !('value' in cached.answer)) return undefined;
     return cached.answer.value;
+  }
+
+  /** The entry for `cacheKey` while it may still be served: one rule for `getLive` and `cachedLive`. */
+  private freshEntry(cacheKey: string): CacheEntry | undefined {
+    const cached = this.entries.get(cacheKey);
+    return cached && cached.expiresAt > this.now() ? cached : undefined;
   }
 
   /**
