@@ -17,6 +17,7 @@ import { closedPort } from '../support/ports';
 import { kill, spawnSource } from '../support/processes';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
+import { allAtOnce } from '../support/plans';
 
 /**
  * A rollout ends once the config service's read caches know of its promotion, on the real stack: real
@@ -68,13 +69,7 @@ async function setUp(ttlMs: number) {
     key: KEY,
     change: { kind: 'set', value: '{"v":2}' },
     targetServices: [service],
-    plan: {
-      strategy: { kind: 'explicit', waves: ['100%'] },
-      bakeSeconds: 0,
-      approval: 'none',
-      maxFailures: 0,
-      push: { timeoutMs: 1000, attempts: 2, concurrency: 8 },
-    },
+    plan: allAtOnce({ push: { timeoutMs: 1000, attempts: 2, concurrency: 8 } }),
     actor: 'release-manager@acme',
   };
   const reader = (grpcAddress = server.grpcAddress) =>

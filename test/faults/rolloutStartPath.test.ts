@@ -6,6 +6,7 @@ import { isRunning, kill, spawnSource } from '../support/processes';
 import { startTestServer, type TestServer } from '../support/server';
 import { type FaultProxy, type ProxiedLink, startFaultProxy } from '../support/toxiproxy';
 import { until } from '../support/until';
+import { allAtOnce } from '../support/plans';
 
 /**
  * A rollout prepares and writes its candidate as local activities (workflows/rolloutWorkflow.ts, patch
@@ -68,12 +69,7 @@ test('a worker killed while its local write of the candidate awaits its answer: 
         key: KEY,
         change: { kind: 'set', value: '{"v":2}' },
         targetServices: [service],
-        plan: {
-          strategy: { kind: 'explicit', waves: ['100%'] },
-          bakeSeconds: 0,
-          approval: 'none',
-          maxFailures: 0,
-        },
+        plan: allAtOnce(),
         actor: 'alice',
       },
       queue,

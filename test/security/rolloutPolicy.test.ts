@@ -17,6 +17,7 @@ import { type FleetMember, registerDeadInstance, startInstance } from '../suppor
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
+import { allAtOnce } from '../support/plans';
 
 /**
  * Rollout policy against the real stack (Temporal dev server, in-process worker, moto, real SDK
@@ -103,12 +104,7 @@ describe('one rollout per stored key', () => {
       service,
       change: { kind: 'set', value: '{"v":99}' },
       targetServices: [service],
-      plan: {
-        strategy: { kind: 'explicit', waves: ['100%'] },
-        bakeSeconds: 0,
-        approval: 'none',
-        maxFailures: 0,
-      },
+      plan: allAtOnce(),
       actor: 'mallory',
     };
     const handle = await startRollout(server.temporal!, request, server.taskQueue);

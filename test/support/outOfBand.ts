@@ -3,15 +3,11 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { RolloutPlan } from '../../common/rollout';
 import { until } from './until';
+import { allAtOnce } from './plans';
 
 /** The out-of-band path as tests drive it: the plan a hot key gets, and the local EventBridge stand-in. */
 
-export const ALL_AT_ONCE: RolloutPlan = {
-  strategy: { kind: 'explicit', waves: ['100%'] },
-  bakeSeconds: 0,
-  approval: 'none',
-  maxFailures: 0,
-};
+export const ALL_AT_ONCE: RolloutPlan = allAtOnce();
 
 /** One hand-over of an event to the handler, as the stand-in logs it. */
 export interface Delivery {

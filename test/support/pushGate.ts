@@ -2,6 +2,7 @@ import type { AwsClients } from '../../activities/awsClients';
 import type { RolloutRequest } from '../../common/rollout';
 import { startInstance } from './fleet';
 import type { TestServer } from './server';
+import { allAtOnce } from './plans';
 
 /**
  * Holds an instance's Refresh in flight for as long as a test needs (a worker to kill mid-push, say):
@@ -67,13 +68,7 @@ export function heldPushRollout(tenantId: string, service: string, key: string):
     key,
     change: { kind: 'set', value: '{"v":2}' },
     targetServices: [service],
-    plan: {
-      strategy: { kind: 'explicit', waves: ['100%'] },
-      bakeSeconds: 0,
-      approval: 'none',
-      maxFailures: 0,
-      push: { timeoutMs: 20_000, attempts: 1, concurrency: 4 },
-    },
+    plan: allAtOnce({ push: { timeoutMs: 20_000, attempts: 1, concurrency: 4 } }),
     actor: 'alice',
   };
 }

@@ -3,6 +3,7 @@ import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { uniqueTenant } from './env';
 import { type FaultRig, startFaultRig } from './faultRig';
 import { type FleetMember, startInstance } from './fleet';
+import { allAtOnce } from './plans';
 
 /** The store fault tests' keys: each live at version 1, held by two instances the worker reaches directly. */
 export interface StoreFaultKeys {
@@ -21,14 +22,8 @@ export interface StoreFaultKey {
   expectConsistent(live: number, runIds: readonly string[], valueOf?: (n: number) => string): Promise<void>;
 }
 
-export const storePlan = (overrides: Partial<RolloutPlan> = {}): RolloutPlan => ({
-  strategy: { kind: 'explicit', waves: ['100%'] },
-  bakeSeconds: 0,
-  approval: 'none',
-  maxFailures: 0,
-  push: { timeoutMs: 2000, attempts: 2, concurrency: 8 },
-  ...overrides,
-});
+export const storePlan = (overrides: Partial<RolloutPlan> = {}): RolloutPlan =>
+  allAtOnce({ push: { timeoutMs: 2000, attempts: 2, concurrency: 8 }, ...overrides });
 
 export function storeFaultKeys(rig: FaultRig): StoreFaultKeys {
   const instances: FleetMember[] = [];
