@@ -3,8 +3,10 @@ import { SsmConfigStrategy } from '../../activities/storage/ssmStrategy';
 import {
   assertPlanScope,
   choosePlan,
+  completePlan,
   DEFAULT_OUT_OF_BAND_PLAN,
   describeChosenPlan,
+  MAX_PLAN_BYTES,
   OUT_OF_BAND_KEY_PREFIX,
   type PlanScope,
   type StoredPlan,
@@ -88,3 +90,12 @@ function fieldRefusing(scope: PlanScope): string | undefined {
     return (error as InvalidArgumentError).field;
   }
 }
+
+test('a plan is bounded in bytes whatever its fields: one past the bound is refused naming the plan', () => {
+  // The REST schema refuses unknown fields first; this bound holds for every caller of completePlan.
+  const oversized = { bakeSeconds: 0, note: 'x'.repeat(MAX_PLAN_BYTES) } as Partial<RolloutPlan>;
+  expect(() => completePlan(oversized)).toThrow(
+    expect.objectContaining({ code: 'InvalidArgument', field: 'plan' }) as InvalidArgumentError,
+  );
+  expect(completePlan({ bakeSeconds: 0 })).toMatchObject({ ...DEFAULT_OUT_OF_BAND_PLAN, bakeSeconds: 0 });
+});
