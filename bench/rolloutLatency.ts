@@ -27,7 +27,7 @@ import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
 import type { ConfigAddress } from '../activities/storage/types';
 import { createLogger } from '../common/logger';
-import type { RolloutPlan, RolloutResult } from '../common/rollout';
+import { DEFAULT_PUSH_SETTINGS, type RolloutPlan, type RolloutResult } from '../common/rollout';
 import type { RolloutStarted } from '../common/rolloutApi';
 import {
   loadAwsSettings,
@@ -37,6 +37,7 @@ import {
 } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
 import { issueDevToken } from '../server/auth/localIssuer';
+import { createDiscovery, createPusher } from '../server/rolloutWorker';
 import { createTemporalClient } from '../server/temporalConnection';
 import {
   describeError,
@@ -47,6 +48,7 @@ import {
   startFleet,
   stopFleet,
 } from './fleet';
+import { directFanout, type DirectFanoutDeps } from './directFanout';
 import { timelineOf, type TimelineRow } from './historyTimeline';
 import { type PlatformProcess, startConfigService, startRolloutWorkerProcess } from './platformProcesses';
 
@@ -89,6 +91,8 @@ interface Bench {
   readonly addresses: ConfigAddress[];
   /** The next version of each key: every rollout writes one. */
   readonly next: Map<string, number>;
+  /** The same steps without Temporal, in this process (bench/directFanout.ts): the burst's baseline. */
+  readonly direct: DirectFanoutDeps;
 }
 
 const started: {
@@ -135,9 +139,10 @@ async function main(): Promise<number> {
   const lives = await Promise.all(
     addresses.map((address) => store.put(address, '{"v":1}', { expectedVersion: 0, makeLive: true })),
   );
+  const workerSettings = loadRolloutWorkerSettings();
   const deps: FleetDeps = {
     clients,
-    namespace: loadRolloutWorkerSettings().cloudMapNamespace,
+    namespace: workerSettings.cloudMapNamespace,
     ...fleetKeysFromEnv(),
     logger,
     log,
@@ -166,12 +171,19 @@ async function main(): Promise<number> {
     service,
     addresses,
     next: new Map(addresses.map((address) => [address.key, 2])),
+    direct: {
+      store,
+      discovery: createDiscovery(clients, workerSettings, logger),
+      pusher: createPusher(workerSettings, logger),
+    },
   };
 
   let failure: string | undefined;
   const single: RunResult[] = [];
   const alone: number[] = [];
   const bursts: number[] = [];
+  const directAlone: number[] = [];
+  const directBursts: number[] = [];
   /** Per burst: the slowest REST answer, and the slowest rollout's timeline (where it waited). */
   const burstDetails: { acceptedMsMax: number; slowest: RunResult; slowestTimeline: TimelineRow[] }[] = [];
   let timeline: TimelineRow[] = [];
@@ -202,6 +214,16 @@ async function main(): Promise<number> {
         `burst ${run + 1}: ${BURST} rollouts SUCCEEDED in ${bursts.at(-1)} ms; one alone ${alone.at(-1)} ms`,
       );
     }
+    // The same 20 changes done directly: what the stand-in stores, the fleet and two cores allow at all.
+    for (let run = 0; run < BURST_RUNS; run += 1) {
+      directAlone.push(await direct(bench, addresses[0]!));
+      const burstStart = performance.now();
+      await Promise.all(addresses.map((address) => direct(bench, address)));
+      directBursts.push(Math.round(performance.now() - burstStart));
+      log(
+        `direct burst ${run + 1}: ${BURST} in ${directBursts.at(-1)} ms; one alone ${directAlone.at(-1)} ms`,
+      );
+    }
   } catch (error) {
     if (!(error instanceof BenchFailure)) throw error;
     failure = error.message;
@@ -211,6 +233,8 @@ async function main(): Promise<number> {
   const heldP50 = median(single.map((run) => run.heldMs));
   const aloneP50 = median([...single.map((run) => run.succeededMs), ...alone]);
   const burstP50 = median(bursts);
+  const directAloneP50 = median(directAlone);
+  const directBurstP50 = median(directBursts);
   const round = (value: number) => Math.round(value * 100) / 100;
   await write({
     benchmark: 'rollout-latency',
@@ -223,6 +247,8 @@ async function main(): Promise<number> {
     aloneSucceededMs: alone,
     burstMs: bursts,
     burstDetails,
+    directAloneMs: directAlone,
+    directBurstMs: directBursts,
     timelineOfMedianRun: timeline,
     ratios: {
       restToAllHeld_p50_vs_200ms: {
@@ -241,6 +267,18 @@ async function main(): Promise<number> {
         goal: `<= ${GOAL_BURST_RATIO}`,
         met: burstP50 / aloneP50 <= GOAL_BURST_RATIO,
         measured: { burstP50Ms: burstP50, aloneP50Ms: aloneP50, burstsMs: bursts, rollouts: BURST },
+      },
+      // Not a goal of the issue: how far the burst is from the same work done without Temporal. When the
+      // direct burst is itself many times one direct change, the machine, not the rollout, is the bound.
+      burst20_vs_direct_burst20: {
+        value: round(burstP50 / directBurstP50),
+        goal: 'informational',
+        measured: {
+          burstP50Ms: burstP50,
+          directBurstP50Ms: directBurstP50,
+          directAloneP50Ms: directAloneP50,
+          directBurstVsDirectAlone: round(directBurstP50 / directAloneP50),
+        },
       },
     },
     ...(failure ? { failure } : {}),
@@ -289,6 +327,25 @@ async function rollout(bench: Bench, address: ConfigAddress): Promise<RunResult>
   }
   const heldAt = await held.done;
   return { heldMs: Math.round(heldAt - start), succeededMs, acceptedMs, workflowId };
+}
+
+/** One change of the key done directly (no Temporal, no API), checked like a rollout; its wall time. */
+async function direct(bench: Bench, address: ConfigAddress): Promise<number> {
+  const version = bench.next.get(address.key)!;
+  bench.next.set(address.key, version + 1);
+  const result = await directFanout(bench.direct, {
+    address,
+    service: bench.service,
+    value: JSON.stringify({ v: version }),
+    settings: DEFAULT_PUSH_SETTINGS,
+    id: `latency-direct-${address.key}-${version}`,
+  });
+  const behind = instancesBehind(bench.fleet, address, version);
+  if (result.version !== version || result.succeeded !== FLEET_SIZE || behind.count > 0)
+    throw new BenchFailure(
+      `${address.key} direct v${version}: ${JSON.stringify(result)}; ${behind.count} behind`,
+    );
+  return result.wallMs;
 }
 
 /** Resolves with the performance.now() at which the last instance came to hold `version`. */
