@@ -1,0 +1,227 @@
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { ensureConfigTable } from '../../activities/storage/configTable';
+import type { Group } from '../../common/constants';
+import type { RolloutView } from '../../common/rolloutApi';
+import { stackClients, uniqueTenant } from '../support/env';
+import { type FleetMember, startInstance } from '../support/fleet';
+import { allAtOnce } from '../support/plans';
+import { callApi } from '../support/restApi';
+import { startTestServer, type TestServer } from '../support/server';
+import { validToken } from '../support/tokens';
+import { until } from '../support/until';
+
+/**
+ * Freezes and change windows on the real stack: the REST API, its store (a schema table of this file's
+ * own, so a platform freeze here holds no other test file's rollouts), the Temporal dev server, a real
+ * worker and SDK instances. A freeze refuses new rollouts with 409 naming who, when and why, pauses a
+ * running one at its next wave boundary, and unfreezing completes it; one tenant's freeze leaves another
+ * alone; only platform administrators set the platform's.
+ */
+const KEY = 'tenant_config_featureFlags';
+const clients = stackClients();
+const schemaTable = `freezes-${randomUUID().slice(0, 8)}`;
+const savedEnv = { ...process.env };
+const instances: FleetMember[] = [];
+let server: TestServer;
+
+beforeAll(async () => {
+  await ensureConfigTable(clients.dynamodb, schemaTable);
+  // The config service and its in-process worker read freezes (and schemas) from this table only.
+  process.env.SCHEMA_TABLE = schemaTable;
+  server = await startTestServer({ rollouts: true });
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(instances.map((instance) => instance.client.stop()));
+  await server?.stop();
+  process.env = savedEnv;
+  await clients.dynamodb.send(new DeleteTableCommand({ TableName: schemaTable })).catch(() => undefined);
+});
+
+const token = (tenantId: string, group: Group, subject: string) =>
+  validToken({ tenantId, groups: [group], subject });
+const api = (method: string, path: string, bearer: string, body?: unknown) =>
+  callApi(server.httpUrl, method, path, bearer, body);
+
+/** A tenant with its key live at version 1 on `count` instances of a service of its own. */
+async function tenantWithFleet(label: string, count: number) {
+  const tenantId = uniqueTenant(label);
+  const service = `${label}-${randomUUID().slice(0, 6)}`;
+  const address = { tenantId, key: KEY };
+  await server.store.put(address, '{"v":1}', { expectedVersion: 0, makeLive: true });
+  const members: FleetMember[] = [];
+  for (let i = 0; i < count; i += 1) {
+    members.push(await startInstance({ server, clients, service, tenancy: tenantId, preload: [address] }));
+  }
+  instances.push(...members);
+  const held = () => Promise.all(members.map(async (m) => (await m.client.get(tenantId, KEY))?.version));
+  return { tenantId, service, address, held, rm: token(tenantId, 'release-managers', `rm-${label}`) };
+}
+
+const startBody = (service: string, plan = allAtOnce()) => ({
+  key: KEY,
+  value: '{"v":2}',
+  targetServices: [service],
+  plan,
+});
+
+async function rolloutOf(bearer: string, rolloutId: string): Promise<RolloutView> {
+  return (await api('GET', `/v1/rollouts/${rolloutId}`, bearer)).body as unknown as RolloutView;
+}
+
+test("a tenant's freeze refuses its new rollouts with 409 naming who, when and why; another tenant starts as before", async () => {
+  const a = await tenantWithFleet('fza', 1);
+  const b = await tenantWithFleet('fzb', 1);
+  const frozen = await api('PUT', '/v1/freeze', a.rm, { reason: 'INC-7: checkout errors' });
+  expect(frozen.status).toBe(200);
+  expect(frozen.body).toMatchObject({ frozen: true, scope: 'tenant', frozenBy: 'rm-fza' });
+
+  const refused = await api('POST', '/v1/rollouts', a.rm, startBody(a.service));
+  expect(refused.status).toBe(409);
+  expect(refused.body.title).toBe('Frozen');
+  expect(refused.body.detail).toMatch(
+    new RegExp(
+      `tenant ${a.tenantId} was frozen by rm-fza at ${String(frozen.body.frozenAt)}: INC-7: checkout errors`,
+    ),
+  );
+  // Refused before anything was written.
+  expect((await server.store.history(a.address)).map((entry) => entry.version)).toEqual([1]);
+
+  expect((await api('GET', '/v1/freeze', b.rm)).body).toEqual({ frozen: false });
+  const started = await api('POST', '/v1/rollouts', b.rm, startBody(b.service));
+  expect(started.status).toBe(202);
+  const done = await until('B rolled out', async () => {
+    const view = await rolloutOf(b.rm, started.body.rolloutId as string);
+    return view.state === 'SUCCEEDED' ? view : undefined;
+  });
+  expect(done.hold).toBeUndefined();
+  expect(await b.held()).toEqual([2]);
+
+  expect((await api('DELETE', '/v1/freeze', a.rm)).status).toBe(204);
+  expect((await api('DELETE', '/v1/freeze', a.rm)).status).toBe(404);
+  expect((await api('POST', '/v1/rollouts', a.rm, startBody(a.service))).status).toBe(202);
+}, 60_000);
+
+test('a freeze pauses a running rollout at its next wave boundary; unfreezing completes it on every instance, written once', async () => {
+  const a = await tenantWithFleet('fzrun', 3);
+  const plan = allAtOnce({ strategy: { kind: 'explicit', waves: [1, '100%'] }, bakeSeconds: 3 });
+  const started = await api('POST', '/v1/rollouts', a.rm, startBody(a.service, plan));
+  expect(started.status).toBe(202);
+  const rolloutId = started.body.rolloutId as string;
+  await until('the canary baking', async () =>
+    (await rolloutOf(a.rm, rolloutId)).state === 'BAKING' ? true : undefined,
+  );
+
+  const frozen = await api('PUT', '/v1/freeze', a.rm, { reason: 'INC-8: latency' });
+  expect(frozen.body.signalled).toBe(1);
+  const paused = await until('paused at wave 1', async () => {
+    const view = await rolloutOf(a.rm, rolloutId);
+    return view.state === 'PAUSED' ? view : undefined;
+  });
+  expect(paused).toMatchObject({
+    currentWave: 1,
+    hold: { gate: 'freeze', scope: 'tenant', frozenBy: 'rm-fzrun', reason: 'INC-8: latency' },
+  });
+  expect(paused.audit.some((entry) => entry.action === 'freeze' && entry.actor === 'rm-fzrun')).toBe(true);
+  // Held: past its bake, the canary alone has the candidate, and it stays so.
+  await new Promise((resolve) => setTimeout(resolve, 4_000));
+  expect((await rolloutOf(a.rm, rolloutId)).state).toBe('PAUSED');
+  expect((await a.held()).sort()).toEqual([1, 1, 2]);
+  expect((await server.store.getLive(a.address)).version).toBe(1);
+  // A resume is not how a freeze ends: it says so.
+  const resumed = await api('POST', `/v1/rollouts/${rolloutId}/resume`, a.rm, {});
+  expect(resumed.status).toBe(409);
+  expect(resumed.body.detail).toMatch(/held by a freeze/);
+
+  const operator = token(a.tenantId, 'operators', 'op-fzrun');
+  expect((await api('GET', '/v1/freeze', operator)).body).toMatchObject({
+    frozen: true,
+    reason: 'INC-8: latency',
+  });
+  expect((await api('DELETE', '/v1/freeze', operator)).status).toBe(403);
+  expect((await api('DELETE', '/v1/freeze', token(a.tenantId, 'release-managers', 'rm-other'))).status).toBe(
+    204,
+  );
+  const done = await until('the rollout finished', async () => {
+    const view = await rolloutOf(a.rm, rolloutId);
+    return view.state === 'SUCCEEDED' ? view : undefined;
+  });
+  expect(done.hold).toBeUndefined();
+  expect(done.audit.find((entry) => entry.action === 'unfreeze')?.actor).toBe('rm-other');
+  expect(await a.held()).toEqual([2, 2, 2]);
+  expect((await server.store.getLive(a.address)).version).toBe(2);
+  expect((await server.store.history(a.address)).map((entry) => entry.version)).toEqual([2, 1]);
+}, 90_000);
+
+test('the platform freeze: 403 for every tenant role, refuses every tenant, and only a platform administrator lifts it', async () => {
+  const a = await tenantWithFleet('fzpa', 0);
+  const b = await tenantWithFleet('fzpb', 0);
+  for (const group of ['release-managers', 'operators', 'services', 'config-platform-operators'] as const) {
+    const caller = token(a.tenantId, group, `someone-${group}`);
+    expect((await api('PUT', '/v1/platform/freeze', caller, { reason: 'mine' })).status).toBe(403);
+    expect((await api('DELETE', '/v1/platform/freeze', caller)).status).toBe(403);
+  }
+  const admin = token('platform', 'config-platform-admins', 'admin-zoe');
+  expect((await api('PUT', '/v1/platform/freeze', admin, {})).body).toMatchObject({ field: 'reason' });
+  expect((await api('PUT', '/v1/platform/freeze', admin, { reason: 'x'.repeat(501) })).status).toBe(400);
+  expect((await api('PUT', '/v1/platform/freeze', admin, { reason: 'region failover' })).status).toBe(200);
+  try {
+    for (const tenant of [a, b]) {
+      const refused = await api('POST', '/v1/rollouts', tenant.rm, startBody(tenant.service));
+      expect(refused.status).toBe(409);
+      expect(refused.body.detail).toMatch(/the platform was frozen by admin-zoe at .*: region failover/);
+    }
+    expect((await api('GET', '/v1/platform/freeze', a.rm)).body).toMatchObject({
+      frozen: true,
+      scope: 'platform',
+    });
+    // A tenant's own freeze and its lifting leave the platform's in place.
+    expect((await api('PUT', '/v1/freeze', a.rm, { reason: 'also' })).status).toBe(200);
+    expect((await api('DELETE', '/v1/freeze', a.rm)).status).toBe(204);
+    expect((await api('POST', '/v1/rollouts', a.rm, startBody(a.service))).status).toBe(409);
+  } finally {
+    expect((await api('DELETE', '/v1/platform/freeze', admin)).status).toBe(204);
+  }
+  expect((await api('POST', '/v1/rollouts', b.rm, startBody(b.service))).status).toBe(202);
+}, 60_000);
+
+test('outside its change windows a rollout waits before its first push, visible in status; its release manager may abort it', async () => {
+  const a = await tenantWithFleet('fzwin', 1);
+  const bad = await api('PUT', '/v1/change-windows', a.rm, {
+    windows: [{ days: ['mon', 'funday'], startHour: 9, endHour: 17 }],
+  });
+  expect(bad.status).toBe(400);
+  expect(bad.body.field).toBe('windows[0].days[1]');
+  // One hour a week, twelve hours from now: closed now.
+  const opens = new Date(Math.ceil((Date.now() + 12 * 3_600_000) / 3_600_000) * 3_600_000);
+  const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][opens.getUTCDay()]!;
+  const window = { days: [day], startHour: opens.getUTCHours(), endHour: opens.getUTCHours() + 1 };
+  expect((await api('PUT', '/v1/change-windows', a.rm, { windows: [window] })).status).toBe(200);
+  expect((await api('GET', '/v1/change-windows', a.rm)).body).toMatchObject({
+    windows: [window],
+    updatedBy: 'rm-fzwin',
+  });
+
+  const started = await api('POST', '/v1/rollouts', a.rm, startBody(a.service));
+  expect(started.status).toBe(202);
+  const rolloutId = started.body.rolloutId as string;
+  const waiting = await until('waiting for its window', async () => {
+    const view = await rolloutOf(a.rm, rolloutId);
+    return view.state === 'PAUSED' ? view : undefined;
+  });
+  expect(waiting.hold).toEqual({ gate: 'change-window', until: opens.toISOString() });
+  expect(await a.held()).toEqual([1]);
+
+  expect(
+    (await api('POST', `/v1/rollouts/${rolloutId}/abort`, a.rm, { reason: 'not this week' })).status,
+  ).toBe(200);
+  const ended = await until('rolled back', async () => {
+    const view = await rolloutOf(a.rm, rolloutId);
+    return view.state === 'ROLLED_BACK' ? view : undefined;
+  });
+  expect(ended.outcome).toMatch(/aborted by rm-fzwin: not this week/);
+  expect(await a.held()).toEqual([1]);
+  expect((await server.store.getLive(a.address)).version).toBe(1);
+  expect((await api('DELETE', '/v1/change-windows', a.rm)).status).toBe(204);
+}, 60_000);
