@@ -1,8 +1,14 @@
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ensureConfigTable } from '../../activities/storage/configTable';
 import type { Group } from '../../common/constants';
 import type { RolloutView } from '../../common/rolloutApi';
+import { handler } from '../../lambdas/parameterStoreChange';
+import type { ParameterStoreChange } from '../../lambdas/parameterStoreChangeEvent';
+import { progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { allAtOnce } from '../support/plans';
@@ -27,9 +33,12 @@ let server: TestServer;
 
 beforeAll(async () => {
   await ensureConfigTable(clients.dynamodb, schemaTable);
-  // The config service and its in-process worker read freezes (and schemas) from this table only.
+  // The config service, its in-process worker and the Lambda read freezes (and schemas, plans) from
+  // this table only.
   process.env.SCHEMA_TABLE = schemaTable;
   server = await startTestServer({ rollouts: true });
+  process.env.TEMPORAL_TASK_QUEUE = server.taskQueue;
+  process.env.OUT_OF_BAND_ROLLOUT_PLAN = JSON.stringify({ bakeSeconds: 0 });
 }, 120_000);
 
 afterAll(async () => {
@@ -77,6 +86,9 @@ test("a tenant's freeze refuses its new rollouts with 409 naming who, when and w
   expect(frozen.status).toBe(200);
   expect(frozen.body).toMatchObject({ frozen: true, scope: 'tenant', frozenBy: 'rm-fza' });
 
+  // The tenant is the token's: naming another in the body is refused, not obeyed.
+  const smuggled = await api('PUT', '/v1/freeze', a.rm, { reason: 'theirs', tenantId: b.tenantId });
+  expect(smuggled.status).toBe(400);
   const refused = await api('POST', '/v1/rollouts', a.rm, startBody(a.service));
   expect(refused.status).toBe(409);
   expect(refused.body.title).toBe('Frozen');
@@ -224,4 +236,39 @@ test('outside its change windows a rollout waits before its first push, visible 
   expect(await a.held()).toEqual([1]);
   expect((await server.store.getLive(a.address)).version).toBe(1);
   expect((await api('DELETE', '/v1/change-windows', a.rm)).status).toBe(204);
+}, 60_000);
+
+test('an out-of-band Parameter Store edit during a freeze starts its rollout, which waits frozen before any push; unfreezing rolls it out', async () => {
+  const tenantId = uniqueTenant('fzoob');
+  const service = `fzoob-${randomUUID().slice(0, 6)}`;
+  const key = 'param_config_endpoint';
+  const address = { tenantId, key, service };
+  const name = `/config-service/${tenantId}/${service}/${key}`;
+  await server.store.put(address, 'https://v1.example', { expectedVersion: 0, makeLive: true });
+  const member = await startInstance({ server, clients, service, tenancy: tenantId, preload: [address] });
+  instances.push(member);
+  const rm = token(tenantId, 'release-managers', 'rm-fzoob');
+  expect((await api('PUT', '/v1/freeze', rm, { reason: 'INC-9: DNS' })).status).toBe(200);
+
+  // The edit is already in Parameter Store, not live: its rollout is what would push it.
+  await clients.ssm.send(
+    new PutParameterCommand({ Name: name, Value: 'https://v2.example', Type: 'String', Overwrite: true }),
+  );
+  const fixture = path.join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'ssm-change-update.json');
+  const event = JSON.parse(readFileSync(fixture, 'utf8')) as ParameterStoreChange;
+  const outcome = await handler({ ...event, id: randomUUID(), detail: { ...event.detail, name } });
+  if (outcome.outcome !== 'started') throw new Error(`not started: ${JSON.stringify(outcome)}`);
+  const handle = server.temporal!.workflow.getHandle(outcome.workflowId, outcome.runId);
+  const held = await until('held by the freeze', async () => {
+    const progress = await handle.query(progressQuery);
+    return progress.state === 'PAUSED' ? progress : undefined;
+  });
+  expect(held.hold).toMatchObject({ gate: 'freeze', frozenBy: 'rm-fzoob', reason: 'INC-9: DNS' });
+  expect((await member.client.get(tenantId, key, service))?.version).toBe(1);
+  expect((await server.store.getLive(address)).version).toBe(1);
+
+  expect((await api('DELETE', '/v1/freeze', rm)).status).toBe(204);
+  expect(await handle.result()).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2 });
+  expect((await member.client.get(tenantId, key, service))?.version).toBe(2);
+  expect((await server.store.getLive(address)).version).toBe(2);
 }, 60_000);
