@@ -10,6 +10,7 @@ import { handler } from '../../lambdas/parameterStoreChange';
 import type { ParameterStoreChange } from '../../lambdas/parameterStoreChangeEvent';
 import { progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
+import { runCfgctl } from '../support/cli';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { allAtOnce } from '../support/plans';
 import { callApi } from '../support/restApi';
@@ -271,4 +272,37 @@ test('an out-of-band Parameter Store edit during a freeze starts its rollout, wh
   expect(await handle.result()).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2 });
   expect((await member.client.get(tenantId, key, service))?.version).toBe(2);
   expect((await server.store.getLive(address)).version).toBe(2);
+}, 60_000);
+
+test('cfgctl: freeze set, show, a refused start (exit 6, naming the freeze), clear; windows set, get, clear', async () => {
+  const tenantId = uniqueTenant('fzcli');
+  const rm = token(tenantId, 'release-managers', 'rm-fzcli');
+  const cfgctl = (...args: string[]) => runCfgctl(server.httpUrl, args, rm);
+  expect((await cfgctl('freeze', 'set', '--reason', 'INC-10: release train held')).stdout).toMatch(
+    /frozen \(tenant\) by rm-fzcli at .*: INC-10: release train held/,
+  );
+  expect((await cfgctl('freeze', 'show')).stdout).toMatch(/INC-10: release train held/);
+  const refused = await cfgctl(
+    'rollout',
+    'start',
+    'tenant_config_featureFlags',
+    '--value',
+    '{"v":1}',
+    '--target',
+    'orders',
+  );
+  expect(refused.code).toBe(6);
+  expect(refused.stderr).toMatch(/Frozen.*frozen by rm-fzcli .*INC-10: release train held/s);
+  expect((await cfgctl('freeze', 'show', '--platform')).stdout).toMatch(/not frozen/);
+  expect((await cfgctl('freeze', 'set', '--platform', '--reason', 'mine')).code).toBe(4);
+  expect((await cfgctl('freeze', 'clear')).code).toBe(0);
+  expect((await cfgctl('freeze', 'show')).stdout).toMatch(/not frozen/);
+
+  expect(
+    (await cfgctl('windows', 'set', '--window', 'mon-fri 09-17', '--window', 'sat 10-12')).stdout,
+  ).toMatch(/mon,tue,wed,thu,fri 09-17 UTC\nsat 10-12 UTC\nset by rm-fzcli/);
+  expect((await cfgctl('--json', 'windows', 'get')).stdout).toContain('"startHour": 9');
+  expect((await cfgctl('windows', 'set', '--window', 'mon 18-09')).code).toBe(2);
+  expect((await cfgctl('windows', 'clear')).code).toBe(0);
+  expect((await cfgctl('windows', 'get')).code).toBe(5);
 }, 60_000);
