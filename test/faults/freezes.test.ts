@@ -118,7 +118,7 @@ test("a tenant's freeze refuses its new rollouts with 409 naming who, when and w
 
 test('a freeze pauses a running rollout at its next wave boundary; unfreezing completes it on every instance, written once', async () => {
   const a = await tenantWithFleet('fzrun', 3);
-  const plan = allAtOnce({ strategy: { kind: 'explicit', waves: [1, '100%'] }, bakeSeconds: 3 });
+  const plan = allAtOnce({ strategy: { kind: 'explicit', waves: [1, '100%'] }, bakeSeconds: 2 });
   const started = await api('POST', '/v1/rollouts', a.rm, startBody(a.service, plan));
   expect(started.status).toBe(202);
   const rolloutId = started.body.rolloutId as string;
@@ -138,7 +138,7 @@ test('a freeze pauses a running rollout at its next wave boundary; unfreezing co
   });
   expect(paused.audit.some((entry) => entry.action === 'freeze' && entry.actor === 'rm-fzrun')).toBe(true);
   // Held: past its bake, the canary alone has the candidate, and it stays so.
-  await new Promise((resolve) => setTimeout(resolve, 4_000));
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
   expect((await rolloutOf(a.rm, rolloutId)).state).toBe('PAUSED');
   expect((await a.held()).sort()).toEqual([1, 1, 2]);
   expect((await server.store.getLive(a.address)).version).toBe(1);
