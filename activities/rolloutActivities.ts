@@ -2,12 +2,14 @@ import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ServiceInstance } from '../common/cloudMap';
 import { type ErrorCode, NotFoundError, PlatformError } from '../common/errors';
+import type { RolloutGates } from '../common/freezes';
 import type { Logger } from '../common/logger';
 import { DEFAULT_PUSH_SETTINGS, type PushSettings, type RolloutRequest } from '../common/rollout';
 import type { CloudMapDiscovery, DiscoveryCursor, DiscoveryPage } from './discovery/cloudMapDiscovery';
 import type { NoticeOutcome, ReadCacheNotifier } from './refresh/readCacheNotifier';
 import type { FleetOutcome, RefreshPayload, RefreshPusher } from './refresh/refreshPusher';
 import type { ConfigStore } from './storage/configStore';
+import type { FreezeStore } from './storage/freezeStore';
 import type { ConfigAddress } from './storage/types';
 
 export interface RolloutActivityDeps {
@@ -19,6 +21,8 @@ export interface RolloutActivityDeps {
   readonly readCacheTtlMs: number;
   /** Tells the config service's replicas of a promotion; without it, rollouts wait their caches out. */
   readonly readCaches?: ReadCacheNotifier;
+  /** Freezes and change windows, read at wave boundaries. */
+  readonly freezes: Pick<FreezeStore, 'gatesFor'>;
 }
 
 /** What telling the read caches came to; `settled` only when every replica is known to have the new state. */
@@ -61,6 +65,8 @@ export interface PreparedRollout {
    * null when the store held none (its source had deleted it already).
    */
   readonly newest?: StoredVersion | null;
+  /** The freezes and change windows when it was prepared: the first wave's gate, with no call of its own. */
+  readonly gates?: RolloutGates;
 }
 
 /** A version as the store identifies it: its number, and when it was written (numbers restart after a delete). */
@@ -108,6 +114,9 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
   return platformErrorsAsFailures({
     /** Validates the change and reads what a rollback would restore. */
     async prepareRollout(request: RolloutRequest): Promise<PreparedRollout> {
+      // Beside the store's reads, not after them: the first wave's gate costs no round trip of its own.
+      const gates = deps.freezes.gatesFor(request.tenantId);
+      gates.catch(() => undefined);
       const address = addressOf(request);
       // The workflow id is the one-rollout lock: it must name the key as storage does, or a second id
       // (a service added to a tenant-wide key) would be a second lock on the same key. Refused
@@ -130,7 +139,13 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
         ...(removing
           ? { newest: newest ? { version: newest.version, updatedAt: newest.updatedAt } : null }
           : {}),
+        gates: await gates,
       };
+    },
+
+    /** The freezes and change windows that hold the tenant's rollouts now: a later wave's gate. */
+    async readRolloutGates(input: { tenantId: string }): Promise<RolloutGates> {
+      return deps.freezes.gatesFor(input.tenantId);
     },
 
     /**

@@ -3,6 +3,7 @@ import { DEFAULT_PORTS } from '../common/constants';
 import type { CommandOutcome } from './commandOutcome';
 import { addConfigCommands } from './commands/config';
 import { addDevTokenCommand } from './commands/devToken';
+import { addFreezeCommands } from './commands/freeze';
 import { addPlanCommands } from './commands/plan';
 import { addRolloutCommands } from './commands/rollout';
 import { addSchemaCommands } from './commands/schema';
@@ -31,5 +32,6 @@ export function buildProgram(outcome: CommandOutcome): Command {
   addSchemaCommands(program);
   addRolloutCommands(program, outcome);
   addPlanCommands(program);
+  addFreezeCommands(program);
   return program;
 }

@@ -40,6 +40,9 @@ export const ROLE_BY_GROUP = {
   // The platform's own pooled services, which serve every tenant: never a tenant's group.
   'pool-services': 'pool_service',
   'config-platform-operators': 'platform_operator',
+  // Freezes every tenant's rollouts during a platform incident; a group of the platform's, never a tenant's,
+  // apart from the operators' so that reading payloads and stopping every rollout are granted separately.
+  'config-platform-admins': 'platform_admin',
 } as const;
 
 export type Role = (typeof ROLE_BY_GROUP)[keyof typeof ROLE_BY_GROUP];

@@ -1,3 +1,5 @@
+import { type Freeze, describeFreeze } from './freezes';
+
 /**
  * One error type per failure a caller can act on. Each carries a stable `code` (also used as the Temporal
  * ApplicationFailure type, since bundlers may rename classes) and, where one input is at fault, the
@@ -22,7 +24,8 @@ export type ErrorCode =
   | 'FleetTooLarge'
   | 'PayloadUndecryptable'
   | 'LimitExceeded'
-  | 'PlanLimitReached';
+  | 'PlanLimitReached'
+  | 'Frozen';
 
 export abstract class PlatformError extends Error {
   abstract readonly code: ErrorCode;
@@ -203,5 +206,19 @@ export class PlanLimitReachedError extends PlatformError {
   readonly code = 'PlanLimitReached';
   constructor(limit: number) {
     super(`a tenant keeps at most ${limit} out-of-band plans: delete one before adding another`, 'selector');
+  }
+}
+
+/**
+ * The caller's tenant, or the whole platform, is frozen: no rollout starts until whoever may lifts it.
+ * The message names who froze it, when and why.
+ */
+export class FrozenError extends PlatformError {
+  readonly code = 'Frozen';
+  constructor(
+    readonly freeze: Freeze,
+    tenantId: string,
+  ) {
+    super(`no rollout may start: ${describeFreeze(freeze, tenantId)}`);
   }
 }

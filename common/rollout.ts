@@ -137,7 +137,15 @@ export interface WaveProgress {
 export interface AuditEntry {
   readonly at: string;
   readonly actor: string;
-  readonly action: 'start' | 'approve' | 'pause' | 'resume' | 'abort';
+  readonly action:
+    | 'start'
+    | 'approve'
+    | 'pause'
+    | 'resume'
+    | 'abort'
+    // Freezes: held by a freeze at a wave boundary (the freeze's actor and reason), and let go.
+    | 'freeze'
+    | 'unfreeze';
   readonly reason?: string;
 }
 
@@ -169,7 +177,21 @@ export interface RolloutProgress {
   readonly paused: boolean;
   readonly outcome?: string;
   readonly audit: readonly AuditEntry[];
+  // Freezes and change windows: what holds the rollout at a wave boundary (state PAUSED) while it does.
+  readonly hold?: RolloutHold;
 }
+
+/** Why a rollout waits at a wave boundary that no release manager paused it at. */
+export type RolloutHold =
+  | {
+      readonly gate: 'freeze';
+      readonly scope: 'tenant' | 'platform';
+      readonly frozenBy: string;
+      readonly frozenAt: string;
+      readonly reason: string;
+    }
+  /** Outside the tenant's change windows: waits for `until`, the next one's opening (ISO 8601, UTC). */
+  | { readonly gate: 'change-window'; readonly until: string };
 
 export interface RolloutResult {
   readonly state: 'SUCCEEDED' | 'ROLLED_BACK';

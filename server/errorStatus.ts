@@ -23,6 +23,7 @@ const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
   PayloadUndecryptable: { http: 422, grpc: GrpcStatus.DATA_LOSS },
   LimitExceeded: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   PlanLimitReached: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
+  Frozen: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
 };
 
 /** Whether a string (a Temporal failure's type, say) is one of the platform's error codes. */

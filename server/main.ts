@@ -1,6 +1,7 @@
 import { createAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
 import { outOfBandPlanStoreFor } from '../activities/storage/outOfBandPlanStore';
+import { freezeStoreFor } from '../activities/storage/freezeStore';
 import { createLogger } from '../common/logger';
 import {
   loadAuthSettings,
@@ -25,16 +26,18 @@ async function main(): Promise<void> {
   // Lazy: config reads keep working while Temporal is unreachable; rollout calls then answer 503.
   const codec = payloadCodecFor(temporalSettings.payloadEncryption);
   const temporal = await createTemporalClient(temporalSettings, { lazy: true, codec });
+  const freezes = freezeStoreFor(clients, storageSettings);
   const server = await startPlatformServer({
     store,
     plans: outOfBandPlanStoreFor(clients, storageSettings),
     verifier: createTokenVerifier(loadAuthSettings()),
     logger,
     settings: loadServerSettings(),
-    rollouts: new RolloutService(temporal, store, temporalSettings.taskQueue),
+    rollouts: new RolloutService(temporal, store, temporalSettings.taskQueue, freezes),
     payloadCodec: { codec, namespace: temporalSettings.namespace },
     temporal,
     serviceDiscovery: clients.serviceDiscovery,
+    freezes,
   });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });

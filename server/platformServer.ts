@@ -3,6 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConfigStore } from '../activities/storage/configStore';
 import type { OutOfBandPlanStore } from '../activities/storage/outOfBandPlanStore';
+import type { FreezeStore } from '../activities/storage/freezeStore';
 import { keyFromFile } from '../common/keyFiles';
 import type { Logger } from '../common/logger';
 import type { ServerSettings } from '../common/settings';
@@ -20,6 +21,7 @@ import { RequestLimits } from './limits/requestLimits';
 import { StreamQuota } from './limits/streamQuota';
 import { type ReadCacheReplica, startReadCacheReplica } from './readCache/replica';
 import { RunningRolloutQuota } from './rollouts/runningRolloutQuota';
+import { GateSignals } from './rollouts/gateSignals';
 
 /**
  * How long a stop waits for requests under way (streams are told to reconnect at once) before it
@@ -51,6 +53,8 @@ export async function startPlatformServer(deps: {
   readonly temporal?: Client;
   /** Where the replica registers for promotion notices, when settings give the push verify key. */
   readonly serviceDiscovery?: ServiceDiscoveryClient;
+  /** Freezes and change windows (REST /v1/freeze, /v1/platform/freeze, /v1/change-windows). */
+  readonly freezes?: FreezeStore;
 }): Promise<PlatformServer> {
   const { settings, logger } = deps;
   // Keys are fetched before listening so no request waits for, or fails on, the first JWKS download.
@@ -111,6 +115,8 @@ export async function startPlatformServer(deps: {
         ? new RunningRolloutQuota(deps.temporal, limits.runningRolloutsPerTenant)
         : undefined,
       shuttingDown: shuttingDown.signal,
+      freezes: deps.freezes,
+      gateSignals: deps.temporal ? new GateSignals(deps.temporal, logger) : undefined,
     }),
     settings.bindAddress,
     settings.httpPort,

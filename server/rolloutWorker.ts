@@ -11,6 +11,7 @@ import { ReadCacheNotifier } from '../activities/refresh/readCacheNotifier';
 import { RefreshPusher } from '../activities/refresh/refreshPusher';
 import { createRolloutActivities } from '../activities/rolloutActivities';
 import { configStoreFor } from '../activities/storage/configStore';
+import { freezeStoreFor } from '../activities/storage/freezeStore';
 import type { Logger } from '../common/logger';
 import { keyFromFile, pemFromFile } from '../common/keyFiles';
 import type { RolloutWorkerSettings, StorageSettings, TemporalSettings } from '../common/settings';
@@ -66,6 +67,7 @@ export async function createRolloutWorker(deps: {
       logger,
       readCacheTtlMs: rollout.readCacheTtlMs,
       ...(readCaches ? { readCaches } : {}),
+      freezes: freezeStoreFor(clients, deps.storage),
     }),
     ...createReconcileActivities({
       store,

@@ -1,4 +1,5 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { GatesChange } from '../common/freezes';
 import type { ActorInput, RolloutProgress } from '../common/rollout';
 
 /**
@@ -11,3 +12,9 @@ export const approveUpdate = defineUpdate<RolloutProgress, [ActorInput]>('approv
 export const pauseUpdate = defineUpdate<RolloutProgress, [ActorInput]>('pause');
 export const resumeUpdate = defineUpdate<RolloutProgress, [ActorInput]>('resume');
 export const abortUpdate = defineUpdate<RolloutProgress, [ActorInput]>('abort');
+/**
+ * Sent by the freeze and change-window endpoints to the tenant's running rollouts (every tenant's, for a
+ * platform freeze): a prompt to read the gates again. A signal, not an update: nothing waits for the
+ * answer, and a lost one only delays the rollout until its next read of the gates.
+ */
+export const gatesChangedSignal = defineSignal<[GatesChange]>('gatesChanged');

@@ -23,6 +23,7 @@ import type {
   RolloutProgress,
   RolloutRequest,
   RolloutResult,
+  RolloutHold,
   RolloutState,
   WaveProgress,
 } from '../common/rollout';
@@ -34,8 +35,16 @@ import {
 } from '../common/rollout';
 import { failureBudget, planProblems, waveSizes } from '../common/rolloutPlan';
 import { CONFIG_KEY, ROLLOUT_STATE, TENANT_ID } from '../common/searchAttributes';
-import { abortUpdate, approveUpdate, pauseUpdate, progressQuery, resumeUpdate } from './definitions';
+import {
+  abortUpdate,
+  approveUpdate,
+  gatesChangedSignal,
+  pauseUpdate,
+  progressQuery,
+  resumeUpdate,
+} from './definitions';
 import { fleetOrder } from './fleetOrder';
+import { FreezeGate } from './freezeGate';
 import { fleetCalls } from './shardedFleet';
 
 // Timeouts and retries are declared here, once, per kind of work.
@@ -98,6 +107,8 @@ const PUBLISH_PROGRESS = 'publish-progress';
  * been pushed, a cancellation of the workflow), retries reverts, and reports reverted instances.
  */
 const ROLL_BACK_ON_ANY_FAILURE = 'roll-back-on-any-failure';
+/** The change that holds waves at their boundary while frozen or outside the change windows, for `patched`. */
+const FREEZES_AND_WINDOWS = 'freezes-and-windows';
 /** The first pause between revert passes; it doubles up to the last. */
 const REVERT_RETRY_FIRST_MS = 1_000;
 const REVERT_RETRY_MAX_MS = 8_000;
@@ -150,6 +161,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   /** Pooled instances already unhealthy for this key before the candidate reached them. */
   const unhealthyBefore = new Set<string>();
   const approvedWaves = new Set<number>();
+  let hold: RolloutHold | undefined;
 
   const progress = (): RolloutProgress => ({
     state,
@@ -179,6 +191,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     paused,
     ...(outcome ? { outcome } : {}),
     audit,
+    ...(hold ? { hold } : {}),
   });
   const record = (action: AuditEntry['action'], input: ActorInput) => {
     audit.push({ at: now(), actor: input.actor, action, ...(input.reason ? { reason: input.reason } : {}) });
@@ -279,6 +292,8 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     'resume',
     () => {
       assertActive('resume');
+      if (!paused && hold)
+        throw new Error(`cannot resume: held by a ${hold.gate}, not paused; it resumes once lifted`);
       if (!paused) throw new Error('cannot resume: rollout is not paused');
     },
     () => (paused = false),
@@ -293,6 +308,18 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     },
     (input) => (abortedBy = input),
   );
+
+  const freezeGate = new FreezeGate({
+    tenantId: request.tenantId,
+    hold: (next) => {
+      hold = next;
+      if (next && state !== 'PAUSED') enter('PAUSED');
+      else publish();
+    },
+    audit: (action, actor, reason) => record(action, { actor, reason }),
+    aborted: () => abortedBy !== undefined,
+  });
+  setHandler(gatesChangedSignal, (change) => freezeGate.notice(change));
 
   upsertSearchAttributes([
     { key: TENANT_ID, value: request.tenantId },
@@ -406,6 +433,11 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   try {
     for (const [index, size] of sizes.entries()) {
       currentWave = index;
+      // Once instances hold the candidate, a hold is bounded like a pause.
+      if (patched(FREEZES_AND_WINDOWS)) {
+        const why = await freezeGate.pass(index, prepared.gates, index > 0 ? maxHoldMs : undefined);
+        if (why) throw new RollbackRequired(why);
+      }
       await checkpoint();
       enter('ROLLING_OUT');
       setWave(index, { state: 'pushing' });

@@ -11,6 +11,7 @@ const GROUP_BY_ROLE: Record<string, Group> = {
   service: 'services',
   'platform-operator': 'config-platform-operators',
   'pool-service': 'pool-services',
+  'platform-admin': 'config-platform-admins',
 };
 
 /** `cfgctl dev-token`: a token from the local issuer's key, for the local stack only. */

@@ -33,6 +33,8 @@ export function progressLines(rollout: Rollout, style: { readonly bars: boolean 
   for (const failed of rollout.failedInstances ?? []) {
     lines.push({ id: `failed:${failed.instanceId}`, text: `failed ${failed.instanceId}: ${failed.reason}` });
   }
+  // Freezes and change windows.
+  if (rollout.hold) lines.push({ id: 'hold', text: holdLine(rollout.hold) });
   if (rollout.outcome) lines.push({ id: 'outcome', text: `outcome ${rollout.outcome}` });
   if (rollout.staleSince) {
     lines.push({
@@ -64,4 +66,11 @@ export function bar(updated: number, failed: number, size: number): string {
   const done = Math.min(BAR_WIDTH, cells(updated));
   const broken = Math.min(BAR_WIDTH - done, cells(failed));
   return `[${'█'.repeat(done)}${'×'.repeat(broken)}${'░'.repeat(BAR_WIDTH - done - broken)}]`;
+}
+
+/** What holds a rollout at a wave boundary: `held by a platform freeze (alice, at …): reason`. */
+function holdLine(hold: NonNullable<Rollout['hold']>): string {
+  return hold.gate === 'freeze'
+    ? `held by a ${hold.scope} freeze (${hold.frozenBy}, at ${hold.frozenAt}): ${hold.reason}; resumes once lifted`
+    : `held outside the change windows until ${hold.until} (UTC)`;
 }

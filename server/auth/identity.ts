@@ -18,7 +18,9 @@ export type Action =
   | 'rollout:act'
   | 'instance:grant'
   | 'payload:decode'
-  | 'payload:encode';
+  | 'payload:encode'
+  | 'freeze:read'
+  | 'freeze:platform';
 
 /**
  * Services read their tenant's config and nothing more: their token sits on every instance, so it is
@@ -33,6 +35,10 @@ const ROLES_ALLOWED: Record<Action, readonly Role[]> = {
   // Temporal payloads of every tenant: no tenant role may open them.
   'payload:decode': ['platform_operator'],
   'payload:encode': ['platform_operator'],
+  // Whoever may see a rollout refused or held may see why; a tenant freeze is set with rollout:act.
+  'freeze:read': ['release_manager', 'operator', 'platform_admin'],
+  // Holds every tenant's rollouts: only the platform's administrators.
+  'freeze:platform': ['platform_admin'],
 };
 
 export function rolesFromGroups(groups: readonly string[]): Role[] {

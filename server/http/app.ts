@@ -2,6 +2,8 @@ import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { ConfigStore } from '../../activities/storage/configStore';
 import type { OutOfBandPlanStore } from '../../activities/storage/outOfBandPlanStore';
+import type { FreezeStore } from '../../activities/storage/freezeStore';
+import type { GateSignals } from '../rollouts/gateSignals';
 import type { Logger } from '../../common/logger';
 import type { Authenticator } from '../auth/authenticator';
 import type { StreamQuota } from '../limits/streamQuota';
@@ -12,6 +14,7 @@ import type { RolloutService } from '../rollouts/rolloutService';
 import { authenticateWith } from './authenticate';
 import { codecRoutes, type PayloadCodecEndpoint } from './codecRoutes';
 import { configRoutes } from './configRoutes';
+import { freezeRoutes } from './freezeRoutes';
 import { openApiDocument } from './openapi';
 import { problemErrorHandler, unmatchedRoute } from './problem';
 import { planRoutes } from './planRoutes';
@@ -39,6 +42,10 @@ export interface HttpAppDeps {
   readonly logger: Logger;
   /** Aborted when the server shuts down: open progress streams say so and close. */
   readonly shuttingDown?: AbortSignal;
+  /** Freezes and change windows; absent, their routes answer 404. */
+  readonly freezes?: FreezeStore;
+  /** Tells running rollouts of a freeze or window change (absent without Temporal: they read it anyway). */
+  readonly gateSignals?: GateSignals;
 }
 
 /**
@@ -93,6 +100,8 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   app.use('/v1', configRoutes({ reader: deps.reader, authenticate }));
   app.use('/v1', schemaRoutes({ store: deps.store, authenticate }));
   if (deps.plans) app.use('/v1', planRoutes({ plans: deps.plans, authenticate }));
+  if (deps.freezes)
+    app.use('/v1', freezeRoutes({ freezes: deps.freezes, signals: deps.gateSignals, authenticate }));
   if (deps.rollouts) {
     app.use(
       '/v1',

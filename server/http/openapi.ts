@@ -2,6 +2,7 @@ import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
 import { MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
 import { MAX_PLANS_PER_TENANT } from '../../common/outOfBandPlans';
+import { MAX_CHANGE_WINDOWS, MAX_FREEZE_REASON_LENGTH, WEEKDAYS } from '../../common/freezes';
 import { DEFAULT_HISTORY_PAGE_SIZE, MAX_HISTORY_PAGE_SIZE } from '../../activities/storage/configStore';
 
 /**
@@ -77,6 +78,45 @@ const planScopeParameters: OpenAPIV3.ParameterObject[] = [
   },
 ];
 
+const jsonResponse = (description: string, schema: string): OpenAPIV3.ResponseObject => ({
+  description,
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
+});
+
+/** GET, PUT and DELETE of one freeze; `who` says whose rollouts it holds and who may set it. */
+const freezePaths = (scope: 'tenant' | 'platform', who: string): OpenAPIV3.PathItemObject => {
+  const name = scope === 'platform' ? 'PlatformFreeze' : 'TenantFreeze';
+  return {
+    get: {
+      operationId: `get${name}`,
+      summary: `Whether ${scope === 'platform' ? 'the platform' : 'the tenant'} is frozen, by whom, since when and why`,
+      tags: ['freezes'],
+      responses: { '200': jsonResponse('The freeze', 'Freeze'), ...errors(401, 403, 429, 503) },
+    },
+    put: {
+      operationId: `put${name}`,
+      summary:
+        `Freeze ${who}. New rollouts are refused (409 Frozen); running ones pause at their next wave boundary ` +
+        'and resume once it is lifted',
+      tags: ['freezes'],
+      requestBody: {
+        required: true,
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/PutFreeze' } } },
+      },
+      responses: {
+        '200': jsonResponse('The freeze as stored', 'Freeze'),
+        ...errors(400, 401, 403, 429, 503),
+      },
+    },
+    delete: {
+      operationId: `delete${name}`,
+      summary: 'Lift the freeze: held rollouts resume (404 when not frozen)',
+      tags: ['freezes'],
+      responses: { '204': { description: 'Lifted' }, ...errors(401, 403, 404, 429, 503) },
+    },
+  };
+};
+
 const rolloutIdParameter: OpenAPIV3.ParameterObject = {
   name: 'rolloutId',
   in: 'path',
@@ -126,6 +166,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
     { name: 'rollouts' },
     { name: 'rollout-plans' },
     { name: 'health' },
+    { name: 'freezes' },
   ],
   paths: {
     '/healthz': {
@@ -308,6 +349,44 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           '204': { description: 'Removed' },
           ...errors(400, 401, 403, 404, 429, 503),
         },
+      },
+    },
+    // Freezes and change windows.
+    '/v1/freeze': freezePaths('tenant', "the caller's tenant: its release managers set and lift it"),
+    '/v1/platform/freeze': freezePaths(
+      'platform',
+      'every tenant: only platform administrators (group config-platform-admins) set and lift it',
+    ),
+    '/v1/change-windows': {
+      get: {
+        operationId: 'getChangeWindows',
+        summary: "The tenant's change windows (404 when none: rollouts may run at any time)",
+        tags: ['freezes'],
+        responses: {
+          '200': jsonResponse('The windows, with who set them and when', 'ChangeWindows'),
+          ...errors(401, 403, 404, 429, 503),
+        },
+      },
+      put: {
+        operationId: 'putChangeWindows',
+        summary:
+          "Set the UTC windows in which waves of the tenant's rollouts may start; outside them a rollout waits " +
+          'durably for the next one to open',
+        tags: ['freezes'],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/PutChangeWindows' } } },
+        },
+        responses: {
+          '200': jsonResponse('The windows as stored', 'ChangeWindows'),
+          ...errors(400, 401, 403, 429, 503),
+        },
+      },
+      delete: {
+        operationId: 'deleteChangeWindows',
+        summary: 'Remove the windows: rollouts may run at any time',
+        tags: ['freezes'],
+        responses: { '204': { description: 'Removed' }, ...errors(401, 403, 404, 429, 503) },
       },
     },
     '/v1/rollouts': {
@@ -706,6 +785,21 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             },
           },
           audit: { type: 'array', items: { $ref: '#/components/schemas/AuditEntry' } },
+          // Freezes and change windows.
+          hold: {
+            type: 'object',
+            description:
+              "What holds the rollout at a wave boundary (state PAUSED): a freeze (who, when, why) or the tenant's " +
+              'change windows (`until`: the next one opens)',
+            properties: {
+              gate: { type: 'string', enum: ['freeze', 'change-window'] },
+              scope: { type: 'string', enum: ['tenant', 'platform'] },
+              frozenBy: { type: 'string' },
+              frozenAt: { type: 'string' },
+              reason: { type: 'string' },
+              until: { type: 'string' },
+            },
+          },
         },
       },
       AuditEntry: {
@@ -714,8 +808,61 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
         properties: {
           at: { type: 'string' },
           actor: { type: 'string' },
-          action: { type: 'string', enum: ['start', 'approve', 'pause', 'resume', 'abort'] },
+          action: {
+            type: 'string',
+            enum: ['start', 'approve', 'pause', 'resume', 'abort', 'freeze', 'unfreeze'],
+          },
           reason: { type: 'string' },
+        },
+      },
+      // Freezes and change windows.
+      PutFreeze: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['reason'],
+        properties: { reason: { type: 'string', maxLength: MAX_FREEZE_REASON_LENGTH } },
+      },
+      Freeze: {
+        type: 'object',
+        required: ['frozen'],
+        properties: {
+          frozen: { type: 'boolean' },
+          scope: { type: 'string', enum: ['tenant', 'platform'] },
+          frozenBy: { type: 'string' },
+          frozenAt: { type: 'string' },
+          reason: { type: 'string' },
+          signalled: { type: 'integer', description: 'Running rollouts told of the change at once' },
+        },
+      },
+      PutChangeWindows: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['windows'],
+        description:
+          `1 to ${MAX_CHANGE_WINDOWS} windows, each days (${WEEKDAYS.join(', ')}) and UTC hours: open from ` +
+          'startHour (0-23) to endHour (1-24, excluded, after startHour) on each day',
+        properties: {
+          windows: { type: 'array', items: { type: 'object' } },
+        },
+      },
+      ChangeWindows: {
+        type: 'object',
+        required: ['windows', 'updatedBy', 'updatedAt'],
+        properties: {
+          windows: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                days: { type: 'array', items: { type: 'string', enum: [...WEEKDAYS] } },
+                startHour: { type: 'integer' },
+                endHour: { type: 'integer' },
+              },
+            },
+          },
+          updatedBy: { type: 'string' },
+          updatedAt: { type: 'string' },
+          signalled: { type: 'integer' },
         },
       },
       ActionRequest: {

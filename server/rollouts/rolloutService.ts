@@ -13,8 +13,11 @@ import {
 } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { ConfigStore } from '../../activities/storage/configStore';
+import type { FreezeStore } from '../../activities/storage/freezeStore';
+import { activeFreeze } from '../../common/freezes';
 import {
   BackendUnavailableError,
+  FrozenError,
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
@@ -81,6 +84,8 @@ export class RolloutService {
     private readonly client: Client,
     private readonly store: ConfigStore,
     private readonly taskQueue: string,
+    /** Where a freeze that refuses new rollouts is read. */
+    private readonly freezes: Pick<FreezeStore, 'gatesFor'>,
   ) {}
 
   /**
@@ -92,7 +97,10 @@ export class RolloutService {
     identity: Identity,
     input: StartRolloutBody,
   ): () => Promise<{ rolloutId: string; workflowId: string; state: RolloutState }> {
-    const validated = this.toRequest(identity, input);
+    // The freeze is read beside the validation's store reads: no round trip of its own.
+    const validated = Promise.all([this.toRequest(identity, input), this.assertNotFrozen(identity)]).then(
+      ([request]) => request,
+    );
     validated.catch(() => undefined);
     return async () => {
       const request = await validated;
@@ -212,6 +220,12 @@ export class RolloutService {
     // Histories hold payloads sealed; the client's own codec opens them.
     const codecs = this.client.options.loadedDataConverter.payloadCodecs;
     return timelineOf(await decodeHistoryEvents(events, codecs));
+  }
+
+  /** A frozen tenant (or platform) starts nothing: the refusal names who froze it, when and why. */
+  private async assertNotFrozen(identity: Identity): Promise<void> {
+    const freeze = activeFreeze(await this.freezes.gatesFor(identity.tenantId));
+    if (freeze) throw new FrozenError(freeze, identity.tenantId);
   }
 
   private async toRequest(identity: Identity, input: StartRolloutBody): Promise<RolloutRequest> {

@@ -1,5 +1,12 @@
 import type { temporal } from '@temporalio/proto';
-import type { ActorInput, RolloutRequest, RolloutResult } from '../../common/rollout';
+import {
+  type ActorInput,
+  PROGRESS_MEMO,
+  type RolloutHold,
+  type RolloutProgress,
+  type RolloutRequest,
+  type RolloutResult,
+} from '../../common/rollout';
 import type { TimelineEntry } from '../../common/rolloutApi';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -22,6 +29,7 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
   const timeline: TimelineEntry[] = [];
   const scheduled = new Map<string, ScheduledFleetActivity>();
   let state: string | undefined;
+  let hold: RolloutHold | undefined;
   for (const event of events) {
     const at = timeOf(event);
     const started = event.workflowExecutionStartedEventAttributes;
@@ -77,8 +85,25 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
         fleetEntry(at, fleetActivity, outcome?.succeeded.length ?? 0, outcome?.failed.length ?? 0),
       );
     }
+    // Freezes and change windows: a hold is published with the progress; its timers are no bake.
+    const published = event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.[PROGRESS_MEMO];
+    if (published) {
+      const next = decodePayloads<RolloutProgress>([published])[0]?.hold;
+      if (JSON.stringify(next) !== JSON.stringify(hold)) timeline.push(holdEntry(at, next));
+      hold = next;
+    }
     const timer = event.timerStartedEventAttributes;
-    if (timer) {
+    if (timer && state === 'PAUSED' && hold) {
+      const seconds = Number(timer.startToFireTimeout?.seconds ?? 0);
+      timeline.push({
+        at,
+        kind: 'wait',
+        summary:
+          hold.gate === 'freeze'
+            ? `frozen: reading the freeze again in ${seconds} s (or when it changes)`
+            : `waiting ${seconds} s for the change window opening at ${hold.until}`,
+      });
+    } else if (timer) {
       const seconds = Number(timer.startToFireTimeout?.seconds ?? 0);
       // A rollback's timers are the pauses before it pushes the revert again to who did not confirm it.
       timeline.push(
@@ -108,6 +133,18 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
     if (finished) timeline.push(finished);
   }
   return timeline;
+}
+
+function holdEntry(at: string, hold: RolloutHold | undefined): TimelineEntry {
+  if (!hold) return { at, kind: 'action', summary: 'no longer held: going on' };
+  return hold.gate === 'freeze'
+    ? {
+        at,
+        kind: 'action',
+        actor: hold.frozenBy,
+        summary: `held by a ${hold.scope} freeze (${hold.frozenBy}, ${hold.frozenAt}): ${hold.reason}`,
+      }
+    : { at, kind: 'wait', summary: `outside the change windows: held until ${hold.until}` };
 }
 
 function fleetEntry(

@@ -2,6 +2,7 @@ import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { destroyAwsClients } from '../../activities/awsClients';
 import { createRolloutActivities } from '../../activities/rolloutActivities';
 import { partitionKey, versionSortKey } from '../../activities/storage/dynamoDbStrategy';
+import { freezeStoreFor } from '../../activities/storage/freezeStore';
 import { createLogger } from '../../common/logger';
 import { DEFAULT_PLAN, type RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings, loadStorageSettings } from '../../common/settings';
@@ -22,6 +23,7 @@ const activities = createRolloutActivities({
   pusher: createPusher(loadRolloutWorkerSettings(), logger),
   logger,
   readCacheTtlMs: 0,
+  freezes: freezeStoreFor(clients, loadStorageSettings()),
 });
 
 afterAll(() => destroyAwsClients(clients));

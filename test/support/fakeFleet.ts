@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RefreshPayload } from '../../activities/refresh/refreshPusher';
 import type { RolloutActivities, VersionRef } from '../../activities/rolloutActivities';
 import { instanceRef, type ServiceInstance } from '../../common/cloudMap';
+import type { RolloutGates } from '../../common/freezes';
 import { FLEET_SHARD_SIZE } from '../../common/rollout';
 
 /**
@@ -18,6 +19,10 @@ export class FakeFleet {
   readonly promoted: number[] = [];
   readonly written: string[] = [];
   promotedAfterPushes = 0;
+  /** The freezes and change windows the store holds now: a test freezes and lifts them. */
+  gates: RolloutGates = {};
+  /** Reads of the gates by the wave boundaries after the first (the prepare reads the first's). */
+  gateReads = 0;
   removed = false;
   /** Read-cache notices, in order: the version each told the replicas of, and after how many pushes. */
   readonly notices: { version: number; removed: boolean; afterPushes: number }[] = [];
@@ -98,7 +103,11 @@ export class FakeFleet {
   activities(): RolloutActivities {
     const candidateVersion = (this.live?.version ?? 0) + 1;
     return {
-      prepareRollout: async () => (this.live ? { previous: this.live } : {}),
+      prepareRollout: async () => ({ ...(this.live ? { previous: this.live } : {}), gates: this.gates }),
+      readRolloutGates: async () => {
+        this.gateReads += 1;
+        return this.gates;
+      },
       writeCandidate: async ({ value }) => {
         this.written.push(value);
         return { version: candidateVersion, value, format: 'json' };

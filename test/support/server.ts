@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
 import type { ConfigStore } from '../../activities/storage/configStore';
 import { outOfBandPlanStoreFor, type OutOfBandPlanStore } from '../../activities/storage/outOfBandPlanStore';
+import { freezeStoreFor, type FreezeStore } from '../../activities/storage/freezeStore';
 import { createLogger } from '../../common/logger';
 import {
   loadRolloutWorkerSettings,
@@ -24,6 +25,8 @@ export interface TestServer extends PlatformServer {
   readonly store: ReturnType<typeof stackStore>;
   /** The out-of-band plans the REST API keeps, on the stack's schema table. */
   readonly plans: OutOfBandPlanStore;
+  /** Freezes and change windows, on the stack's schema table. */
+  readonly freezes: FreezeStore;
   readonly httpUrl: string;
   readonly grpcAddress: string;
   /** With `rollouts: true`: the Temporal client and the task queue its in-process worker serves. */
@@ -63,6 +66,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   let rollouts: RolloutService | undefined;
   let payloadCodec: PayloadCodecEndpoint | undefined;
   const taskQueue = `rollouts-${randomUUID()}`;
+  const freezes = freezeStoreFor(clients, loadStorageSettings());
   const readCacheTtlMs = String(options.readCacheTtlMs ?? READ_CACHE_TTL_MS);
   if (options.rollouts) {
     const temporalSettings = loadTemporalSettings({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue });
@@ -72,7 +76,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     if (options.worker !== false) {
       worker = await startTestWorker(taskQueue, clients, readCacheTtlMs);
     }
-    rollouts = new RolloutService(temporal, store, taskQueue);
+    rollouts = new RolloutService(temporal, store, taskQueue, freezes);
   }
   const plans = outOfBandPlanStoreFor(clients, loadStorageSettings());
   const server = await startPlatformServer({
@@ -93,11 +97,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     payloadCodec,
     temporal,
     serviceDiscovery: clients.serviceDiscovery,
+    freezes,
   });
   return {
     ...server,
     store,
     plans,
+    freezes,
     httpUrl: `http://127.0.0.1:${server.httpPort}`,
     grpcAddress: `127.0.0.1:${server.grpcPort}`,
     ...(temporal ? { temporal, taskQueue } : {}),

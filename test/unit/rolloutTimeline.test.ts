@@ -36,3 +36,19 @@ test('a cancelled rollout’s timeline shows the cancellation, the revert retrie
     summary: 'rolled back: the workflow was cancelled while baking',
   });
 });
+
+test('a timeline shows who froze a rollout and why, its rechecks as waits rather than bakes, and its release', async () => {
+  const timeline = timelineOf(await recordedEvents('rollout-held-by-freeze.json'));
+  const entries = timeline.map(({ kind, summary }) => [kind, summary]);
+  expect(entries).toEqual(
+    expect.arrayContaining([
+      ['bake', 'baking for 3600 s'],
+      ['state', 'entered PAUSED'],
+      ['action', 'held by a tenant freeze (rm-bob, 2026-12-01T10:00:00.000Z): INC-42: payments degraded'],
+      ['wait', 'frozen: reading the freeze again in 60 s (or when it changes)'],
+      ['action', 'no longer held: going on'],
+    ]),
+  );
+  expect(entries.filter(([kind]) => kind === 'bake')).toHaveLength(2);
+  expect(timeline.at(-1)).toMatchObject({ kind: 'finished', state: 'SUCCEEDED' });
+});
