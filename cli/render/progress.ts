@@ -33,6 +33,12 @@ export function progressLines(rollout: Rollout, style: { readonly bars: boolean 
   for (const failed of rollout.failedInstances ?? []) {
     lines.push({ id: `failed:${failed.instanceId}`, text: `failed ${failed.instanceId}: ${failed.reason}` });
   }
+  if (rollout.approvalDeadline && rollout.state === 'AWAITING_APPROVAL') {
+    lines.push({
+      id: 'deadline',
+      text: `approval due by ${rollout.approvalDeadline}: unapproved then, it rolls back`,
+    });
+  }
   if (rollout.outcome) lines.push({ id: 'outcome', text: `outcome ${rollout.outcome}` });
   if (rollout.staleSince) {
     lines.push({

@@ -36,3 +36,16 @@ test('a cancelled rollout’s timeline shows the cancellation, the revert retrie
     summary: 'rolled back: the workflow was cancelled while baking',
   });
 });
+
+test('a rollout whose approval timed out shows the wait with its deadline, then why it rolled back', async () => {
+  const timeline = timelineOf(await recordedEvents('rollout-approval-timed-out.json'));
+  const wait = timeline.find((entry) => entry.kind === 'wait');
+  expect(wait?.summary).toMatch(/^waiting for approval until \S+Z \(7200 s\), then rolling back$/);
+  expect(Date.parse(wait!.summary.split(' ')[4]!) - Date.parse(wait!.at)).toBe(7_200_000);
+  expect(timeline.some((entry) => entry.kind === 'bake')).toBe(false);
+  expect(timeline.at(-1)).toMatchObject({
+    kind: 'finished',
+    state: 'ROLLED_BACK',
+    summary: 'rolled back: approval timed out after 2h (7200 s): wave 1 of 3 was not approved',
+  });
+});

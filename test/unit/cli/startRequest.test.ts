@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { duration, shapeGuard } from '../../../cli/optionParsers';
 import { startRolloutBody } from '../../../cli/startRequest';
 import { UsageError } from '../../../cli/usageError';
 import { DEFAULT_PUSH_SETTINGS } from '../../../common/rollout';
@@ -118,4 +119,32 @@ test('at most one wave strategy', () => {
   expect(() => startRolloutBody(KEY, { value: 'x', waves: [1], linear: 20 })).toThrow(
     'give at most one of --waves, --linear and --exponential (got --waves, --linear)',
   );
+});
+
+test('--shape-guard, --approval-timeout and --allow-shape-change land in the plan and the body; bad ones name the option', () => {
+  const approvalTimeout = duration(1, 259_200);
+  expect([
+    approvalTimeout('2h'),
+    approvalTimeout('30m'),
+    approvalTimeout('90s'),
+    approvalTimeout('3d'),
+  ]).toEqual([7200, 1800, 90, 259_200]);
+  for (const bad of ['0', '4d', '2 h', '1.5h', 'h'])
+    expect(() => approvalTimeout(bad)).toThrow(/a duration such as 2h/);
+  expect(shapeGuard('off')).toBe('off');
+  expect(shapeGuard('3')).toEqual({ maxFactor: 3 });
+  for (const bad of ['1', '0.5', '1001', 'on']) expect(() => shapeGuard(bad)).toThrow(/a factor above 1/);
+  expect(
+    startRolloutBody(KEY, {
+      value: '{"beta":true}',
+      shapeGuard: { maxFactor: 3 },
+      approvalTimeout: 7200,
+      allowShapeChange: true,
+    }),
+  ).toEqual({
+    key: KEY,
+    value: '{"beta":true}',
+    plan: { shapeGuard: { maxFactor: 3 }, approvalTimeoutSeconds: 7200 },
+    allowShapeChange: true,
+  });
 });
