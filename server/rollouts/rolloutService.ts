@@ -226,8 +226,10 @@ export class RolloutService {
     }
     // The lock (the workflow id) is the stored key's: a service named on a tenant-wide key is refused.
     const address = this.store.address(identity.tenantId, input.key, input.service);
-    // Read beside the validation, for the shape guard: a removal is not judged (nothing to measure).
-    const live = input.remove ? undefined : liveOrNone(this.store, address);
+    // Read beside the validation, and only where the shape guard will judge: a removal has nothing to
+    // measure, and a confirmed change or a guard turned off costs the start no read.
+    const judged = !input.remove && input.allowShapeChange !== true && input.plan?.shapeGuard !== 'off';
+    const live = judged ? liveOrNone(this.store, address) : undefined;
     live?.catch(() => undefined);
     let value: string | undefined;
     if (input.remove) {
@@ -247,7 +249,7 @@ export class RolloutService {
     const [problem] = planProblems(plan);
     if (problem) throw new InvalidArgumentError(problem, problem.split(':')[0]);
     const allowShapeChange = input.allowShapeChange === true;
-    if (value !== undefined) {
+    if (value !== undefined && live) {
       assertShapeWithin({
         live: await live,
         candidate: value,
