@@ -137,3 +137,28 @@ test('a rollout whose approval timed out replays from its recorded history', asy
     ),
   ).resolves.toBeUndefined();
 });
+
+test('a rollout without an approval gate issues exactly the commands it did: no approval-timeout marker, one timer per bake', async () => {
+  const fleet = new FakeFleet(4, { liveVersion: 1 });
+  const history = await withWorker(fleet, async (taskQueue) => {
+    const handle = await startRollout(
+      time.env.client,
+      request({ approval: 'none', bakeSeconds: 60, approvalTimeoutSeconds: 7200 }),
+      taskQueue,
+    );
+    expect(await handle.result()).toMatchObject({ state: 'SUCCEEDED' });
+    return handle.fetchHistory();
+  });
+  const patches = await decodeHistoryEvents(history.events ?? [], [testCodec]).then((events) =>
+    events.flatMap((event) => {
+      const data = event.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+      return data ? [(JSON.parse(Buffer.from(data).toString()) as { id: string }).id] : [];
+    }),
+  );
+  expect(patches.length).toBeGreaterThan(0);
+  expect(patches).not.toContain('approval-timeout');
+  const Type = temporal.api.enums.v1.EventType;
+  expect(history.events?.filter((event) => event.eventType === Type.EVENT_TYPE_TIMER_STARTED)).toHaveLength(
+    3,
+  );
+});
