@@ -9,7 +9,7 @@ import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { allAtOnce } from '../support/plans';
-import { callApi } from '../support/restApi';
+import { type ApiAnswer, callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
 
@@ -102,16 +102,20 @@ const messages = (error: unknown): string =>
 const resultOf = (workflowId: string) =>
   server.temporal!.workflow.getHandle<typeof rolloutWorkflow>(workflowId).result();
 
-test('a value within the factor rolls out: every instance and live on the new version', async () => {
-  const before = await liveVersion(flagsAddress);
-  const started = await start(flags(70));
+/** The start was accepted and its rollout made `version` live, on every instance too. */
+async function expectLiveEverywhere(started: ApiAnswer, version: number): Promise<void> {
   expect(started.status).toBe(202);
   expect(await resultOf(started.body.workflowId as string)).toMatchObject({
     state: 'SUCCEEDED',
-    candidateVersion: before + 1,
+    candidateVersion: version,
   });
-  expect(await held(flagsAddress)).toEqual([before + 1, before + 1]);
-  expect(await liveVersion(flagsAddress)).toBe(before + 1);
+  expect(await held(flagsAddress)).toEqual([version, version]);
+  expect(await liveVersion(flagsAddress)).toBe(version);
+}
+
+test('a value within the factor rolls out: every instance and live on the new version', async () => {
+  const before = await liveVersion(flagsAddress);
+  await expectLiveEverywhere(await start(flags(70)), before + 1);
 });
 
 test('a doubled value is refused with 422 naming the field and both measures, and nothing is written; confirmed, it rolls out', async () => {
@@ -135,17 +139,11 @@ test('a doubled value is refused with 422 naming the field and both measures, an
   expect(await held(flagsAddress)).toEqual([before, before]);
 
   // The plan may allow more; the release manager may confirm.
-  const allowed = await start(doubled, { plan: { ...allAtOnce(), shapeGuard: { maxFactor: 3 } } });
-  expect(allowed.status).toBe(202);
-  expect(await resultOf(allowed.body.workflowId as string)).toMatchObject({ state: 'SUCCEEDED' });
-  const confirmed = await start(flags(liveKeys), { allowShapeChange: true });
-  expect(confirmed.status).toBe(202);
-  expect(await resultOf(confirmed.body.workflowId as string)).toMatchObject({
-    state: 'SUCCEEDED',
-    candidateVersion: before + 2,
-  });
-  expect(await held(flagsAddress)).toEqual([before + 2, before + 2]);
-  expect(await liveVersion(flagsAddress)).toBe(before + 2);
+  await expectLiveEverywhere(
+    await start(doubled, { plan: { ...allAtOnce(), shapeGuard: { maxFactor: 3 } } }),
+    before + 1,
+  );
+  await expectLiveEverywhere(await start(flags(liveKeys), { allowShapeChange: true }), before + 2);
 });
 
 test('a rollout started without the API is refused by its own prepare step: FAILED before anything is written or pushed', async () => {
