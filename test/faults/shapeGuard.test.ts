@@ -173,6 +173,16 @@ test('a rollout started without the API is refused by its own prepare step: FAIL
   const status = await callApi(server.httpUrl, 'GET', `/v1/rollouts/${runId}~${KEY}`, releaseManager());
   expect(status.body).toMatchObject({ state: 'FAILED' });
   expect(status.body.outcome).toMatch(/^failed: value changes shape against live version/);
+  // And `rollout history`.
+  const history = await callApi(
+    server.httpUrl,
+    'GET',
+    `/v1/rollouts/${runId}~${KEY}/history`,
+    releaseManager(),
+  );
+  expect((history.body.items as { summary: string }[]).at(-1)?.summary).toMatch(
+    /^failed: value changes shape against live version \d+ .*top-level keys \d+ → 200/,
+  );
 });
 
 test('an out-of-band edit that doubles a parameter reaches no instance; once its key plan allows it, the retried event rolls it out', async () => {
