@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { duration, shapeGuard } from '../../../cli/optionParsers';
+import { formatPlan } from '../../../cli/render/planViews';
 import { startRolloutBody } from '../../../cli/startRequest';
 import { UsageError } from '../../../cli/usageError';
 import { DEFAULT_PUSH_SETTINGS } from '../../../common/rollout';
@@ -147,4 +148,18 @@ test('--shape-guard, --approval-timeout and --allow-shape-change land in the pla
     plan: { shapeGuard: { maxFactor: 3 }, approvalTimeoutSeconds: 7200 },
     allowShapeChange: true,
   });
+});
+
+test('a plan shows its shape guard and approval timeout when set, and only then', () => {
+  const base = {
+    strategy: { kind: 'explicit' as const, waves: ['100%' as const] },
+    bakeSeconds: 0,
+    approval: 'none' as const,
+    maxFailures: 0,
+  };
+  expect(formatPlan(base)).toBe('waves 100%, bake 0s, approval none, max failures 0');
+  expect(formatPlan({ ...base, shapeGuard: { maxFactor: 3 }, approvalTimeoutSeconds: 7200 })).toBe(
+    'waves 100%, bake 0s, approval none, max failures 0, shape guard 3x, approval timeout 7200s',
+  );
+  expect(formatPlan({ ...base, shapeGuard: 'off' })).toMatch(/, shape guard off$/);
 });
