@@ -3,6 +3,7 @@ import type { ConfigAddress } from '../../activities/storage/types';
 import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
+import { runCfgctl } from '../support/cli';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
@@ -115,4 +116,36 @@ test('abuse: an approval timeout past the 72 h bound on holds, or not a whole nu
     expect(JSON.stringify(refused.body)).toMatch(/approvalTimeoutSeconds/);
   }
   expect(await server.store.history(address)).toHaveLength(written);
+});
+
+test('cfgctl: --approval-timeout 2s, left unapproved: the watch shows the deadline, then the rollback and its reason (exit 8)', async () => {
+  const live = (await server.store.getLive(address)).version;
+  const watched = await runCfgctl(
+    server.httpUrl,
+    [
+      'rollout',
+      'start',
+      KEY,
+      '--value',
+      '{"v":"watched"}',
+      '--target',
+      service,
+      '--waves',
+      '1,100%',
+      '--bake',
+      '0',
+      '--approval',
+      'after-first-wave',
+      '--approval-timeout',
+      '2s',
+      '--watch',
+    ],
+    alice,
+  );
+  expect(watched.code).toBe(8);
+  expect(watched.stdout).toMatch(/approval due by \S+: unapproved then, it rolls back/);
+  expect(watched.stdout).toMatch(
+    /outcome rolled back: approval timed out after 2s \(2 s\): wave 1 of 2 was not approved/,
+  );
+  expect(await held()).toEqual([live, live]);
 });

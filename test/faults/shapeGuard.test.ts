@@ -8,6 +8,7 @@ import { startRollout } from '../../server/rolloutClient';
 import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
+import { runCfgctl } from '../support/cli';
 import { allAtOnce } from '../support/plans';
 import { type ApiAnswer, callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
@@ -256,4 +257,32 @@ test('abuse: allowShapeChange takes a release manager of the tenant; an operator
   await resultOf(stranger.body.workflowId as string).catch(() => undefined);
   expect(await versions(flagsAddress)).toEqual(written);
   expect(await server.store.history({ tenantId: otherTenant, key: KEY })).toHaveLength(1);
+});
+
+test('cfgctl: a doubled value exits 1 naming ShapeChangeRefused and the field; --allow-shape-change starts it', async () => {
+  const before = await liveVersion(flagsAddress);
+  const liveKeys = Object.keys(JSON.parse((await server.store.getLive(flagsAddress)).value) as object).length;
+  const args = [
+    'rollout',
+    'start',
+    KEY,
+    '--value',
+    flags(liveKeys * 2),
+    '--target',
+    service,
+    '--waves',
+    '100%',
+  ];
+  const refused = await runCfgctl(server.httpUrl, [...args, '--bake', '0'], releaseManager());
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/^error: ShapeChangeRefused: value changes shape .*\(field: value\)/);
+  expect(await liveVersion(flagsAddress)).toBe(before);
+
+  const confirmed = await runCfgctl(
+    server.httpUrl,
+    [...args, '--bake', '0', '--allow-shape-change', '--watch'],
+    releaseManager(),
+  );
+  expect(confirmed.code).toBe(0);
+  expect(await held(flagsAddress)).toEqual([before + 1, before + 1]);
 });
