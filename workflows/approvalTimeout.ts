@@ -22,11 +22,14 @@ export function approvalDeadline(seconds: number): string {
   return new Date(Date.now() + seconds * 1000).toISOString();
 }
 
-/** `approval timed out after 2h (7200 s): wave 1 of 3 was not approved`. */
+/**
+ * `approval timed out after 2h: wave 1 of 3 was not approved within the plan's bound (7200 s)`: the
+ * bound's wording is what runs before this said, so readers of outcomes find both the same way.
+ */
 export function approvalTimedOut(seconds: number, waveIndex: number, waveCount: number): string {
   return (
-    `approval timed out after ${humanDuration(seconds)} (${seconds} s): wave ${waveIndex + 1} of ` +
-    `${waveCount} was not approved`
+    `approval timed out after ${humanDuration(seconds)}: wave ${waveIndex + 1} of ${waveCount} was not ` +
+    `approved within the plan's bound (${seconds} s)`
   );
 }
 

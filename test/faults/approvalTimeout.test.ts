@@ -71,7 +71,7 @@ test('a canary left unapproved past plan.approvalTimeoutSeconds rolls back: inst
   expect(waiting.approvalDeadline).toEqual(expect.any(String));
 
   const result = await resultOf(started.body.workflowId as string);
-  const reason = 'approval timed out after 2s (2 s): wave 1 of 2 was not approved';
+  const reason = "approval timed out after 2s: wave 1 of 2 was not approved within the plan's bound (2 s)";
   expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: live, revertedInstances: 1, reason });
   expect(await held()).toEqual([live, live]);
   expect(await server.store.getLive(address)).toMatchObject({ version: live, value: '{"v":1}' });
@@ -145,7 +145,7 @@ test('cfgctl: --approval-timeout 2s, left unapproved: the watch shows the deadli
   expect(watched.code).toBe(8);
   expect(watched.stdout).toMatch(/approval due by \S+: unapproved then, it rolls back/);
   expect(watched.stdout).toMatch(
-    /outcome rolled back: approval timed out after 2s \(2 s\): wave 1 of 2 was not approved/,
+    /outcome rolled back: approval timed out after 2s: wave 1 of 2 was not approved within the plan's bound \(2 s\)/,
   );
   expect(await held()).toEqual([live, live]);
 });

@@ -46,6 +46,7 @@ test('a rollout whose approval timed out shows the wait with its deadline, then 
   expect(timeline.at(-1)).toMatchObject({
     kind: 'finished',
     state: 'ROLLED_BACK',
-    summary: 'rolled back: approval timed out after 2h (7200 s): wave 1 of 3 was not approved',
+    summary:
+      "rolled back: approval timed out after 2h: wave 1 of 3 was not approved within the plan's bound (7200 s)",
   });
 });

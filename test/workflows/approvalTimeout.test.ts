@@ -71,7 +71,7 @@ test('an approval left past its deadline aborts and rolls back: instances back o
     fleet,
     request({ approvalTimeoutSeconds: 7200 }),
   );
-  const reason = 'approval timed out after 2h (7200 s): wave 1 of 3 was not approved';
+  const reason = "approval timed out after 2h: wave 1 of 3 was not approved within the plan's bound (7200 s)";
   // While it waits, status shows when the wait ends.
   expect(Date.parse(waiting.approvalDeadline!) - startedAt).toBeGreaterThanOrEqual(7_199_000);
   expect(Date.parse(waiting.approvalDeadline!) - startedAt).toBeLessThan(7_300_000);
@@ -111,10 +111,12 @@ test('without approvalTimeoutSeconds an approval waits the plan bound on holds: 
     new FakeFleet(2, { liveVersion: 1 }),
     request({ maxPauseSeconds: 1800 }),
   );
-  expect(bounded.result.reason).toBe('approval timed out after 30m (1800 s): wave 1 of 2 was not approved');
+  expect(bounded.result.reason).toBe(
+    "approval timed out after 30m: wave 1 of 2 was not approved within the plan's bound (1800 s)",
+  );
   const byDefault = await leftUnapproved(new FakeFleet(2, { liveVersion: 1 }), request());
   expect(byDefault.result.reason).toBe(
-    'approval timed out after 24h (86400 s): wave 1 of 2 was not approved',
+    "approval timed out after 24h: wave 1 of 2 was not approved within the plan's bound (86400 s)",
   );
   expect(Date.parse(byDefault.waiting.approvalDeadline!) - byDefault.startedAt).toBeGreaterThanOrEqual(
     86_399_000,
