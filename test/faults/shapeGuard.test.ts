@@ -9,6 +9,7 @@ import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { runCfgctl } from '../support/cli';
+import { useHandlerEnvironment } from '../support/outOfBand';
 import { allAtOnce } from '../support/plans';
 import { type ApiAnswer, callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
@@ -30,7 +31,7 @@ const service = `shapes-${randomUUID().slice(0, 6)}`;
 const tenantId = uniqueTenant('shape');
 const flagsAddress: ConfigAddress = { tenantId, key: KEY };
 const paramAddress: ConfigAddress = { tenantId, key: PARAM, service };
-const savedEnv = { ...process.env };
+let restoreEnv: () => void = () => undefined;
 
 /** A flag set of `count` flags, ~45 bytes each: past the guard's floors from 23 flags up. */
 const flags = (count: number, on = true) =>
@@ -53,12 +54,11 @@ beforeAll(async () => {
       await startInstance({ server, clients, service, tenancy, preload: [flagsAddress, paramAddress] }),
     );
   }
-  process.env.TEMPORAL_TASK_QUEUE = server.taskQueue;
-  process.env.OUT_OF_BAND_ROLLOUT_PLAN = JSON.stringify({ bakeSeconds: 0 });
+  restoreEnv = useHandlerEnvironment(server.taskQueue!);
 }, 120_000);
 
 afterAll(async () => {
-  process.env = savedEnv;
+  restoreEnv();
   await Promise.all(instances.map((instance) => instance.client.stop()));
   await server?.stop();
 });
