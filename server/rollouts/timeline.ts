@@ -38,7 +38,9 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
           at,
           kind: 'started',
           actor: request.actor,
-          summary: `${request.actor} started a rollout of ${change} of ${request.key} to ${request.targetServices.join(', ')}`,
+          summary:
+            `${request.actor} started a rollout of ${change} of ${request.key} to ${request.targetServices.join(', ')}` +
+            (request.allowShapeChange ? ", confirming a change of shape past the plan's shape guard" : ''),
         });
       }
     }

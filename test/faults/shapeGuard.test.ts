@@ -285,4 +285,8 @@ test('cfgctl: a doubled value exits 1 naming ShapeChangeRefused and the field; -
   );
   expect(confirmed.code).toBe(0);
   expect(await held(flagsAddress)).toEqual([before + 1, before + 1]);
+  // Who confirmed it stays in the rollout's history.
+  const id = /rollout (\S+~\S+)/.exec(confirmed.stdout)?.[1] ?? confirmed.stdout.split('\n')[0]!;
+  const history = await runCfgctl(server.httpUrl, ['rollout', 'history', id.trim()], releaseManager());
+  expect(history.stdout).toMatch(/alice started a rollout of a new value .* confirming a change of shape/);
 });
