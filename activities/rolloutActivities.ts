@@ -4,6 +4,7 @@ import type { ServiceInstance } from '../common/cloudMap';
 import { type ErrorCode, NotFoundError, PlatformError } from '../common/errors';
 import type { RolloutGates } from '../common/freezes';
 import type { Logger } from '../common/logger';
+import { assertShapeWithin } from '../common/shapeGuard';
 import { DEFAULT_PUSH_SETTINGS, type PushSettings, type RolloutRequest } from '../common/rollout';
 import type { CloudMapDiscovery, DiscoveryCursor, DiscoveryPage } from './discovery/cloudMapDiscovery';
 import type { NoticeOutcome, ReadCacheNotifier } from './refresh/readCacheNotifier';
@@ -90,6 +91,7 @@ const NON_RETRYABLE: ReadonlySet<ErrorCode> = new Set([
   'PermissionDenied',
   'Unauthenticated',
   'FleetTooLarge',
+  'ShapeChangeRefused',
 ]);
 
 /**
@@ -130,6 +132,17 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
           : undefined;
       // An out-of-band edit is checked as well: a value that breaks its key's schema reaches no instance.
       if (existing) await store.validate(address, existing.value);
+      // The API judged the shape already; this catches starts that bypass it (the Lambda's out-of-band
+      // edits, a client of Temporal), before the candidate is written or pushed.
+      const candidateValue = request.change.kind === 'set' ? request.change.value : existing?.value;
+      if (candidateValue !== undefined) {
+        assertShapeWithin({
+          live: previous,
+          candidate: candidateValue,
+          setting: request.plan.shapeGuard,
+          confirmed: request.allowShapeChange === true,
+        });
+      }
       const removing = request.change.kind === 'remove';
       const newest = removing || existing ? await store.latest(address) : undefined;
       return {

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../common/identifiers';
 import { assertPlanScope } from '../common/outOfBandPlans';
 import type { WaveTarget } from '../common/rollout';
+import { MAX_SHAPE_FACTOR_LIMIT, type ShapeGuardSetting } from '../common/shapeGuard';
 
 /**
  * Commander argument parsers: each turns one option's text into the value the request needs, or throws
@@ -115,6 +116,32 @@ export function failureBudget(text: string): WaveTarget {
       'a count (0 or more) or a percentage above 0% and at most 100%, such as 5%',
     );
   return percent;
+}
+
+/** `3` (a factor above 1) or `off`: how far a value's shape may move against the live one. */
+export function shapeGuard(text: string): ShapeGuardSetting {
+  if (text === 'off') return 'off';
+  const maxFactor = /^\d{1,4}(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(maxFactor > 1 && maxFactor <= MAX_SHAPE_FACTOR_LIMIT))
+    throw new InvalidArgumentError(
+      `"off", or a factor above 1 and at most ${MAX_SHAPE_FACTOR_LIMIT}, such as 3`,
+    );
+  return { maxFactor };
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `2h`, `30m`, `90s`, `1d` or plain seconds, as whole seconds within the bounds. */
+export function duration(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const match = /^(\d{1,9})([smhd]?)$/.exec(text);
+    const seconds = match ? Number(match[1]) * DURATION_UNITS[match[2] || 's']! : NaN;
+    if (!(seconds >= min && seconds <= max))
+      throw new InvalidArgumentError(
+        `a duration such as 2h, 30m or 90s (or seconds), from ${min} s to ${max} s`,
+      );
+    return seconds;
+  };
 }
 
 /** `12.5%` as the API spells it, when it is above 0% and at most 100%. */

@@ -8,7 +8,16 @@ import {
   type WaveStrategy,
   type WaveTarget,
 } from '../common/rollout';
-import { exponentialGrowth, failureBudget, integerFrom, linearStep, waveList } from './optionParsers';
+import { DEFAULT_SHAPE_MAX_FACTOR, type ShapeGuardSetting } from '../common/shapeGuard';
+import {
+  duration,
+  exponentialGrowth,
+  failureBudget,
+  integerFrom,
+  linearStep,
+  shapeGuard,
+  waveList,
+} from './optionParsers';
 import { UsageError } from './usageError';
 
 /** A plan's options after commander parsed each one: `rollout start` and `plan set` take the same. */
@@ -25,6 +34,9 @@ export interface PlanOptions {
   readonly pushTimeout?: number;
   readonly pushAttempts?: number;
   readonly pushConcurrency?: number;
+  // Shape guard and approvals that expire:
+  readonly shapeGuard?: ShapeGuardSetting;
+  readonly approvalTimeout?: number;
 }
 
 /** Adds the plan options to a command. */
@@ -63,7 +75,17 @@ export function withPlanOptions(command: Command): Command {
     .option('--allow-empty-fleet', 'promote even when no instance serves the tenant (default: roll back)')
     .option('--push-timeout <ms>', "each push's deadline", integerFrom(100, 60_000))
     .option('--push-attempts <n>', 'tries per instance', integerFrom(1, 10))
-    .option('--push-concurrency <n>', 'instances pushed to at once', integerFrom(1, 256));
+    .option('--push-concurrency <n>', 'instances pushed to at once', integerFrom(1, 256))
+    .option(
+      '--shape-guard <factor|off>',
+      `refuse a value whose size, top-level keys or items move by more than this factor (default ${DEFAULT_SHAPE_MAX_FACTOR})`,
+      shapeGuard,
+    )
+    .option(
+      '--approval-timeout <duration>',
+      'roll back when an approval is not given within this, e.g. 2h, 30m, 90s (default: --max-pause)',
+      duration(1, MAX_PAUSE_SECONDS_LIMIT),
+    );
 }
 
 /**
@@ -82,6 +104,8 @@ export function planOf(options: PlanOptions): Partial<RolloutPlan> {
     ...(options.allowSelfApproval ? { allowSelfApproval: true } : {}),
     ...(options.allowEmptyFleet ? { allowEmptyFleet: true } : {}),
     ...(push ? { push } : {}),
+    ...(options.shapeGuard !== undefined ? { shapeGuard: options.shapeGuard } : {}),
+    ...(options.approvalTimeout !== undefined ? { approvalTimeoutSeconds: options.approvalTimeout } : {}),
   };
 }
 

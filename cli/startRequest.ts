@@ -11,6 +11,7 @@ export interface StartOptions extends PlanOptions {
   readonly remove?: boolean;
   readonly service?: string;
   readonly target?: readonly string[];
+  readonly allowShapeChange?: boolean;
 }
 
 /**
@@ -25,6 +26,7 @@ export function startRolloutBody(key: string, options: StartOptions): StartRollo
     ...changeOf(options),
     ...(options.target?.length ? { targetServices: options.target } : {}),
     ...(Object.keys(plan).length > 0 ? { plan } : {}),
+    ...(options.allowShapeChange ? { allowShapeChange: true } : {}),
   };
 }
 

@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'PayloadUndecryptable'
   | 'LimitExceeded'
   | 'PlanLimitReached'
-  | 'Frozen';
+  | 'Frozen'
+  | 'ShapeChangeRefused';
 
 export abstract class PlatformError extends Error {
   abstract readonly code: ErrorCode;
@@ -220,5 +221,26 @@ export class FrozenError extends PlatformError {
     tenantId: string,
   ) {
     super(`no rollout may start: ${describeFreeze(freeze, tenantId)}`);
+  }
+}
+
+/**
+ * A candidate's size or top-level shape changed against the live value by more than the plan's factor
+ * (common/shapeGuard.ts): refused before anything is written, unless the start confirms it.
+ */
+export class ShapeChangeRefusedError extends PlatformError {
+  readonly code = 'ShapeChangeRefused';
+  constructor(
+    readonly liveVersion: number,
+    readonly maxFactor: number,
+    /** Each measure that changed, as `bytes 1204 → 2410 (2.00x)`. */
+    readonly changes: readonly string[],
+  ) {
+    super(
+      `value changes shape against live version ${liveVersion} by more than the plan's factor of ` +
+        `${maxFactor}: ${changes.join('; ')}. If this is intended, confirm it ` +
+        '(allowShapeChange: true; cfgctl rollout start --allow-shape-change) or set plan.shapeGuard',
+      'value',
+    );
   }
 }

@@ -1,3 +1,5 @@
+import type { ShapeGuardSetting } from './shapeGuard';
+
 /**
  * The rollout's vocabulary, shared by the workflow, its activities, the worker and every client (API,
  * CLI, Lambda). Plain data only: this module is imported by workflow code.
@@ -47,6 +49,17 @@ export interface RolloutPlan {
    * Map as an idle service.
    */
   readonly allowEmptyFleet?: boolean;
+  // Shape guard and approvals that expire (issue 11):
+  /**
+   * How far a value's size or top-level shape may move against the live one (common/shapeGuard.ts);
+   * DEFAULT_SHAPE_MAX_FACTOR when absent, `off` to judge nothing.
+   */
+  readonly shapeGuard?: ShapeGuardSetting;
+  /**
+   * How long each approval is waited for before the rollout rolls back with `approval timed out`; the
+   * plan's maxPauseSeconds (itself DEFAULT_MAX_PAUSE_SECONDS) when absent.
+   */
+  readonly approvalTimeoutSeconds?: number;
 }
 
 /** A day: long enough for a person to look into a paused rollout, short enough not to hold the fleet. */
@@ -111,6 +124,8 @@ export interface RolloutRequest {
   readonly plan: RolloutPlan;
   /** Who started it (the token's subject), for audit. */
   readonly actor: string;
+  /** The starter confirmed a change of shape the plan's shape guard would refuse. */
+  readonly allowShapeChange?: boolean;
 }
 
 export type RolloutState =
@@ -175,6 +190,8 @@ export interface RolloutProgress {
   };
   readonly failedInstances: readonly { readonly instanceId: string; readonly reason: string }[];
   readonly paused: boolean;
+  /** While AWAITING_APPROVAL: when the wait ends and the rollout rolls back unapproved (ISO 8601). */
+  readonly approvalDeadline?: string;
   readonly outcome?: string;
   readonly audit: readonly AuditEntry[];
   // Freezes and change windows: what holds the rollout at a wave boundary (state PAUSED) while it does.

@@ -16,6 +16,8 @@ export interface StartRolloutBody {
   readonly targetServices?: readonly string[];
   /** Fields left out take the server's defaults. */
   readonly plan?: Partial<RolloutPlan>;
+  /** Shape guard: confirms a change of size or shape past the plan's factor (common/shapeGuard.ts). */
+  readonly allowShapeChange?: boolean;
 }
 
 export interface RolloutStarted {

@@ -6,6 +6,7 @@ import {
   type WaveStrategy,
   type WaveTarget,
 } from './rollout';
+import { shapeGuardProblem } from './shapeGuard';
 
 /**
  * Wave arithmetic: pure and deterministic, so the workflow can run it and clients can preview it.
@@ -92,6 +93,18 @@ export function planProblems(plan: RolloutPlan, legacy = false): string[] {
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
       problems.push('plan.push.concurrency: 1 to 256');
     }
+  }
+  // Shape guard and approvals that expire:
+  const shapeProblem = shapeGuardProblem(plan.shapeGuard);
+  if (shapeProblem) problems.push(shapeProblem);
+  const { approvalTimeoutSeconds } = plan;
+  if (
+    approvalTimeoutSeconds !== undefined &&
+    (!Number.isInteger(approvalTimeoutSeconds) ||
+      approvalTimeoutSeconds < 1 ||
+      approvalTimeoutSeconds > MAX_PAUSE_SECONDS_LIMIT)
+  ) {
+    problems.push(`plan.approvalTimeoutSeconds: an integer from 1 to ${MAX_PAUSE_SECONDS_LIMIT}`);
   }
   return problems;
 }

@@ -24,6 +24,9 @@ const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {
   LimitExceeded: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   PlanLimitReached: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
   Frozen: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
+  // Well-formed and within every limit, yet not processed as sent: the same request is refused again
+  // until it confirms the change (a retry alone never passes, unlike a 409's race).
+  ShapeChangeRefused: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION },
 };
 
 /** Whether a string (a Temporal failure's type, say) is one of the platform's error codes. */

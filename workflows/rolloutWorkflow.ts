@@ -43,6 +43,13 @@ import {
   progressQuery,
   resumeUpdate,
 } from './definitions';
+import {
+  APPROVAL_TIMEOUT_ACTOR,
+  APPROVAL_TIMEOUT_PATCH,
+  approvalDeadline,
+  approvalTimedOut,
+  approvalTimeoutSecondsOf,
+} from './approvalTimeout';
 import { fleetOrder } from './fleetOrder';
 import { FreezeGate } from './freezeGate';
 import { fleetCalls } from './shardedFleet';
@@ -151,6 +158,8 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
   /** Known once prepared; read by the progress query before that. */
   const versions: { candidate?: VersionRef; previous?: VersionRef; copyOf?: number } = {};
   let outcome: string | undefined;
+  /** While an approval is awaited (patch approval-timeout): when it expires. */
+  let awaitedUntil: string | undefined;
   const updated = new Set<string>();
   const failures = new Map<string, string>();
   /**
@@ -189,6 +198,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       .slice(0, MAX_REPORTED_FAILURES)
       .map(([instanceId, reason]) => ({ instanceId, reason })),
     paused,
+    ...(awaitedUntil ? { approvalDeadline: awaitedUntil } : {}),
     ...(outcome ? { outcome } : {}),
     audit,
     ...(hold ? { hold } : {}),
@@ -474,12 +484,23 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
         (request.plan.approval === 'every-wave' ||
           (request.plan.approval === 'after-first-wave' && index === 0));
       if (approvalDue) {
+        // Runs started before approvals expired on their own wait out the plan's bound on holds.
+        const expires = boundedHolds && patched(APPROVAL_TIMEOUT_PATCH);
+        const approvalSeconds = expires ? approvalTimeoutSecondsOf(request.plan) : maxPauseSeconds;
+        if (expires) awaitedUntil = approvalDeadline(approvalSeconds);
         enter('AWAITING_APPROVAL');
         setWave(index, { state: 'awaiting-approval' });
         const decided = () => approvedWaves.has(index) || abortedBy !== undefined;
         if (!boundedHolds) await condition(decided);
-        else if (!(await condition(decided, maxHoldMs)))
-          throw new RollbackRequired(`not approved within the plan's bound (${maxPauseSeconds} s)`);
+        else if (!(await condition(decided, approvalSeconds * 1000))) {
+          awaitedUntil = undefined;
+          if (!expires)
+            throw new RollbackRequired(`not approved within the plan's bound (${maxPauseSeconds} s)`);
+          const reason = approvalTimedOut(approvalSeconds, index, sizes.length);
+          record('abort', { actor: APPROVAL_TIMEOUT_ACTOR, reason });
+          throw new RollbackRequired(reason);
+        }
+        awaitedUntil = undefined;
         await checkpoint();
       }
       setWave(index, { state: 'done' });

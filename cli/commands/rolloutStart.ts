@@ -26,6 +26,10 @@ export function addRolloutStartCommand(rollout: Command, outcome: CommandOutcome
       serviceNames,
     );
   withPlanOptions(start)
+    .option(
+      '--allow-shape-change',
+      "confirm a value whose size or top-level shape moves past the plan's shape guard",
+    )
     .option('--watch', 'follow it until it is over, like "rollout status --watch"', false)
     .action(async (key: string, options: StartOptions & { watch: boolean }, command: Command) => {
       const global = globalOptionsOf(command);

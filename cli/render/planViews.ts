@@ -25,7 +25,18 @@ export function formatPlan(plan: RolloutPlan): string {
       : strategy.kind === 'linear'
         ? `linear ${strategy.stepPercent}%`
         : `exponential ${strategy.startPercent}%x${strategy.growthFactor}`;
-  return `${waves}, bake ${plan.bakeSeconds}s, approval ${plan.approval}, max failures ${plan.maxFailures}`;
+  const gates = [
+    ...(plan.shapeGuard !== undefined
+      ? [`shape guard ${plan.shapeGuard === 'off' ? 'off' : `${plan.shapeGuard.maxFactor}x`}`]
+      : []),
+    ...(plan.approvalTimeoutSeconds !== undefined
+      ? [`approval timeout ${plan.approvalTimeoutSeconds}s`]
+      : []),
+  ];
+  return [
+    `${waves}, bake ${plan.bakeSeconds}s, approval ${plan.approval}, max failures ${plan.maxFailures}`,
+    ...gates,
+  ].join(', ');
 }
 
 function scopeOf(entry: RolloutPlanEntry): string {

@@ -35,6 +35,12 @@ export function progressLines(rollout: Rollout, style: { readonly bars: boolean 
   }
   // Freezes and change windows.
   if (rollout.hold) lines.push({ id: 'hold', text: holdLine(rollout.hold) });
+  if (rollout.approvalDeadline && rollout.state === 'AWAITING_APPROVAL') {
+    lines.push({
+      id: 'deadline',
+      text: `approval due by ${rollout.approvalDeadline}: unapproved then, it rolls back`,
+    });
+  }
   if (rollout.outcome) lines.push({ id: 'outcome', text: `outcome ${rollout.outcome}` });
   if (rollout.staleSince) {
     lines.push({

@@ -3,6 +3,12 @@ import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifie
 import { MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
 import { MAX_PLANS_PER_TENANT } from '../../common/outOfBandPlans';
 import { MAX_CHANGE_WINDOWS, MAX_FREEZE_REASON_LENGTH, WEEKDAYS } from '../../common/freezes';
+import {
+  DEFAULT_SHAPE_MAX_FACTOR,
+  MAX_SHAPE_FACTOR_LIMIT,
+  SHAPE_BYTES_FLOOR,
+  SHAPE_COUNT_FLOOR,
+} from '../../common/shapeGuard';
 import { DEFAULT_HISTORY_PAGE_SIZE, MAX_HISTORY_PAGE_SIZE } from '../../activities/storage/configStore';
 
 /**
@@ -644,6 +650,37 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
               concurrency: { type: 'integer', minimum: 1, maximum: 256 },
             },
           },
+          // Shape guard and approvals that expire (issue 11):
+          shapeGuard: {
+            description:
+              `How far the value's size, top-level keys or array items may move against the live value, ` +
+              `either way, before a start is refused (422 ShapeChangeRefused); default maxFactor ` +
+              `${DEFAULT_SHAPE_MAX_FACTOR}; measures under ${SHAPE_BYTES_FLOOR} bytes or ${SHAPE_COUNT_FLOOR} ` +
+              'keys or items are not judged; "off" judges nothing',
+            oneOf: [
+              { type: 'string', enum: ['off'] },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['maxFactor'],
+                properties: {
+                  maxFactor: {
+                    type: 'number',
+                    exclusiveMinimum: true,
+                    minimum: 1,
+                    maximum: MAX_SHAPE_FACTOR_LIMIT,
+                  },
+                },
+              },
+            ],
+          },
+          approvalTimeoutSeconds: {
+            type: 'integer',
+            minimum: 1,
+            maximum: MAX_PAUSE_SECONDS_LIMIT,
+            description:
+              'How long each approval is waited for; past it the rollout rolls back (default: maxPauseSeconds)',
+          },
         },
       },
       PutRolloutPlan: {
@@ -687,6 +724,10 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             description: 'Whose instances receive it; defaults to `service` for per-service keys',
           },
           plan: { $ref: '#/components/schemas/Plan' },
+          allowShapeChange: {
+            type: 'boolean',
+            description: "Confirm a change of size or shape past the plan's shapeGuard factor",
+          },
         },
       },
       RolloutStarted: {
@@ -742,6 +783,10 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           previousVersion: { type: 'integer' },
           currentWave: { type: 'integer' },
           paused: { type: 'boolean' },
+          approvalDeadline: {
+            type: 'string',
+            description: 'While AWAITING_APPROVAL: when the rollout rolls back unless approved',
+          },
           outcome: { type: 'string' },
           staleSince: {
             type: 'string',

@@ -36,6 +36,8 @@ import {
 } from '../../common/rollout';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
 import { planProblems } from '../../common/rolloutPlan';
+import { assertShapeWithin } from '../../common/shapeGuard';
+import type { ConfigAddress, ConfigVersion } from '../../activities/storage/types';
 import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import {
   abortUpdate,
@@ -238,12 +240,18 @@ export class RolloutService {
     }
     // The lock (the workflow id) is the stored key's: a service named on a tenant-wide key is refused.
     const address = this.store.address(identity.tenantId, input.key, input.service);
+    // Read beside the validation, and only where the shape guard will judge: a removal has nothing to
+    // measure, and a confirmed change or a guard turned off costs the start no read.
+    const judged = !input.remove && input.allowShapeChange !== true && input.plan?.shapeGuard !== 'off';
+    const live = judged ? liveOrNone(this.store, address) : undefined;
+    live?.catch(() => undefined);
+    let value: string | undefined;
     if (input.remove) {
       // Only a key that is live can be removed; this also validates the key and service.
       await this.store.getLive(address);
     } else {
       // An existing version must exist (this also validates the key and service) and match the schema too.
-      const value = input.value ?? (await this.store.getVersion(address, input.version!)).value;
+      value = input.value ?? (await this.store.getVersion(address, input.version!)).value;
       await this.store.validate(address, value);
     }
 
@@ -254,6 +262,15 @@ export class RolloutService {
     const plan: RolloutPlan = { ...DEFAULT_PLAN, ...input.plan };
     const [problem] = planProblems(plan);
     if (problem) throw new InvalidArgumentError(problem, problem.split(':')[0]);
+    const allowShapeChange = input.allowShapeChange === true;
+    if (value !== undefined && live) {
+      assertShapeWithin({
+        live: await live,
+        candidate: value,
+        setting: plan.shapeGuard,
+        confirmed: allowShapeChange,
+      });
+    }
     return {
       tenantId: address.tenantId,
       key: address.key,
@@ -266,6 +283,7 @@ export class RolloutService {
       targetServices,
       plan,
       actor: identity.subject,
+      ...(allowShapeChange ? { allowShapeChange } : {}),
     };
   }
 
@@ -320,6 +338,14 @@ export class RolloutService {
       ),
     );
   }
+}
+
+/** The live version, or undefined where none is live. */
+function liveOrNone(store: ConfigStore, address: ConfigAddress): Promise<ConfigVersion | undefined> {
+  return store.getLive(address).catch((error: unknown) => {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  });
 }
 
 function failureReason(error: unknown): string {

@@ -46,7 +46,9 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
           at,
           kind: 'started',
           actor: request.actor,
-          summary: `${request.actor} started a rollout of ${change} of ${request.key} to ${request.targetServices.join(', ')}`,
+          summary:
+            `${request.actor} started a rollout of ${change} of ${request.key} to ${request.targetServices.join(', ')}` +
+            (request.allowShapeChange ? ", confirming a change of shape past the plan's shape guard" : ''),
         });
       }
     }
@@ -105,16 +107,7 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
       });
     } else if (timer) {
       const seconds = Number(timer.startToFireTimeout?.seconds ?? 0);
-      // A rollback's timers are the pauses before it pushes the revert again to who did not confirm it.
-      timeline.push(
-        state === 'ROLLING_BACK'
-          ? {
-              at,
-              kind: 'wait',
-              summary: `retrying the revert in ${seconds} s: instance(s) did not confirm it`,
-            }
-          : { at, kind: 'bake', summary: `baking for ${seconds} s` },
-      );
+      timeline.push(timerEntry(at, state, seconds));
     }
     // The requester's identity is a Temporal client's (a host and process): not for tenant users.
     if (event.workflowExecutionCancelRequestedEventAttributes)
@@ -145,6 +138,34 @@ function holdEntry(at: string, hold: RolloutHold | undefined): TimelineEntry {
         summary: `held by a ${hold.scope} freeze (${hold.frozenBy}, ${hold.frozenAt}): ${hold.reason}`,
       }
     : { at, kind: 'wait', summary: `outside the change windows: held until ${hold.until}` };
+}
+
+/** A timer, by the state that set it: a bake, or the bound of a wait (with its deadline). */
+function timerEntry(at: string, state: string | undefined, seconds: number): TimelineEntry {
+  const until = new Date(Date.parse(at) + seconds * 1000).toISOString();
+  switch (state) {
+    // A rollback's timers are the pauses before it pushes the revert again to who did not confirm it.
+    case 'ROLLING_BACK':
+      return {
+        at,
+        kind: 'wait',
+        summary: `retrying the revert in ${seconds} s: instance(s) did not confirm it`,
+      };
+    case 'AWAITING_APPROVAL':
+      return {
+        at,
+        kind: 'wait',
+        summary: `waiting for approval until ${until} (${seconds} s), then rolling back`,
+      };
+    case 'PAUSED':
+      return {
+        at,
+        kind: 'wait',
+        summary: `paused, at most until ${until} (${seconds} s), then rolling back`,
+      };
+    default:
+      return { at, kind: 'bake', summary: `baking for ${seconds} s` };
+  }
 }
 
 function fleetEntry(

@@ -9,7 +9,7 @@ import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import type { ParameterStoreChange } from '../../lambdas/parameterStoreChangeEvent';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, requiredEnv, startInstance } from '../support/fleet';
-import { ALL_AT_ONCE } from '../support/outOfBand';
+import { ALL_AT_ONCE, useHandlerEnvironment } from '../support/outOfBand';
 import { recordedRequest } from '../support/recordedRequest';
 import { startTestServer, type TestServer } from '../support/server';
 import { type FaultProxy, type ProxiedLink, startFaultProxy } from '../support/toxiproxy';
@@ -32,7 +32,7 @@ const tenantId = uniqueTenant('plandown');
 const service = `quotes-${randomUUID().slice(0, 6)}`;
 const address = { tenantId, key: KEY, service };
 const name = `/config-service/${tenantId}/${service}/${KEY}`;
-const savedEnv = { ...process.env };
+let restoreEnv: () => void = () => undefined;
 
 beforeAll(async () => {
   server = await startTestServer({ rollouts: true });
@@ -43,14 +43,14 @@ beforeAll(async () => {
   }
   faults = await startFaultProxy();
   plansLink = await faults.proxy('lambda-dynamodb', new URL(requiredEnv('AWS_ENDPOINT_URL_DYNAMODB')).host);
-  // The handler builds its clients from the environment on its first event, as in a Lambda container.
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = `http://${plansLink.listen}`;
-  process.env.TEMPORAL_TASK_QUEUE = server.taskQueue;
-  process.env.OUT_OF_BAND_ROLLOUT_PLAN = JSON.stringify({ bakeSeconds: 0 });
+  // The handler's DynamoDB, where plans live, behind the proxy.
+  restoreEnv = useHandlerEnvironment(server.taskQueue!, {
+    AWS_ENDPOINT_URL_DYNAMODB: `http://${plansLink.listen}`,
+  });
 }, 120_000);
 
 afterAll(async () => {
-  process.env = savedEnv;
+  restoreEnv();
   await Promise.all(instances.map((instance) => instance.client.stop()));
   await faults?.stop();
   await server?.stop();

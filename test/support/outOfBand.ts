@@ -9,6 +9,23 @@ import { allAtOnce } from './plans';
 
 export const ALL_AT_ONCE: RolloutPlan = allAtOnce();
 
+/**
+ * Points the real Lambda handler, run in this process, at `taskQueue` with a default plan without bakes
+ * (it builds its clients from the environment on its first event, as in a Lambda container), plus
+ * `extra`. Answers the function that puts the environment back.
+ */
+export function useHandlerEnvironment(taskQueue: string, extra: Record<string, string> = {}): () => void {
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    OUT_OF_BAND_ROLLOUT_PLAN: JSON.stringify({ bakeSeconds: 0 }),
+    ...extra,
+  });
+  return () => {
+    process.env = saved;
+  };
+}
+
 /** One hand-over of an event to the handler, as the stand-in logs it. */
 export interface Delivery {
   readonly parameter: string;

@@ -52,3 +52,17 @@ test('a timeline shows who froze a rollout and why, its rechecks as waits rather
   expect(entries.filter(([kind]) => kind === 'bake')).toHaveLength(2);
   expect(timeline.at(-1)).toMatchObject({ kind: 'finished', state: 'SUCCEEDED' });
 });
+
+test('a rollout whose approval timed out shows the wait with its deadline, then why it rolled back', async () => {
+  const timeline = timelineOf(await recordedEvents('rollout-approval-timed-out.json'));
+  const wait = timeline.find((entry) => entry.kind === 'wait');
+  expect(wait?.summary).toMatch(/^waiting for approval until \S+Z \(7200 s\), then rolling back$/);
+  expect(Date.parse(wait!.summary.split(' ')[4]!) - Date.parse(wait!.at)).toBe(7_200_000);
+  expect(timeline.some((entry) => entry.kind === 'bake')).toBe(false);
+  expect(timeline.at(-1)).toMatchObject({
+    kind: 'finished',
+    state: 'ROLLED_BACK',
+    summary:
+      "rolled back: approval timed out after 2h: wave 1 of 3 was not approved within the plan's bound (7200 s)",
+  });
+});

@@ -162,3 +162,14 @@ test('a rolled-back rollout counts its reverted instances as reverted, not pendi
     'state ROLLED_BACK  instances 0/4 updated, 1 failed, 2 pending, 2 reverted',
   );
 });
+
+test('while an approval is awaited the status says when it is due, and not once the rollout has moved on', () => {
+  const deadline = '2026-12-02T08:00:00.000Z';
+  const lines = (stage: 'approval' | 'second wave') =>
+    progressLines({ ...rollout(stage), approvalDeadline: deadline }, { bars: false });
+  expect(lines('approval')).toContainEqual({
+    id: 'deadline',
+    text: `approval due by ${deadline}: unapproved then, it rolls back`,
+  });
+  expect(lines('second wave').map((line) => line.id)).not.toContain('deadline');
+});

@@ -1,6 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { duration, shapeGuard } from '../../../cli/optionParsers';
+import { formatPlan } from '../../../cli/render/planViews';
 import { startRolloutBody } from '../../../cli/startRequest';
 import { UsageError } from '../../../cli/usageError';
 import { DEFAULT_PUSH_SETTINGS } from '../../../common/rollout';
@@ -118,4 +120,46 @@ test('at most one wave strategy', () => {
   expect(() => startRolloutBody(KEY, { value: 'x', waves: [1], linear: 20 })).toThrow(
     'give at most one of --waves, --linear and --exponential (got --waves, --linear)',
   );
+});
+
+test('--shape-guard, --approval-timeout and --allow-shape-change land in the plan and the body; bad ones name the option', () => {
+  const approvalTimeout = duration(1, 259_200);
+  expect([
+    approvalTimeout('2h'),
+    approvalTimeout('30m'),
+    approvalTimeout('90s'),
+    approvalTimeout('3d'),
+  ]).toEqual([7200, 1800, 90, 259_200]);
+  for (const bad of ['0', '4d', '2 h', '1.5h', 'h'])
+    expect(() => approvalTimeout(bad)).toThrow(/a duration such as 2h/);
+  expect(shapeGuard('off')).toBe('off');
+  expect(shapeGuard('3')).toEqual({ maxFactor: 3 });
+  for (const bad of ['1', '0.5', '1001', 'on']) expect(() => shapeGuard(bad)).toThrow(/a factor above 1/);
+  expect(
+    startRolloutBody(KEY, {
+      value: '{"beta":true}',
+      shapeGuard: { maxFactor: 3 },
+      approvalTimeout: 7200,
+      allowShapeChange: true,
+    }),
+  ).toEqual({
+    key: KEY,
+    value: '{"beta":true}',
+    plan: { shapeGuard: { maxFactor: 3 }, approvalTimeoutSeconds: 7200 },
+    allowShapeChange: true,
+  });
+});
+
+test('a plan shows its shape guard and approval timeout when set, and only then', () => {
+  const base = {
+    strategy: { kind: 'explicit' as const, waves: ['100%' as const] },
+    bakeSeconds: 0,
+    approval: 'none' as const,
+    maxFailures: 0,
+  };
+  expect(formatPlan(base)).toBe('waves 100%, bake 0s, approval none, max failures 0');
+  expect(formatPlan({ ...base, shapeGuard: { maxFactor: 3 }, approvalTimeoutSeconds: 7200 })).toBe(
+    'waves 100%, bake 0s, approval none, max failures 0, shape guard 3x, approval timeout 7200s',
+  );
+  expect(formatPlan({ ...base, shapeGuard: 'off' })).toMatch(/, shape guard off$/);
 });
