@@ -8,7 +8,14 @@ import {
   type WaveStrategy,
   type WaveTarget,
 } from '../common/rollout';
-import { exponentialGrowth, failureBudget, integerFrom, linearStep, waveList } from './optionParsers';
+import {
+  alarmNames,
+  exponentialGrowth,
+  failureBudget,
+  integerFrom,
+  linearStep,
+  waveList,
+} from './optionParsers';
 import { UsageError } from './usageError';
 
 /** A plan's options after commander parsed each one: `rollout start` and `plan set` take the same. */
@@ -25,45 +32,61 @@ export interface PlanOptions {
   readonly pushTimeout?: number;
   readonly pushAttempts?: number;
   readonly pushConcurrency?: number;
+  // Alarm gate.
+  readonly alarm?: readonly string[];
+  readonly alarmPrefix?: readonly string[];
 }
 
 /** Adds the plan options to a command. */
 export function withPlanOptions(command: Command): Command {
-  return command
-    .option(
-      '--waves <list>',
-      'cumulative waves: instance counts or percentages, e.g. 1,10%,50%,100%',
-      waveList,
-    )
-    .option('--linear <step%>', 'grow by this share of the fleet each wave, e.g. 20%', linearStep)
-    .option(
-      '--exponential <start%xfactor>',
-      'start at a share and multiply it each wave, e.g. 1%x2',
-      exponentialGrowth,
-    )
-    .option(
-      '--bake <seconds>',
-      'time each wave bakes before its health gate',
-      integerFrom(0, MAX_BAKE_SECONDS),
-    )
-    .addOption(
-      new Option('--approval <policy>', 'when to wait for a release manager').choices([
-        'none',
-        'after-first-wave',
-        'every-wave',
-      ]),
-    )
-    .option('--max-failures <n|n%>', 'failed instances tolerated before rolling back', failureBudget)
-    .option(
-      '--max-pause <seconds>',
-      'longest pause or approval wait before it rolls back (default 86400)',
-      integerFrom(1, MAX_PAUSE_SECONDS_LIMIT),
-    )
-    .option('--allow-self-approval', 'let whoever starts it approve it too (default: another must)')
-    .option('--allow-empty-fleet', 'promote even when no instance serves the tenant (default: roll back)')
-    .option('--push-timeout <ms>', "each push's deadline", integerFrom(100, 60_000))
-    .option('--push-attempts <n>', 'tries per instance', integerFrom(1, 10))
-    .option('--push-concurrency <n>', 'instances pushed to at once', integerFrom(1, 256));
+  return (
+    command
+      .option(
+        '--waves <list>',
+        'cumulative waves: instance counts or percentages, e.g. 1,10%,50%,100%',
+        waveList,
+      )
+      .option('--linear <step%>', 'grow by this share of the fleet each wave, e.g. 20%', linearStep)
+      .option(
+        '--exponential <start%xfactor>',
+        'start at a share and multiply it each wave, e.g. 1%x2',
+        exponentialGrowth,
+      )
+      .option(
+        '--bake <seconds>',
+        'time each wave bakes before its health gate',
+        integerFrom(0, MAX_BAKE_SECONDS),
+      )
+      .addOption(
+        new Option('--approval <policy>', 'when to wait for a release manager').choices([
+          'none',
+          'after-first-wave',
+          'every-wave',
+        ]),
+      )
+      .option('--max-failures <n|n%>', 'failed instances tolerated before rolling back', failureBudget)
+      .option(
+        '--max-pause <seconds>',
+        'longest pause or approval wait before it rolls back (default 86400)',
+        integerFrom(1, MAX_PAUSE_SECONDS_LIMIT),
+      )
+      .option('--allow-self-approval', 'let whoever starts it approve it too (default: another must)')
+      .option('--allow-empty-fleet', 'promote even when no instance serves the tenant (default: roll back)')
+      .option('--push-timeout <ms>', "each push's deadline", integerFrom(100, 60_000))
+      .option('--push-attempts <n>', 'tries per instance', integerFrom(1, 10))
+      .option('--push-concurrency <n>', 'instances pushed to at once', integerFrom(1, 256))
+      // Alarm gate.
+      .option(
+        '--alarm <name>',
+        "a CloudWatch alarm of the tenant's (under config-rollouts/<tenant>/) that rolls back a wave in ALARM; repeatable",
+        alarmNames,
+      )
+      .option(
+        '--alarm-prefix <prefix>',
+        "every tenant's alarm whose name starts so, likewise; repeatable",
+        alarmNames,
+      )
+  );
 }
 
 /**
@@ -82,7 +105,17 @@ export function planOf(options: PlanOptions): Partial<RolloutPlan> {
     ...(options.allowSelfApproval ? { allowSelfApproval: true } : {}),
     ...(options.allowEmptyFleet ? { allowEmptyFleet: true } : {}),
     ...(push ? { push } : {}),
+    ...alarmsOf(options),
   };
+}
+
+/** Alarm gate: names first, then prefixes, as the API takes them. */
+function alarmsOf(options: PlanOptions): Pick<RolloutPlan, 'alarms'> {
+  const alarms = [
+    ...(options.alarm ?? []).map((name) => ({ name })),
+    ...(options.alarmPrefix ?? []).map((prefix) => ({ prefix })),
+  ];
+  return alarms.length > 0 ? { alarms } : {};
 }
 
 function strategyOf(options: PlanOptions): WaveStrategy | undefined {

@@ -1,3 +1,4 @@
+import { alarmProblems } from './alarms';
 import {
   LEGACY_MAX_BAKE_SECONDS,
   MAX_BAKE_SECONDS,
@@ -93,6 +94,8 @@ export function planProblems(plan: RolloutPlan, legacy = false): string[] {
       problems.push('plan.push.concurrency: 1 to 256');
     }
   }
+  // Alarm gate.
+  problems.push(...alarmProblems(plan.alarms));
   return problems;
 }
 

@@ -34,6 +34,7 @@ import {
 } from '../common/rollout';
 import { failureBudget, planProblems, waveSizes } from '../common/rolloutPlan';
 import { CONFIG_KEY, ROLLOUT_STATE, TENANT_ID } from '../common/searchAttributes';
+import { alarmGate } from './alarmGate';
 import { abortUpdate, approveUpdate, pauseUpdate, progressQuery, resumeUpdate } from './definitions';
 import { fleetOrder } from './fleetOrder';
 import { fleetCalls } from './shardedFleet';
@@ -98,6 +99,8 @@ const PUBLISH_PROGRESS = 'publish-progress';
  * been pushed, a cancellation of the workflow), retries reverts, and reports reverted instances.
  */
 const ROLL_BACK_ON_ANY_FAILURE = 'roll-back-on-any-failure';
+/** The change that watches a plan's CloudWatch alarms during each wave (workflows/alarmGate.ts), for `patched`. */
+const ALARM_GATE = 'alarm-gate';
 /** The first pause between revert passes; it doubles up to the last. */
 const REVERT_RETRY_FIRST_MS = 1_000;
 const REVERT_RETRY_MAX_MS = 8_000;
@@ -402,6 +405,11 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     state: 'pending',
   }));
   const pushed: ServiceInstance[] = [];
+  // Alarm gate: only a plan naming alarms has one, so only its runs carry the patch's marker.
+  const alarms =
+    request.plan.alarms?.length && patched(ALARM_GATE)
+      ? alarmGate(request.tenantId, request.plan.alarms)
+      : undefined;
 
   try {
     for (const [index, size] of sizes.entries()) {
@@ -409,16 +417,25 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       await checkpoint();
       enter('ROLLING_OUT');
       setWave(index, { state: 'pushing' });
+      alarms?.begin(index);
       const batch = instances.slice(pushed.length, size);
       pushed.push(...batch);
       tally(await fleetOps.push({ instances: batch, payload: candidatePayload, settings }));
       setWave(index, waveCounts(batch, updated, failures));
       if (failures.size > budget) throw new RollbackRequired(budgetMessage(failures.size, budget, 'push'));
+      if (alarms?.tripped) throw new RollbackRequired(alarms.tripped);
 
       enter('BAKING');
       setWave(index, { state: 'baking' });
       if (request.plan.bakeSeconds > 0)
-        await condition(() => abortedBy !== undefined, request.plan.bakeSeconds * 1000);
+        await condition(
+          () => abortedBy !== undefined || alarms?.tripped !== undefined,
+          request.plan.bakeSeconds * 1000,
+        );
+      if (alarms && !abortedBy) {
+        const alarmed = await alarms.end();
+        if (alarmed) throw new RollbackRequired(alarmed);
+      }
       await checkpoint();
       const stillUpdated = pushed.filter((instance) => updated.has(instanceRef(instance)));
       tally(
@@ -454,6 +471,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     }
     await checkpoint();
   } catch (error) {
+    alarms?.stop();
     if (error instanceof RollbackRequired) return rollBack(error.message);
     if (!rollBackOnAnyFailure) throw error;
     return rollBack(failureReason(error, state));

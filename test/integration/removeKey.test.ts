@@ -5,7 +5,7 @@ import { partitionKey, versionSortKey } from '../../activities/storage/dynamoDbS
 import { createLogger } from '../../common/logger';
 import { DEFAULT_PLAN, type RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings, loadStorageSettings } from '../../common/settings';
-import { createDiscovery, createPusher } from '../../server/rolloutWorker';
+import { createAlarmWatch, createDiscovery, createPusher } from '../../server/rolloutWorker';
 import { stackClients, stackStore, uniqueTenant } from '../support/env';
 
 /**
@@ -22,6 +22,7 @@ const activities = createRolloutActivities({
   pusher: createPusher(loadRolloutWorkerSettings(), logger),
   logger,
   readCacheTtlMs: 0,
+  alarms: createAlarmWatch(clients, loadRolloutWorkerSettings(), logger),
 });
 
 afterAll(() => destroyAwsClients(clients));
