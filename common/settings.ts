@@ -14,6 +14,16 @@ import { ROLLOUT_TASK_QUEUE } from './rollout';
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const optionalUrl = z.string().url().optional();
 const positive = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+/** `a, b,c`: the items, trimmed; empty when unset. */
+const commaList = z
+  .string()
+  .default('')
+  .transform((list) =>
+    list
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
 
 const awsSchema = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
@@ -71,16 +81,7 @@ const serverSchema = z.object({
     .max(MAX_INSTANCE_GRANT_TTL_SECONDS)
     .default(DEFAULT_INSTANCE_GRANT_TTL_SECONDS),
   // The Temporal UI's origins (comma-separated) that may call the codec endpoint from a browser.
-  CODEC_CORS_ORIGINS: z
-    .string()
-    .default('')
-    .transform((list) =>
-      list
-        .split(',')
-        .map((origin) => origin.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().url())),
+  CODEC_CORS_ORIGINS: commaList.pipe(z.array(z.string().url())),
   CONFIG_CACHE_MAX_BYTES: z.coerce
     .number()
     .int()
@@ -216,16 +217,7 @@ const rolloutWorkerSchema = z
      */
     ALARM_POLL_INTERVAL_MS: z.coerce.number().int().min(1000).max(20_000).default(10_000),
     /** Platform-wide alarms (full CloudWatch names, comma-separated) every gated rollout watches too. */
-    ROLLOUT_PLATFORM_ALARMS: z
-      .string()
-      .default('')
-      .transform((list) =>
-        list
-          .split(',')
-          .map((name) => name.trim())
-          .filter(Boolean),
-      )
-      .pipe(z.array(z.string().max(255)).max(MAX_ALARM_SELECTORS)),
+    ROLLOUT_PLATFORM_ALARMS: commaList.pipe(z.array(z.string().max(255)).max(MAX_ALARM_SELECTORS)),
   })
   .refine((s) => (s.PUSH_TLS_CERT_FILE === undefined) === (s.PUSH_TLS_KEY_FILE === undefined), {
     message: 'give PUSH_TLS_CERT_FILE and PUSH_TLS_KEY_FILE together',

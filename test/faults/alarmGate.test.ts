@@ -1,6 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { startRollout } from '../../server/rolloutClient';
-import { reachState, tenantAlarms } from '../support/alarms';
+import { reachState, startGated, tenantAlarms } from '../support/alarms';
 import { type FaultRig, startFaultRig } from '../support/faultRig';
 import { type StoreFaultKeys, storeFaultKeys, storePlan } from '../support/storeFaultKeys';
 
@@ -28,12 +28,7 @@ const BREACH = 'Threshold Crossed: 1 datapoint [0.12] was greater than the thres
 
 test('an alarm set to ALARM mid-bake rolls back at once: every instance back on version 1, live unchanged, the alarm named', async () => {
   const key = await keys.setUp('tenant_config_alarmed');
-  const alarm = await alarms().create(key.address.tenantId, 'orders/5xx');
-  const handle = await startRollout(
-    rig.temporal,
-    key.request({ plan: storePlan({ bakeSeconds: 60, alarms: [{ name: 'orders/5xx' }] }) }),
-    rig.taskQueue,
-  );
+  const { alarm, handle } = await startGated(rig, key, 'orders/5xx', { name: 'orders/5xx' }, 60);
   await reachState(handle, 'BAKING');
   await alarms().set(alarm, 'ALARM', BREACH);
   const result = await handle.result();
@@ -47,24 +42,14 @@ test('an alarm set to ALARM mid-bake rolls back at once: every instance back on 
 
 test('the same plan with its alarm staying OK succeeds: every instance and live on version 2', async () => {
   const key = await keys.setUp('tenant_config_quiet');
-  await alarms().create(key.address.tenantId, 'orders/5xx');
-  const handle = await startRollout(
-    rig.temporal,
-    key.request({ plan: storePlan({ bakeSeconds: 3, alarms: [{ name: 'orders/5xx' }] }) }),
-    rig.taskQueue,
-  );
+  const { handle } = await startGated(rig, key, 'orders/5xx', { name: 'orders/5xx' }, 3);
   expect(await handle.result()).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2, updatedInstances: 2 });
   await key.expectConsistent(2, [handle.firstExecutionRunId]);
 });
 
 test('an alarm that goes to ALARM and back to OK between two polls still fails the gate', async () => {
   const key = await keys.setUp('tenant_config_flapped');
-  const alarm = await alarms().create(key.address.tenantId, 'orders/latency');
-  const handle = await startRollout(
-    rig.temporal,
-    key.request({ plan: storePlan({ bakeSeconds: 60, alarms: [{ prefix: 'orders/' }] }) }),
-    rig.taskQueue,
-  );
+  const { alarm, handle } = await startGated(rig, key, 'orders/latency', { prefix: 'orders/' }, 60);
   await reachState(handle, 'BAKING');
   // Back to OK a few milliseconds later: a poll a second would almost never see it in ALARM.
   await alarms().set(alarm, 'ALARM', BREACH);
@@ -96,12 +81,7 @@ test("a tenant's plan cannot see another tenant's alarm, by name or by prefix: r
     );
   }
   // Its own alarm under the same prefix is the only one its rollout watches: it passes.
-  await alarms().create(tenant, 'orders/5xx');
-  const handle = await startRollout(
-    rig.temporal,
-    key.request({ plan: storePlan({ bakeSeconds: 2, alarms: [{ prefix: 'orders' }] }) }),
-    rig.taskQueue,
-  );
+  const { handle } = await startGated(rig, key, 'orders/5xx', { prefix: 'orders' }, 2);
   expect(await handle.result()).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2 });
   // The refused rollouts wrote nothing: one version besides the first, this rollout's.
   await key.expectConsistent(2, [handle.firstExecutionRunId]);

@@ -1,6 +1,5 @@
-import { startRollout } from '../../server/rolloutClient';
-import { reachState, tenantAlarms } from '../support/alarms';
-import { useStoreFaultRig, storePlan } from '../support/storeFaultKeys';
+import { reachState, startGated } from '../support/alarms';
+import { useStoreFaultRig } from '../support/storeFaultKeys';
 
 /**
  * CloudWatch unreachable under a gated rollout (the worker's CloudWatch link, Toxiproxy, disabled while
@@ -11,12 +10,7 @@ const world = useStoreFaultRig({ ALARM_POLL_INTERVAL_MS: '1000' });
 
 test('CloudWatch unreachable mid-bake for longer than the retries: the gate fails closed, every instance back on version 1', async () => {
   const key = await world.keys.setUp('tenant_config_blind');
-  await tenantAlarms(world.rig.clients.cloudWatch).create(key.address.tenantId, 'orders/5xx');
-  const handle = await startRollout(
-    world.rig.temporal,
-    key.request({ plan: storePlan({ bakeSeconds: 300, alarms: [{ name: 'orders/5xx' }] }) }),
-    world.rig.taskQueue,
-  );
+  const { handle } = await startGated(world.rig, key, 'orders/5xx', { name: 'orders/5xx' }, 300);
   await reachState(handle, 'BAKING');
   await world.rig.cloudWatch.setEnabled(false);
   try {
@@ -33,12 +27,7 @@ test('CloudWatch unreachable mid-bake for longer than the retries: the gate fail
 
 test('CloudWatch gone for a moment mid-bake: the watch retries through it and the rollout succeeds', async () => {
   const key = await world.keys.setUp('tenant_config_blink');
-  await tenantAlarms(world.rig.clients.cloudWatch).create(key.address.tenantId, 'orders/5xx');
-  const handle = await startRollout(
-    world.rig.temporal,
-    key.request({ plan: storePlan({ bakeSeconds: 4, alarms: [{ name: 'orders/5xx' }] }) }),
-    world.rig.taskQueue,
-  );
+  const { handle } = await startGated(world.rig, key, 'orders/5xx', { name: 'orders/5xx' }, 4);
   await reachState(handle, 'BAKING');
   await world.rig.cloudWatch.setEnabled(false);
   await new Promise((resolve) => setTimeout(resolve, 1500));

@@ -5,7 +5,7 @@ import { MAX_ALARM_SELECTORS } from '../../common/alarms';
 import { tenantAlarms } from '../support/alarms';
 import { runCfgctl } from '../support/cli';
 import { stackClients, uniqueTenant } from '../support/env';
-import { type FleetMember, startInstance } from '../support/fleet';
+import { type FleetMember, startTenantFleet } from '../support/fleet';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
@@ -34,16 +34,8 @@ beforeAll(async () => {
   server = await startTestServer({ rollouts: true });
   tenant = uniqueTenant('alarms');
   service = `orders-${randomUUID().slice(0, 6)}`;
-  for (const key of Object.values(KEYS))
-    await server.store.put({ tenantId: tenant, key }, '{"v":1}', { expectedVersion: 0, makeLive: true });
   instances.push(
-    await startInstance({
-      server,
-      clients,
-      service,
-      tenancy: tenant,
-      preload: Object.values(KEYS).map((key) => ({ tenantId: tenant, key })),
-    }),
+    ...(await startTenantFleet({ server, clients, tenantId: tenant, service, keys: Object.values(KEYS) })),
   );
 }, 120_000);
 

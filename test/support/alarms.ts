@@ -5,9 +5,12 @@ import {
   type StateValue,
 } from '@aws-sdk/client-cloudwatch';
 import type { WorkflowHandle } from '@temporalio/client';
-import { tenantAlarmName } from '../../common/alarms';
+import { type AlarmSelector, tenantAlarmName } from '../../common/alarms';
 import type { RolloutState } from '../../common/rollout';
+import { startRollout } from '../../server/rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
+import type { FaultRig } from './faultRig';
+import { type StoreFaultKey, storePlan } from './storeFaultKeys';
 
 /**
  * Real CloudWatch alarms on the local stack's moto, for the alarm gate's tests: created OK, then driven
@@ -38,6 +41,20 @@ export function tenantAlarms(cloudWatch: CloudWatchClient) {
         new SetAlarmStateCommand({ AlarmName: alarmName, StateValue: state, StateReason: reason }),
       ),
   };
+}
+
+/** The tenant's alarm `name` created OK, then a rollout of `key` on the rig gated by `selector`. */
+export async function startGated(
+  rig: FaultRig,
+  key: StoreFaultKey,
+  name: string,
+  selector: AlarmSelector,
+  bakeSeconds: number,
+) {
+  const alarm = await tenantAlarms(rig.clients.cloudWatch).create(key.address.tenantId, name);
+  const plan = storePlan({ bakeSeconds, alarms: [selector] });
+  const handle = await startRollout(rig.temporal, key.request({ plan }), rig.taskQueue);
+  return { alarm, handle };
 }
 
 /** Polls the progress query until the rollout is in `state`, failing if it ends first. */
