@@ -14,6 +14,12 @@ export interface AlarmTrip {
   readonly reason: string;
 }
 
+/** How a look's CloudWatch calls run: cut short by `signal`, and `beat` after each (a watch's heartbeat). */
+interface CallContext {
+  readonly signal?: AbortSignal;
+  readonly beat?: () => void;
+}
+
 interface AlarmState {
   readonly name: string;
   readonly state: string;
@@ -50,7 +56,7 @@ export class AlarmWatch {
   async resolve(
     tenantId: string,
     selectors: readonly AlarmSelector[],
-    signal?: AbortSignal,
+    call: CallContext = {},
   ): Promise<AlarmState[]> {
     const named = selectors.flatMap((selector, i) =>
       'name' in selector
@@ -63,7 +69,7 @@ export class AlarmWatch {
     ];
     const found = new Map<string, AlarmState>();
     if (wanted.length > 0) {
-      const { alarms } = await this.describe({ AlarmNames: wanted.map(({ name }) => name) }, signal);
+      const { alarms } = await this.describe({ AlarmNames: wanted.map(({ name }) => name) }, call);
       for (const alarm of alarms) found.set(alarm.name, alarm);
       for (const { field, name } of wanted) {
         if (!found.has(name))
@@ -79,7 +85,7 @@ export class AlarmWatch {
       const prefix = tenantAlarmName(tenantId, selector.prefix);
       const { alarms: matched, more } = await this.describe(
         { AlarmNamePrefix: prefix, MaxRecords: MAX_ALARMS_PER_PREFIX + 1 },
-        signal,
+        call,
       );
       if (matched.length === 0) throw new NotFoundError(`${field}: no alarm starts with ${prefix}`, field);
       if (more || matched.length > MAX_ALARMS_PER_PREFIX)
@@ -102,12 +108,12 @@ export class AlarmWatch {
     tenantId: string,
     selectors: readonly AlarmSelector[],
     since: Date,
-    signal?: AbortSignal,
+    call: CallContext = {},
     historyRead = new Map<string, number>(),
   ): Promise<AlarmTrip | undefined> {
     let alarms: AlarmState[];
     try {
-      alarms = await this.resolve(tenantId, selectors, signal);
+      alarms = await this.resolve(tenantId, selectors, call);
     } catch (error) {
       if (error instanceof PlatformError) return { alarm: error.field ?? 'alarms', reason: error.message };
       throw error;
@@ -116,7 +122,7 @@ export class AlarmWatch {
     if (firing) return { alarm: firing.name, reason: `alarm ${firing.name} is in ALARM: ${firing.reason}` };
     for (const alarm of alarms) {
       if (alarm.updatedAt < since.getTime() || historyRead.get(alarm.name) === alarm.updatedAt) continue;
-      const trip = await this.alarmedSince(alarm, since, signal);
+      const trip = await this.alarmedSince(alarm, since, call);
       if (trip) return trip;
       historyRead.set(alarm.name, alarm.updatedAt);
     }
@@ -126,6 +132,7 @@ export class AlarmWatch {
   /**
    * Polls until an alarm trips, answering it; ends only by a trip, an error (CloudWatch unreachable: the
    * activity's retries take over) or `signal` (the workflow cancelled the watch at the end of the bake).
+   * Heartbeats after every call, so a poll of many selectors stays inside the heartbeat timeout.
    */
   async watch(
     tenantId: string,
@@ -136,12 +143,11 @@ export class AlarmWatch {
   ): Promise<AlarmTrip> {
     const historyRead = new Map<string, number>();
     for (;;) {
-      const trip = await this.check(tenantId, selectors, since, signal, historyRead);
+      const trip = await this.check(tenantId, selectors, since, { signal, beat: heartbeat }, historyRead);
       if (trip) {
         this.deps.logger.warn('alarm gate tripped', { tenantId, alarm: trip.alarm, reason: trip.reason });
         return trip;
       }
-      heartbeat();
       await sleep(this.deps.pollIntervalMs, undefined, { signal });
     }
   }
@@ -149,7 +155,7 @@ export class AlarmWatch {
   private async alarmedSince(
     alarm: AlarmState,
     since: Date,
-    signal?: AbortSignal,
+    call: CallContext,
   ): Promise<AlarmTrip | undefined> {
     const { AlarmHistoryItems: items = [] } = await this.deps.client.send(
       new DescribeAlarmHistoryCommand({
@@ -158,8 +164,9 @@ export class AlarmWatch {
         StartDate: since,
         MaxRecords: 100,
       }),
-      { abortSignal: callSignal(signal) },
+      { abortSignal: callSignal(call.signal) },
     );
+    call.beat?.();
     for (const item of items) {
       const newState = parseNewState(item.HistoryData);
       if (newState?.stateValue !== 'ALARM') continue;
@@ -176,12 +183,13 @@ export class AlarmWatch {
 
   private async describe(
     input: { AlarmNames?: string[]; AlarmNamePrefix?: string; MaxRecords?: number },
-    signal?: AbortSignal,
+    call: CallContext,
   ): Promise<{ alarms: AlarmState[]; more: boolean }> {
     const answer = await this.deps.client.send(
       new DescribeAlarmsCommand({ ...input, AlarmTypes: [...BOTH_KINDS] }),
-      { abortSignal: callSignal(signal) },
+      { abortSignal: callSignal(call.signal) },
     );
+    call.beat?.();
     const alarms = [...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])].map((alarm) => ({
       name: alarm.AlarmName ?? '',
       state: alarm.StateValue ?? 'INSUFFICIENT_DATA',
