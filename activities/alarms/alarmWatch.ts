@@ -32,6 +32,8 @@ interface AlarmState {
  * inside the watch's heartbeat timeout.
  */
 const CALL_TIMEOUT_MS = 5000;
+/** Where the platform-wide alarms come from, named when one is missing. */
+const PLATFORM_FIELD = 'ROLLOUT_PLATFORM_ALARMS';
 const BOTH_KINDS = ['MetricAlarm', 'CompositeAlarm'] as const;
 
 /**
@@ -63,10 +65,7 @@ export class AlarmWatch {
         ? [{ field: `plan.alarms[${i}].name`, name: tenantAlarmName(tenantId, selector.name) }]
         : [],
     );
-    const wanted = [
-      ...named,
-      ...this.deps.platformAlarms.map((name) => ({ field: 'ROLLOUT_PLATFORM_ALARMS', name })),
-    ];
+    const wanted = [...named, ...this.deps.platformAlarms.map((name) => ({ field: PLATFORM_FIELD, name }))];
     const found = new Map<string, AlarmState>();
     if (wanted.length > 0) {
       const { alarms } = await this.describe({ AlarmNames: wanted.map(({ name }) => name) }, call);
@@ -74,7 +73,7 @@ export class AlarmWatch {
       for (const { field, name } of wanted) {
         if (!found.has(name))
           throw new NotFoundError(
-            `${field}: no alarm ${name} (a plan names only its tenant's own alarms)`,
+            `${field}: no alarm ${name}${field === PLATFORM_FIELD ? '' : " (a plan names only its tenant's own alarms)"}`,
             field,
           );
       }
