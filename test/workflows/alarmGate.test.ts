@@ -66,8 +66,8 @@ test('an alarm firing during the canary rolls back at once: the hour-long bake i
   const { result, history } = await runToEnd(fleet, request(gated()));
   expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, candidateVersion: 2 });
   expect(result.reason).toBe('alarm gate, wave 1: alarm config-rollouts/t/errors is in ALARM: errors up');
-  // The bake's timer was started and never fired: the trip ended the bake.
-  expect(history.events?.some((event) => event.timerStartedEventAttributes)).toBe(true);
+  // The bake never ran out: the trip ended it, or came before it began (a watch may answer before the
+  // push does).
   expect(history.events?.some((event) => event.timerFiredEventAttributes)).toBe(false);
   // The canary got the candidate and then the revert; nobody else got anything.
   expect(fleet.pushes.map(({ refs, version }) => [refs.length, version])).toEqual([
