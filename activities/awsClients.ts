@@ -1,3 +1,4 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -7,6 +8,8 @@ export interface AwsClients {
   readonly dynamodb: DynamoDBClient;
   readonly ssm: SSMClient;
   readonly serviceDiscovery: ServiceDiscoveryClient;
+  /** The alarm gate's: it reads alarms (DescribeAlarms, DescribeAlarmHistory), nothing else. */
+  readonly cloudWatch: CloudWatchClient;
 }
 
 /**
@@ -24,6 +27,7 @@ export function createAwsClients(settings: AwsSettings): AwsClients {
       // The SDK prefixes DiscoverInstances' host with `data-`, which a custom endpoint does not have.
       disableHostPrefix: endpoints.serviceDiscovery !== undefined,
     }),
+    cloudWatch: new CloudWatchClient({ region, endpoint: endpoints.cloudWatch }),
   };
 }
 
@@ -31,4 +35,5 @@ export function destroyAwsClients(clients: AwsClients): void {
   clients.dynamodb.destroy();
   clients.ssm.destroy();
   clients.serviceDiscovery.destroy();
+  clients.cloudWatch.destroy();
 }

@@ -1,11 +1,13 @@
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { AlarmSelector } from '../common/alarms';
 import type { ServiceInstance } from '../common/cloudMap';
 import { type ErrorCode, NotFoundError, PlatformError } from '../common/errors';
 import type { RolloutGates } from '../common/freezes';
 import type { Logger } from '../common/logger';
 import { assertShapeWithin } from '../common/shapeGuard';
 import { DEFAULT_PUSH_SETTINGS, type PushSettings, type RolloutRequest } from '../common/rollout';
+import type { AlarmTrip, AlarmWatch } from './alarms/alarmWatch';
 import type { CloudMapDiscovery, DiscoveryCursor, DiscoveryPage } from './discovery/cloudMapDiscovery';
 import type { NoticeOutcome, ReadCacheNotifier } from './refresh/readCacheNotifier';
 import type { FleetOutcome, RefreshPayload, RefreshPusher } from './refresh/refreshPusher';
@@ -24,6 +26,8 @@ export interface RolloutActivityDeps {
   readonly readCaches?: ReadCacheNotifier;
   /** Freezes and change windows, read at wave boundaries. */
   readonly freezes: Pick<FreezeStore, 'gatesFor'>;
+  /** Reads the alarms of alarm-gated plans. */
+  readonly alarms: AlarmWatch;
 }
 
 /** What telling the read caches came to; `settled` only when every replica is known to have the new state. */
@@ -125,6 +129,8 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       // (InvalidArgument, field service) by the address check, before anything is written.
       store.normalize(address);
       if (request.change.kind === 'set') await store.validate(address, request.change.value);
+      // An alarm the gate could not find would gate nothing: refused (naming the field) before any write.
+      if (request.plan.alarms?.length) await deps.alarms.resolve(request.tenantId, request.plan.alarms);
       const previous = await liveOrNone(address);
       const existing =
         request.change.kind === 'existing'
@@ -343,7 +349,35 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
         cancellationSignal(),
       );
     },
+
+    /**
+     * Alarm gate: watches the plan's alarms from its wave's start (`since`), polling, until one is or was
+     * in ALARM since then (answered) or the workflow cancels the watch at the end of the bake.
+     */
+    async watchAlarms(input: AlarmGateInput): Promise<AlarmTrip> {
+      return deps.alarms.watch(
+        input.tenantId,
+        input.alarms,
+        new Date(input.since),
+        () => heartbeat(),
+        cancellationSignal(),
+      );
+    },
+
+    /** Alarm gate: one look at the end of a bake, for what happened since the watch's last poll. */
+    async checkAlarms(input: AlarmGateInput): Promise<AlarmTrip | undefined> {
+      return deps.alarms.check(input.tenantId, input.alarms, new Date(input.since));
+    },
   });
+}
+
+export type { AlarmTrip } from './alarms/alarmWatch';
+
+/** What an alarm gate watches: the tenant's alarms a plan names, from a wave's start (ISO 8601). */
+export interface AlarmGateInput {
+  readonly tenantId: string;
+  readonly alarms: readonly AlarmSelector[];
+  readonly since: string;
 }
 
 export type RolloutActivities = ReturnType<typeof createRolloutActivities>;

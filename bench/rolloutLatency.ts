@@ -16,9 +16,13 @@
  *   rollout alone measured between them in the same run.
  * - the timeline of the median row-2 run: every history event's time from the REST call's start.
  *
+ * With `-- --alarm-gate`, every rollout's plan names one alarm (OK throughout): what the alarm gate
+ * adds to the critical path (its watch starts with the wave; its last look ends it).
+ *
  * stdout carries exactly one JSON document; progress goes to stderr. Exits non-zero when a rollout fails
  * or leaves an instance behind.
  */
+import { PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +30,7 @@ import type { Client } from '@temporalio/client';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
 import type { ConfigAddress } from '../activities/storage/types';
+import { tenantAlarmName } from '../common/alarms';
 import { createLogger } from '../common/logger';
 import { DEFAULT_PUSH_SETTINGS, type RolloutPlan, type RolloutResult } from '../common/rollout';
 import type { RolloutStarted } from '../common/rolloutApi';
@@ -61,11 +66,14 @@ const BURST_RUNS = 3;
 const GOAL_HELD_MS = 200;
 const GOAL_BURST_RATIO = 1.2;
 const OVERALL_TIMEOUT_MS = 10 * 60_000;
+const ALARM_GATE = process.argv.includes('--alarm-gate');
+const BENCH_ALARM = 'bench/5xx';
 const PLAN: Partial<RolloutPlan> = {
   strategy: { kind: 'explicit', waves: ['100%'] },
   bakeSeconds: 0,
   approval: 'none',
   maxFailures: 0,
+  ...(ALARM_GATE ? { alarms: [{ name: BENCH_ALARM }] } : {}),
 };
 
 const log = (line: string) => process.stderr.write(`[bench:latency] ${line}\n`);
@@ -136,6 +144,7 @@ async function main(): Promise<number> {
     tenantId,
     key: `tenant_config_latency${String(index).padStart(2, '0')}`,
   }));
+  if (ALARM_GATE) await createBenchAlarm(clients, tenantId);
   const lives = await Promise.all(
     addresses.map((address) => store.put(address, '{"v":1}', { expectedVersion: 0, makeLive: true })),
   );
@@ -284,6 +293,25 @@ async function main(): Promise<number> {
     ...(failure ? { failure } : {}),
   });
   return failure ? 1 : 0;
+}
+
+/** The alarm the gated runs watch: created OK, never set off. */
+async function createBenchAlarm(
+  clients: ReturnType<typeof createAwsClients>,
+  tenantId: string,
+): Promise<void> {
+  await clients.cloudWatch.send(
+    new PutMetricAlarmCommand({
+      AlarmName: tenantAlarmName(tenantId, BENCH_ALARM),
+      Namespace: 'Bench',
+      MetricName: '5xx',
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanThreshold',
+    }),
+  );
 }
 
 /** One rollout of the key's next version through the REST API; resolves once it SUCCEEDED. */

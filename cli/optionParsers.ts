@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { alarmProblems, MAX_ALARM_SELECTORS } from '../common/alarms';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../common/identifiers';
 import { assertPlanScope } from '../common/outOfBandPlans';
 import type { WaveTarget } from '../common/rollout';
@@ -154,4 +155,13 @@ function percentValue(text: string): number | undefined {
   const match = PERCENT.exec(text);
   const value = Number(match?.[1]);
   return value > 0 && value <= 100 ? value : undefined;
+}
+
+/** Alarm gate: a repeatable alarm name or prefix, checked as the API checks it. */
+export function alarmNames(text: string, previous: readonly string[] = []): string[] {
+  const [problem] = alarmProblems([{ name: text }]);
+  if (problem) throw new InvalidArgumentError(problem.replace(/^plan\.alarms\[0\]\.name: /, ''));
+  if (previous.length >= MAX_ALARM_SELECTORS)
+    throw new InvalidArgumentError(`at most ${MAX_ALARM_SELECTORS} alarms and prefixes together`);
+  return [...previous, text];
 }

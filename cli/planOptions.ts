@@ -10,6 +10,7 @@ import {
 } from '../common/rollout';
 import { DEFAULT_SHAPE_MAX_FACTOR, type ShapeGuardSetting } from '../common/shapeGuard';
 import {
+  alarmNames,
   duration,
   exponentialGrowth,
   failureBudget,
@@ -37,55 +38,71 @@ export interface PlanOptions {
   // Shape guard and approvals that expire:
   readonly shapeGuard?: ShapeGuardSetting;
   readonly approvalTimeout?: number;
+  // Alarm gate.
+  readonly alarm?: readonly string[];
+  readonly alarmPrefix?: readonly string[];
 }
 
 /** Adds the plan options to a command. */
 export function withPlanOptions(command: Command): Command {
-  return command
-    .option(
-      '--waves <list>',
-      'cumulative waves: instance counts or percentages, e.g. 1,10%,50%,100%',
-      waveList,
-    )
-    .option('--linear <step%>', 'grow by this share of the fleet each wave, e.g. 20%', linearStep)
-    .option(
-      '--exponential <start%xfactor>',
-      'start at a share and multiply it each wave, e.g. 1%x2',
-      exponentialGrowth,
-    )
-    .option(
-      '--bake <seconds>',
-      'time each wave bakes before its health gate',
-      integerFrom(0, MAX_BAKE_SECONDS),
-    )
-    .addOption(
-      new Option('--approval <policy>', 'when to wait for a release manager').choices([
-        'none',
-        'after-first-wave',
-        'every-wave',
-      ]),
-    )
-    .option('--max-failures <n|n%>', 'failed instances tolerated before rolling back', failureBudget)
-    .option(
-      '--max-pause <seconds>',
-      'longest pause or approval wait before it rolls back (default 86400)',
-      integerFrom(1, MAX_PAUSE_SECONDS_LIMIT),
-    )
-    .option('--allow-self-approval', 'let whoever starts it approve it too (default: another must)')
-    .option('--allow-empty-fleet', 'promote even when no instance serves the tenant (default: roll back)')
-    .option('--push-timeout <ms>', "each push's deadline", integerFrom(100, 60_000))
-    .option('--push-attempts <n>', 'tries per instance', integerFrom(1, 10))
-    .option('--push-concurrency <n>', 'instances pushed to at once', integerFrom(1, 256))
-    .option(
-      '--shape-guard <factor|off>',
-      `refuse a value whose size, top-level keys or items move by more than this factor (default ${DEFAULT_SHAPE_MAX_FACTOR})`,
-      shapeGuard,
-    )
-    .option(
-      '--approval-timeout <duration>',
-      'roll back when an approval is not given within this, e.g. 2h, 30m, 90s (default: --max-pause)',
-      duration(1, MAX_PAUSE_SECONDS_LIMIT),
-    );
+  return (
+    command
+      .option(
+        '--waves <list>',
+        'cumulative waves: instance counts or percentages, e.g. 1,10%,50%,100%',
+        waveList,
+      )
+      .option('--linear <step%>', 'grow by this share of the fleet each wave, e.g. 20%', linearStep)
+      .option(
+        '--exponential <start%xfactor>',
+        'start at a share and multiply it each wave, e.g. 1%x2',
+        exponentialGrowth,
+      )
+      .option(
+        '--bake <seconds>',
+        'time each wave bakes before its health gate',
+        integerFrom(0, MAX_BAKE_SECONDS),
+      )
+      .addOption(
+        new Option('--approval <policy>', 'when to wait for a release manager').choices([
+          'none',
+          'after-first-wave',
+          'every-wave',
+        ]),
+      )
+      .option('--max-failures <n|n%>', 'failed instances tolerated before rolling back', failureBudget)
+      .option(
+        '--max-pause <seconds>',
+        'longest pause or approval wait before it rolls back (default 86400)',
+        integerFrom(1, MAX_PAUSE_SECONDS_LIMIT),
+      )
+      .option('--allow-self-approval', 'let whoever starts it approve it too (default: another must)')
+      .option('--allow-empty-fleet', 'promote even when no instance serves the tenant (default: roll back)')
+      .option('--push-timeout <ms>', "each push's deadline", integerFrom(100, 60_000))
+      .option('--push-attempts <n>', 'tries per instance', integerFrom(1, 10))
+      .option('--push-concurrency <n>', 'instances pushed to at once', integerFrom(1, 256))
+      .option(
+        '--shape-guard <factor|off>',
+        `refuse a value whose size, top-level keys or items move by more than this factor (default ${DEFAULT_SHAPE_MAX_FACTOR})`,
+        shapeGuard,
+      )
+      .option(
+        '--approval-timeout <duration>',
+        'roll back when an approval is not given within this, e.g. 2h, 30m, 90s (default: --max-pause)',
+        duration(1, MAX_PAUSE_SECONDS_LIMIT),
+      )
+      // Alarm gate.
+      .option(
+        '--alarm <name>',
+        "a CloudWatch alarm of the tenant's (under config-rollouts/<tenant>/) that rolls back a wave in ALARM; repeatable",
+        alarmNames,
+      )
+      .option(
+        '--alarm-prefix <prefix>',
+        "every tenant's alarm whose name starts so, likewise; repeatable",
+        alarmNames,
+      )
+  );
 }
 
 /**
@@ -106,7 +123,17 @@ export function planOf(options: PlanOptions): Partial<RolloutPlan> {
     ...(push ? { push } : {}),
     ...(options.shapeGuard !== undefined ? { shapeGuard: options.shapeGuard } : {}),
     ...(options.approvalTimeout !== undefined ? { approvalTimeoutSeconds: options.approvalTimeout } : {}),
+    ...alarmsOf(options),
   };
+}
+
+/** Alarm gate: names first, then prefixes, as the API takes them. */
+function alarmsOf(options: PlanOptions): Pick<RolloutPlan, 'alarms'> {
+  const alarms = [
+    ...(options.alarm ?? []).map((name) => ({ name })),
+    ...(options.alarmPrefix ?? []).map((prefix) => ({ prefix })),
+  ];
+  return alarms.length > 0 ? { alarms } : {};
 }
 
 function strategyOf(options: PlanOptions): WaveStrategy | undefined {

@@ -4,6 +4,7 @@ import type { ShapeGuardSetting } from './shapeGuard';
  * The rollout's vocabulary, shared by the workflow, its activities, the worker and every client (API,
  * CLI, Lambda). Plain data only: this module is imported by workflow code.
  */
+import type { AlarmSelector } from './alarms';
 
 export const ROLLOUT_TASK_QUEUE = 'config-rollouts';
 export const ROLLOUT_WORKFLOW_TYPE = 'rolloutWorkflow';
@@ -60,6 +61,12 @@ export interface RolloutPlan {
    * plan's maxPauseSeconds (itself DEFAULT_MAX_PAUSE_SECONDS) when absent.
    */
   readonly approvalTimeoutSeconds?: number;
+  // Alarm gate (common/alarms.ts).
+  /**
+   * The tenant's CloudWatch alarms that gate every wave: one in ALARM at any time during a wave's push or
+   * its bake rolls the rollout back. Looked up under `config-rollouts/<tenantId>/` only.
+   */
+  readonly alarms?: readonly AlarmSelector[];
 }
 
 /** A day: long enough for a person to look into a paused rollout, short enough not to hold the fleet. */

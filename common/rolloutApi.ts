@@ -55,7 +55,17 @@ export interface RolloutView
 
 export interface TimelineEntry {
   readonly at: string;
-  readonly kind: 'started' | 'state' | 'push' | 'health' | 'action' | 'bake' | 'wait' | 'finished';
+  readonly kind:
+    | 'started'
+    | 'state'
+    | 'push'
+    | 'health'
+    | 'action'
+    | 'bake'
+    | 'wait'
+    | 'finished'
+    // A gate's verdict (the alarm gate: what tripped it, or that it passed a wave).
+    | 'gate';
   readonly summary: string;
   readonly actor?: string;
   readonly succeeded?: number;

@@ -1,3 +1,4 @@
+import { alarmProblems } from './alarms';
 import {
   LEGACY_MAX_BAKE_SECONDS,
   MAX_BAKE_SECONDS,
@@ -106,6 +107,8 @@ export function planProblems(plan: RolloutPlan, legacy = false): string[] {
   ) {
     problems.push(`plan.approvalTimeoutSeconds: an integer from 1 to ${MAX_PAUSE_SECONDS_LIMIT}`);
   }
+  // Alarm gate.
+  problems.push(...alarmProblems(plan.alarms));
   return problems;
 }
 

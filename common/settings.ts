@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isIPv4 } from 'node:net';
+import { MAX_ALARM_SELECTORS } from './alarms';
 import { DEFAULT_CLOUD_MAP_NAMESPACE } from './cloudMap';
 import { DEFAULT_CONFIG_TABLE, DEFAULT_PORTS, DEFAULT_SCHEMA_TABLE } from './constants';
 import { DEFAULT_INSTANCE_GRANT_TTL_SECONDS, MAX_INSTANCE_GRANT_TTL_SECONDS } from './instanceGrant';
@@ -13,12 +14,23 @@ import { ROLLOUT_TASK_QUEUE } from './rollout';
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const optionalUrl = z.string().url().optional();
 const positive = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+/** `a, b,c`: the items, trimmed; empty when unset. */
+const commaList = z
+  .string()
+  .default('')
+  .transform((list) =>
+    list
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
 
 const awsSchema = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
   AWS_ENDPOINT_URL_DYNAMODB: optionalUrl,
   AWS_ENDPOINT_URL_SSM: optionalUrl,
   AWS_ENDPOINT_URL_SERVICEDISCOVERY: optionalUrl,
+  AWS_ENDPOINT_URL_CLOUDWATCH: optionalUrl,
 });
 
 const storageSchema = z.object({
@@ -69,16 +81,7 @@ const serverSchema = z.object({
     .max(MAX_INSTANCE_GRANT_TTL_SECONDS)
     .default(DEFAULT_INSTANCE_GRANT_TTL_SECONDS),
   // The Temporal UI's origins (comma-separated) that may call the codec endpoint from a browser.
-  CODEC_CORS_ORIGINS: z
-    .string()
-    .default('')
-    .transform((list) =>
-      list
-        .split(',')
-        .map((origin) => origin.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().url())),
+  CODEC_CORS_ORIGINS: commaList.pipe(z.array(z.string().url())),
   CONFIG_CACHE_MAX_BYTES: z.coerce
     .number()
     .int()
@@ -206,6 +209,15 @@ const rolloutWorkerSchema = z
      * task queue's other workers instead of queueing them all on the first to poll.
      */
     WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(1000).default(100),
+    // Alarm gate.
+    /**
+     * How often a gated wave asks CloudWatch for its alarms. The floor bounds what one rollout costs
+     * CloudWatch (a call per prefix and one for the names, per poll); the ceiling stays inside the watch's
+     * heartbeat timeout. A transition between two polls is still caught, from the alarm's history.
+     */
+    ALARM_POLL_INTERVAL_MS: z.coerce.number().int().min(1000).max(20_000).default(10_000),
+    /** Platform-wide alarms (full CloudWatch names, comma-separated) every gated rollout watches too. */
+    ROLLOUT_PLATFORM_ALARMS: commaList.pipe(z.array(z.string().max(255)).max(MAX_ALARM_SELECTORS)),
   })
   .refine((s) => (s.PUSH_TLS_CERT_FILE === undefined) === (s.PUSH_TLS_KEY_FILE === undefined), {
     message: 'give PUSH_TLS_CERT_FILE and PUSH_TLS_KEY_FILE together',
@@ -248,6 +260,7 @@ function toAwsSettings(s: z.infer<typeof awsSchema>) {
       dynamodb: s.AWS_ENDPOINT_URL_DYNAMODB,
       ssm: s.AWS_ENDPOINT_URL_SSM,
       serviceDiscovery: s.AWS_ENDPOINT_URL_SERVICEDISCOVERY,
+      cloudWatch: s.AWS_ENDPOINT_URL_CLOUDWATCH,
     },
   };
 }
@@ -359,6 +372,9 @@ function toRolloutWorkerSettings(s: z.infer<typeof rolloutWorkerSchema>) {
     reconcileIntervalSeconds: s.RECONCILE_INTERVAL_SECONDS,
     readCacheNotices: s.READ_CACHE_NOTICES === 'on',
     maxConcurrentActivities: s.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    // Alarm gate.
+    alarmPollIntervalMs: s.ALARM_POLL_INTERVAL_MS,
+    platformAlarms: s.ROLLOUT_PLATFORM_ALARMS,
   };
 }
 

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import path from 'node:path';
+import { AlarmWatch } from '../activities/alarms/alarmWatch';
 import type { AwsClients } from '../activities/awsClients';
 import { CloudMapDiscovery } from '../activities/discovery/cloudMapDiscovery';
 import { listServiceNames } from '../activities/discovery/cloudMapSetup';
@@ -68,6 +69,7 @@ export async function createRolloutWorker(deps: {
       readCacheTtlMs: rollout.readCacheTtlMs,
       ...(readCaches ? { readCaches } : {}),
       freezes: freezeStoreFor(clients, deps.storage),
+      alarms: createAlarmWatch(clients, rollout, logger),
     }),
     ...createReconcileActivities({
       store,
@@ -146,6 +148,20 @@ export function createDiscovery(
     }),
     maxInstances: settings.maxInstancesPerRollout,
     ...(discoverLimit ? { discoverLimit } : {}),
+  });
+}
+
+/** The alarm gate's reads of CloudWatch, at the settings' polling rate. */
+export function createAlarmWatch(
+  clients: Pick<AwsClients, 'cloudWatch'>,
+  settings: RolloutWorkerSettings,
+  logger: Logger,
+): AlarmWatch {
+  return new AlarmWatch({
+    client: clients.cloudWatch,
+    platformAlarms: settings.platformAlarms,
+    pollIntervalMs: settings.alarmPollIntervalMs,
+    logger,
   });
 }
 

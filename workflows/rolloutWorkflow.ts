@@ -50,6 +50,7 @@ import {
   approvalTimedOut,
   approvalTimeoutSecondsOf,
 } from './approvalTimeout';
+import { alarmGate } from './alarmGate';
 import { fleetOrder } from './fleetOrder';
 import { FreezeGate } from './freezeGate';
 import { fleetCalls } from './shardedFleet';
@@ -116,6 +117,8 @@ const PUBLISH_PROGRESS = 'publish-progress';
 const ROLL_BACK_ON_ANY_FAILURE = 'roll-back-on-any-failure';
 /** The change that holds waves at their boundary while frozen or outside the change windows, for `patched`. */
 const FREEZES_AND_WINDOWS = 'freezes-and-windows';
+/** The change that watches a plan's CloudWatch alarms during each wave (workflows/alarmGate.ts), for `patched`. */
+const ALARM_GATE = 'alarm-gate';
 /** The first pause between revert passes; it doubles up to the last. */
 const REVERT_RETRY_FIRST_MS = 1_000;
 const REVERT_RETRY_MAX_MS = 8_000;
@@ -439,6 +442,11 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     state: 'pending',
   }));
   const pushed: ServiceInstance[] = [];
+  // Alarm gate: only a plan naming alarms has one, so only its runs carry the patch's marker.
+  const alarms =
+    request.plan.alarms?.length && patched(ALARM_GATE)
+      ? alarmGate(request.tenantId, request.plan.alarms)
+      : undefined;
 
   try {
     for (const [index, size] of sizes.entries()) {
@@ -451,16 +459,25 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       await checkpoint();
       enter('ROLLING_OUT');
       setWave(index, { state: 'pushing' });
+      alarms?.begin(index);
       const batch = instances.slice(pushed.length, size);
       pushed.push(...batch);
       tally(await fleetOps.push({ instances: batch, payload: candidatePayload, settings }));
       setWave(index, waveCounts(batch, updated, failures));
       if (failures.size > budget) throw new RollbackRequired(budgetMessage(failures.size, budget, 'push'));
+      if (alarms?.tripped) throw new RollbackRequired(alarms.tripped);
 
       enter('BAKING');
       setWave(index, { state: 'baking' });
       if (request.plan.bakeSeconds > 0)
-        await condition(() => abortedBy !== undefined, request.plan.bakeSeconds * 1000);
+        await condition(
+          () => abortedBy !== undefined || alarms?.tripped !== undefined,
+          request.plan.bakeSeconds * 1000,
+        );
+      if (alarms && !abortedBy) {
+        const alarmed = await alarms.end();
+        if (alarmed) throw new RollbackRequired(alarmed);
+      }
       await checkpoint();
       const stillUpdated = pushed.filter((instance) => updated.has(instanceRef(instance)));
       tally(
@@ -507,6 +524,7 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     }
     await checkpoint();
   } catch (error) {
+    alarms?.stop();
     if (error instanceof RollbackRequired) return rollBack(error.message);
     if (!rollBackOnAnyFailure) throw error;
     return rollBack(failureReason(error, state));

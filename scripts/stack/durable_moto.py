@@ -62,7 +62,9 @@ moto_utils.utcnow = _utcnow
 mock_random.getrandbits = _getrandbits  # type: ignore[method-assign]
 mock_random.random = _random  # type: ignore[method-assign]
 
+import moto.cloudwatch.responses as cloudwatch_responses  # noqa: E402
 import moto.dynamodb.models as dynamodb_models  # noqa: E402
+from moto.core.responses import ActionResult  # noqa: E402
 from werkzeug.serving import run_simple  # noqa: E402
 from werkzeug.test import EnvironBuilder, run_wsgi_app  # noqa: E402
 
@@ -90,6 +92,56 @@ class _ReplayCopy:
 
 
 dynamodb_models.copy = _ReplayCopy()  # type: ignore[assignment]
+
+
+def _describe_alarm_history(self: Any) -> Any:
+    """
+    DescribeAlarmHistory's state updates, which moto records but does not serve (it answers 500): the
+    rollouts' alarm gate reads them to catch an alarm that went to ALARM and back between two polls.
+    moto keeps, at each update, the state it replaced; the transitions are consecutive pairs of those
+    and the current state. Newest first, as CloudWatch answers.
+    """
+    name = self._get_param("AlarmName")
+    start = _naive_utc(self._get_param("StartDate"))
+    alarm = self.cloudwatch_backend.alarms.get(name)
+    items = []
+    if alarm is not None and self._get_param("HistoryItemType") in (None, "StateUpdate"):
+        states = [(state, reason, at) for _, reason, _, state, at in alarm.history]
+        states.append((alarm.state_value, alarm.state_reason, alarm.state_updated_timestamp))
+        for (old, _, _), (new, reason, at) in zip(states, states[1:]):
+            if start is not None and at < start:
+                continue
+            items.append(
+                {
+                    "AlarmName": name,
+                    "AlarmType": "MetricAlarm",
+                    "Timestamp": at,
+                    "HistoryItemType": "StateUpdate",
+                    "HistorySummary": f"Alarm updated from {old} to {new}",
+                    "HistoryData": json.dumps(
+                        {
+                            "version": "1.0",
+                            "oldState": {"stateValue": old},
+                            "newState": {"stateValue": new, "stateReason": reason},
+                        }
+                    ),
+                }
+            )
+    return ActionResult({"AlarmHistoryItems": list(reversed(items))})
+
+
+def _naive_utc(value: Any) -> datetime.datetime | None:
+    """A request's timestamp (epoch seconds, ISO text or a datetime) as moto stamps its own: naive UTC."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        value = datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    elif isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.astimezone(datetime.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+cloudwatch_responses.CloudWatchResponse.describe_alarm_history = _describe_alarm_history  # type: ignore[attr-defined]
 
 READ_PREFIXES = (
     "Get", "Describe", "List", "Discover", "Query", "Scan", "BatchGet", "TransactGet",

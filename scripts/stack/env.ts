@@ -24,6 +24,8 @@ export function localStackEnv(): Record<string, string> {
     AWS_ENDPOINT_URL_SSM: moto,
     AWS_ENDPOINT_URL_SERVICEDISCOVERY: moto,
     AWS_ENDPOINT_URL_EVENTBRIDGE: moto,
+    // Alarm gates: moto serves CloudWatch alarms (and, through durable_moto.py, their history).
+    AWS_ENDPOINT_URL_CLOUDWATCH: moto,
     // Only read with PAYLOAD_KMS_KEY_ID; the stack itself encrypts with PAYLOAD_KEY_FILE.
     AWS_ENDPOINT_URL_KMS: moto,
     TEMPORAL_ADDRESS: `${STACK_HOST}:${resolvePort(PORTS.temporal)}`,

@@ -1,5 +1,6 @@
 import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
+import { ALARM_NAMESPACE, MAX_ALARM_NAME_LENGTH, MAX_ALARM_SELECTORS } from '../../common/alarms';
 import { MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
 import { MAX_PLANS_PER_TENANT } from '../../common/outOfBandPlans';
 import { MAX_CHANGE_WINDOWS, MAX_FREEZE_REASON_LENGTH, WEEKDAYS } from '../../common/freezes';
@@ -66,6 +67,14 @@ const rolloutPlanResponse = (description: string): OpenAPIV3.ResponseObject => (
   description,
   content: { 'application/json': { schema: { $ref: '#/components/schemas/RolloutPlanEntry' } } },
 });
+
+/** An alarm's name (or the start of one) below the tenant's alarm namespace. */
+const alarmNameSchema: OpenAPIV3.SchemaObject = {
+  type: 'string',
+  minLength: 1,
+  maxLength: MAX_ALARM_NAME_LENGTH,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9_.:/-]*$',
+};
 
 const planScopeParameters: OpenAPIV3.ParameterObject[] = [
   {
@@ -681,6 +690,30 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
             description:
               'How long each approval is waited for; past it the rollout rolls back (default: maxPauseSeconds)',
           },
+          // Alarm gate.
+          alarms: {
+            type: 'array',
+            maxItems: MAX_ALARM_SELECTORS,
+            description:
+              "CloudWatch alarms that gate every wave: one in ALARM at any time during a wave's push or bake " +
+              `rolls back. Names and prefixes are looked up under ${ALARM_NAMESPACE}/<tenant>/ only`,
+            items: {
+              oneOf: [
+                {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['name'],
+                  properties: { name: alarmNameSchema },
+                },
+                {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['prefix'],
+                  properties: { prefix: alarmNameSchema },
+                },
+              ],
+            },
+          },
         },
       },
       PutRolloutPlan: {
@@ -922,7 +955,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           at: { type: 'string' },
           kind: {
             type: 'string',
-            enum: ['started', 'state', 'push', 'health', 'action', 'bake', 'wait', 'finished'],
+            enum: ['started', 'state', 'push', 'health', 'action', 'bake', 'wait', 'finished', 'gate'],
           },
           summary: { type: 'string' },
           actor: { type: 'string' },

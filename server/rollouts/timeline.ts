@@ -28,6 +28,7 @@ interface ScheduledFleetActivity {
 export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
   const timeline: TimelineEntry[] = [];
   const scheduled = new Map<string, ScheduledFleetActivity>();
+  const alarmLooks = new Map<string, 'watchAlarms' | 'checkAlarms'>();
   let state: string | undefined;
   let hold: RolloutHold | undefined;
   for (const event of events) {
@@ -62,6 +63,7 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
     const activity = event.activityTaskScheduledEventAttributes;
     if (activity && event.eventId !== undefined && event.eventId !== null) {
       const type = activity.activityType?.name;
+      if (type === 'watchAlarms' || type === 'checkAlarms') alarmLooks.set(String(event.eventId), type);
       if (type === 'pushToInstances' || type === 'checkInstances') {
         const [input] = decodePayloads<{
           instances: unknown[];
@@ -94,6 +96,8 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
       if (JSON.stringify(next) !== JSON.stringify(hold)) timeline.push(holdEntry(at, next));
       hold = next;
     }
+    const alarmLook = completed && alarmLooks.get(String(completed.scheduledEventId));
+    if (completed && alarmLook) timeline.push(alarmGateEntry(at, alarmLook, completed.result?.payloads));
     const timer = event.timerStartedEventAttributes;
     if (timer && state === 'PAUSED' && hold) {
       const seconds = Number(timer.startToFireTimeout?.seconds ?? 0);
@@ -194,6 +198,24 @@ function fleetEntry(
     succeeded,
     failed,
     summary: `${what} to ${activity.instances} instance(s): ${counts}`,
+  };
+}
+
+/** Alarm gate: a watch answers only when an alarm tripped it; the last look of a bake answers either way. */
+function alarmGateEntry(
+  at: string,
+  type: 'watchAlarms' | 'checkAlarms',
+  payloads: readonly temporal.api.common.v1.IPayload[] | null | undefined,
+): TimelineEntry {
+  const [trip] = decodePayloads<{ reason: string }>(payloads);
+  if (trip?.reason) return { at, kind: 'gate', summary: `alarm gate failed: ${trip.reason}` };
+  return {
+    at,
+    kind: 'gate',
+    summary:
+      type === 'checkAlarms'
+        ? "alarm gate passed: no alarm in ALARM during the wave's push and bake"
+        : 'alarm gate: the watch ended',
   };
 }
 

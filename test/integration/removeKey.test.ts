@@ -6,7 +6,7 @@ import { freezeStoreFor } from '../../activities/storage/freezeStore';
 import { createLogger } from '../../common/logger';
 import { DEFAULT_PLAN, type RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings, loadStorageSettings } from '../../common/settings';
-import { createDiscovery, createPusher } from '../../server/rolloutWorker';
+import { createAlarmWatch, createDiscovery, createPusher } from '../../server/rolloutWorker';
 import { stackClients, stackStore, uniqueTenant } from '../support/env';
 
 /**
@@ -24,6 +24,7 @@ const activities = createRolloutActivities({
   logger,
   readCacheTtlMs: 0,
   freezes: freezeStoreFor(clients, loadStorageSettings()),
+  alarms: createAlarmWatch(clients, loadRolloutWorkerSettings(), logger),
 });
 
 afterAll(() => destroyAwsClients(clients));

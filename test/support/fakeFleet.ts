@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RefreshPayload } from '../../activities/refresh/refreshPusher';
 import type { RolloutActivities, VersionRef } from '../../activities/rolloutActivities';
@@ -26,6 +27,9 @@ export class FakeFleet {
   removed = false;
   /** Read-cache notices, in order: the version each told the replicas of, and after how many pushes. */
   readonly notices: { version: number; removed: boolean; afterPushes: number }[] = [];
+  /** Alarm gate: each watch's wave start, and each last look's, in order. */
+  readonly alarmWatches: string[] = [];
+  readonly alarmLooks: string[] = [];
   private readonly instances: ServiceInstance[];
   private readonly late: ServiceInstance[];
   private readonly later: ServiceInstance[];
@@ -67,6 +71,12 @@ export class FakeFleet {
        * leaves one unacknowledged, `fails` the activity itself fails. Without it, no replica is found.
        */
       readCaches?: 'all' | 'one-silent' | 'fails';
+      /**
+       * Alarm gate: `fires-in-wave` N (1-based): that wave's watch answers a trip at once; `fires-at-look`:
+       * the watches stay quiet and the first last look finds an alarm that went off since the last poll;
+       * `unreachable`: CloudWatch never answers (each watch attempt fails, retryably). Otherwise quiet.
+       */
+      alarm?: { firesInWave: number } | 'fires-at-look' | 'unreachable';
     } = {},
   ) {
     const make = (n: number): ServiceInstance => ({
@@ -185,6 +195,32 @@ export class FakeFleet {
             .filter((ref) => failing.has(ref))
             .map((instance) => ({ instance, reason: 'UNAVAILABLE: down' })),
         };
+      },
+      watchAlarms: async ({ since }) => {
+        this.alarmWatches.push(since);
+        const { alarm } = this.options;
+        if (alarm === 'unreachable')
+          throw ApplicationFailure.retryable('connect ECONNREFUSED 127.0.0.1:4566');
+        if (typeof alarm === 'object' && alarm.firesInWave === this.alarmWatches.length)
+          return {
+            alarm: 'config-rollouts/t/errors',
+            reason: 'alarm config-rollouts/t/errors is in ALARM: errors up',
+          };
+        // Quiet until the workflow cancels the watch (heartbeats carry the cancellation here).
+        for (;;) {
+          Context.current().heartbeat();
+          await Context.current().sleep(50);
+        }
+      },
+      checkAlarms: async ({ since }) => {
+        this.alarmLooks.push(since);
+        return this.options.alarm === 'fires-at-look'
+          ? {
+              alarm: 'config-rollouts/t/errors',
+              reason:
+                'alarm config-rollouts/t/errors went to ALARM at 2026-01-01T00:00:00.000Z (errors up) and is OK again',
+            }
+          : undefined;
       },
       checkInstances: async ({ instances, expectedVersion }) => {
         this.checks.push(instances.map(instanceRef));

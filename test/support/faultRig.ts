@@ -31,6 +31,8 @@ export interface FaultRig {
   /** The worker's Parameter Store link, and its Cloud Map link (one moto server behind both). */
   readonly ssm: ProxiedLink;
   readonly cloudMap: ProxiedLink;
+  /** The worker's CloudWatch link (the alarm gate's; the same moto server behind it). */
+  readonly cloudWatch: ProxiedLink;
   readonly temporal: Client;
   readonly taskQueue: string;
   /** A real SDK instance the worker reaches only through a proxy of its own (`link`). */
@@ -47,7 +49,8 @@ export interface FaultRig {
 const INSTANCE_HOST = '127.0.0.1';
 const PROXY_HOST = '127.0.0.2';
 
-export async function startFaultRig(): Promise<FaultRig> {
+/** `workerSettings`: the rig's worker's environment over the stack's (ALARM_POLL_INTERVAL_MS, say). */
+export async function startFaultRig(workerSettings: Record<string, string> = {}): Promise<FaultRig> {
   const server = await startTestServer();
   const clients = stackClients();
   const faults = await startFaultProxy();
@@ -57,8 +60,11 @@ export async function startFaultRig(): Promise<FaultRig> {
     'cloud-map',
     hostPort(requiredEnv('AWS_ENDPOINT_URL_SERVICEDISCOVERY')),
   );
+  const cloudWatch = await faults.proxy('cloudwatch', hostPort(requiredEnv('AWS_ENDPOINT_URL_CLOUDWATCH')));
   const workerEnv = {
     ...process.env,
+    ...workerSettings,
+    AWS_ENDPOINT_URL_CLOUDWATCH: `http://${cloudWatch.listen}`,
     AWS_ENDPOINT_URL_DYNAMODB: `http://${dynamodb.listen}`,
     AWS_ENDPOINT_URL_SSM: `http://${ssm.listen}`,
     AWS_ENDPOINT_URL_SERVICEDISCOVERY: `http://${cloudMap.listen}`,
@@ -85,6 +91,7 @@ export async function startFaultRig(): Promise<FaultRig> {
     dynamodb,
     ssm,
     cloudMap,
+    cloudWatch,
     temporal,
     taskQueue,
     async proxiedInstance(options) {

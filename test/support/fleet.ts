@@ -122,3 +122,22 @@ export async function registerDeadInstance(
     },
   };
 }
+
+/** A tenant's `keys` live at version 1 (`{"v":1}`), and `count` silo instances of `service` holding them. */
+export async function startTenantFleet(options: {
+  server: TestServer;
+  clients: AwsClients;
+  tenantId: string;
+  service: string;
+  keys: readonly string[];
+  count?: number;
+}): Promise<FleetMember[]> {
+  const { server, clients, tenantId, service, keys } = options;
+  for (const key of keys)
+    await server.store.put({ tenantId, key }, '{"v":1}', { expectedVersion: 0, makeLive: true });
+  const preload = keys.map((key) => ({ tenantId, key }));
+  const fleet: FleetMember[] = [];
+  for (let i = 0; i < (options.count ?? 1); i += 1)
+    fleet.push(await startInstance({ server, clients, service, tenancy: tenantId, preload }));
+  return fleet;
+}

@@ -86,11 +86,14 @@ export function storeFaultKeys(rig: FaultRig): StoreFaultKeys {
  * A fault rig and its store keys for the whole test file: started before its tests, stopped after.
  * Read them inside tests (`world.rig`, `world.keys`), once `beforeAll` has run.
  */
-export function useStoreFaultRig(): { readonly rig: FaultRig; readonly keys: StoreFaultKeys } {
+export function useStoreFaultRig(
+  /** The rig's worker's settings over the stack's (startFaultRig). */
+  workerSettings: Record<string, string> = {},
+): { readonly rig: FaultRig; readonly keys: StoreFaultKeys } {
   let rig: FaultRig | undefined;
   let keys: StoreFaultKeys | undefined;
   beforeAll(async () => {
-    rig = await startFaultRig();
+    rig = await startFaultRig(workerSettings);
     keys = storeFaultKeys(rig);
   }, 120_000);
   afterAll(async () => {
