@@ -1,3 +1,4 @@
+import { canaryProblems } from './canaryAnalysis';
 import {
   LEGACY_MAX_BAKE_SECONDS,
   MAX_BAKE_SECONDS,
@@ -93,6 +94,8 @@ export function planProblems(plan: RolloutPlan, legacy = false): string[] {
       problems.push('plan.push.concurrency: 1 to 256');
     }
   }
+  // Canary analysis gate (issue 11).
+  if (plan.canary !== undefined) problems.push(...canaryProblems(plan.canary, plan.bakeSeconds));
   return problems;
 }
 
