@@ -1,5 +1,6 @@
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { OutcomeSample } from '../common/canaryAnalysis';
 import type { ServiceInstance } from '../common/cloudMap';
 import { type ErrorCode, NotFoundError, PlatformError } from '../common/errors';
 import type { Logger } from '../common/logger';
@@ -314,6 +315,26 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
         new Set(input.excused ?? []),
         cancellationSignal(),
       );
+    },
+
+    /**
+     * The canary analysis' snapshot of one group (at most FLEET_SHARD_SIZE instances): what each
+     * instance's application recorded for the rollout's key, with the version it holds. Only this
+     * tenant's key is asked about, so a pooled instance answers nothing of another tenant's.
+     */
+    async sampleOutcomes(input: {
+      instances: readonly ServiceInstance[];
+      request: RolloutRequest;
+      settings?: PushSettings;
+    }): Promise<{ samples: OutcomeSample[]; unanswered: number }> {
+      const { samples, failed } = await pusher.outcomes(
+        input.instances,
+        addressOf(input.request),
+        input.settings ?? DEFAULT_PUSH_SETTINGS,
+        progressHeartbeat(),
+        cancellationSignal(),
+      );
+      return { samples, unanswered: failed.length };
     },
   });
 }

@@ -34,6 +34,7 @@ import {
 } from '../common/rollout';
 import { failureBudget, planProblems, waveSizes } from '../common/rolloutPlan';
 import { CONFIG_KEY, ROLLOUT_STATE, TENANT_ID } from '../common/searchAttributes';
+import { canaryGate } from './canaryGate';
 import { abortUpdate, approveUpdate, pauseUpdate, progressQuery, resumeUpdate } from './definitions';
 import { fleetOrder } from './fleetOrder';
 import { fleetCalls } from './shardedFleet';
@@ -98,6 +99,8 @@ const PUBLISH_PROGRESS = 'publish-progress';
  * been pushed, a cancellation of the workflow), retries reverts, and reports reverted instances.
  */
 const ROLL_BACK_ON_ANY_FAILURE = 'roll-back-on-any-failure';
+/** The canary analysis gate after each wave's bake (plan.canary), for `patched`. */
+const CANARY_ANALYSIS = 'canary-analysis';
 /** The first pause between revert passes; it doubles up to the last. */
 const REVERT_RETRY_FIRST_MS = 1_000;
 const REVERT_RETRY_MAX_MS = 8_000;
@@ -402,6 +405,18 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     state: 'pending',
   }));
   const pushed: ServiceInstance[] = [];
+  // Only a plan that names the gate calls `patched`: a marker is a command, and other rollouts issue none.
+  const canary =
+    request.plan.canary && patched(CANARY_ANALYSIS)
+      ? canaryGate({
+          request,
+          canary: request.plan.canary,
+          settings,
+          versions: { candidate: target.version, ...(previous ? { live: previous.version } : {}) },
+          interrupted: () => abortedBy !== undefined,
+          report: (wave, analysis) => setWave(wave, { canary: analysis }),
+        })
+      : undefined;
 
   try {
     for (const [index, size] of sizes.entries()) {
@@ -417,6 +432,14 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
 
       enter('BAKING');
       setWave(index, { state: 'baking' });
+      const canaryWindow = canary
+        ? await canary.open(
+            index,
+            sizes.length,
+            pushed.filter((instance) => updated.has(instanceRef(instance))),
+            instances.slice(pushed.length),
+          )
+        : undefined;
       if (request.plan.bakeSeconds > 0)
         await condition(() => abortedBy !== undefined, request.plan.bakeSeconds * 1000);
       await checkpoint();
@@ -435,6 +458,11 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       setWave(index, waveCounts(batch, updated, failures));
       if (failures.size > budget)
         throw new RollbackRequired(budgetMessage(failures.size, budget, 'health check'));
+      if (canary) {
+        const regression = await canary.judge(canaryWindow);
+        if (regression) throw new RollbackRequired(regression);
+        await checkpoint();
+      }
 
       const isLast = index === sizes.length - 1;
       const approvalDue =

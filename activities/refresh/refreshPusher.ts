@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { KeyObject } from 'node:crypto';
+import type { OutcomeSample } from '../../common/canaryAnalysis';
 import { instanceRef, type ServiceInstance } from '../../common/cloudMap';
 import type { Logger } from '../../common/logger';
 import { CLIENT_CHANNEL_OPTIONS, loadProto } from '../../common/proto';
@@ -64,7 +65,12 @@ export interface PushTls {
 }
 
 type RefreshAnswer = { held_version: number; applied: boolean; key_status_before?: string };
-type HealthAnswer = { status: string; held_versions: number[]; key_statuses?: string[] };
+type HealthAnswer = {
+  status: string;
+  held_versions: number[];
+  key_statuses?: string[];
+  key_outcomes?: { version: number; requests: number; errors: number }[];
+};
 
 /** Codes after which trying again cannot help: the instance refused the push itself. */
 const PERMANENT_CODES = new Set([
@@ -229,6 +235,35 @@ export class RefreshPusher {
       },
     );
     return { held, failed };
+  }
+
+  /**
+   * What each instance's application recorded for `key` (the SDK's `record`), as the instance answered
+   * it: the version it holds and its counters for that version, unchecked (the canary analysis judges
+   * them). An instance that answers no counters (an SDK from before them) gives no sample; one that
+   * cannot be asked is a failure of its own.
+   */
+  async outcomes(
+    instances: readonly ServiceInstance[],
+    key: { tenantId: string; key: string; service?: string },
+    settings: PushSettings,
+    onProgress: (done: number) => void = () => {},
+    signal?: AbortSignal,
+  ): Promise<{ samples: OutcomeSample[]; failed: InstanceFailure[] }> {
+    const ask = this.healthCall([key], settings);
+    const samples: OutcomeSample[] = [];
+    const { failed } = await this.forEach(
+      instances,
+      settings.concurrency,
+      onProgress,
+      signal,
+      async (instance) => {
+        const counts = (await ask(instance)).key_outcomes?.[0];
+        if (counts) samples.push({ instance: instanceRef(instance), ...counts });
+        return undefined;
+      },
+    );
+    return { samples, failed };
   }
 
   /** A Health call about `keys`, with retries, for any instance: its grant names exactly these keys. */
