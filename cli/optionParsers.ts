@@ -128,3 +128,25 @@ function percentValue(text: string): number | undefined {
   const value = Number(match?.[1]);
   return value > 0 && value <= 100 ? value : undefined;
 }
+
+/** `300`, `300s`, `5m` or `1h`: a duration in whole seconds from `min` to `max`. */
+export function durationSeconds(min: number, max: number): (text: string) => number {
+  const units: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600 };
+  return (text) => {
+    const match = /^(\d{1,7})([smh]?)$/.exec(text);
+    const value = match ? Number(match[1]) * units[match[2]!]! : NaN;
+    if (!(value >= min && value <= max))
+      throw new InvalidArgumentError(`a duration from ${min} s to ${max} s, such as 300, 300s, 5m or 1h`);
+    return value;
+  };
+}
+
+/** A probability above `min` and at most `max`, such as 0.95. */
+export function probability(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = /^0?\.\d{1,6}$/.test(text) ? Number(text) : NaN;
+    if (!(value > min && value <= max))
+      throw new InvalidArgumentError(`a number above ${min} and at most ${max}, such as 0.95`);
+    return value;
+  };
+}

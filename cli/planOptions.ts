@@ -1,6 +1,13 @@
 import { type Command, Option } from 'commander';
 import {
+  MAX_CANARY_CONFIDENCE,
+  MAX_CANARY_SAMPLES,
+  MIN_CANARY_CONFIDENCE,
+  MIN_CANARY_SAMPLES,
+} from '../common/canaryAnalysis';
+import {
   type ApprovalPolicy,
+  type CanaryPlan,
   DEFAULT_PUSH_SETTINGS,
   MAX_BAKE_SECONDS,
   MAX_PAUSE_SECONDS_LIMIT,
@@ -8,7 +15,15 @@ import {
   type WaveStrategy,
   type WaveTarget,
 } from '../common/rollout';
-import { exponentialGrowth, failureBudget, integerFrom, linearStep, waveList } from './optionParsers';
+import {
+  durationSeconds,
+  exponentialGrowth,
+  failureBudget,
+  integerFrom,
+  linearStep,
+  probability,
+  waveList,
+} from './optionParsers';
 import { UsageError } from './usageError';
 
 /** A plan's options after commander parsed each one: `rollout start` and `plan set` take the same. */
@@ -25,45 +40,79 @@ export interface PlanOptions {
   readonly pushTimeout?: number;
   readonly pushAttempts?: number;
   readonly pushConcurrency?: number;
+  // Canary analysis gate (issue 11).
+  readonly canary?: boolean;
+  readonly canaryMinSamples?: number;
+  readonly canaryConfidence?: number;
+  readonly canaryMaxExtraBake?: number;
+  readonly canaryOnInsufficient?: 'fail' | 'pass';
 }
 
 /** Adds the plan options to a command. */
 export function withPlanOptions(command: Command): Command {
-  return command
-    .option(
-      '--waves <list>',
-      'cumulative waves: instance counts or percentages, e.g. 1,10%,50%,100%',
-      waveList,
-    )
-    .option('--linear <step%>', 'grow by this share of the fleet each wave, e.g. 20%', linearStep)
-    .option(
-      '--exponential <start%xfactor>',
-      'start at a share and multiply it each wave, e.g. 1%x2',
-      exponentialGrowth,
-    )
-    .option(
-      '--bake <seconds>',
-      'time each wave bakes before its health gate',
-      integerFrom(0, MAX_BAKE_SECONDS),
-    )
-    .addOption(
-      new Option('--approval <policy>', 'when to wait for a release manager').choices([
-        'none',
-        'after-first-wave',
-        'every-wave',
-      ]),
-    )
-    .option('--max-failures <n|n%>', 'failed instances tolerated before rolling back', failureBudget)
-    .option(
-      '--max-pause <seconds>',
-      'longest pause or approval wait before it rolls back (default 86400)',
-      integerFrom(1, MAX_PAUSE_SECONDS_LIMIT),
-    )
-    .option('--allow-self-approval', 'let whoever starts it approve it too (default: another must)')
-    .option('--allow-empty-fleet', 'promote even when no instance serves the tenant (default: roll back)')
-    .option('--push-timeout <ms>', "each push's deadline", integerFrom(100, 60_000))
-    .option('--push-attempts <n>', 'tries per instance', integerFrom(1, 10))
-    .option('--push-concurrency <n>', 'instances pushed to at once', integerFrom(1, 256));
+  return (
+    command
+      .option(
+        '--waves <list>',
+        'cumulative waves: instance counts or percentages, e.g. 1,10%,50%,100%',
+        waveList,
+      )
+      .option('--linear <step%>', 'grow by this share of the fleet each wave, e.g. 20%', linearStep)
+      .option(
+        '--exponential <start%xfactor>',
+        'start at a share and multiply it each wave, e.g. 1%x2',
+        exponentialGrowth,
+      )
+      .option(
+        '--bake <seconds>',
+        'time each wave bakes before its health gate',
+        integerFrom(0, MAX_BAKE_SECONDS),
+      )
+      .addOption(
+        new Option('--approval <policy>', 'when to wait for a release manager').choices([
+          'none',
+          'after-first-wave',
+          'every-wave',
+        ]),
+      )
+      .option('--max-failures <n|n%>', 'failed instances tolerated before rolling back', failureBudget)
+      .option(
+        '--max-pause <seconds>',
+        'longest pause or approval wait before it rolls back (default 86400)',
+        integerFrom(1, MAX_PAUSE_SECONDS_LIMIT),
+      )
+      .option('--allow-self-approval', 'let whoever starts it approve it too (default: another must)')
+      .option('--allow-empty-fleet', 'promote even when no instance serves the tenant (default: roll back)')
+      .option('--push-timeout <ms>', "each push's deadline", integerFrom(100, 60_000))
+      .option('--push-attempts <n>', 'tries per instance', integerFrom(1, 10))
+      .option('--push-concurrency <n>', 'instances pushed to at once', integerFrom(1, 256))
+      // Canary analysis gate (issue 11).
+      .option(
+        '--canary',
+        "compare each wave's error ratio (SDK record) with instances still on live; any --canary-* option implies it",
+      )
+      .option(
+        '--canary-min-samples <n>',
+        'requests each group must record before the test runs (default 100)',
+        integerFrom(MIN_CANARY_SAMPLES, MAX_CANARY_SAMPLES),
+      )
+      .option(
+        '--canary-confidence <p>',
+        "the test's confidence that the candidate fails more often (default 0.95)",
+        probability(MIN_CANARY_CONFIDENCE, MAX_CANARY_CONFIDENCE),
+      )
+      .option(
+        '--canary-max-extra-bake <duration>',
+        'how much longer a wave may bake waiting for samples, e.g. 5m (default 5m)',
+        durationSeconds(0, MAX_BAKE_SECONDS),
+      )
+      .addOption(
+        new Option(
+          '--canary-on-insufficient <outcome>',
+          'too few samples at the bound: roll back (fail, the default) or go on (pass)',
+        ).choices(['fail', 'pass']),
+      )
+  );
 }
 
 /**
@@ -82,7 +131,20 @@ export function planOf(options: PlanOptions): Partial<RolloutPlan> {
     ...(options.allowSelfApproval ? { allowSelfApproval: true } : {}),
     ...(options.allowEmptyFleet ? { allowEmptyFleet: true } : {}),
     ...(push ? { push } : {}),
+    ...canaryOf(options),
   };
+}
+
+/** `plan.canary` when any canary option is given; the fields not given take the server's defaults. */
+function canaryOf(options: PlanOptions): { canary?: CanaryPlan } {
+  const { canary, canaryMinSamples, canaryConfidence, canaryMaxExtraBake, canaryOnInsufficient } = options;
+  const settings: CanaryPlan = {
+    ...(canaryMinSamples !== undefined ? { minSamples: canaryMinSamples } : {}),
+    ...(canaryConfidence !== undefined ? { confidence: canaryConfidence } : {}),
+    ...(canaryMaxExtraBake !== undefined ? { maxExtraBakeSeconds: canaryMaxExtraBake } : {}),
+    ...(canaryOnInsufficient !== undefined ? { onInsufficientSamples: canaryOnInsufficient } : {}),
+  };
+  return canary || Object.keys(settings).length > 0 ? { canary: settings } : {};
 }
 
 function strategyOf(options: PlanOptions): WaveStrategy | undefined {

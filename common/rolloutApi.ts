@@ -53,7 +53,17 @@ export interface RolloutView
 
 export interface TimelineEntry {
   readonly at: string;
-  readonly kind: 'started' | 'state' | 'push' | 'health' | 'action' | 'bake' | 'wait' | 'finished';
+  readonly kind:
+    | 'started'
+    | 'state'
+    | 'push'
+    | 'health'
+    | 'action'
+    | 'bake'
+    | 'wait'
+    | 'finished'
+    // Canary analysis gate (issue 11).
+    | 'canary';
   readonly summary: string;
   readonly actor?: string;
   readonly succeeded?: number;

@@ -1,6 +1,12 @@
 import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
-import { MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
+import { CANARY_DEFAULTS, MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
+import {
+  MAX_CANARY_CONFIDENCE,
+  MAX_CANARY_SAMPLES,
+  MIN_CANARY_CONFIDENCE,
+  MIN_CANARY_SAMPLES,
+} from '../../common/canaryAnalysis';
 import { MAX_PLANS_PER_TENANT } from '../../common/outOfBandPlans';
 import { DEFAULT_HISTORY_PAGE_SIZE, MAX_HISTORY_PAGE_SIZE } from '../../activities/storage/configStore';
 
@@ -565,6 +571,41 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
               concurrency: { type: 'integer', minimum: 1, maximum: 256 },
             },
           },
+          // Canary analysis gate (issue 11).
+          canary: {
+            type: 'object',
+            additionalProperties: false,
+            description:
+              "After each wave's bake but the last, compare the error ratio the instances holding the candidate " +
+              'recorded (SDK `record`) with that of instances still on live (a one-sided two-proportion z-test); ' +
+              'a significant rise rolls back. `{}` turns it on with the defaults',
+            properties: {
+              minSamples: {
+                type: 'integer',
+                minimum: MIN_CANARY_SAMPLES,
+                maximum: MAX_CANARY_SAMPLES,
+                description: `Requests each group must record in the window before the test runs (default ${CANARY_DEFAULTS.minSamples})`,
+              },
+              confidence: {
+                type: 'number',
+                exclusiveMinimum: true,
+                minimum: MIN_CANARY_CONFIDENCE,
+                maximum: MAX_CANARY_CONFIDENCE,
+                description: `The test's confidence that the candidate fails more often (default ${CANARY_DEFAULTS.confidence})`,
+              },
+              maxExtraBakeSeconds: {
+                type: 'integer',
+                minimum: 0,
+                maximum: MAX_BAKE_SECONDS,
+                description: `How much longer a wave may bake waiting for samples; bake plus this at most ${MAX_BAKE_SECONDS} (default ${CANARY_DEFAULTS.maxExtraBakeSeconds})`,
+              },
+              onInsufficientSamples: {
+                type: 'string',
+                enum: ['fail', 'pass'],
+                description: 'Too few samples at the bound: roll back (fail, the default) or go on (pass)',
+              },
+            },
+          },
         },
       },
       PutRolloutPlan: {
@@ -680,6 +721,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
                 updated: { type: 'integer' },
                 failed: { type: 'integer' },
                 state: { type: 'string' },
+                canary: { $ref: '#/components/schemas/WaveCanary' },
               },
             },
           },
@@ -708,6 +750,35 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           audit: { type: 'array', items: { $ref: '#/components/schemas/AuditEntry' } },
         },
       },
+      // Canary analysis gate (issue 11).
+      WaveCanary: {
+        type: 'object',
+        required: ['verdict', 'candidate', 'baseline', 'extraBakeSeconds', 'untrusted', 'summary'],
+        description: "A wave's canary analysis (plans with `canary`)",
+        properties: {
+          verdict: { type: 'string', enum: ['measuring', 'passed', 'regressed', 'insufficient', 'skipped'] },
+          candidate: { $ref: '#/components/schemas/OutcomeTally' },
+          baseline: { $ref: '#/components/schemas/OutcomeTally' },
+          z: { type: 'number' },
+          threshold: { type: 'number' },
+          extraBakeSeconds: { type: 'integer' },
+          untrusted: {
+            type: 'integer',
+            description:
+              'Instances left out: counters absurd (negative, more errors than requests, going back)',
+          },
+          summary: { type: 'string' },
+        },
+      },
+      OutcomeTally: {
+        type: 'object',
+        required: ['instances', 'requests', 'errors'],
+        properties: {
+          instances: { type: 'integer' },
+          requests: { type: 'integer' },
+          errors: { type: 'integer' },
+        },
+      },
       AuditEntry: {
         type: 'object',
         required: ['at', 'actor', 'action'],
@@ -730,7 +801,18 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           at: { type: 'string' },
           kind: {
             type: 'string',
-            enum: ['started', 'state', 'push', 'health', 'action', 'bake', 'wait', 'finished'],
+            enum: [
+              'started',
+              'state',
+              'push',
+              'health',
+              'action',
+              'bake',
+              'wait',
+              'finished',
+              // Canary analysis gate (issue 11).
+              'canary',
+            ],
           },
           summary: { type: 'string' },
           actor: { type: 'string' },

@@ -1,5 +1,11 @@
 import type { temporal } from '@temporalio/proto';
-import type { ActorInput, RolloutRequest, RolloutResult } from '../../common/rollout';
+import {
+  type ActorInput,
+  PROGRESS_MEMO,
+  type RolloutProgress,
+  type RolloutRequest,
+  type RolloutResult,
+} from '../../common/rollout';
 import type { TimelineEntry } from '../../common/rolloutApi';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -22,6 +28,8 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
   const timeline: TimelineEntry[] = [];
   const scheduled = new Map<string, ScheduledFleetActivity>();
   let state: string | undefined;
+  /** Each wave's canary summary last shown, so an unchanged analysis is not repeated. */
+  const canarySeen = new Map<number, string>();
   for (const event of events) {
     const at = timeOf(event);
     const started = event.workflowExecutionStartedEventAttributes;
@@ -104,10 +112,32 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
         summary: `${input?.actor ?? 'someone'} asked to ${update.name}${input?.reason ? `: ${input.reason}` : ''}`,
       });
     }
+    // Canary analysis gate (issue 11): the analysis lives in the published progress, not in an activity.
+    const memo = event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.[PROGRESS_MEMO];
+    if (memo) timeline.push(...canaryEntries(at, decodePayloads<RolloutProgress>([memo])[0], canarySeen));
     const finished = finishedEntry(at, event);
     if (finished) timeline.push(finished);
   }
   return timeline;
+}
+
+/**
+ * A wave's canary analysis each time it changed: a verdict, or a bake extended for samples (its
+ * opening, still without figures, is left out).
+ */
+function canaryEntries(
+  at: string,
+  progress: RolloutProgress | undefined,
+  seen: Map<number, string>,
+): TimelineEntry[] {
+  const entries: TimelineEntry[] = [];
+  for (const { index, canary } of progress?.waves ?? []) {
+    if (!canary || seen.get(index) === canary.summary) continue;
+    seen.set(index, canary.summary);
+    if (canary.verdict === 'measuring' && canary.extraBakeSeconds === 0) continue;
+    entries.push({ at, kind: 'canary', summary: `wave ${index + 1} ${canary.summary}` });
+  }
+  return entries;
 }
 
 function fleetEntry(

@@ -5,6 +5,7 @@ import type { OutcomeCounters } from '../../sdk/outcomeCounters';
 import { progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
+import { recordedTraffic } from '../support/outcomeTraffic';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**
@@ -67,36 +68,6 @@ async function setUp(tenancy: 'silo' | 'pool', tenants = [uniqueTenant('canary')
   return { tenantId: tenants[0]!, fleet, request, held };
 }
 
-/**
- * The application's traffic: every 20 ms each instance serves `perTick` calls of the tenant's key and
- * records each, failing a share that depends on the version it holds (every n-th call, so the ratio
- * is exact). Answers the function that stops it.
- */
-function traffic(
-  fleet: readonly FleetMember[],
-  tenantId: string,
-  errorRatio: (version: number) => number,
-  perTick = 5,
-): () => void {
-  // Counted per instance, so that each instance's own ratio is exact.
-  const calls = new Map<FleetMember, number>();
-  const timer = setInterval(() => {
-    for (const member of fleet) {
-      const { client } = member;
-      void client.get(tenantId, KEY).then((held) => {
-        const version = held?.version ?? 0;
-        for (let i = 0; i < perTick; i += 1) {
-          const call = (calls.get(member) ?? 0) + 1;
-          calls.set(member, call);
-          const failing = (call % 100) / 100 < errorRatio(version);
-          client.record(tenantId, KEY, failing ? 'error' : 'ok', { version });
-        }
-      });
-    }
-  }, 20);
-  return () => clearInterval(timer);
-}
-
 async function run(rollout: RolloutRequest) {
   const handle = await startRollout(server.temporal!, rollout, server.taskQueue);
   const result = await handle.result();
@@ -108,7 +79,7 @@ const versionsWritten = async (tenantId: string) =>
 
 test('candidates recording a higher error ratio than the instances on live roll back: every instance on v1, live unchanged', async () => {
   const { tenantId, fleet, request, held } = await setUp('silo');
-  const stop = traffic(fleet, tenantId, (version) => (version === 2 ? 0.2 : 0.02));
+  const stop = recordedTraffic(fleet, tenantId, KEY, (version) => (version === 2 ? 0.2 : 0.02));
   try {
     const { result, progress } = await run(request());
     expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1, revertedInstances: 2 });
@@ -126,7 +97,7 @@ test('candidates recording a higher error ratio than the instances on live roll 
 
 test('candidates recording the same error ratio as live pass the canary and the rollout completes', async () => {
   const { tenantId, fleet, request, held } = await setUp('silo');
-  const stop = traffic(fleet, tenantId, () => 0.02);
+  const stop = recordedTraffic(fleet, tenantId, KEY, () => 0.02);
   try {
     const { result, progress } = await run(request());
     expect(result).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2, updatedInstances: 4 });
@@ -168,7 +139,7 @@ test("on pooled instances, another tenant's errors recorded for the same key nev
   // Acme's own traffic is as healthy on the candidate as on live; globex's fails on every instance that
   // holds acme's candidate: counted by key alone, acme's candidates would look broken.
   const acmeHeld = new Map<FleetMember, number>();
-  const stopAcme = traffic(fleet, acme, () => 0.01);
+  const stopAcme = recordedTraffic(fleet, acme, KEY, () => 0.01);
   const watch = setInterval(() => {
     for (const member of fleet)
       void member.client.get(acme, KEY).then((value) => acmeHeld.set(member, value?.version ?? 0));
@@ -210,7 +181,7 @@ test('an instance answering absurd counters is left out, and cannot hide the reg
       return { version, requests: answers * 1e9, errors: -1000 * answers };
     };
   }
-  const stop = traffic(fleet, tenantId, (version) => (version === 2 ? 0.3 : 0.01));
+  const stop = recordedTraffic(fleet, tenantId, KEY, (version) => (version === 2 ? 0.3 : 0.01));
   try {
     const { result, progress } = await run(request());
     expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1 });
