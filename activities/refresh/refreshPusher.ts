@@ -218,21 +218,12 @@ export class RefreshPusher {
     onProgress: (done: number) => void = () => {},
     signal?: AbortSignal,
   ): Promise<{ held: Map<string, number[]>; failed: InstanceFailure[] }> {
-    const ask = this.healthCall(keys, settings);
     const held = new Map<string, number[]>();
-    const { failed } = await this.forEach(
-      instances,
-      settings.concurrency,
-      onProgress,
-      signal,
-      async (instance) => {
-        const response = await ask(instance);
-        held.set(
-          instanceRef(instance),
-          keys.map((_, index) => response.held_versions[index] ?? 0),
-        );
-        return undefined;
-      },
+    const failed = await this.askHealth(instances, keys, settings, onProgress, signal, (instance, answer) =>
+      held.set(
+        instanceRef(instance),
+        keys.map((_, index) => answer.held_versions[index] ?? 0),
+      ),
     );
     return { held, failed };
   }
@@ -250,20 +241,42 @@ export class RefreshPusher {
     onProgress: (done: number) => void = () => {},
     signal?: AbortSignal,
   ): Promise<{ samples: OutcomeSample[]; failed: InstanceFailure[] }> {
-    const ask = this.healthCall([key], settings);
     const samples: OutcomeSample[] = [];
+    const failed = await this.askHealth(
+      instances,
+      [key],
+      settings,
+      onProgress,
+      signal,
+      (instance, answer) => {
+        const counts = answer.key_outcomes?.[0];
+        if (counts) samples.push({ instance: instanceRef(instance), ...counts });
+      },
+    );
+    return { samples, failed };
+  }
+
+  /** Asks every instance Health about `keys` and hands each answer to `take`; answers who could not be asked. */
+  private async askHealth(
+    instances: readonly ServiceInstance[],
+    keys: readonly { tenantId: string; key: string; service?: string }[],
+    settings: PushSettings,
+    onProgress: (done: number) => void,
+    signal: AbortSignal | undefined,
+    take: (instance: ServiceInstance, answer: HealthAnswer) => void,
+  ): Promise<InstanceFailure[]> {
+    const ask = this.healthCall(keys, settings);
     const { failed } = await this.forEach(
       instances,
       settings.concurrency,
       onProgress,
       signal,
       async (instance) => {
-        const counts = (await ask(instance)).key_outcomes?.[0];
-        if (counts) samples.push({ instance: instanceRef(instance), ...counts });
+        take(instance, await ask(instance));
         return undefined;
       },
     );
-    return { samples, failed };
+    return failed;
   }
 
   /** A Health call about `keys`, with retries, for any instance: its grant names exactly these keys. */

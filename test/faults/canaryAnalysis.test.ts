@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { startRollout } from '../../server/rolloutClient';
 import type { OutcomeCounters } from '../../sdk/outcomeCounters';
 import { progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
-import { type FleetMember, startInstance } from '../support/fleet';
-import { recordedTraffic } from '../support/outcomeTraffic';
+import { recordedTraffic, startFleetHolding } from '../support/canaryFleet';
+import type { FleetMember } from '../support/fleet';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**
@@ -37,35 +36,29 @@ const plan = (canary: RolloutPlan['canary'] = {}): RolloutPlan => ({
   canary: { minSamples: 100, maxExtraBakeSeconds: 20, ...canary },
 });
 
-/** Four instances of a fresh service holding v1 of the tenants' key: silos of `tenants[0]`, or pooled. */
+/** Four instances holding v1 of the tenants' key (silos of `tenants[0]`, or pooled), and its rollout. */
 async function setUp(tenancy: 'silo' | 'pool', tenants = [uniqueTenant('canary')]) {
-  const service = `orders-${randomUUID().slice(0, 6)}`;
-  for (const tenantId of tenants)
-    await server.store.put({ tenantId, key: KEY }, '{"v":1}', { expectedVersion: 0, makeLive: true });
-  const fleet: FleetMember[] = [];
-  for (let i = 0; i < 4; i += 1) {
-    const member = await startInstance({
-      server,
-      clients,
-      service,
-      tenancy: tenancy === 'pool' ? 'pool' : tenants[0]!,
-      preload: tenants.map((tenantId) => ({ tenantId, key: KEY })),
-    });
-    started.push(member);
-    fleet.push(member);
-  }
+  const tenantId = tenants[0]!;
+  const world = await startFleetHolding({ server, clients, key: KEY, tenants, tenancy, size: 4 });
+  started.push(...world.fleet);
   const request = (overrides: Partial<RolloutRequest> = {}): RolloutRequest => ({
-    tenantId: tenants[0]!,
+    tenantId,
     key: KEY,
     change: { kind: 'set', value: '{"v":2}' },
-    targetServices: [service],
+    targetServices: [world.service],
     plan: plan(),
     actor: 'release-manager@canary',
     ...overrides,
   });
-  const held = (tenantId = tenants[0]!) =>
-    Promise.all(fleet.map(async (member) => (await member.client.get(tenantId, KEY))?.version));
-  return { tenantId: tenants[0]!, fleet, request, held };
+  /** Every instance and the store's live version on `version`, and the candidate written once. */
+  const expectAllOn = async (version: number) => {
+    expect(await world.held()).toEqual(Array(4).fill(version));
+    expect(await server.store.getLive({ tenantId, key: KEY })).toMatchObject({ version });
+    expect((await server.store.history({ tenantId, key: KEY })).map((entry) => entry.version)).toEqual([
+      2, 1,
+    ]);
+  };
+  return { ...world, tenantId, request, expectAllOn };
 }
 
 async function run(rollout: RolloutRequest) {
@@ -74,11 +67,8 @@ async function run(rollout: RolloutRequest) {
   return { result, progress: await handle.query(progressQuery) };
 }
 
-const versionsWritten = async (tenantId: string) =>
-  (await server.store.history({ tenantId, key: KEY })).map((entry) => entry.version);
-
 test('candidates recording a higher error ratio than the instances on live roll back: every instance on v1, live unchanged', async () => {
-  const { tenantId, fleet, request, held } = await setUp('silo');
+  const { tenantId, fleet, request, expectAllOn } = await setUp('silo');
   const stop = recordedTraffic(fleet, tenantId, KEY, (version) => (version === 2 ? 0.2 : 0.02));
   try {
     const { result, progress } = await run(request());
@@ -90,13 +80,12 @@ test('candidates recording a higher error ratio than the instances on live roll 
   } finally {
     stop();
   }
-  expect(await held()).toEqual([1, 1, 1, 1]);
-  expect(await server.store.getLive({ tenantId, key: KEY })).toMatchObject({ version: 1, value: '{"v":1}' });
-  expect(await versionsWritten(tenantId)).toEqual([2, 1]);
+  await expectAllOn(1);
+  expect(await server.store.getLive({ tenantId, key: KEY })).toMatchObject({ value: '{"v":1}' });
 }, 60_000);
 
 test('candidates recording the same error ratio as live pass the canary and the rollout completes', async () => {
-  const { tenantId, fleet, request, held } = await setUp('silo');
+  const { tenantId, fleet, request, expectAllOn } = await setUp('silo');
   const stop = recordedTraffic(fleet, tenantId, KEY, () => 0.02);
   try {
     const { result, progress } = await run(request());
@@ -106,9 +95,7 @@ test('candidates recording the same error ratio as live pass the canary and the 
   } finally {
     stop();
   }
-  expect(await held()).toEqual([2, 2, 2, 2]);
-  expect(await server.store.getLive({ tenantId, key: KEY })).toMatchObject({ version: 2 });
-  expect(await versionsWritten(tenantId)).toEqual([2, 1]);
+  await expectAllOn(2);
 }, 60_000);
 
 test('with no traffic, too few samples extend the bake to its bound and fail closed; the plan may say pass', async () => {
@@ -123,19 +110,16 @@ test('with no traffic, too few samples extend the bake to its bound and fail clo
     /too few samples \(100 requests per group needed\), and the plan fails closed/,
   );
   expect(failed.progress.waves[0]?.canary).toMatchObject({ verdict: 'insufficient', extraBakeSeconds: 5 });
-  expect(await closed.held()).toEqual([1, 1, 1, 1]);
-  expect(await server.store.getLive({ tenantId: closed.tenantId, key: KEY })).toMatchObject({ version: 1 });
-  expect(await versionsWritten(closed.tenantId)).toEqual([2, 1]);
+  await closed.expectAllOn(1);
 
   expect(passed.result).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2 });
   expect(passed.progress.waves[0]?.canary?.verdict).toBe('insufficient');
-  expect(await open.held()).toEqual([2, 2, 2, 2]);
-  expect(await versionsWritten(open.tenantId)).toEqual([2, 1]);
+  await open.expectAllOn(2);
 }, 60_000);
 
 test("on pooled instances, another tenant's errors recorded for the same key never enter this tenant's analysis", async () => {
   const [acme, globex] = [uniqueTenant('acme'), uniqueTenant('globex')];
-  const { fleet, request, held } = await setUp('pool', [acme, globex]);
+  const { fleet, request, held, expectAllOn } = await setUp('pool', [acme, globex]);
   // Acme's own traffic is as healthy on the candidate as on live; globex's fails on every instance that
   // holds acme's candidate: counted by key alone, acme's candidates would look broken.
   const acmeHeld = new Map<FleetMember, number>();
@@ -159,13 +143,13 @@ test("on pooled instances, another tenant's errors recorded for the same key nev
     clearInterval(watch);
     clearInterval(stopGlobex);
   }
-  expect(await held(acme)).toEqual([2, 2, 2, 2]);
+  await expectAllOn(2);
   expect(await held(globex)).toEqual([1, 1, 1, 1]);
   expect(await server.store.getLive({ tenantId: globex, key: KEY })).toMatchObject({ version: 1 });
 }, 60_000);
 
 test('an instance answering absurd counters is left out, and cannot hide the regression of the others', async () => {
-  const { tenantId, fleet, request, held } = await setUp('silo');
+  const { tenantId, fleet, request, expectAllOn } = await setUp('silo');
   // The first canary asked about the candidate lies from then on: a billion more calls and a thousand
   // fewer errors at each answer, which taken as they come would turn the canaries' error ratio negative
   // and pass them. Its counters, served over the real Health RPC, are replaced; nothing else changes.
@@ -190,7 +174,5 @@ test('an instance answering absurd counters is left out, and cannot hide the reg
   } finally {
     stop();
   }
-  expect(await held()).toEqual([1, 1, 1, 1]);
-  expect(await server.store.getLive({ tenantId, key: KEY })).toMatchObject({ version: 1 });
-  expect(await versionsWritten(tenantId)).toEqual([2, 1]);
+  await expectAllOn(1);
 }, 60_000);

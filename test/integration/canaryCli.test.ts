@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Rollout, TimelineEntry } from '../../cli/apiTypes';
 import { runCfgctl } from '../support/cli';
 import { stackClients, uniqueTenant } from '../support/env';
-import { type FleetMember, startInstance } from '../support/fleet';
-import { recordedTraffic } from '../support/outcomeTraffic';
+import { recordedTraffic, startFleetHolding } from '../support/canaryFleet';
+import type { FleetMember } from '../support/fleet';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
@@ -18,7 +17,7 @@ const clients = stackClients();
 let server: TestServer;
 let tenant: string;
 let service: string;
-const fleet: FleetMember[] = [];
+let fleet: FleetMember[] = [];
 
 const releaseManager = () => validToken({ tenantId: tenant, groups: ['release-managers'], subject: 'alice' });
 const cfgctl = (args: string[]) => runCfgctl(server.httpUrl, args, releaseManager());
@@ -26,19 +25,15 @@ const cfgctl = (args: string[]) => runCfgctl(server.httpUrl, args, releaseManage
 beforeAll(async () => {
   server = await startTestServer({ rollouts: true });
   tenant = uniqueTenant('canarycli');
-  service = `orders-${randomUUID().slice(0, 6)}`;
-  await server.store.put({ tenantId: tenant, key: KEY }, '{"v":1}', { expectedVersion: 0, makeLive: true });
-  for (let i = 0; i < 4; i += 1) {
-    fleet.push(
-      await startInstance({
-        server,
-        clients,
-        service,
-        tenancy: tenant,
-        preload: [{ tenantId: tenant, key: KEY }],
-      }),
-    );
-  }
+  const world = await startFleetHolding({
+    server,
+    clients,
+    key: KEY,
+    tenants: [tenant],
+    tenancy: 'silo',
+    size: 4,
+  });
+  ({ service, fleet } = world);
 }, 120_000);
 
 afterAll(async () => {

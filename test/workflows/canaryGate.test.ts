@@ -27,17 +27,15 @@ const plan = (overrides: Partial<RolloutPlan> = {}): RolloutPlan => ({
   ...overrides,
 });
 
-function request(overrides: Partial<RolloutRequest> = {}): RolloutRequest {
-  return {
-    tenantId: `t-${randomUUID().slice(0, 8)}`,
-    key: 'tenant_config_flags',
-    change: { kind: 'set', value: '{"beta":true}' },
-    targetServices: ['orders'],
-    plan: plan(),
-    actor: 'alice',
-    ...overrides,
-  };
-}
+/** A rollout of a new value of one key to the fake fleet, under `plan`. */
+const rolloutUnder = (rolloutPlan: RolloutPlan): RolloutRequest => ({
+  tenantId: `t-${randomUUID().slice(0, 8)}`,
+  key: 'tenant_config_canaryGate',
+  change: { kind: 'set', value: '{"canary":true}' },
+  targetServices: ['orders'],
+  plan: rolloutPlan,
+  actor: 'carol',
+});
 
 async function run(fleet: FakeFleet, rollout: RolloutRequest) {
   const taskQueue = `rollouts-${randomUUID()}`;
@@ -81,7 +79,7 @@ test('candidates failing more often than live roll back after the canary bake; t
     liveVersion: 1,
     recorded: { perSnapshot: 100, candidateErrorRatio: 0.1, liveErrorRatio: 0.01 },
   });
-  const { result, progress, history } = await run(fleet, request());
+  const { result, progress, history } = await run(fleet, rolloutUnder(plan()));
   expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1 });
   expect(patches(history)).toContain('canary-analysis');
   // 2 candidates recorded 100 each over the window (20 errors), the 8 on live 800 (8 errors).
@@ -102,7 +100,7 @@ test('candidates failing as often as live pass every wave but the last, which ge
     liveVersion: 1,
     recorded: { perSnapshot: 100, candidateErrorRatio: 0.02, liveErrorRatio: 0.02 },
   });
-  const { result, progress, history } = await run(fleet, request());
+  const { result, progress, history } = await run(fleet, rolloutUnder(plan()));
   expect(result).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2, updatedInstances: 10 });
   expect(progress.waves.map((wave) => wave.canary?.verdict)).toEqual(['passed', 'passed', 'skipped']);
   expect(progress.waves[1]?.canary).toMatchObject({
@@ -123,7 +121,7 @@ test('too few samples extend the bake in steps up to the bound, then fail closed
   });
   const { result, progress, history } = await run(
     fleet,
-    request({ plan: plan({ bakeSeconds: 60, canary: { minSamples: 100, maxExtraBakeSeconds: 150 } }) }),
+    rolloutUnder(plan({ bakeSeconds: 60, canary: { minSamples: 100, maxExtraBakeSeconds: 150 } })),
   );
   expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1 });
   expect(result.reason).toMatch(
@@ -143,9 +141,7 @@ test('too few samples pass when the plan says onInsufficientSamples: pass', asyn
   });
   const { result, progress } = await run(
     fleet,
-    request({
-      plan: plan({ bakeSeconds: 0, canary: { maxExtraBakeSeconds: 0, onInsufficientSamples: 'pass' } }),
-    }),
+    rolloutUnder(plan({ bakeSeconds: 0, canary: { maxExtraBakeSeconds: 0, onInsufficientSamples: 'pass' } })),
   );
   expect(result).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2 });
   expect(progress.waves[0]?.canary?.verdict).toBe('insufficient');
@@ -158,7 +154,7 @@ test('a single wave leaves nothing on live to compare with: no extension, the pl
   });
   const { result, history } = await run(
     fleet,
-    request({ plan: plan({ strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 30 }) }),
+    rolloutUnder(plan({ strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 30 })),
   );
   expect(result.state).toBe('ROLLED_BACK');
   expect(result.reason).toMatch(/too few samples .*no instance stays on live to compare with/);
@@ -170,7 +166,7 @@ test('a snapshot activity that fails for good fails the gate closed and rolls ba
     liveVersion: 1,
     recorded: { perSnapshot: 100, candidateErrorRatio: 0, liveErrorRatio: 0, sampleFails: true },
   });
-  const { result } = await run(fleet, request({ plan: plan({ bakeSeconds: 10 }) }));
+  const { result } = await run(fleet, rolloutUnder(plan({ bakeSeconds: 10 })));
   expect(result).toMatchObject({ state: 'ROLLED_BACK', liveVersion: 1 });
   expect(result.reason).toMatch(/canary analysis at wave 1 could not ask the instances .*fails closed/);
   expect(fleet.heldVersions()).toEqual(Array(4).fill(1));
@@ -183,7 +179,7 @@ test('a plan without the gate issues no snapshot and records no canary marker', 
   });
   const withoutCanary = plan({ bakeSeconds: 10 });
   delete (withoutCanary as { canary?: unknown }).canary;
-  const { result, progress, history } = await run(fleet, request({ plan: withoutCanary }));
+  const { result, progress, history } = await run(fleet, rolloutUnder(withoutCanary));
   expect(result.state).toBe('SUCCEEDED');
   expect(scheduled(history)).not.toContain('sampleOutcomes');
   expect(patches(history)).toContain('sharded-fleet');
