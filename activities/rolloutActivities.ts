@@ -1,6 +1,7 @@
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { AlarmSelector } from '../common/alarms';
+import type { OutcomeSample } from '../common/canaryAnalysis';
 import type { ServiceInstance } from '../common/cloudMap';
 import { type ErrorCode, NotFoundError, PlatformError } from '../common/errors';
 import type { RolloutGates } from '../common/freezes';
@@ -367,6 +368,26 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
     /** Alarm gate: one look at the end of a bake, for what happened since the watch's last poll. */
     async checkAlarms(input: AlarmGateInput): Promise<AlarmTrip | undefined> {
       return deps.alarms.check(input.tenantId, input.alarms, new Date(input.since));
+    },
+
+    /**
+     * The canary analysis' snapshot of one group (at most FLEET_SHARD_SIZE instances): what each
+     * instance's application recorded for the rollout's key, with the version it holds. Only this
+     * tenant's key is asked about, so a pooled instance answers nothing of another tenant's.
+     */
+    async sampleOutcomes(input: {
+      instances: readonly ServiceInstance[];
+      request: RolloutRequest;
+      settings?: PushSettings;
+    }): Promise<{ samples: OutcomeSample[]; unanswered: number }> {
+      const { samples, failed } = await pusher.outcomes(
+        input.instances,
+        addressOf(input.request),
+        input.settings ?? DEFAULT_PUSH_SETTINGS,
+        progressHeartbeat(),
+        cancellationSignal(),
+      );
+      return { samples, unanswered: failed.length };
     },
   });
 }

@@ -165,3 +165,13 @@ export function alarmNames(text: string, previous: readonly string[] = []): stri
     throw new InvalidArgumentError(`at most ${MAX_ALARM_SELECTORS} alarms and prefixes together`);
   return [...previous, text];
 }
+
+/** A probability above `min` and at most `max`, such as 0.95. */
+export function probability(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = /^0?\.\d{1,6}$/.test(text) ? Number(text) : NaN;
+    if (!(value > min && value <= max))
+      throw new InvalidArgumentError(`a number above ${min} and at most ${max}, such as 0.95`);
+    return value;
+  };
+}

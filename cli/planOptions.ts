@@ -1,6 +1,13 @@
 import { type Command, Option } from 'commander';
 import {
+  MAX_CANARY_CONFIDENCE,
+  MAX_CANARY_SAMPLES,
+  MIN_CANARY_CONFIDENCE,
+  MIN_CANARY_SAMPLES,
+} from '../common/canaryAnalysis';
+import {
   type ApprovalPolicy,
+  type CanaryPlan,
   DEFAULT_PUSH_SETTINGS,
   MAX_BAKE_SECONDS,
   MAX_PAUSE_SECONDS_LIMIT,
@@ -17,6 +24,7 @@ import {
   integerFrom,
   linearStep,
   shapeGuard,
+  probability,
   waveList,
 } from './optionParsers';
 import { UsageError } from './usageError';
@@ -41,6 +49,12 @@ export interface PlanOptions {
   // Alarm gate.
   readonly alarm?: readonly string[];
   readonly alarmPrefix?: readonly string[];
+  // Canary analysis gate (issue 11).
+  readonly canary?: boolean;
+  readonly canaryMinSamples?: number;
+  readonly canaryConfidence?: number;
+  readonly canaryMaxExtraBake?: number;
+  readonly canaryOnInsufficient?: 'fail' | 'pass';
 }
 
 /** Adds the plan options to a command. */
@@ -102,6 +116,32 @@ export function withPlanOptions(command: Command): Command {
         "every tenant's alarm whose name starts so, likewise; repeatable",
         alarmNames,
       )
+      // Canary analysis gate (issue 11).
+      .option(
+        '--canary',
+        "compare each wave's error ratio (SDK record) with instances still on live; any --canary-* option implies it",
+      )
+      .option(
+        '--canary-min-samples <n>',
+        'requests each group must record before the test runs (default 100)',
+        integerFrom(MIN_CANARY_SAMPLES, MAX_CANARY_SAMPLES),
+      )
+      .option(
+        '--canary-confidence <p>',
+        "the test's confidence that the candidate fails more often (default 0.95)",
+        probability(MIN_CANARY_CONFIDENCE, MAX_CANARY_CONFIDENCE),
+      )
+      .option(
+        '--canary-max-extra-bake <duration>',
+        'how much longer a wave may bake waiting for samples, e.g. 5m (default 5m)',
+        duration(0, MAX_BAKE_SECONDS),
+      )
+      .addOption(
+        new Option(
+          '--canary-on-insufficient <outcome>',
+          'too few samples at the bound: roll back (fail, the default) or go on (pass)',
+        ).choices(['fail', 'pass']),
+      )
   );
 }
 
@@ -124,6 +164,7 @@ export function planOf(options: PlanOptions): Partial<RolloutPlan> {
     ...(options.shapeGuard !== undefined ? { shapeGuard: options.shapeGuard } : {}),
     ...(options.approvalTimeout !== undefined ? { approvalTimeoutSeconds: options.approvalTimeout } : {}),
     ...alarmsOf(options),
+    ...canaryOf(options),
   };
 }
 
@@ -134,6 +175,18 @@ function alarmsOf(options: PlanOptions): Pick<RolloutPlan, 'alarms'> {
     ...(options.alarmPrefix ?? []).map((prefix) => ({ prefix })),
   ];
   return alarms.length > 0 ? { alarms } : {};
+}
+
+/** `plan.canary` when any canary option is given; the fields not given take the server's defaults. */
+function canaryOf(options: PlanOptions): { canary?: CanaryPlan } {
+  const { canary, canaryMinSamples, canaryConfidence, canaryMaxExtraBake, canaryOnInsufficient } = options;
+  const settings: CanaryPlan = {
+    ...(canaryMinSamples !== undefined ? { minSamples: canaryMinSamples } : {}),
+    ...(canaryConfidence !== undefined ? { confidence: canaryConfidence } : {}),
+    ...(canaryMaxExtraBake !== undefined ? { maxExtraBakeSeconds: canaryMaxExtraBake } : {}),
+    ...(canaryOnInsufficient !== undefined ? { onInsufficientSamples: canaryOnInsufficient } : {}),
+  };
+  return canary || Object.keys(settings).length > 0 ? { canary: settings } : {};
 }
 
 function strategyOf(options: PlanOptions): WaveStrategy | undefined {

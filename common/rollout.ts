@@ -67,6 +67,57 @@ export interface RolloutPlan {
    * its bake rolls the rollout back. Looked up under `config-rollouts/<tenantId>/` only.
    */
   readonly alarms?: readonly AlarmSelector[];
+  // Canary analysis gate (issue 11).
+  /**
+   * Compare, after each wave's bake but the last, the error ratio the instances holding the candidate
+   * recorded (SDK `record`) with that of instances still on live, and roll back on a significant rise.
+   */
+  readonly canary?: CanaryPlan;
+}
+
+/** The canary analysis' settings; every field has a default (CANARY_DEFAULTS), so `{}` turns it on. */
+export interface CanaryPlan {
+  /** Requests each group must have recorded in the window before the test is run. */
+  readonly minSamples?: number;
+  /** The one-sided test's confidence that the candidate's error ratio is higher. */
+  readonly confidence?: number;
+  /** How much longer a wave may bake, in steps, waiting for enough samples (bake + this <= MAX_BAKE_SECONDS). */
+  readonly maxExtraBakeSeconds?: number;
+  /** What too few samples at the bound means: roll back (`fail`, the default) or go on (`pass`). */
+  readonly onInsufficientSamples?: 'fail' | 'pass';
+}
+
+export const CANARY_DEFAULTS = {
+  minSamples: 100,
+  confidence: 0.95,
+  maxExtraBakeSeconds: 300,
+  onInsufficientSamples: 'fail',
+} as const satisfies Required<CanaryPlan>;
+
+/** Requests and errors one group of instances recorded in an analysis window. */
+export interface OutcomeTally {
+  readonly instances: number;
+  readonly requests: number;
+  readonly errors: number;
+}
+
+/** A wave's canary analysis, as progress shows it. */
+export interface WaveCanary {
+  /**
+   * `measuring` while the window is open; `passed`, `regressed` (rolled back); `insufficient` (too few
+   * samples at the bound: `passed` says what the plan made of it); `skipped` on the last wave.
+   */
+  readonly verdict: 'measuring' | 'passed' | 'regressed' | 'insufficient' | 'skipped';
+  readonly candidate: OutcomeTally;
+  readonly baseline: OutcomeTally;
+  /** The test statistic and the bound it was held to, once both groups had enough samples. */
+  readonly z?: number;
+  readonly threshold?: number;
+  /** Bake added so far while waiting for samples. */
+  readonly extraBakeSeconds: number;
+  /** Instances whose counters were not trusted (absurd, or going backwards) and left out. */
+  readonly untrusted: number;
+  readonly summary: string;
 }
 
 /** A day: long enough for a person to look into a paused rollout, short enough not to hold the fleet. */
@@ -154,6 +205,8 @@ export interface WaveProgress {
   readonly updated: number;
   readonly failed: number;
   readonly state: 'pending' | 'pushing' | 'baking' | 'awaiting-approval' | 'done' | 'failed';
+  /** With plan.canary: this wave's analysis. */
+  readonly canary?: WaveCanary;
 }
 
 export interface AuditEntry {

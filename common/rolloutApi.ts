@@ -65,7 +65,9 @@ export interface TimelineEntry {
     | 'wait'
     | 'finished'
     // A gate's verdict (the alarm gate: what tripped it, or that it passed a wave).
-    | 'gate';
+    | 'gate'
+    // Canary analysis gate (issue 11).
+    | 'canary';
   readonly summary: string;
   readonly actor?: string;
   readonly succeeded?: number;

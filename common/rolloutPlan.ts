@@ -1,4 +1,5 @@
 import { alarmProblems } from './alarms';
+import { canaryProblems } from './canaryAnalysis';
 import {
   LEGACY_MAX_BAKE_SECONDS,
   MAX_BAKE_SECONDS,
@@ -109,6 +110,8 @@ export function planProblems(plan: RolloutPlan, legacy = false): string[] {
   }
   // Alarm gate.
   problems.push(...alarmProblems(plan.alarms));
+  // Canary analysis gate (issue 11).
+  if (plan.canary !== undefined) problems.push(...canaryProblems(plan.canary, plan.bakeSeconds));
   return problems;
 }
 

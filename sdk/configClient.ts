@@ -18,6 +18,7 @@ import {
 import { ConfigReaderClient, type TokenProvider } from './configReaderClient';
 import { ConfigClientStateError } from './errors';
 import { type ChangeListener, HeldConfig, type HeldValue } from './heldConfig';
+import { type Outcome, OutcomeCounters } from './outcomeCounters';
 import {
   createCacheRefreshHandlers,
   type RefreshServer,
@@ -112,6 +113,7 @@ export class ConfigClient {
   private readonly options: ConfigClientOptions;
   private readonly logger: Logger;
   private readonly held: HeldConfig;
+  private readonly outcomes = new OutcomeCounters();
   private readonly reader: ConfigReaderClient;
   private readonly versionCheck: VersionCheck;
   private readonly preload: readonly ConfigAddress[];
@@ -207,6 +209,28 @@ export class ConfigClient {
   }
 
   /**
+   * Records what the application saw of one call that used a tenant's key: `ok` or `error`. Counted per
+   * tenant, key and the version held (`version`, when given, must be that held version: the outcome of
+   * a value the instance no longer holds is not counted), and answered on Health to the rollouts of
+   * that tenant's key, whose canary analysis compares the candidate's error ratio with live's. Only keys
+   * the instance holds are counted, two counters each; answers whether the call was counted.
+   */
+  record(
+    tenantId: string,
+    key: string,
+    outcome: Outcome,
+    options: { readonly service?: string; readonly version?: number } = {},
+  ): boolean {
+    if (outcome !== 'ok' && outcome !== 'error')
+      throw new InvalidArgumentError("outcome must be 'ok' or 'error'", 'outcome');
+    const address = this.addressOf({ tenantId, key, service: options.service }, '');
+    const held = this.held.value(address);
+    if (!held || (options.version !== undefined && options.version !== held.version)) return false;
+    this.outcomes.record(address, held.version, outcome);
+    return true;
+  }
+
+  /**
    * Calls `listener` whenever the held version of `key` changes for any tenant: by a push, a rollback,
    * a removal or the version check; not for a key's first load. Returns the unsubscribe function.
    */
@@ -248,6 +272,7 @@ export class ConfigClient {
         pushSessions: this.pushSessions,
         nonces: this.nonces,
         held: this.held,
+        outcomes: this.outcomes,
         status: () => this.status(),
         ...(keyHealth ? { keyStatus: (address: ConfigAddress) => this.keyStatus(address, keyHealth) } : {}),
         target: () => ({

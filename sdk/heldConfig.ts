@@ -319,7 +319,7 @@ export class HeldConfig {
 }
 
 /** The tenant is part of every entry's identity; an empty service and no service are the same. */
-function entryKey(address: ConfigAddress): string {
+export function entryKey(address: ConfigAddress): string {
   return JSON.stringify([address.tenantId, address.service ?? '', address.key]);
 }
 

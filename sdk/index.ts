@@ -14,4 +14,5 @@ export { configClientOptionsFromEnv, type EnvConfigClientOptions } from './envOp
 export type { TokenProvider } from './configReaderClient';
 export type { ChangeCause, ChangeListener, ConfigChange, HeldValue } from './heldConfig';
 export type { InstanceTenancy } from './tenancy';
+export type { Outcome } from './outcomeCounters';
 export { CloudMapRegistrationError, ConfigClientStateError, ConfigServiceError } from './errors';

@@ -11,6 +11,7 @@ import type { CacheRefreshHandlers } from '../gen/proto/configsvc/v1/CacheRefres
 import { errorReply, grpcStatusOf } from '../server/errorStatus';
 import { serveWithReflection, stopGrpcServer } from '../server/grpc/grpcServer';
 import type { HeldConfig } from './heldConfig';
+import type { OutcomeCounters } from './outcomeCounters';
 import { parseHeldKeys, parseRefreshRequest } from './refreshRequest';
 import { assertServesTenant, type InstanceTenancy } from './tenancy';
 
@@ -27,6 +28,8 @@ export interface CacheRefreshDeps {
   /** Nonces of the push grants this instance has accepted, so none is accepted twice. */
   readonly nonces: NonceGuard;
   readonly held: HeldConfig;
+  /** What the application recorded per tenant and key, answered on Health for the keys asked about. */
+  readonly outcomes?: OutcomeCounters;
   readonly status: () => Promise<ServingStatus>;
   /**
    * How the instance serves one tenant's key: what a rollout's health gate reads. Without it, every key
@@ -72,11 +75,15 @@ export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefresh
     ),
     Health: authenticatedUnary(deps, parseHeldKeys, async ({ keys }) => {
       const status = await deps.status();
-      const { keyStatus } = deps;
+      const { keyStatus, outcomes } = deps;
+      const heldVersions = keys.map((address) => held.heldVersion(address));
       return {
         status,
         instance_id: deps.target().instanceId,
-        held_versions: keys.map((address) => held.heldVersion(address)),
+        held_versions: heldVersions,
+        ...(outcomes
+          ? { key_outcomes: keys.map((address, i) => outcomes.countsFor(address, heldVersions[i] ?? 0)) }
+          : {}),
         key_statuses: keyStatus
           ? await Promise.all(keys.map((address) => keyStatus(address)))
           : keys.map(() => status),

@@ -51,6 +51,7 @@ import {
   approvalTimeoutSecondsOf,
 } from './approvalTimeout';
 import { alarmGate } from './alarmGate';
+import { canaryGate } from './canaryGate';
 import { fleetOrder } from './fleetOrder';
 import { FreezeGate } from './freezeGate';
 import { fleetCalls } from './shardedFleet';
@@ -119,6 +120,8 @@ const ROLL_BACK_ON_ANY_FAILURE = 'roll-back-on-any-failure';
 const FREEZES_AND_WINDOWS = 'freezes-and-windows';
 /** The change that watches a plan's CloudWatch alarms during each wave (workflows/alarmGate.ts), for `patched`. */
 const ALARM_GATE = 'alarm-gate';
+/** The canary analysis gate after each wave's bake (plan.canary), for `patched`. */
+const CANARY_ANALYSIS = 'canary-analysis';
 /** The first pause between revert passes; it doubles up to the last. */
 const REVERT_RETRY_FIRST_MS = 1_000;
 const REVERT_RETRY_MAX_MS = 8_000;
@@ -447,6 +450,18 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
     request.plan.alarms?.length && patched(ALARM_GATE)
       ? alarmGate(request.tenantId, request.plan.alarms)
       : undefined;
+  // Only a plan that names the gate calls `patched`: a marker is a command, and other rollouts issue none.
+  const canary =
+    request.plan.canary && patched(CANARY_ANALYSIS)
+      ? canaryGate({
+          request,
+          canary: request.plan.canary,
+          settings,
+          versions: { candidate: target.version, ...(previous ? { live: previous.version } : {}) },
+          interrupted: () => abortedBy !== undefined,
+          report: (wave, analysis) => setWave(wave, { canary: analysis }),
+        })
+      : undefined;
 
   try {
     for (const [index, size] of sizes.entries()) {
@@ -469,6 +484,14 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
 
       enter('BAKING');
       setWave(index, { state: 'baking' });
+      const canaryWindow = canary
+        ? await canary.open(
+            index,
+            sizes.length,
+            pushed.filter((instance) => updated.has(instanceRef(instance))),
+            instances.slice(pushed.length),
+          )
+        : undefined;
       if (request.plan.bakeSeconds > 0)
         await condition(
           () => abortedBy !== undefined || alarms?.tripped !== undefined,
@@ -494,6 +517,11 @@ export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutR
       setWave(index, waveCounts(batch, updated, failures));
       if (failures.size > budget)
         throw new RollbackRequired(budgetMessage(failures.size, budget, 'health check'));
+      if (canary) {
+        const regression = await canary.judge(canaryWindow);
+        if (regression) throw new RollbackRequired(regression);
+        await checkpoint();
+      }
 
       const isLast = index === sizes.length - 1;
       const approvalDue =

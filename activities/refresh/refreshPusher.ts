@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { KeyObject } from 'node:crypto';
+import type { OutcomeSample } from '../../common/canaryAnalysis';
 import { instanceRef, type ServiceInstance } from '../../common/cloudMap';
 import type { Logger } from '../../common/logger';
 import { CLIENT_CHANNEL_OPTIONS, loadProto } from '../../common/proto';
@@ -64,7 +65,12 @@ export interface PushTls {
 }
 
 type RefreshAnswer = { held_version: number; applied: boolean; key_status_before?: string };
-type HealthAnswer = { status: string; held_versions: number[]; key_statuses?: string[] };
+type HealthAnswer = {
+  status: string;
+  held_versions: number[];
+  key_statuses?: string[];
+  key_outcomes?: { version: number; requests: number; errors: number }[];
+};
 
 /** Codes after which trying again cannot help: the instance refused the push itself. */
 const PERMANENT_CODES = new Set([
@@ -212,23 +218,65 @@ export class RefreshPusher {
     onProgress: (done: number) => void = () => {},
     signal?: AbortSignal,
   ): Promise<{ held: Map<string, number[]>; failed: InstanceFailure[] }> {
-    const ask = this.healthCall(keys, settings);
     const held = new Map<string, number[]>();
+    const failed = await this.askHealth(instances, keys, settings, onProgress, signal, (instance, answer) =>
+      held.set(
+        instanceRef(instance),
+        keys.map((_, index) => answer.held_versions[index] ?? 0),
+      ),
+    );
+    return { held, failed };
+  }
+
+  /**
+   * What each instance's application recorded for `key` (the SDK's `record`), as the instance answered
+   * it: the version it holds and its counters for that version, unchecked (the canary analysis judges
+   * them). An instance that answers no counters (an SDK from before them) gives no sample; one that
+   * cannot be asked is a failure of its own.
+   */
+  async outcomes(
+    instances: readonly ServiceInstance[],
+    key: { tenantId: string; key: string; service?: string },
+    settings: PushSettings,
+    onProgress: (done: number) => void = () => {},
+    signal?: AbortSignal,
+  ): Promise<{ samples: OutcomeSample[]; failed: InstanceFailure[] }> {
+    const samples: OutcomeSample[] = [];
+    const failed = await this.askHealth(
+      instances,
+      [key],
+      settings,
+      onProgress,
+      signal,
+      (instance, answer) => {
+        const counts = answer.key_outcomes?.[0];
+        if (counts) samples.push({ instance: instanceRef(instance), ...counts });
+      },
+    );
+    return { samples, failed };
+  }
+
+  /** Asks every instance Health about `keys` and hands each answer to `take`; answers who could not be asked. */
+  private async askHealth(
+    instances: readonly ServiceInstance[],
+    keys: readonly { tenantId: string; key: string; service?: string }[],
+    settings: PushSettings,
+    onProgress: (done: number) => void,
+    signal: AbortSignal | undefined,
+    take: (instance: ServiceInstance, answer: HealthAnswer) => void,
+  ): Promise<InstanceFailure[]> {
+    const ask = this.healthCall(keys, settings);
     const { failed } = await this.forEach(
       instances,
       settings.concurrency,
       onProgress,
       signal,
       async (instance) => {
-        const response = await ask(instance);
-        held.set(
-          instanceRef(instance),
-          keys.map((_, index) => response.held_versions[index] ?? 0),
-        );
+        take(instance, await ask(instance));
         return undefined;
       },
     );
-    return { held, failed };
+    return failed;
   }
 
   /** A Health call about `keys`, with retries, for any instance: its grant names exactly these keys. */

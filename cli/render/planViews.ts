@@ -1,5 +1,5 @@
 import type { RolloutPlanEntry } from '../apiTypes';
-import type { RolloutPlan } from '../../common/rollout';
+import { CANARY_DEFAULTS, type CanaryPlan, type RolloutPlan } from '../../common/rollout';
 import { formatTable } from './table';
 
 /** Human output of the plan commands. */
@@ -32,11 +32,29 @@ export function formatPlan(plan: RolloutPlan): string {
     ...(plan.approvalTimeoutSeconds !== undefined
       ? [`approval timeout ${plan.approvalTimeoutSeconds}s`]
       : []),
+    ...(plan.alarms?.length
+      ? [
+          `alarms ${plan.alarms.map((alarm) => ('name' in alarm ? alarm.name : `${alarm.prefix}*`)).join(' ')}`,
+        ]
+      : []),
+    ...(plan.canary ? [formatCanaryPlan(plan.canary)] : []),
   ];
   return [
     `${waves}, bake ${plan.bakeSeconds}s, approval ${plan.approval}, max failures ${plan.maxFailures}`,
     ...gates,
   ].join(', ');
+}
+
+/** `canary (min 100 samples, 95% confidence, +300s bake, fail when insufficient)`, defaults filled in. */
+function formatCanaryPlan(canary: CanaryPlan): string {
+  const { minSamples, confidence, maxExtraBakeSeconds, onInsufficientSamples } = {
+    ...CANARY_DEFAULTS,
+    ...canary,
+  };
+  return (
+    `canary (min ${minSamples} samples, ${confidence * 100}% confidence, +${maxExtraBakeSeconds}s bake, ` +
+    `${onInsufficientSamples} when insufficient)`
+  );
 }
 
 function scopeOf(entry: RolloutPlanEntry): string {

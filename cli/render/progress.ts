@@ -29,6 +29,7 @@ export function progressLines(rollout: Rollout, style: { readonly bars: boolean 
     // Wave targets are cumulative; a wave's own instances are what it adds to the one before.
     const size = wave.targetInstances - (rollout.waves[i - 1]?.targetInstances ?? 0);
     lines.push({ id: `wave:${wave.index}`, text: waveLine(wave, size, rollout.waves.length, style.bars) });
+    if (wave.canary) lines.push({ id: `canary:${wave.index}`, text: `  canary ${wave.canary.summary}` });
   });
   for (const failed of rollout.failedInstances ?? []) {
     lines.push({ id: `failed:${failed.instanceId}`, text: `failed ${failed.instanceId}: ${failed.reason}` });

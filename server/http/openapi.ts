@@ -1,7 +1,13 @@
 import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
 import { ALARM_NAMESPACE, MAX_ALARM_NAME_LENGTH, MAX_ALARM_SELECTORS } from '../../common/alarms';
-import { MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
+import { CANARY_DEFAULTS, MAX_BAKE_SECONDS, MAX_PAUSE_SECONDS_LIMIT } from '../../common/rollout';
+import {
+  MAX_CANARY_CONFIDENCE,
+  MAX_CANARY_SAMPLES,
+  MIN_CANARY_CONFIDENCE,
+  MIN_CANARY_SAMPLES,
+} from '../../common/canaryAnalysis';
 import { MAX_PLANS_PER_TENANT } from '../../common/outOfBandPlans';
 import { MAX_CHANGE_WINDOWS, MAX_FREEZE_REASON_LENGTH, WEEKDAYS } from '../../common/freezes';
 import {
@@ -714,6 +720,41 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
               ],
             },
           },
+          // Canary analysis gate (issue 11).
+          canary: {
+            type: 'object',
+            additionalProperties: false,
+            description:
+              "After each wave's bake but the last, compare the error ratio the instances holding the candidate " +
+              'recorded (SDK `record`) with that of instances still on live (a one-sided two-proportion z-test); ' +
+              'a significant rise rolls back. `{}` turns it on with the defaults',
+            properties: {
+              minSamples: {
+                type: 'integer',
+                minimum: MIN_CANARY_SAMPLES,
+                maximum: MAX_CANARY_SAMPLES,
+                description: `Requests each group must record in the window before the test runs (default ${CANARY_DEFAULTS.minSamples})`,
+              },
+              confidence: {
+                type: 'number',
+                exclusiveMinimum: true,
+                minimum: MIN_CANARY_CONFIDENCE,
+                maximum: MAX_CANARY_CONFIDENCE,
+                description: `The test's confidence that the candidate fails more often (default ${CANARY_DEFAULTS.confidence})`,
+              },
+              maxExtraBakeSeconds: {
+                type: 'integer',
+                minimum: 0,
+                maximum: MAX_BAKE_SECONDS,
+                description: `How much longer a wave may bake waiting for samples; bake plus this at most ${MAX_BAKE_SECONDS} (default ${CANARY_DEFAULTS.maxExtraBakeSeconds})`,
+              },
+              onInsufficientSamples: {
+                type: 'string',
+                enum: ['fail', 'pass'],
+                description: 'Too few samples at the bound: roll back (fail, the default) or go on (pass)',
+              },
+            },
+          },
         },
       },
       PutRolloutPlan: {
@@ -837,6 +878,7 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
                 updated: { type: 'integer' },
                 failed: { type: 'integer' },
                 state: { type: 'string' },
+                canary: { $ref: '#/components/schemas/WaveCanary' },
               },
             },
           },
@@ -878,6 +920,35 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
               until: { type: 'string' },
             },
           },
+        },
+      },
+      // Canary analysis gate (issue 11).
+      WaveCanary: {
+        type: 'object',
+        required: ['verdict', 'candidate', 'baseline', 'extraBakeSeconds', 'untrusted', 'summary'],
+        description: "A wave's canary analysis (plans with `canary`)",
+        properties: {
+          verdict: { type: 'string', enum: ['measuring', 'passed', 'regressed', 'insufficient', 'skipped'] },
+          candidate: { $ref: '#/components/schemas/OutcomeTally' },
+          baseline: { $ref: '#/components/schemas/OutcomeTally' },
+          z: { type: 'number' },
+          threshold: { type: 'number' },
+          extraBakeSeconds: { type: 'integer' },
+          untrusted: {
+            type: 'integer',
+            description:
+              'Instances left out: counters absurd (negative, more errors than requests, going back)',
+          },
+          summary: { type: 'string' },
+        },
+      },
+      OutcomeTally: {
+        type: 'object',
+        required: ['instances', 'requests', 'errors'],
+        properties: {
+          instances: { type: 'integer' },
+          requests: { type: 'integer' },
+          errors: { type: 'integer' },
         },
       },
       AuditEntry: {
@@ -955,7 +1026,20 @@ export const openApiDocument: OpenAPIV3.DocumentV3 = {
           at: { type: 'string' },
           kind: {
             type: 'string',
-            enum: ['started', 'state', 'push', 'health', 'action', 'bake', 'wait', 'finished', 'gate'],
+            enum: [
+              'started',
+              'state',
+              'push',
+              'health',
+              'action',
+              'bake',
+              'wait',
+              'finished',
+              // A gate's verdict (the alarm gate: what tripped it, or that it passed a wave).
+              'gate',
+              // Canary analysis gate (issue 11).
+              'canary',
+            ],
           },
           summary: { type: 'string' },
           actor: { type: 'string' },

@@ -31,6 +31,8 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
   const alarmLooks = new Map<string, 'watchAlarms' | 'checkAlarms'>();
   let state: string | undefined;
   let hold: RolloutHold | undefined;
+  /** Each wave's canary summary last shown, so an unchanged analysis is not repeated. */
+  const canarySeen = new Map<number, string>();
   for (const event of events) {
     const at = timeOf(event);
     const started = event.workflowExecutionStartedEventAttributes;
@@ -126,6 +128,9 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineEntry[] {
         summary: `${input?.actor ?? 'someone'} asked to ${update.name}${input?.reason ? `: ${input.reason}` : ''}`,
       });
     }
+    // Canary analysis gate (issue 11): the analysis lives in the published progress, not in an activity.
+    const memo = event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.[PROGRESS_MEMO];
+    if (memo) timeline.push(...canaryEntries(at, decodePayloads<RolloutProgress>([memo])[0], canarySeen));
     const finished = finishedEntry(at, event);
     if (finished) timeline.push(finished);
   }
@@ -170,6 +175,25 @@ function timerEntry(at: string, state: string | undefined, seconds: number): Tim
     default:
       return { at, kind: 'bake', summary: `baking for ${seconds} s` };
   }
+}
+
+/**
+ * A wave's canary analysis each time it changed: a verdict, or a bake extended for samples (its
+ * opening, still without figures, is left out).
+ */
+function canaryEntries(
+  at: string,
+  progress: RolloutProgress | undefined,
+  seen: Map<number, string>,
+): TimelineEntry[] {
+  const entries: TimelineEntry[] = [];
+  for (const { index, canary } of progress?.waves ?? []) {
+    if (!canary || seen.get(index) === canary.summary) continue;
+    seen.set(index, canary.summary);
+    if (canary.verdict === 'measuring' && canary.extraBakeSeconds === 0) continue;
+    entries.push({ at, kind: 'canary', summary: `wave ${index + 1} ${canary.summary}` });
+  }
+  return entries;
 }
 
 function fleetEntry(

@@ -325,11 +325,21 @@ describe('Health', () => {
       { tenantId: tenant, key: ENDPOINT, service: SERVICE },
     ];
 
+    // What the app recorded is answered per key asked about, for the version held; a key not held, or a
+    // version no longer held, is not counted.
+    expect(client.record(tenant, FLAGS, 'ok')).toBe(true);
+    expect(client.record(tenant, FLAGS, 'error', { version: 1 })).toBe(true);
+    expect(client.record(tenant, FLAGS, 'error', { version: 7 })).toBe(false);
+    expect(client.record(tenant, ENDPOINT, 'error', { service: SERVICE })).toBe(false);
     expect((await health(keys)).response).toEqual({
       status: 'SERVING',
       instance_id: client.instanceId,
       held_versions: [1, 0],
       key_statuses: ['SERVING', 'SERVING'],
+      key_outcomes: [
+        { version: 1, requests: 2, errors: 1 },
+        { version: 0, requests: 0, errors: 0 },
+      ],
     });
     appHealthy = false;
     expect((await health(keys)).response).toMatchObject({

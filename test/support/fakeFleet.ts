@@ -40,6 +40,10 @@ export class FakeFleet {
   private discovered: ServiceInstance[] = [];
   private liveVersion?: number;
   private readonly unansweredReverts = new Map<string, number>();
+  /** Per instance: what its application recorded for the version it holds. */
+  private readonly recordedCounts = new Map<string, { version: number; requests: number; errors: number }>();
+  /** The instances of each outcome snapshot, by reference. */
+  readonly outcomeSnapshots: string[][] = [];
 
   constructor(
     size: number,
@@ -77,6 +81,17 @@ export class FakeFleet {
        * `unreachable`: CloudWatch never answers (each watch attempt fails, retryably). Otherwise quiet.
        */
       alarm?: { firesInWave: number } | 'fires-at-look' | 'unreachable';
+      /**
+       * What the instances' applications record (SDK `record`): each outcome snapshot adds `perSnapshot`
+       * requests to every instance asked, failing at `candidateErrorRatio` on the candidate and
+       * `liveErrorRatio` on any other version; `sampleFails` makes the snapshot activity fail for good.
+       */
+      recorded?: {
+        perSnapshot: number;
+        candidateErrorRatio: number;
+        liveErrorRatio: number;
+        sampleFails?: boolean;
+      };
     } = {},
   ) {
     const make = (n: number): ServiceInstance => ({
@@ -222,6 +237,7 @@ export class FakeFleet {
             }
           : undefined;
       },
+      sampleOutcomes: async ({ instances }) => this.sampleOutcomes(instances, candidateVersion),
       checkInstances: async ({ instances, expectedVersion }) => {
         this.checks.push(instances.map(instanceRef));
         if (this.options.checkFails) throw fault('the health check crashed');
@@ -234,6 +250,30 @@ export class FakeFleet {
         };
       },
     };
+  }
+
+  /** Each asked instance records `perSnapshot` more calls on the version it holds, then answers its counters. */
+  private sampleOutcomes(instances: readonly ServiceInstance[], candidateVersion: number) {
+    const recorded = this.options.recorded;
+    this.outcomeSnapshots.push(instances.map(instanceRef));
+    if (recorded?.sampleFails) throw fault('Health answered garbage');
+    const samples = instances.map((instance) => {
+      const ref = instanceRef(instance);
+      const version = this.held.get(ref) ?? 0;
+      const before = this.recordedCounts.get(ref);
+      const counts = before?.version === version ? before : { version, requests: 0, errors: 0 };
+      const ratio =
+        version === candidateVersion ? (recorded?.candidateErrorRatio ?? 0) : (recorded?.liveErrorRatio ?? 0);
+      const per = recorded?.perSnapshot ?? 0;
+      const next = {
+        version,
+        requests: counts.requests + per,
+        errors: counts.errors + Math.round(per * ratio),
+      };
+      this.recordedCounts.set(ref, next);
+      return { instance: ref, ...next };
+    });
+    return { samples, unanswered: 0 };
   }
 
   /** The fleet as Cloud Map would answer now: late joiners appear on the second and third discovery. */

@@ -5,6 +5,7 @@ import { NonceGuard, pushAudience } from '../../../common/pushGrant';
 import { InstancePushSessions, PUSH_SESSION_METADATA } from '../../../common/pushSession';
 import { generateSealingKeys } from '../../../common/sealedValue';
 import { ed25519Key, signToken } from '../../../common/signedToken';
+import { OutcomeCounters } from '../../../sdk/outcomeCounters';
 import { HeldConfig } from '../../../sdk/heldConfig';
 import {
   createCacheRefreshHandlers,
@@ -35,6 +36,7 @@ const forger = new TestControlPlane();
 
 async function startInstance(tenancy: InstanceTenancy) {
   const held = new HeldConfig(() => undefined);
+  const outcomes = new OutcomeCounters();
   const health: { status: ServingStatus; unhealthyTenant?: string } = { status: 'SERVING' };
   const sealingKeys = generateSealingKeys();
   const instanceId = `${tenancy.kind}-instance`;
@@ -46,6 +48,7 @@ async function startInstance(tenancy: InstanceTenancy) {
       pushSessions: new InstancePushSessions(ed25519Key(controlPlane.publicKeyPem, 'public')!, sealingKeys),
       nonces: new NonceGuard(),
       held,
+      outcomes,
       status: () => Promise.resolve(health.status),
       keyStatus: (address) =>
         Promise.resolve(health.unhealthyTenant === address.tenantId ? 'NOT_SERVING' : health.status),
@@ -59,6 +62,7 @@ async function startInstance(tenancy: InstanceTenancy) {
   const caller = new RefreshCaller(address);
   return {
     held,
+    outcomes,
     health,
     server,
     target,
@@ -303,16 +307,26 @@ describe('Health', () => {
         format: 'text',
       }),
     );
+    const flags = { tenantId: 'health', key: 'tenant_config_featureFlags' };
+    pool.outcomes.record(flags, 4, 'ok');
+    pool.outcomes.record(flags, 4, 'error');
+    // Another tenant's outcomes for the same key are never answered to this one.
+    pool.outcomes.record({ ...flags, tenantId: 'other' }, 4, 'error');
     const outcome = await pool.checkHealth([
       { tenantId: 'health', key: 'param_config_apiEndpoint', service: 'orders' },
       { tenantId: 'health', key: 'tenant_config_never' },
-      { tenantId: 'health', key: 'tenant_config_featureFlags' },
+      flags,
     ]);
     expect(outcome.response).toEqual({
       status: 'SERVING',
       instance_id: 'pool-instance',
       held_versions: [9, 0, 4],
       key_statuses: ['SERVING', 'SERVING', 'SERVING'],
+      key_outcomes: [
+        { version: 9, requests: 0, errors: 0 },
+        { version: 0, requests: 0, errors: 0 },
+        { version: 4, requests: 2, errors: 1 },
+      ],
     });
   });
 
