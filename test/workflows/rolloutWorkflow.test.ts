@@ -777,3 +777,23 @@ describe('every end but success rolls back (patch roll-back-on-any-failure)', ()
     expect(paused * 1000).toBeLessThanOrEqual(REVERT_RETRY_WINDOW_MS);
   });
 });
+
+test('a staged rollout recorded before the workflow is split into modules replays with the current code', async () => {
+  // Recorded in the clear with the workflow code of this commit, every patch of today (local prepare and
+  // write, sharded fleet, read-cache notices, freezes and windows...), to pin the behaviour issue 12's
+  // refactor must keep: canary, 600 s bakes, approval after the canary (by bob), paused by bob in the
+  // second wave's bake and resumed, a joiner swept after promotion, SUCCEEDED.
+  const recorded = recordedHistory('rollout-before-workflow-split.json');
+  expect(recorded.events?.length).toBe(170);
+  const Type = temporal.api.enums.v1.EventType;
+  const updates = recorded.events.filter(
+    (event) => event.eventType === Type.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+  );
+  expect(
+    updates.map(
+      (event) => event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name,
+    ),
+  ).toEqual(['approve', 'pause', 'resume']);
+  expect(recorded.events.at(-1)?.eventType).toBe(Type.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+  await expectReplays(recorded);
+});
