@@ -1,13 +1,12 @@
 import { Worker } from '@temporalio/worker';
-import { temporal } from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { workerDataConverter } from '../../server/payloadEncryption/workerDataConverter';
 import { startRollout } from '../../server/rolloutClient';
 import { abortUpdate, progressQuery } from '../../workflows/definitions';
 import { FakeFleet } from '../support/fakeFleet';
+import { expectReplays, recordedHistory } from '../support/recordedHistories';
 import { testCodec, useTimeSkipping } from '../support/timeSkipping';
 
 /**
@@ -18,7 +17,7 @@ import { testCodec, useTimeSkipping } from '../support/timeSkipping';
  * works at once, and a plan without alarms issues exactly what it did before the gate.
  */
 const world = useTimeSkipping();
-const HISTORY = path.join(__dirname, 'histories', 'rollout-alarm-gate.json');
+const HISTORY = 'rollout-alarm-gate.json';
 
 const gated = (overrides: Partial<RolloutPlan> = {}): RolloutPlan => ({
   strategy: { kind: 'explicit', waves: [1, '100%'] },
@@ -147,14 +146,7 @@ test('a plan naming no alarm issues no alarm activity and no marker of the gate:
 test('a rollout its alarm gate rolled back replays from its recorded history', async () => {
   // Recorded from the first test above, its sealed payloads opened with the local key (stored in the
   // clear): the canary's watch tripped mid-bake, the revert was pushed, ROLLED_BACK.
-  const recorded = temporal.api.history.v1.History.fromObject(
-    JSON.parse(readFileSync(HISTORY, 'utf8')) as Record<string, unknown>,
-  );
+  const recorded = recordedHistory(HISTORY);
   expect(scheduled(recorded)).toContain('watchAlarms');
-  await expect(
-    Worker.runReplayHistory(
-      { workflowBundle: world.bundle, dataConverter: workerDataConverter(testCodec) },
-      recorded,
-    ),
-  ).resolves.toBeUndefined();
+  await expectReplays(world.bundle, recorded);
 });

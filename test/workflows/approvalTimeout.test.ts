@@ -1,7 +1,7 @@
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { workerDataConverter } from '../../server/payloadEncryption/workerDataConverter';
@@ -9,6 +9,7 @@ import { decodeHistoryEvents } from '../../server/rollouts/decodeHistory';
 import { startRollout } from '../../server/rolloutClient';
 import { approveUpdate, progressQuery } from '../../workflows/definitions';
 import { FakeFleet } from '../support/fakeFleet';
+import { expectReplays, recordedHistory } from '../support/recordedHistories';
 import { waitForState } from '../support/rolloutState';
 import { testCodec, useTimeSkipping } from '../support/timeSkipping';
 
@@ -126,18 +127,11 @@ test('without approvalTimeoutSeconds an approval waits the plan bound on holds: 
 test('a rollout whose approval timed out replays from its recorded history', async () => {
   // Recorded in the clear from the first test (patch approval-timeout): canary, two hours unapproved,
   // rolled back.
-  const recorded = temporal.api.history.v1.History.fromObject(
-    JSON.parse(readFileSync(path.join(__dirname, 'histories', HISTORY), 'utf8')) as Record<string, unknown>,
-  );
+  const recorded = recordedHistory(HISTORY);
   const Type = temporal.api.enums.v1.EventType;
   const timers = (recorded.events ?? []).filter((event) => event.eventType === Type.EVENT_TYPE_TIMER_FIRED);
   expect(timers).toHaveLength(1);
-  await expect(
-    Worker.runReplayHistory(
-      { workflowBundle: time.bundle, dataConverter: workerDataConverter(testCodec) },
-      recorded,
-    ),
-  ).resolves.toBeUndefined();
+  await expectReplays(time.bundle, recorded);
 });
 
 test('a rollout without an approval gate issues exactly the commands it did: no approval-timeout marker, one timer per bake', async () => {

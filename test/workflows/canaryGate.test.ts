@@ -1,13 +1,12 @@
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { workerDataConverter } from '../../server/payloadEncryption/workerDataConverter';
 import { startRollout } from '../../server/rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
 import { FakeFleet } from '../support/fakeFleet';
+import { expectReplays, recordedHistory } from '../support/recordedHistories';
 import { testCodec, useTimeSkipping } from '../support/timeSkipping';
 
 /**
@@ -190,16 +189,7 @@ test('a plan without the gate issues no snapshot and records no canary marker', 
 test('a rollout rolled back by the canary gate replays from its recorded history', async () => {
   // Recorded in the clear from the first test above (10 instances, waves [2, 50%, 100%], the canary's
   // 10% error ratio against live's 1%, ROLLED_BACK after the first bake).
-  const recorded = temporal.api.history.v1.History.fromObject(
-    JSON.parse(
-      readFileSync(path.join(__dirname, 'histories', 'rollout-canary-analysis.json'), 'utf8'),
-    ) as Record<string, unknown>,
-  );
+  const recorded = recordedHistory('rollout-canary-analysis.json');
   expect(scheduled(recorded).filter((name) => name === 'sampleOutcomes')).toHaveLength(4);
-  await expect(
-    Worker.runReplayHistory(
-      { workflowBundle: server.bundle, dataConverter: workerDataConverter(testCodec) },
-      recorded,
-    ),
-  ).resolves.toBeUndefined();
+  await expectReplays(server.bundle, recorded);
 });

@@ -1,11 +1,9 @@
 import type { PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
 // The package's index exports only the workflow client; this one wraps a whole Client the same way.
 import { TimeSkippingClient } from '@temporalio/testing/lib/client';
 import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { type ChangeWindow, type Freeze, WEEKDAYS } from '../../common/freezes';
 import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../common/rollout';
 import { temporalDataConverter } from '../../server/payloadEncryption/dataConverter';
@@ -13,6 +11,7 @@ import { workerDataConverter } from '../../server/payloadEncryption/workerDataCo
 import { startRollout } from '../../server/rolloutClient';
 import { gatesChangedSignal, progressQuery } from '../../workflows/definitions';
 import { FakeFleet } from '../support/fakeFleet';
+import { expectReplays, recordedHistory } from '../support/recordedHistories';
 import { useTimeSkipping } from '../support/timeSkipping';
 
 /**
@@ -204,21 +203,12 @@ test('a one-wave rollout with no freeze reads no gate of its own: the prepare br
 test('a rollout recorded held by a freeze (lost signals both ways) replays with the current code', async () => {
   // Recorded in the clear from the lost-signal test above: canary, bake, held at wave 1, a recheck found
   // the freeze lifted, last wave.
-  const recorded = temporal.api.history.v1.History.fromObject(
-    JSON.parse(
-      readFileSync(path.join(__dirname, 'histories', 'rollout-held-by-freeze.json'), 'utf8'),
-    ) as Record<string, unknown>,
-  );
+  const recorded = recordedHistory('rollout-held-by-freeze.json');
   const markers = recorded.events.filter(
     (event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
   );
   expect(markers.length).toBeGreaterThanOrEqual(4);
-  await expect(
-    Worker.runReplayHistory(
-      { workflowBundle: timeSkipping.bundle, dataConverter: workerDataConverter(plain) },
-      recorded,
-    ),
-  ).resolves.toBeUndefined();
+  await expectReplays(timeSkipping.bundle, recorded, plain);
 });
 
 /** The progress the rollout last published in its memo, from its history. */

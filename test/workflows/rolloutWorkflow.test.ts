@@ -22,6 +22,7 @@ import {
   resumeUpdate,
 } from '../../workflows/definitions';
 import { FakeFleet } from '../support/fakeFleet';
+import { expectReplays, recordedHistory } from '../support/recordedHistories';
 import { startTimeSkipping, testCodec } from '../support/timeSkipping';
 
 /**
@@ -89,20 +90,6 @@ async function withWorker<T>(fleet: FakeFleet, run: (taskQueue: string) => Promi
     dataConverter: workerDataConverter(codec),
   });
   return worker.runUntil(run(taskQueue));
-}
-
-/** A history recorded by an earlier version of the workflow code, from test/workflows/histories. */
-function recordedHistory(file: string): temporal.api.history.v1.History {
-  return temporal.api.history.v1.History.fromObject(
-    JSON.parse(readFileSync(path.join(__dirname, 'histories', file), 'utf8')) as Record<string, unknown>,
-  );
-}
-
-/** Replays `history` with the current workflow code (encrypted with the local stack's key). */
-async function expectReplays(history: temporal.api.history.v1.IHistory): Promise<void> {
-  await expect(
-    Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: workerDataConverter(codec) }, history),
-  ).resolves.toBeUndefined();
 }
 
 /** Runs a rollout to its end: its result, its last progress and its history. */
@@ -484,7 +471,7 @@ test('a recorded history replays deterministically with the current workflow cod
     await handle.result();
     return handle.fetchHistory();
   });
-  await expectReplays(history);
+  await expectReplays(bundle, history);
 });
 
 test('a history recorded before the read-cache sweep replays with the current code (a rolling deploy)', async () => {
@@ -492,7 +479,7 @@ test('a history recorded before the read-cache sweep replays with the current co
   // caches' lifetime, as in a rolling deploy (a set rollout, one joiner swept after promotion).
   const recorded = recordedHistory('rollout-before-read-cache-sweep.json');
   expect(recorded.events?.length).toBe(101);
-  await expectReplays(recorded);
+  await expectReplays(bundle, recorded);
 });
 
 test('a rollout recorded before holds were bounded replays with the current code: a day-long bake, a three-day pause, its starter approving', async () => {
@@ -513,7 +500,7 @@ test('a rollout recorded publishing its progress replays with the current code: 
     (event) => event.eventType === Type.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
   );
   expect(published.length).toBe(20);
-  await expectReplays(recorded);
+  await expectReplays(bundle, recorded);
 });
 
 test('a rollout that told the read caches of its promotion replays from its recorded history: one sweep, no timer', async () => {
@@ -521,7 +508,7 @@ test('a rollout that told the read caches of its promotion replays from its reco
   const recorded = recordedHistory('rollout-read-cache-notices.json');
   expect(recorded.events?.length).toBe(122);
   expect(recorded.events?.some((event) => event.timerStartedEventAttributes)).toBe(false);
-  await expectReplays(recorded);
+  await expectReplays(bundle, recorded);
 });
 
 test('a rollout cancelled mid-bake under roll-back-on-any-failure replays from its recorded history', async () => {
@@ -529,7 +516,7 @@ test('a rollout cancelled mid-bake under roll-back-on-any-failure replays from i
   // once (the canary did not answer the first pass), ended ROLLED_BACK.
   const recorded = recordedHistory('rollout-cancelled-mid-bake.json');
   expect(recorded.events?.length).toBe(64);
-  await expectReplays(recorded);
+  await expectReplays(bundle, recorded);
 });
 
 describe('a fleet larger than a shard (patch sharded-fleet)', () => {
@@ -565,14 +552,14 @@ describe('a fleet larger than a shard (patch sharded-fleet)', () => {
       'promoteCandidate',
       ...Array<string>(3).fill('discoverInstancePage'),
     ]);
-    await expectReplays(history);
+    await expectReplays(bundle, history);
   });
 
   test('a rollout recorded on the sharded path replays with the current code', async () => {
     // Recorded from the test above: 1,001 instances, one wave, SUCCEEDED.
     const recorded = recordedHistory('rollout-sharded-fleet.json');
     expect(scheduled(recorded).filter((name) => name === 'pushToInstances')).toHaveLength(3);
-    await expectReplays(recorded);
+    await expectReplays(bundle, recorded);
   });
 
   test('a shard whose activity fails for good fails its instances; within the budget the rollout goes on', async () => {
@@ -629,7 +616,7 @@ test('a rollout recorded preparing and writing as local activities replays with 
       event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
   );
   expect(localCalls.length).toBe(2);
-  await expectReplays(recorded);
+  await expectReplays(bundle, recorded);
 });
 
 test('a pause longer than the plan allows rolls back on its own, and says why', async () => {
@@ -795,5 +782,5 @@ test('a staged rollout recorded before the workflow is split into modules replay
     ),
   ).toEqual(['approve', 'pause', 'resume']);
   expect(recorded.events.at(-1)?.eventType).toBe(Type.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
-  await expectReplays(recorded);
+  await expectReplays(bundle, recorded);
 });
