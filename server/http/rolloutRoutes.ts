@@ -29,7 +29,7 @@ export function rolloutRoutes(deps: {
   router.post('/rollouts', async (request, response) => {
     const identity = await authenticate(request, 'rollout:act');
     const start = rollouts.starter(identity, request.body as StartRolloutBody);
-    const started = await (runningRollouts ? runningRollouts.admit(identity.tenantId, start) : start());
+    const started = await (runningRollouts ? runningRollouts.admit(identity.tenantId, start) : start.run());
     response.status(202).location(`/v1/rollouts/${started.rolloutId}`).json(started);
   });
 

@@ -52,6 +52,7 @@ import { startRollout } from '../rolloutClient';
 import { decodeHistoryEvents } from './decodeHistory';
 import { historyInPages } from './historyPages';
 import { publishedProgressOf } from './publishedProgress';
+import type { PendingStart } from './runningRolloutQuota';
 import { timelineOf } from './timeline';
 import type {
   RolloutAction,
@@ -93,25 +94,30 @@ export class RolloutService {
   /**
    * Begins validating a start at once (its store reads) and answers the start itself, to run once the
    * running-rollouts quota admits it: the validation and the quota's count then take their round trips
-   * side by side. A validation failure is the start's answer; if the quota refuses first, it is dropped.
+   * side by side. A validation failure is the start's answer, before the quota's.
    */
   starter(
     identity: Identity,
     input: StartRolloutBody,
-  ): () => Promise<{ rolloutId: string; workflowId: string; state: RolloutState }> {
+  ): PendingStart<{ rolloutId: string; workflowId: string; state: RolloutState }> {
     // The freeze is read beside the validation's store reads: no round trip of its own.
     const validated = Promise.all([this.toRequest(identity, input), this.assertNotFrozen(identity)]).then(
       ([request]) => request,
     );
     validated.catch(() => undefined);
-    return async () => {
-      const request = await validated;
-      const handle = await this.reach(() => startRollout(this.client, request, this.taskQueue));
-      return {
-        rolloutId: formatRolloutId(handle.firstExecutionRunId, request.key, request.service),
-        workflowId: handle.workflowId,
-        state: 'PREPARING',
-      };
+    const workflowId = validated.then(rolloutWorkflowId);
+    workflowId.catch(() => undefined);
+    return {
+      workflowId,
+      run: async () => {
+        const request = await validated;
+        const handle = await this.reach(() => startRollout(this.client, request, this.taskQueue));
+        return {
+          rolloutId: formatRolloutId(handle.firstExecutionRunId, request.key, request.service),
+          workflowId: handle.workflowId,
+          state: 'PREPARING',
+        };
+      },
     };
   }
 

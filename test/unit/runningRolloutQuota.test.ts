@@ -1,19 +1,26 @@
 import type { Client } from '@temporalio/client';
 import { LimitExceededError } from '../../common/errors';
-import { RunningRolloutQuota } from '../../server/rollouts/runningRolloutQuota';
+import { type PendingStart, RunningRolloutQuota } from '../../server/rollouts/runningRolloutQuota';
+
+/** A start of `workflowId` whose validation has passed. */
+function pending<T>(workflowId: string, run: () => Promise<T>): PendingStart<T> {
+  return { workflowId: Promise.resolve(workflowId), run };
+}
 
 /**
- * The quota's counting with a Temporal stand-in whose visibility lags: it lists nothing, as visibility
- * does just after a start; describe answers for what this process started. The same quota against the
+ * The quota's counting with a Temporal stand-in whose visibility lags: it lists only what a test makes
+ * visible (nothing, as just after a start); describe answers for what this process started. The same quota against the
  * real stack: test/security/readPathAbuse.test.ts.
  */
-function temporalStandIn(running: Set<string>) {
+function temporalStandIn(running: Set<string>, visible: Set<string> = new Set()) {
   const calls = { list: 0, describe: 0 };
   const client = {
     workflow: {
       list: () => {
         calls.list += 1;
-        return (async function* () {})();
+        return (async function* () {
+          for (const workflowId of visible) yield { workflowId };
+        })();
       },
       getHandle: (workflowId: string) => ({
         describe: () => {
@@ -34,14 +41,15 @@ test('concurrent starts of one tenant: as many start as the quota allows, side b
   let mostInFlight = 0;
   let release: () => void = () => {};
   const released = new Promise<void>((resolve) => (release = resolve));
-  const start = (workflowId: string) => async () => {
-    inFlight += 1;
-    mostInFlight = Math.max(mostInFlight, inFlight);
-    await released;
-    inFlight -= 1;
-    running.add(workflowId);
-    return { workflowId };
-  };
+  const start = (workflowId: string) =>
+    pending(workflowId, async () => {
+      inFlight += 1;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await released;
+      inFlight -= 1;
+      running.add(workflowId);
+      return { workflowId };
+    });
   const answers = Array.from({ length: 6 }, (_, i) =>
     quota.admit('acme', start(`rollout-${i}`)).then(
       () => 'started',
@@ -66,20 +74,117 @@ test('a failed start frees its place; recent starts are asked about only when th
   const running = new Set<string>();
   const { client, calls } = temporalStandIn(running);
   const quota = new RunningRolloutQuota(client, 2);
-  await expect(quota.admit('acme', () => Promise.reject(new Error('invalid value')))).rejects.toThrow(
-    'invalid value',
-  );
+  const invalid = Promise.reject(new Error('invalid value'));
+  await expect(
+    quota.admit('acme', { workflowId: invalid, run: () => Promise.resolve({ workflowId: 'never' }) }),
+  ).rejects.toThrow('invalid value');
+  await expect(
+    quota.admit(
+      'acme',
+      pending('failing', () => Promise.reject(new Error('down'))),
+    ),
+  ).rejects.toThrow('down');
   running.add('first');
-  await quota.admit('acme', () => Promise.resolve({ workflowId: 'first' }));
+  await quota.admit(
+    'acme',
+    pending('first', () => Promise.resolve({ workflowId: 'first' })),
+  );
   // One recent start, under a quota of two: no describe needed to admit the second.
   expect(calls.describe).toBe(0);
   running.add('second');
-  await quota.admit('acme', () => Promise.resolve({ workflowId: 'second' }));
-  // Two recent starts reach the quota: now whether they still run decides.
-  await expect(quota.admit('acme', () => Promise.resolve({ workflowId: 'third' }))).rejects.toThrow(
-    LimitExceededError,
+  await quota.admit(
+    'acme',
+    pending('second', () => Promise.resolve({ workflowId: 'second' })),
   );
+  // Two recent starts reach the quota: now whether they still run decides.
+  await expect(
+    quota.admit(
+      'acme',
+      pending('third', () => Promise.resolve({ workflowId: 'third' })),
+    ),
+  ).rejects.toThrow(LimitExceededError);
   expect(calls.describe).toBe(2);
   running.delete('first');
-  await quota.admit('acme', () => Promise.resolve({ workflowId: 'third' }));
+  await quota.admit(
+    'acme',
+    pending('third', () => Promise.resolve({ workflowId: 'third' })),
+  );
+});
+
+test('starts of one key hold one place between them: the quota never answers for the race of one key', async () => {
+  const running = new Set<string>();
+  const { client } = temporalStandIn(running);
+  const quota = new RunningRolloutQuota(client, 2);
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  // Ten release managers start the same key while a second key starts: the twelve fit a quota of two.
+  const sameKey = Array.from({ length: 10 }, () =>
+    quota.admit(
+      'acme',
+      pending('same', async () => {
+        await released;
+        return 'raced';
+      }),
+    ),
+  );
+  const other = quota.admit(
+    'acme',
+    pending('other', () => Promise.resolve('started')),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  release();
+  expect(await Promise.all([...sameKey, other])).toEqual([...Array<string>(10).fill('raced'), 'started']);
+  running.add('same');
+  running.add('other');
+  await expect(
+    quota.admit(
+      'acme',
+      pending('third', () => Promise.resolve('started')),
+    ),
+  ).rejects.toThrow(LimitExceededError);
+});
+
+test('a start already listed by visibility while its call returns is counted once', async () => {
+  const running = new Set<string>();
+  const visible = new Set<string>();
+  const { client } = temporalStandIn(running, visible);
+  const quota = new RunningRolloutQuota(client, 2);
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const first = quota.admit(
+    'acme',
+    pending('first', async () => {
+      // Temporal has started it and visibility lists it before this call has returned.
+      running.add('first');
+      visible.add('first');
+      await released;
+      return 'started';
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const second = quota.admit(
+    'acme',
+    pending('second', () => Promise.resolve('started')),
+  );
+  await expect(second).resolves.toBe('started');
+  release();
+  await expect(first).resolves.toBe('started');
+});
+
+test('a start of a key that already runs is let through to learn RolloutInProgress, even at the quota', async () => {
+  const running = new Set(['a', 'b']);
+  const { client } = temporalStandIn(running, running);
+  const quota = new RunningRolloutQuota(client, 2);
+  await expect(
+    quota.admit(
+      'acme',
+      pending('a', () => Promise.resolve('asked')),
+    ),
+  ).resolves.toBe('asked');
+  await expect(
+    quota.admit(
+      'acme',
+      pending('c', () => Promise.resolve('asked')),
+    ),
+  ).rejects.toThrow(LimitExceededError);
 });
