@@ -28,6 +28,7 @@ import {
   type ActorInput,
   DEFAULT_PLAN,
   ROLLOUT_WORKFLOW_TYPE,
+  type RolloutAction,
   type RolloutPlan,
   type RolloutRequest,
   type RolloutState,
@@ -54,13 +55,7 @@ import { historyInPages } from './historyPages';
 import { publishedProgressOf } from './publishedProgress';
 import type { PendingStart } from './runningRolloutQuota';
 import { timelineOf } from './timeline';
-import type {
-  RolloutAction,
-  RolloutSummary,
-  RolloutView,
-  StartRolloutBody,
-  TimelineEntry,
-} from '../../common/rolloutApi';
+import type { Rollout, RolloutSummary, StartRollout, TimelineEntry } from '../../common/api/rollouts';
 
 const UPDATES = {
   approve: approveUpdate,
@@ -98,7 +93,7 @@ export class RolloutService {
    */
   starter(
     identity: Identity,
-    input: StartRolloutBody,
+    input: StartRollout,
   ): PendingStart<{ rolloutId: string; workflowId: string; state: RolloutState }> {
     // The freeze is read beside the validation's store reads: no round trip of its own.
     const validated = Promise.all([this.toRequest(identity, input), this.assertNotFrozen(identity)]).then(
@@ -174,7 +169,7 @@ export class RolloutService {
    * else what it last published, with `staleSince`; a finished one answers its last publication (its
    * final progress) without asking a worker to replay it.
    */
-  async get(identity: Identity, rolloutId: string): Promise<RolloutView> {
+  async get(identity: Identity, rolloutId: string): Promise<Rollout> {
     const { handle, description } = await this.find(identity, rolloutId);
     const published = publishedProgressOf(description, parseRolloutId(rolloutId).key);
     const ids = { rolloutId, workflowId: handle.workflowId };
@@ -195,12 +190,7 @@ export class RolloutService {
     return { ...ids, ...published!.progress, ...(await failed()), staleSince: published!.at };
   }
 
-  async act(
-    identity: Identity,
-    rolloutId: string,
-    action: RolloutAction,
-    reason?: string,
-  ): Promise<RolloutView> {
+  async act(identity: Identity, rolloutId: string, action: RolloutAction, reason?: string): Promise<Rollout> {
     const { handle } = await this.find(identity, rolloutId);
     const input: ActorInput = { actor: identity.subject, ...(reason ? { reason } : {}) };
     try {
@@ -236,7 +226,7 @@ export class RolloutService {
     if (freeze) throw new FrozenError(freeze, identity.tenantId);
   }
 
-  private async toRequest(identity: Identity, input: StartRolloutBody): Promise<RolloutRequest> {
+  private async toRequest(identity: Identity, input: StartRollout): Promise<RolloutRequest> {
     const given = [input.value, input.version, input.remove].filter((field) => field !== undefined);
     if (given.length !== 1) {
       throw new InvalidArgumentError(
