@@ -73,7 +73,7 @@ export const DEFAULT_PLAN: RolloutPlan = {
   maxFailures: 0,
 };
 
-export type ConfigChange =
+export type RolloutChange =
   /** Write `value` as a new candidate version and roll it out. */
   | { readonly kind: 'set'; readonly value: string }
   /** Roll out a version already written (an out-of-band Parameter Store edit). */
@@ -86,7 +86,7 @@ export interface RolloutRequest {
   readonly key: string;
   /** Required for per-service keys (`param_config_`). */
   readonly service?: string;
-  readonly change: ConfigChange;
+  readonly change: RolloutChange;
   /** The consuming services whose instances receive the push; per-service keys default to their service. */
   readonly targetServices: readonly string[];
   readonly plan: RolloutPlan;
