@@ -4,6 +4,7 @@ import {
   type ResponseConfig,
   type RouteConfig,
 } from '@asteasolutions/zod-to-openapi';
+import * as OpenApiValidator from 'express-openapi-validator';
 import type { OpenAPIV3 } from 'express-openapi-validator/dist/framework/types';
 import { DEFAULT_HISTORY_PAGE_SIZE, MAX_HISTORY_PAGE_SIZE } from '../../activities/storage/configStore';
 import { configEntrySchema, configHistoryPageSchema } from '../../common/api/configs';
@@ -471,3 +472,14 @@ const generated = new OpenApiGeneratorV3(registry.definitions).generateDocument(
 
 // Through JSON, as a client reads it: the generator leaves keys whose value is undefined.
 export const openApiDocument = unionsAsOneOf(JSON.parse(JSON.stringify(generated))) as OpenAPIV3.DocumentV3;
+
+/** What every request passes before its handler: held to the contract, answered with its own errors. */
+export function contractValidator(): ReturnType<typeof OpenApiValidator.middleware> {
+  return OpenApiValidator.middleware({
+    apiSpec: openApiDocument,
+    validateRequests: { allowUnknownQueryParameters: false },
+    validateResponses: false,
+    // Authentication is ours (aws-jwt-verify), with its own precise errors.
+    validateSecurity: false,
+  });
+}
