@@ -55,7 +55,14 @@ import { historyInPages } from './historyPages';
 import { publishedProgressOf } from './publishedProgress';
 import type { PendingStart } from './runningRolloutQuota';
 import { timelineOf } from './timeline';
-import type { Rollout, RolloutSummary, StartRollout, TimelineEntry } from '../../common/api/rollouts';
+import type {
+  Rollout,
+  RolloutPage,
+  RolloutStarted,
+  RolloutSummary,
+  StartRollout,
+  TimelineEntry,
+} from '../../common/api/rollouts';
 
 const UPDATES = {
   approve: approveUpdate,
@@ -91,10 +98,7 @@ export class RolloutService {
    * running-rollouts quota admits it: the validation and the quota's count then take their round trips
    * side by side. A validation failure is the start's answer, before the quota's.
    */
-  starter(
-    identity: Identity,
-    input: StartRollout,
-  ): PendingStart<{ rolloutId: string; workflowId: string; state: RolloutState }> {
+  starter(identity: Identity, input: StartRollout): PendingStart<RolloutStarted> {
     // The freeze is read beside the validation's store reads: no round trip of its own.
     const validated = Promise.all([this.toRequest(identity, input), this.assertNotFrozen(identity)]).then(
       ([request]) => request,
@@ -119,7 +123,7 @@ export class RolloutService {
   async list(
     identity: Identity,
     filter: { key?: string; state?: string; pageSize: number; pageToken?: string },
-  ): Promise<{ items: RolloutSummary[]; nextPageToken?: string }> {
+  ): Promise<RolloutPage> {
     const clauses = [
       `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}'`,
       `TenantId = '${quoted(identity.tenantId)}'`,
