@@ -33,7 +33,7 @@ import type { ConfigAddress } from '../activities/storage/types';
 import { tenantAlarmName } from '../common/alarms';
 import { createLogger } from '../common/logger';
 import { DEFAULT_PUSH_SETTINGS, type RolloutPlan, type RolloutResult } from '../common/rollout';
-import type { RolloutStarted } from '../common/rolloutApi';
+import type { RolloutStarted } from '../common/api/rollouts';
 import {
   loadAwsSettings,
   loadRolloutWorkerSettings,

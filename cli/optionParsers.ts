@@ -109,7 +109,7 @@ export function exponentialGrowth(text: string): { startPercent: number; growthF
 }
 
 /** How many failed instances a rollout tolerates: a count (0 or more) or a percentage of the fleet. */
-export function failureBudget(text: string): WaveTarget {
+export function failureTolerance(text: string): WaveTarget {
   if (/^\d{1,16}$/.test(text)) return Number(text);
   const percent = percentage(text);
   if (percent === undefined)

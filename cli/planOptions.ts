@@ -20,7 +20,7 @@ import {
   alarmNames,
   duration,
   exponentialGrowth,
-  failureBudget,
+  failureTolerance,
   integerFrom,
   linearStep,
   shapeGuard,
@@ -84,7 +84,7 @@ export function withPlanOptions(command: Command): Command {
           'every-wave',
         ]),
       )
-      .option('--max-failures <n|n%>', 'failed instances tolerated before rolling back', failureBudget)
+      .option('--max-failures <n|n%>', 'failed instances tolerated before rolling back', failureTolerance)
       .option(
         '--max-pause <seconds>',
         'longest pause or approval wait before it rolls back (default 86400)',

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { StartRollout } from './apiTypes';
+import type { StartRollout } from '../common/api/rollouts';
 import { optionFlag, type PlanOptions, planOf } from './planOptions';
 import { UsageError } from './usageError';
 

@@ -1,7 +1,7 @@
 import type { RolloutState } from '../common/rollout';
 import type { ApiClient } from './apiClient';
 import { rolloutPath } from './apiPaths';
-import type { Rollout } from './apiTypes';
+import type { Rollout } from '../common/api/rollouts';
 import { EXIT, exitCodeForFinalState } from './exitCodes';
 import type { ProgressDisplay } from './render/liveProgress';
 import { EventStreamBrokenError, readServerSentEvents } from './sse';

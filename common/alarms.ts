@@ -7,7 +7,7 @@
  * One alarm, or every alarm whose name starts with a prefix. Either is the tenant's own: it is looked up
  * under `config-rollouts/<tenantId>/` (tenantAlarmName), so a plan can name no other tenant's alarm.
  */
-export type AlarmSelector = { readonly name: string } | { readonly prefix: string };
+export type { AlarmSelector } from './api/plans';
 
 /** Where a tenant's alarms live; operators create them there (by convention `<service>/<alarm>` below). */
 export const ALARM_NAMESPACE = 'config-rollouts';
@@ -18,7 +18,7 @@ export const MAX_ALARMS_PER_PREFIX = 20;
 /** CloudWatch allows 255 characters; the namespace and a 64-character tenant id take the rest. */
 export const MAX_ALARM_NAME_LENGTH = 160;
 
-const ALARM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
+export const ALARM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
 
 /** The CloudWatch name of a tenant's alarm (or the start of it, for a prefix). */
 export function tenantAlarmName(tenantId: string, name: string): string {

@@ -4,38 +4,21 @@
  * holds running ones at their next wave boundary; a tenant's change windows (UTC days and hours) hold a
  * wave until the next one opens. Plain data and pure functions: the workflow imports this module.
  */
+import type { ChangeWindow, FreezeInForce, StoredChangeWindows } from './api/freezes';
 
 export const MAX_FREEZE_REASON_LENGTH = 500;
 /** Enough for a working week's shifts, few enough that every wave boundary reads them in one item. */
 export const MAX_CHANGE_WINDOWS = 20;
 
-export type FreezeScope = 'tenant' | 'platform';
-
-export interface Freeze {
-  readonly scope: FreezeScope;
-  /** Who froze it: the token subject. */
-  readonly frozenBy: string;
-  /** ISO 8601, UTC. */
-  readonly frozenAt: string;
-  readonly reason: string;
-}
+/** A freeze in force: its fields are the REST contract's (common/api/freezes.ts). */
+export type Freeze = FreezeInForce;
+export type FreezeScope = Freeze['scope'];
 
 /** Days as JavaScript's getUTCDay numbers them (0 is Sunday). */
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
 
-/** Open on each of `days`, from `startHour`:00 to `endHour`:00 UTC (end excluded; 24 is midnight). */
-export interface ChangeWindow {
-  readonly days: readonly Weekday[];
-  readonly startHour: number;
-  readonly endHour: number;
-}
-
-export interface StoredChangeWindows {
-  readonly windows: readonly ChangeWindow[];
-  readonly updatedBy: string;
-  readonly updatedAt: string;
-}
+export type { ChangeWindow, StoredChangeWindows };
 
 /** What a wave boundary reads, in one round trip: both freezes and the tenant's windows, where set. */
 export interface RolloutGates {

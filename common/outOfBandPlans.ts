@@ -1,3 +1,4 @@
+import type { RolloutPlanEntry } from './api/plans';
 import { InvalidArgumentError } from './errors';
 import { assertServiceName, CONFIG_KEY_PATTERN } from './identifiers';
 import type { RolloutPlan } from './rollout';
@@ -33,19 +34,14 @@ export const MAX_PLAN_BYTES = 4096;
 /** A key (`param_config_endpoint`), or a key prefix with a trailing `*` (`param_config_flag_*`). */
 export type PlanSelector = string;
 
-/** Where a plan applies: a selector, and optionally one service (else every service of the tenant). */
-export interface PlanScope {
-  readonly selector: PlanSelector;
-  readonly service?: string;
-}
+/**
+ * A plan as stored, with who set it and when (ISO 8601, UTC): what GET /v1/rollout-plans answers, so the
+ * REST contract's RolloutPlanEntry declares its fields.
+ */
+export type StoredPlan = RolloutPlanEntry;
 
-export interface StoredPlan extends PlanScope {
-  readonly plan: RolloutPlan;
-  /** ISO 8601, UTC. */
-  readonly updatedAt: string;
-  /** The token subject that set it. */
-  readonly updatedBy: string;
-}
+/** Where a plan applies: a selector, and optionally one service (else every service of the tenant). */
+export type PlanScope = Pick<StoredPlan, 'selector' | 'service'>;
 
 /** The plan an edit rolls out with, and where it came from: a stored plan's scope, or the default. */
 export type ChosenPlan =

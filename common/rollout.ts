@@ -1,124 +1,43 @@
-import type { ShapeGuardSetting } from './shapeGuard';
-
 /**
  * The rollout's vocabulary, shared by the workflow, its activities, the worker and every client (API,
  * CLI, Lambda). Plain data only: this module is imported by workflow code.
  */
-import type { AlarmSelector } from './alarms';
+import type { PushSettings, RolloutPlan } from './api/plans';
+import type { RolloutProgress } from './api/rollouts';
 
 export const ROLLOUT_TASK_QUEUE = 'config-rollouts';
 export const ROLLOUT_WORKFLOW_TYPE = 'rolloutWorkflow';
 
-/** A wave's target: an instance count, or a percentage of the discovered fleet (`"10%"`). */
-export type WaveTarget = number | `${number}%`;
+/**
+ * A plan's fields are the REST contract's `Plan` (common/api/plans.ts): the workflow runs what the API
+ * accepts, declared once. Type-only, so workflow code loads no zod.
+ */
+export type {
+  ApprovalPolicy,
+  CanaryPlan,
+  PushSettings,
+  RolloutPlan,
+  WaveStrategy,
+  WaveTarget,
+} from './api/plans';
 
-/** How waves grow. Percentages are cumulative: `[1, "50%", "100%"]` is a canary, then half, then all. */
-export type WaveStrategy =
-  | { readonly kind: 'explicit'; readonly waves: readonly WaveTarget[] }
-  /** Like AppConfig's linear strategies: `stepPercent` more of the fleet each wave. */
-  | { readonly kind: 'linear'; readonly stepPercent: number }
-  /** Like AppConfig's exponential strategies: start at `startPercent`, multiply by `growthFactor`. */
-  | { readonly kind: 'exponential'; readonly startPercent: number; readonly growthFactor: number };
-
-export type ApprovalPolicy =
-  /** Never wait for a person. */
-  | 'none'
-  /** Wait for approval once, after the first (canary) wave. */
-  | 'after-first-wave'
-  /** Wait for approval after every wave but the last. */
-  | 'every-wave';
-
-export interface RolloutPlan {
-  readonly strategy: WaveStrategy;
-  /** Time each wave bakes (a durable timer) before its health gate passes. */
-  readonly bakeSeconds: number;
-  readonly approval: ApprovalPolicy;
-  /** Roll back once more instances than this have failed (a count, or a percentage of the fleet). */
-  readonly maxFailures: WaveTarget;
-  readonly push?: PushSettings;
-  /**
-   * The longest the rollout may stay paused, or wait for an approval, before it rolls back on its own: a
-   * held candidate keeps pooled instances, shared with other tenants, on an unfinished change.
-   * DEFAULT_MAX_PAUSE_SECONDS when absent.
-   */
-  readonly maxPauseSeconds?: number;
-  /** Lets the release manager who started the rollout approve it too (four-eyes is the default). */
-  readonly allowSelfApproval?: boolean;
-  /**
-   * Lets a rollout that finds no instance promote anyway. By default it rolls back instead: with no
-   * instance there is nothing to gate the change on, and an empty discovery is as likely a broken Cloud
-   * Map as an idle service.
-   */
-  readonly allowEmptyFleet?: boolean;
-  // Shape guard and approvals that expire (issue 11):
-  /**
-   * How far a value's size or top-level shape may move against the live one (common/shapeGuard.ts);
-   * DEFAULT_SHAPE_MAX_FACTOR when absent, `off` to judge nothing.
-   */
-  readonly shapeGuard?: ShapeGuardSetting;
-  /**
-   * How long each approval is waited for before the rollout rolls back with `approval timed out`; the
-   * plan's maxPauseSeconds (itself DEFAULT_MAX_PAUSE_SECONDS) when absent.
-   */
-  readonly approvalTimeoutSeconds?: number;
-  // Alarm gate (common/alarms.ts).
-  /**
-   * The tenant's CloudWatch alarms that gate every wave: one in ALARM at any time during a wave's push or
-   * its bake rolls the rollout back. Looked up under `config-rollouts/<tenantId>/` only.
-   */
-  readonly alarms?: readonly AlarmSelector[];
-  // Canary analysis gate (issue 11).
-  /**
-   * Compare, after each wave's bake but the last, the error ratio the instances holding the candidate
-   * recorded (SDK `record`) with that of instances still on live, and roll back on a significant rise.
-   */
-  readonly canary?: CanaryPlan;
-}
-
-/** The canary analysis' settings; every field has a default (CANARY_DEFAULTS), so `{}` turns it on. */
-export interface CanaryPlan {
-  /** Requests each group must have recorded in the window before the test is run. */
-  readonly minSamples?: number;
-  /** The one-sided test's confidence that the candidate's error ratio is higher. */
-  readonly confidence?: number;
-  /** How much longer a wave may bake, in steps, waiting for enough samples (bake + this <= MAX_BAKE_SECONDS). */
-  readonly maxExtraBakeSeconds?: number;
-  /** What too few samples at the bound means: roll back (`fail`, the default) or go on (`pass`). */
-  readonly onInsufficientSamples?: 'fail' | 'pass';
-}
-
+/** Every canary setting's default, so `{}` turns the analysis on (canarySettings holds them to CanaryPlan). */
 export const CANARY_DEFAULTS = {
   minSamples: 100,
   confidence: 0.95,
   maxExtraBakeSeconds: 300,
   onInsufficientSamples: 'fail',
-} as const satisfies Required<CanaryPlan>;
+} as const;
 
-/** Requests and errors one group of instances recorded in an analysis window. */
-export interface OutcomeTally {
-  readonly instances: number;
-  readonly requests: number;
-  readonly errors: number;
-}
-
-/** A wave's canary analysis, as progress shows it. */
-export interface WaveCanary {
-  /**
-   * `measuring` while the window is open; `passed`, `regressed` (rolled back); `insufficient` (too few
-   * samples at the bound: `passed` says what the plan made of it); `skipped` on the last wave.
-   */
-  readonly verdict: 'measuring' | 'passed' | 'regressed' | 'insufficient' | 'skipped';
-  readonly candidate: OutcomeTally;
-  readonly baseline: OutcomeTally;
-  /** The test statistic and the bound it was held to, once both groups had enough samples. */
-  readonly z?: number;
-  readonly threshold?: number;
-  /** Bake added so far while waiting for samples. */
-  readonly extraBakeSeconds: number;
-  /** Instances whose counters were not trusted (absurd, or going backwards) and left out. */
-  readonly untrusted: number;
-  readonly summary: string;
-}
+/** Progress as the workflow reports it: the REST contract's `Rollout` is built from the same schemas. */
+export type {
+  AuditEntry,
+  OutcomeTally,
+  RolloutHold,
+  RolloutProgress,
+  WaveCanary,
+  WaveProgress,
+} from './api/rollouts';
 
 /** A day: long enough for a person to look into a paused rollout, short enough not to hold the fleet. */
 export const DEFAULT_MAX_PAUSE_SECONDS = 24 * 3600;
@@ -127,15 +46,6 @@ export const MAX_PAUSE_SECONDS_LIMIT = 3 * 24 * 3600;
 export const MAX_BAKE_SECONDS = 3600;
 /** Before bounded holds, for runs that started under it. */
 export const LEGACY_MAX_BAKE_SECONDS = 7 * 24 * 3600;
-
-export interface PushSettings {
-  /** Per-instance deadline of one Refresh call. */
-  readonly timeoutMs: number;
-  /** Tries per instance before it counts as failed. */
-  readonly attempts: number;
-  /** Instances pushed to at once. */
-  readonly concurrency: number;
-}
 
 /**
  * How long a rollback keeps retrying the instances it could not revert (frozen, partitioned): as long as
@@ -163,7 +73,7 @@ export const DEFAULT_PLAN: RolloutPlan = {
   maxFailures: 0,
 };
 
-export type ConfigChange =
+export type RolloutChange =
   /** Write `value` as a new candidate version and roll it out. */
   | { readonly kind: 'set'; readonly value: string }
   /** Roll out a version already written (an out-of-band Parameter Store edit). */
@@ -176,7 +86,7 @@ export interface RolloutRequest {
   readonly key: string;
   /** Required for per-service keys (`param_config_`). */
   readonly service?: string;
-  readonly change: ConfigChange;
+  readonly change: RolloutChange;
   /** The consuming services whose instances receive the push; per-service keys default to their service. */
   readonly targetServices: readonly string[];
   readonly plan: RolloutPlan;
@@ -186,89 +96,23 @@ export interface RolloutRequest {
   readonly allowShapeChange?: boolean;
 }
 
-export type RolloutState =
-  | 'PREPARING'
-  | 'ROLLING_OUT'
-  | 'BAKING'
-  | 'AWAITING_APPROVAL'
-  | 'PAUSED'
-  | 'PROMOTING'
-  | 'SUCCEEDED'
-  | 'ROLLING_BACK'
-  | 'ROLLED_BACK'
-  | 'FAILED';
+export const ROLLOUT_STATES = [
+  'PREPARING',
+  'ROLLING_OUT',
+  'BAKING',
+  'AWAITING_APPROVAL',
+  'PAUSED',
+  'PROMOTING',
+  'SUCCEEDED',
+  'ROLLING_BACK',
+  'ROLLED_BACK',
+  'FAILED',
+] as const;
+export type RolloutState = (typeof ROLLOUT_STATES)[number];
 
-export interface WaveProgress {
-  readonly index: number;
-  /** Instances this wave brings the fleet up to (cumulative). */
-  readonly targetInstances: number;
-  readonly updated: number;
-  readonly failed: number;
-  readonly state: 'pending' | 'pushing' | 'baking' | 'awaiting-approval' | 'done' | 'failed';
-  /** With plan.canary: this wave's analysis. */
-  readonly canary?: WaveCanary;
-}
-
-export interface AuditEntry {
-  readonly at: string;
-  readonly actor: string;
-  readonly action:
-    | 'start'
-    | 'approve'
-    | 'pause'
-    | 'resume'
-    | 'abort'
-    // Freezes: held by a freeze at a wave boundary (the freeze's actor and reason), and let go.
-    | 'freeze'
-    | 'unfreeze';
-  readonly reason?: string;
-}
-
-export interface RolloutProgress {
-  readonly state: RolloutState;
-  /** What is rolled out: a new value, an existing version, or the key's removal. */
-  readonly change: ConfigChange['kind'];
-  readonly tenantId: string;
-  readonly key: string;
-  readonly service?: string;
-  readonly candidateVersion?: number;
-  /** The candidate is a copy of this older version (a rollout back to it rolls forward). */
-  readonly copyOf?: number;
-  readonly previousVersion?: number;
-  readonly currentWave: number;
-  readonly waves: readonly WaveProgress[];
-  readonly instances: {
-    readonly total: number;
-    readonly updated: number;
-    readonly failed: number;
-    readonly pending: number;
-    /**
-     * Sent the candidate, then confirmed back on the previous version (or the removal undone); one that
-     * had failed the candidate is counted in `failed` as well, and `pending` counts neither twice.
-     */
-    readonly reverted: number;
-  };
-  readonly failedInstances: readonly { readonly instanceId: string; readonly reason: string }[];
-  readonly paused: boolean;
-  /** While AWAITING_APPROVAL: when the wait ends and the rollout rolls back unapproved (ISO 8601). */
-  readonly approvalDeadline?: string;
-  readonly outcome?: string;
-  readonly audit: readonly AuditEntry[];
-  // Freezes and change windows: what holds the rollout at a wave boundary (state PAUSED) while it does.
-  readonly hold?: RolloutHold;
-}
-
-/** Why a rollout waits at a wave boundary that no release manager paused it at. */
-export type RolloutHold =
-  | {
-      readonly gate: 'freeze';
-      readonly scope: 'tenant' | 'platform';
-      readonly frozenBy: string;
-      readonly frozenAt: string;
-      readonly reason: string;
-    }
-  /** Outside the tenant's change windows: waits for `until`, the next one's opening (ISO 8601, UTC). */
-  | { readonly gate: 'change-window'; readonly until: string };
+/** The steering actions: updates of the workflow, and POST /v1/rollouts/{id}/{action}. */
+export const ROLLOUT_ACTIONS = ['approve', 'pause', 'resume', 'abort'] as const;
+export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
 
 export interface RolloutResult {
   readonly state: 'SUCCEEDED' | 'ROLLED_BACK';

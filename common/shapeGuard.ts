@@ -1,3 +1,4 @@
+import type { ShapeGuardSetting } from './api/plans';
 import { ShapeChangeRefusedError } from './errors';
 
 /**
@@ -8,8 +9,8 @@ import { ShapeChangeRefusedError } from './errors';
  * rollout's prepare activity and the tests share it.
  */
 
-/** `plan.shapeGuard`: the largest factor a measure may change by, or `off`. */
-export type ShapeGuardSetting = { readonly maxFactor: number } | 'off';
+/** `plan.shapeGuard`: the largest factor a measure may change by, or `off` (common/api/plans.ts). */
+export type { ShapeGuardSetting };
 
 /** Below 2, so a doubling (Cloudflare's) is caught; above 1 by enough that ordinary edits pass. */
 export const DEFAULT_SHAPE_MAX_FACTOR = 1.5;

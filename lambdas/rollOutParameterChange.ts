@@ -8,7 +8,12 @@ import { SSM_LIVE_LABEL } from '../common/constants';
 import { NotFoundError, PlatformError, RolloutInProgressError } from '../common/errors';
 import { assertConfigKey } from '../common/identifiers';
 import { choosePlan, describeChosenPlan } from '../common/outOfBandPlans';
-import { type ConfigChange, type RolloutPlan, type RolloutState, rolloutWorkflowId } from '../common/rollout';
+import {
+  type RolloutChange,
+  type RolloutPlan,
+  type RolloutState,
+  rolloutWorkflowId,
+} from '../common/rollout';
 import { startRollout } from '../server/rolloutClient';
 import { progressQuery } from '../workflows/definitions';
 import type { ParameterStoreChange } from './parameterStoreChangeEvent';
@@ -145,7 +150,7 @@ async function rollOutRemoval(
 async function start(
   change: ParameterStoreChange,
   address: Required<ConfigAddress>,
-  rolloutChange: ConfigChange,
+  rolloutChange: RolloutChange,
   version: number,
   deps: ParameterChangeDeps,
 ): Promise<ChangeOutcome> {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { configPath } from '../apiPaths';
-import type { ConfigEntry, ConfigVersion, Items, Page } from '../apiTypes';
+import type { ConfigEntry, ConfigHistoryEntry } from '../../common/api/configs';
+import type { Items, Page } from '../../common/api/lists';
 import { apiClientFor, globalOptionsOf } from '../globalOptions';
 import { configKey, positiveInteger, serviceName } from '../optionParsers';
 import { printResult } from '../output';
@@ -46,10 +47,10 @@ export function addConfigCommands(program: Command): void {
     .action(async (key: string, options: { service?: string }, command: Command) => {
       const global = globalOptionsOf(command);
       const client = apiClientFor(global);
-      const items: ConfigVersion[] = [];
+      const items: ConfigHistoryEntry[] = [];
       let pageToken: string | undefined;
       do {
-        const page = await client.get<Page<ConfigVersion>>(`${configPath(key)}/history`, {
+        const page = await client.get<Page<ConfigHistoryEntry>>(`${configPath(key)}/history`, {
           service: options.service,
           pageToken,
         });

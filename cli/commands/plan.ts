@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { rolloutPlanPath } from '../apiPaths';
-import type { Items, RolloutPlanEntry } from '../apiTypes';
+import type { Items } from '../../common/api/lists';
+import type { RolloutPlanEntry } from '../../common/api/plans';
 import { apiClientFor, globalOptionsOf } from '../globalOptions';
 import { planSelector, serviceName } from '../optionParsers';
 import { type PlanOptions, planOf, withPlanOptions } from '../planOptions';

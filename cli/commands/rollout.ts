@@ -1,14 +1,8 @@
 import { Argument, type Command, Option } from 'commander';
 import { rolloutPath } from '../apiPaths';
-import {
-  ROLLOUT_ACTIONS,
-  ROLLOUT_STATES,
-  type Items,
-  type Rollout,
-  type RolloutAction,
-  type RolloutPage,
-  type TimelineEntry,
-} from '../apiTypes';
+import type { Items } from '../../common/api/lists';
+import type { Rollout, RolloutPage, TimelineEntry } from '../../common/api/rollouts';
+import { ROLLOUT_ACTIONS, ROLLOUT_STATES, type RolloutAction } from '../../common/rollout';
 import type { CommandOutcome } from '../commandOutcome';
 import { apiClientFor, globalOptionsOf } from '../globalOptions';
 import { configKey, integerFrom, reason, rolloutId } from '../optionParsers';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { RolloutStarted } from '../apiTypes';
+import type { RolloutStarted } from '../../common/api/rollouts';
 import type { CommandOutcome } from '../commandOutcome';
 import { apiClientFor, globalOptionsOf } from '../globalOptions';
 import { configKey, positiveInteger, serviceName, serviceNames } from '../optionParsers';

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { schemaPath } from '../apiPaths';
-import type { Items, ValueSchema } from '../apiTypes';
+import type { Items } from '../../common/api/lists';
+import type { ValueSchema } from '../../common/api/schemas';
 import { apiClientFor, globalOptionsOf } from '../globalOptions';
 import { configKey, integerFrom } from '../optionParsers';
 import { printResult } from '../output';

@@ -1,4 +1,4 @@
-import type { ConfigEntry, ConfigVersion } from '../apiTypes';
+import type { ConfigEntry, ConfigHistoryEntry } from '../../common/api/configs';
 import { formatTable, shorten } from './table';
 
 /** Human output of the config commands. */
@@ -18,7 +18,7 @@ export function formatConfigList(entries: readonly ConfigEntry[]): string {
 }
 
 /** Newest first, as the API lists them; the live version is the one cache-miss reads get. */
-export function formatConfigHistory(versions: readonly ConfigVersion[]): string {
+export function formatConfigHistory(versions: readonly ConfigHistoryEntry[]): string {
   if (versions.length === 0) return '(no versions)';
   return formatTable(
     ['VERSION', 'LIVE', 'UPDATED', 'WRITTEN BY', 'VALUE'],

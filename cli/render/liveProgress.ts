@@ -1,4 +1,4 @@
-import type { Rollout } from '../apiTypes';
+import type { Rollout } from '../../common/api/rollouts';
 import { progressLines } from './progress';
 
 /** Where a watch writes: process.stdout, or a recorder in tests. */

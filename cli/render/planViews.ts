@@ -1,4 +1,4 @@
-import type { RolloutPlanEntry } from '../apiTypes';
+import type { RolloutPlanEntry } from '../../common/api/plans';
 import { CANARY_DEFAULTS, type CanaryPlan, type RolloutPlan } from '../../common/rollout';
 import { formatTable } from './table';
 

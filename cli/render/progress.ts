@@ -1,5 +1,5 @@
 import type { WaveProgress } from '../../common/rollout';
-import type { Rollout } from '../apiTypes';
+import type { Rollout } from '../../common/api/rollouts';
 
 /**
  * A rollout's progress as lines of text, each with a stable id (the header, the state, each wave, each

@@ -1,4 +1,4 @@
-import type { Rollout, RolloutPage, TimelineEntry } from '../apiTypes';
+import type { Rollout, RolloutPage, TimelineEntry } from '../../common/api/rollouts';
 import { progressLines } from './progress';
 import { formatTable } from './table';
 

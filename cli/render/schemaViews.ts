@@ -1,4 +1,4 @@
-import type { ValueSchema } from '../apiTypes';
+import type { ValueSchema } from '../../common/api/schemas';
 import { formatTable } from './table';
 
 /** Human output of the schema commands. */

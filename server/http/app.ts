@@ -1,5 +1,4 @@
 import express from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
 import type { ConfigStore } from '../../activities/storage/configStore';
 import type { OutOfBandPlanStore } from '../../activities/storage/outOfBandPlanStore';
 import type { FreezeStore } from '../../activities/storage/freezeStore';
@@ -15,7 +14,7 @@ import { authenticateWith } from './authenticate';
 import { codecRoutes, type PayloadCodecEndpoint } from './codecRoutes';
 import { configRoutes } from './configRoutes';
 import { freezeRoutes } from './freezeRoutes';
-import { openApiDocument } from './openapi';
+import { contractValidator, openApiDocument } from './openapi';
 import { problemErrorHandler, unmatchedRoute } from './problem';
 import { planRoutes } from './planRoutes';
 import { isPlainObject } from './requestValues';
@@ -83,15 +82,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     next();
   });
 
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: openApiDocument,
-      validateRequests: { allowUnknownQueryParameters: false },
-      validateResponses: false,
-      // Authentication is ours (aws-jwt-verify), with its own precise errors.
-      validateSecurity: false,
-    }),
-  );
+  app.use(contractValidator());
 
   app.get('/healthz', (_request, response) => {
     response.json({ status: 'ok' });

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { DEFAULT_HISTORY_PAGE_SIZE } from '../../activities/storage/configStore';
+import type { ConfigEntry, ConfigHistoryEntry } from '../../common/api/configs';
 import type { ConfigVersion, HistoryEntry } from '../../activities/storage/types';
 import type { CachedConfigReader } from '../configReader';
 import type { Authenticate } from './authenticate';
@@ -54,7 +55,7 @@ export function configRoutes(deps: { reader: CachedConfigReader; authenticate: A
   return router;
 }
 
-function toJson(entry: ConfigVersion) {
+function toJson(entry: ConfigVersion): ConfigEntry {
   return {
     key: entry.key,
     ...(entry.service ? { service: entry.service } : {}),
@@ -65,7 +66,7 @@ function toJson(entry: ConfigVersion) {
   };
 }
 
-function historyJson(entry: HistoryEntry) {
+function historyJson(entry: HistoryEntry): ConfigHistoryEntry {
   return {
     ...toJson(entry),
     live: entry.live,

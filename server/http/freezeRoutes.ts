@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { FreezeStore } from '../../activities/storage/freezeStore';
+import type { FreezeState } from '../../common/api/freezes';
 import type { Freeze, FreezeScope, GatesChange } from '../../common/freezes';
 import type { Action } from '../auth/identity';
 import type { GateSignals } from '../rollouts/gateSignals';
@@ -73,6 +74,6 @@ export function freezeRoutes(deps: {
   return router;
 }
 
-function freezeJson(freeze: Freeze | undefined) {
+function freezeJson(freeze: Freeze | undefined): FreezeState {
   return freeze ? { frozen: true, ...freeze } : { frozen: false };
 }

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { OutOfBandPlanStore } from '../../activities/storage/outOfBandPlanStore';
+import type { PutRolloutPlan, RolloutPlanEntry } from '../../common/api/plans';
 import { completePlan, type PlanScope, type StoredPlan } from '../../common/outOfBandPlans';
-import type { RolloutPlan } from '../../common/rollout';
 import type { Authenticate } from './authenticate';
 import { optionalString } from './requestValues';
 
@@ -26,7 +26,7 @@ export function planRoutes(deps: { plans: OutOfBandPlanStore; authenticate: Auth
 
   router.put('/rollout-plans/:selector', async (request, response) => {
     const identity = await authenticate(request, 'rollout:act');
-    const { plan } = request.body as { plan: Partial<RolloutPlan> };
+    const { plan } = request.body as PutRolloutPlan;
     const stored = await plans.put(identity.tenantId, scopeOf(request), completePlan(plan), identity.subject);
     response.json(toJson(stored));
   });
@@ -45,7 +45,7 @@ function scopeOf(request: { params: { selector?: string }; query: Record<string,
   return { selector: request.params.selector ?? '', ...(service ? { service } : {}) };
 }
 
-function toJson(stored: StoredPlan) {
+function toJson(stored: StoredPlan): RolloutPlanEntry {
   return {
     selector: stored.selector,
     ...(stored.service ? { service: stored.service } : {}),

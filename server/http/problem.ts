@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { Problem } from '../../common/api/problems';
 import { BackendUnavailableError, NotFoundError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { errorReply } from '../errorStatus';
@@ -26,7 +27,7 @@ export function sendProblem(
       detail: problem.detail,
       ...(problem.field ? { field: problem.field } : {}),
       ...(problem.limit ? { limit: problem.limit } : {}),
-    });
+    } satisfies Problem);
 }
 
 /** What no route answered: a rollout route without Temporal wired, or nothing at all. */

@@ -1,7 +1,7 @@
 import { type Response, Router } from 'express';
-import type { RolloutState } from '../../common/rollout';
+import { ROLLOUT_ACTIONS, type RolloutState } from '../../common/rollout';
 import type { Identity } from '../auth/identity';
-import { ROLLOUT_ACTIONS, type RolloutView, type StartRolloutBody } from '../../common/rolloutApi';
+import type { Rollout, StartRollout } from '../../common/api/rollouts';
 import type { StreamQuota } from '../limits/streamQuota';
 import type { RolloutService } from '../rollouts/rolloutService';
 import type { RunningRolloutQuota } from '../rollouts/runningRolloutQuota';
@@ -28,7 +28,7 @@ export function rolloutRoutes(deps: {
 
   router.post('/rollouts', async (request, response) => {
     const identity = await authenticate(request, 'rollout:act');
-    const start = rollouts.starter(identity, request.body as StartRolloutBody);
+    const start = rollouts.starter(identity, request.body as StartRollout);
     const started = await (runningRollouts ? runningRollouts.admit(identity.tenantId, start) : start.run());
     response.status(202).location(`/v1/rollouts/${started.rolloutId}`).json(started);
   });
@@ -89,10 +89,10 @@ export function rolloutRoutes(deps: {
  */
 async function streamProgress(
   response: Response,
-  first: RolloutView,
+  first: Rollout,
   identity: Identity,
   shuttingDown: AbortSignal,
-  read: (identity: Identity, rolloutId: string) => Promise<RolloutView>,
+  read: (identity: Identity, rolloutId: string) => Promise<Rollout>,
 ): Promise<void> {
   response.writeHead(200, {
     'content-type': 'text/event-stream',

@@ -1,9 +1,9 @@
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { PROGRESS_MEMO, type PublishedProgress, type RolloutState } from '../../common/rollout';
-import type { RolloutView } from '../../common/rolloutApi';
+import type { Rollout } from '../../common/api/rollouts';
 import { ROLLOUT_STATE } from '../../common/searchAttributes';
 
-type Progress = Omit<RolloutView, 'rolloutId' | 'workflowId' | 'staleSince'>;
+type Progress = Omit<Rollout, 'rolloutId' | 'workflowId' | 'staleSince'>;
 
 /**
  * What a rollout last published about itself, read from its description (memo, else search attribute):

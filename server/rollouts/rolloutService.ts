@@ -28,6 +28,7 @@ import {
   type ActorInput,
   DEFAULT_PLAN,
   ROLLOUT_WORKFLOW_TYPE,
+  type RolloutAction,
   type RolloutPlan,
   type RolloutRequest,
   type RolloutState,
@@ -55,12 +56,13 @@ import { publishedProgressOf } from './publishedProgress';
 import type { PendingStart } from './runningRolloutQuota';
 import { timelineOf } from './timeline';
 import type {
-  RolloutAction,
+  Rollout,
+  RolloutPage,
+  RolloutStarted,
   RolloutSummary,
-  RolloutView,
-  StartRolloutBody,
+  StartRollout,
   TimelineEntry,
-} from '../../common/rolloutApi';
+} from '../../common/api/rollouts';
 
 const UPDATES = {
   approve: approveUpdate,
@@ -96,10 +98,7 @@ export class RolloutService {
    * running-rollouts quota admits it: the validation and the quota's count then take their round trips
    * side by side. A validation failure is the start's answer, before the quota's.
    */
-  starter(
-    identity: Identity,
-    input: StartRolloutBody,
-  ): PendingStart<{ rolloutId: string; workflowId: string; state: RolloutState }> {
+  starter(identity: Identity, input: StartRollout): PendingStart<RolloutStarted> {
     // The freeze is read beside the validation's store reads: no round trip of its own.
     const validated = Promise.all([this.toRequest(identity, input), this.assertNotFrozen(identity)]).then(
       ([request]) => request,
@@ -124,7 +123,7 @@ export class RolloutService {
   async list(
     identity: Identity,
     filter: { key?: string; state?: string; pageSize: number; pageToken?: string },
-  ): Promise<{ items: RolloutSummary[]; nextPageToken?: string }> {
+  ): Promise<RolloutPage> {
     const clauses = [
       `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}'`,
       `TenantId = '${quoted(identity.tenantId)}'`,
@@ -174,7 +173,7 @@ export class RolloutService {
    * else what it last published, with `staleSince`; a finished one answers its last publication (its
    * final progress) without asking a worker to replay it.
    */
-  async get(identity: Identity, rolloutId: string): Promise<RolloutView> {
+  async get(identity: Identity, rolloutId: string): Promise<Rollout> {
     const { handle, description } = await this.find(identity, rolloutId);
     const published = publishedProgressOf(description, parseRolloutId(rolloutId).key);
     const ids = { rolloutId, workflowId: handle.workflowId };
@@ -195,12 +194,7 @@ export class RolloutService {
     return { ...ids, ...published!.progress, ...(await failed()), staleSince: published!.at };
   }
 
-  async act(
-    identity: Identity,
-    rolloutId: string,
-    action: RolloutAction,
-    reason?: string,
-  ): Promise<RolloutView> {
+  async act(identity: Identity, rolloutId: string, action: RolloutAction, reason?: string): Promise<Rollout> {
     const { handle } = await this.find(identity, rolloutId);
     const input: ActorInput = { actor: identity.subject, ...(reason ? { reason } : {}) };
     try {
@@ -236,7 +230,7 @@ export class RolloutService {
     if (freeze) throw new FrozenError(freeze, identity.tenantId);
   }
 
-  private async toRequest(identity: Identity, input: StartRolloutBody): Promise<RolloutRequest> {
+  private async toRequest(identity: Identity, input: StartRollout): Promise<RolloutRequest> {
     const given = [input.value, input.version, input.remove].filter((field) => field !== undefined);
     if (given.length !== 1) {
       throw new InvalidArgumentError(

@@ -7,7 +7,7 @@ import {
   type RolloutRequest,
   type RolloutResult,
 } from '../../common/rollout';
-import type { TimelineEntry } from '../../common/rolloutApi';
+import type { TimelineEntry } from '../../common/api/rollouts';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureConfigTable } from '../../activities/storage/configTable';
 import type { Group } from '../../common/constants';
-import type { RolloutView } from '../../common/rolloutApi';
+import type { Rollout } from '../../common/api/rollouts';
 import { handler } from '../../lambdas/parameterStoreChange';
 import type { ParameterStoreChange } from '../../lambdas/parameterStoreChangeEvent';
 import { progressQuery } from '../../workflows/definitions';
@@ -76,8 +76,8 @@ const startBody = (service: string, plan = allAtOnce()) => ({
   plan,
 });
 
-async function rolloutOf(bearer: string, rolloutId: string): Promise<RolloutView> {
-  return (await api('GET', `/v1/rollouts/${rolloutId}`, bearer)).body as unknown as RolloutView;
+async function rolloutOf(bearer: string, rolloutId: string): Promise<Rollout> {
+  return (await api('GET', `/v1/rollouts/${rolloutId}`, bearer)).body as unknown as Rollout;
 }
 
 test("a tenant's freeze refuses its new rollouts with 409 naming who, when and why; another tenant starts as before", async () => {

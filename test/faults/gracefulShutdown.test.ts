@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { temporal as proto } from '@temporalio/proto';
 import { destroyAwsClients } from '../../activities/awsClients';
-import type { RolloutView } from '../../common/rolloutApi';
+import type { Rollout } from '../../common/api/rollouts';
 import type { RolloutWorker } from '../../server/rolloutWorker';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
@@ -91,14 +91,9 @@ function startBody(service: string, bakeSeconds: number): object {
   };
 }
 
-async function stateOf(
-  url: string,
-  token: string,
-  id: string,
-  wanted: string,
-): Promise<RolloutView | undefined> {
+async function stateOf(url: string, token: string, id: string, wanted: string): Promise<Rollout | undefined> {
   const read = await callApi(url, 'GET', `/v1/rollouts/${id}`, token);
-  return read.body.state === wanted ? (read.body as unknown as RolloutView) : undefined;
+  return read.body.state === wanted ? (read.body as unknown as Rollout) : undefined;
 }
 
 test('SIGTERM to a worker mid-wave drains it within its bound and exits 0; a worker back finishes the rollout, written once', async () => {

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
-import type { RolloutView } from '../../common/rolloutApi';
+import type { Rollout } from '../../common/api/rollouts';
 import type { RolloutWorker } from '../../server/rolloutWorker';
 import { runCfgctl } from '../support/cli';
 import { stackClients, uniqueTenant } from '../support/env';
@@ -61,9 +61,9 @@ async function startRolloutOf(
   return started.body.rolloutId as string;
 }
 
-async function stateOf(token: string, rolloutId: string, wanted: string): Promise<RolloutView | undefined> {
+async function stateOf(token: string, rolloutId: string, wanted: string): Promise<Rollout | undefined> {
   const read = await callApi(server.httpUrl, 'GET', `/v1/rollouts/${rolloutId}`, token);
-  return read.body.state === wanted ? (read.body as unknown as RolloutView) : undefined;
+  return read.body.state === wanted ? (read.body as unknown as Rollout) : undefined;
 }
 
 test('with the worker stopped, a running and a finished rollout answer promptly from what they published', async () => {
@@ -104,7 +104,7 @@ test('with the worker stopped, a running and a finished rollout answer promptly 
   const running = await timed(() => callApi(server.httpUrl, 'GET', `/v1/rollouts/${runningId}`, token));
   expect(running.answer.status).toBe(200);
   expect(running.ms).toBeLessThan(PROMPT_MS);
-  const runningView = running.answer.body as unknown as RolloutView;
+  const runningView = running.answer.body as unknown as Rollout;
   expect(runningView).toMatchObject({
     state: 'BAKING',
     candidateVersion: 2,

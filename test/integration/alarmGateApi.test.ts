@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
-import type { Rollout } from '../../cli/apiTypes';
+import type { Rollout } from '../../common/api/rollouts';
 import { MAX_ALARM_SELECTORS } from '../../common/alarms';
 import { tenantAlarms } from '../support/alarms';
 import { runCfgctl } from '../support/cli';

@@ -1,4 +1,4 @@
-import type { Rollout, TimelineEntry } from '../../cli/apiTypes';
+import type { Rollout, TimelineEntry } from '../../common/api/rollouts';
 import { runCfgctl } from '../support/cli';
 import { stackClients, uniqueTenant } from '../support/env';
 import { recordedTraffic, startFleetHolding } from '../support/canaryFleet';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
-import type { Rollout, RolloutPage, TimelineEntry } from '../../cli/apiTypes';
+import type { Rollout, RolloutPage, TimelineEntry } from '../../common/api/rollouts';
 import { runCfgctl } from '../support/cli';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';

@@ -1,4 +1,4 @@
-import type { Rollout } from '../../../cli/apiTypes';
+import type { Rollout } from '../../../common/api/rollouts';
 import {
   ChangedLinesDisplay,
   JsonLinesDisplay,

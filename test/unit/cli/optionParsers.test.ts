@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import {
   exponentialGrowth,
-  failureBudget,
+  failureTolerance,
   integerFrom,
   linearStep,
   reason,
@@ -44,11 +44,11 @@ test('--exponential takes START%xFACTOR', () => {
 });
 
 test('--max-failures takes a count (zero included) or a percentage of the fleet', () => {
-  expect(failureBudget('0')).toBe(0);
-  expect(failureBudget('3')).toBe(3);
-  expect(failureBudget('5%')).toBe('5%');
+  expect(failureTolerance('0')).toBe(0);
+  expect(failureTolerance('3')).toBe(3);
+  expect(failureTolerance('5%')).toBe('5%');
   for (const bad of ['-1', '0%', '1.5', '200%', 'some'])
-    expect(() => failureBudget(bad)).toThrow(InvalidArgumentError);
+    expect(() => failureTolerance(bad)).toThrow(InvalidArgumentError);
 });
 
 test('bounded integers name their range', () => {
