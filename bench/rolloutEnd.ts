@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-servicediscovery';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
-import { ensureHttpNamespace, findNamespaceId, findServiceId } from '../activities/discovery/cloudMapSetup';
+import { ensureHttpNamespace, findNamespaceId, findServiceId } from '../common/cloudMapSetup';
 import { configStoreFor } from '../activities/storage/configStore';
 import { CONFIG_SERVICE_REPLICAS } from '../common/cloudMap';
 import { createLogger } from '../common/logger';

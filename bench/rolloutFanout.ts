@@ -23,7 +23,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../activities/awsClients';
 import { type ConfigStore, configStoreFor } from '../activities/storage/configStore';
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { createLogger, type Logger } from '../common/logger';
 import type { RolloutPlan, RolloutRequest, RolloutResult } from '../common/rollout';
 import {

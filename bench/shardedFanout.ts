@@ -20,7 +20,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { FLEET_SHARD_SIZE, type RolloutPlan, type RolloutRequest } from '../common/rollout';
 import { loadAwsSettings, loadStorageSettings, loadTemporalSettings } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';

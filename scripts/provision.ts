@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
-import { ensureHttpNamespace, ensureService } from '../activities/discovery/cloudMapSetup';
+import { ensureHttpNamespace, ensureService } from '../common/cloudMapSetup';
 import { ensureConfigTable } from '../activities/storage/configTable';
 import { DEFAULT_CLOUD_MAP_NAMESPACE } from '../common/cloudMap';
 import { localStateDir } from '../common/repoRoot';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { AlarmWatch } from '../activities/alarms/alarmWatch';
 import type { AwsClients } from '../activities/awsClients';
 import { CloudMapDiscovery } from '../activities/discovery/cloudMapDiscovery';
-import { listServiceNames } from '../activities/discovery/cloudMapSetup';
+import { listServiceNames } from '../common/cloudMapSetup';
 import { InstanceAdmission } from '../activities/discovery/instanceAdmission';
 import { createReconcileActivities } from '../activities/reconcile/reconcileActivities';
 import { RolloutRecords } from '../activities/reconcile/rolloutRecords';

@@ -37,7 +37,8 @@ import {
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
 import { planProblems } from '../../common/rolloutPlan';
 import { assertShapeWithin } from '../../common/shapeGuard';
-import type { ConfigAddress, ConfigVersion } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
+import type { ConfigVersion } from '../../activities/storage/types';
 import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import {
   abortUpdate,
@@ -47,7 +48,7 @@ import {
   resumeUpdate,
 } from '../../workflows/definitions';
 import type { Identity } from '../auth/identity';
-import { isErrorCode } from '../errorStatus';
+import { isErrorCode } from '../../common/errorStatus';
 import { startRollout } from '../rolloutClient';
 import { decodeHistoryEvents } from './decodeHistory';
 import { historyInPages } from './historyPages';

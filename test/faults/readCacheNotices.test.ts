@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { temporal } from '@temporalio/proto';
 import { destroyAwsClients } from '../../activities/awsClients';
-import { ensureHttpNamespace } from '../../activities/discovery/cloudMapSetup';
+import { ensureHttpNamespace } from '../../common/cloudMapSetup';
 import { CONFIG_SERVICE_REPLICAS } from '../../common/cloudMap';
 import { createLogger } from '../../common/logger';
 import type { RolloutRequest } from '../../common/rollout';

@@ -1,7 +1,7 @@
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import type { ConfigAddress } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 import { rolloutWorkflowId } from '../../common/rollout';
 import { handler } from '../../lambdas/parameterStoreChange';
 import { startRollout } from '../../server/rolloutClient';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { destroyAwsClients, type AwsClients } from '../../activities/awsClients';
-import type { ConfigAddress } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 import { startRollout } from '../../server/rolloutClient';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';

@@ -8,7 +8,7 @@ import {
 import type { Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients, type AwsClients } from '../../activities/awsClients';
-import { ensureService } from '../../activities/discovery/cloudMapSetup';
+import { ensureService } from '../../common/cloudMapSetup';
 import { INSTANCE_ATTRIBUTES, type Tenancy } from '../../common/cloudMap';
 import { FleetTooLargeError } from '../../common/errors';
 import { createLogger } from '../../common/logger';

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ConfigStore } from '../../activities/storage/configStore';
-import type { ConfigAddress } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 import { loadProto } from '../../common/proto';
 import type { ProtoGrpcType } from '../../gen/proto/config';
 import type { ConfigServiceClient } from '../../gen/proto/configsvc/v1/ConfigService';

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../activities/awsClients';
-import type { ConfigAddress } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 import { createLogger } from '../../common/logger';
 import {
   loadAwsSettings,
