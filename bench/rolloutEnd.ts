@@ -37,7 +37,7 @@ import {
 } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
 import { ConfigClient } from '../sdk';
-import { issueDevToken } from '../server/auth/localIssuer';
+import { issueDevToken } from '../scripts/stack/localIssuer';
 import { createTokenVerifier } from '../server/auth/tokenVerifier';
 import { startPlatformServer } from '../server/platformServer';
 import { startRollout } from '../server/rolloutClient';

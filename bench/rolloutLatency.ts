@@ -41,7 +41,7 @@ import {
   loadTemporalSettings,
 } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
-import { issueDevToken } from '../server/auth/localIssuer';
+import { issueDevToken } from '../scripts/stack/localIssuer';
 import { createDiscovery, createPusher } from '../server/rolloutWorker';
 import { createTemporalClient } from '../server/temporalConnection';
 import {

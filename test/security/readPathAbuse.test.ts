@@ -9,7 +9,7 @@ import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer, type TestServerOptions } from '../support/server';
-import { devTokenClaims, ensureIssuerKeys, signJwt } from '../../server/auth/localIssuer';
+import { devTokenClaims, ensureIssuerKeys, signJwt } from '../../scripts/stack/localIssuer';
 import { validToken } from '../support/tokens';
 
 /**

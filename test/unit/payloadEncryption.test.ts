@@ -12,7 +12,8 @@ import {
   METADATA_KEY_ID,
 } from '../../server/payloadEncryption/encryptionCodec';
 import { KmsKey } from '../../server/payloadEncryption/kmsKey';
-import { ensurePayloadKeyFile, LocalKeyFile } from '../../server/payloadEncryption/localKeyFile';
+import { LocalKeyFile } from '../../server/payloadEncryption/localKeyFile';
+import { ensurePayloadKeyFile } from '../../scripts/stack/payloadKeyFile';
 
 /**
  * The payload codec on its own: round trips, tampering, pass-through of payloads written before
