@@ -40,9 +40,8 @@ import { ConfigClient } from '../sdk';
 import { issueDevToken } from '../scripts/stack/localIssuer';
 import { createTokenVerifier } from '../server/auth/tokenVerifier';
 import { startPlatformServer } from '../server/platformServer';
-import { startRollout } from '../server/rolloutClient';
+import { startRollout, createTemporalClient } from '../rolloutClient';
 import { createRolloutWorker, type RolloutWorker } from '../server/rolloutWorker';
-import { createTemporalClient } from '../server/temporalConnection';
 
 const INSTANCES = 4;
 /** Rollouts per mode, alternating, after one unreported warm-up of each. */

@@ -36,14 +36,13 @@ import {
   type TemporalSettings,
 } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
-import { startRollout } from '../server/rolloutClient';
+import { startRollout, createTemporalClient } from '../rolloutClient';
 import {
   createDiscovery,
   createPusher,
   createRolloutWorker,
   type RolloutWorker,
 } from '../server/rolloutWorker';
-import { createTemporalClient } from '../server/temporalConnection';
 import {
   describeError as describe,
   type Fleet,

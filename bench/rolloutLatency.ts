@@ -43,7 +43,7 @@ import {
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
 import { issueDevToken } from '../scripts/stack/localIssuer';
 import { createDiscovery, createPusher } from '../server/rolloutWorker';
-import { createTemporalClient } from '../server/temporalConnection';
+import { createTemporalClient } from '../rolloutClient';
 import {
   describeError,
   type Fleet,

@@ -10,7 +10,7 @@ import { NotFoundError, PlatformError, RolloutInProgressError } from '../common/
 import { assertConfigKey } from '../common/identifiers';
 import { choosePlan, describeChosenPlan } from '../common/outOfBandPlans';
 import { type ConfigChange, type RolloutPlan, type RolloutState, rolloutWorkflowId } from '../common/rollout';
-import { startRollout } from '../server/rolloutClient';
+import { startRollout } from '../rolloutClient';
 import { progressQuery } from '../workflows/definitions';
 import type { ParameterStoreChange } from './parameterStoreChangeEvent';
 

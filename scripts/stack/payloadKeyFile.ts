@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { KEY_BYTES } from '../../server/payloadEncryption/localKeyFile';
+import { KEY_BYTES } from '../../rolloutClient/payloadEncryption/localKeyFile';
 
 /** Makes the local stack's payload key once (like the push and issuer keys); later calls keep it. */
 export function ensurePayloadKeyFile(dir: string): string {

@@ -49,9 +49,8 @@ import {
 } from '../../workflows/definitions';
 import type { Identity } from '../auth/identity';
 import { isErrorCode } from '../../common/errorStatus';
-import { startRollout } from '../rolloutClient';
+import { startRollout, historyInPages } from '../../rolloutClient';
 import { decodeHistoryEvents } from './decodeHistory';
-import { historyInPages } from './historyPages';
 import { publishedProgressOf } from './publishedProgress';
 import type { PendingStart } from './runningRolloutQuota';
 import { timelineOf } from './timeline';

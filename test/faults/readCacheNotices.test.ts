@@ -9,7 +9,7 @@ import { createLogger } from '../../common/logger';
 import type { RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings } from '../../common/settings';
 import { ConfigReaderClient } from '../../sdk/configReaderClient';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { createDiscovery, createPusher } from '../../server/rolloutWorker';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, registerDeadInstance, startInstance } from '../support/fleet';

@@ -23,7 +23,7 @@ import {
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings } from '../../common/settings';
 import { ensureReconcileSchedule } from '../../server/reconcileSchedule';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { createDiscovery, createPusher } from '../../server/rolloutWorker';
 import { createLogger } from '../../common/logger';
 import { TENANT_ID } from '../../common/searchAttributes';

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { ConfigAddress } from '../../common/configAddress';
 import { rolloutWorkflowId } from '../../common/rollout';
 import { handler } from '../../lambdas/parameterStoreChange';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';

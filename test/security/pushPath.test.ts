@@ -22,7 +22,7 @@ import type { RefreshRequest__Output } from '../../gen/proto/configsvc/v1/Refres
 import { ConfigReaderClient } from '../../sdk/configReaderClient';
 import { ConfigServiceError } from '../../sdk/errors';
 import { type RefreshServer, startRefreshServer } from '../../sdk/refreshServer';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { createDiscovery } from '../../server/rolloutWorker';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';

@@ -10,7 +10,7 @@ import {
   loadTemporalSettings,
 } from '../../common/settings';
 import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWorker';
-import { createTemporalClient } from '../../server/temporalConnection';
+import { createTemporalClient } from '../../rolloutClient';
 import { stackClients } from './env';
 import { type FleetMember, requiredEnv, startInstance } from './fleet';
 import { startTestServer, type TestServer } from './server';
