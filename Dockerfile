@@ -20,6 +20,7 @@ COPY server ./server
 COPY sdk ./sdk
 COPY cli ./cli
 COPY lambdas ./lambdas
+COPY rolloutClient ./rolloutClient
 COPY scripts ./scripts
 COPY examples ./examples
 RUN npx tsc -p . && npm prune --omit=dev --no-audit --no-fund

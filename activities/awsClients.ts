@@ -1,7 +1,8 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
+import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { createCloudMapClient } from '../common/cloudMapClient';
 import type { AwsSettings } from '../common/settings';
 
 export interface AwsClients {
@@ -21,12 +22,7 @@ export function createAwsClients(settings: AwsSettings): AwsClients {
   return {
     dynamodb: new DynamoDBClient({ region, endpoint: endpoints.dynamodb }),
     ssm: new SSMClient({ region, endpoint: endpoints.ssm }),
-    serviceDiscovery: new ServiceDiscoveryClient({
-      region,
-      endpoint: endpoints.serviceDiscovery,
-      // The SDK prefixes DiscoverInstances' host with `data-`, which a custom endpoint does not have.
-      disableHostPrefix: endpoints.serviceDiscovery !== undefined,
-    }),
+    serviceDiscovery: createCloudMapClient(settings),
     cloudWatch: new CloudWatchClient({ region, endpoint: endpoints.cloudWatch }),
   };
 }

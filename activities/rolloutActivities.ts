@@ -14,7 +14,7 @@ import type { NoticeOutcome, ReadCacheNotifier } from './refresh/readCacheNotifi
 import type { FleetOutcome, RefreshPayload, RefreshPusher } from './refresh/refreshPusher';
 import type { ConfigStore } from './storage/configStore';
 import type { FreezeStore } from './storage/freezeStore';
-import type { ConfigAddress } from './storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 
 export interface RolloutActivityDeps {
   readonly store: ConfigStore;

@@ -16,9 +16,9 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
-import { issueDevToken } from '../server/auth/localIssuer';
+import { issueDevToken } from '../scripts/stack/localIssuer';
 import { localStackEnv, stackDown, stackUp, toolPath } from '../scripts/stack/index';
 import {
   ghzGetConfig,

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { CloudMapDiscovery } from '../activities/discovery/cloudMapDiscovery';
 import type { RefreshPusher } from '../activities/refresh/refreshPusher';
 import type { ConfigStore } from '../activities/storage/configStore';
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { instanceRef } from '../common/cloudMap';
 import type { PushSettings } from '../common/rollout';
 

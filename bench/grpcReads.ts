@@ -25,7 +25,7 @@ import { loadProto } from '../common/proto';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 import type { ProtoGrpcType } from '../gen/proto/config';
 import type { GetConfigResponse } from '../gen/proto/configsvc/v1/GetConfigResponse';
-import { issueDevToken } from '../server/auth/localIssuer';
+import { issueDevToken } from '../scripts/stack/localIssuer';
 import { localStackEnv, repoRoot, stackDown, stackUp } from '../scripts/stack/index';
 import {
   compileForBench,

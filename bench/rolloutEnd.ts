@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-servicediscovery';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
-import { ensureHttpNamespace, findNamespaceId, findServiceId } from '../activities/discovery/cloudMapSetup';
+import { ensureHttpNamespace, findNamespaceId, findServiceId } from '../common/cloudMapSetup';
 import { configStoreFor } from '../activities/storage/configStore';
 import { CONFIG_SERVICE_REPLICAS } from '../common/cloudMap';
 import { createLogger } from '../common/logger';
@@ -37,12 +37,11 @@ import {
 } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
 import { ConfigClient } from '../sdk';
-import { issueDevToken } from '../server/auth/localIssuer';
+import { issueDevToken } from '../scripts/stack/localIssuer';
 import { createTokenVerifier } from '../server/auth/tokenVerifier';
 import { startPlatformServer } from '../server/platformServer';
-import { startRollout } from '../server/rolloutClient';
+import { startRollout, createTemporalClient } from '../rolloutClient';
 import { createRolloutWorker, type RolloutWorker } from '../server/rolloutWorker';
-import { createTemporalClient } from '../server/temporalConnection';
 
 const INSTANCES = 4;
 /** Rollouts per mode, alternating, after one unreported warm-up of each. */

@@ -23,7 +23,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../activities/awsClients';
 import { type ConfigStore, configStoreFor } from '../activities/storage/configStore';
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { createLogger, type Logger } from '../common/logger';
 import type { RolloutPlan, RolloutRequest, RolloutResult } from '../common/rollout';
 import {
@@ -36,14 +36,13 @@ import {
   type TemporalSettings,
 } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
-import { startRollout } from '../server/rolloutClient';
+import { startRollout, createTemporalClient } from '../rolloutClient';
 import {
   createDiscovery,
   createPusher,
   createRolloutWorker,
   type RolloutWorker,
 } from '../server/rolloutWorker';
-import { createTemporalClient } from '../server/temporalConnection';
 import {
   describeError as describe,
   type Fleet,

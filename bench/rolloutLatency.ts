@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { tenantAlarmName } from '../common/alarms';
 import { createLogger } from '../common/logger';
 import { DEFAULT_PUSH_SETTINGS, type RolloutPlan, type RolloutResult } from '../common/rollout';
@@ -41,9 +41,9 @@ import {
   loadTemporalSettings,
 } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
-import { issueDevToken } from '../server/auth/localIssuer';
+import { issueDevToken } from '../scripts/stack/localIssuer';
 import { createDiscovery, createPusher } from '../server/rolloutWorker';
-import { createTemporalClient } from '../server/temporalConnection';
+import { createTemporalClient } from '../rolloutClient';
 import {
   describeError,
   type Fleet,

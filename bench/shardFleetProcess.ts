@@ -4,7 +4,7 @@
  * times each version was applied by a push. Steered over the IPC channel; logs to stderr.
  */
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { createLogger } from '../common/logger';
 import { loadAwsSettings, loadRolloutWorkerSettings } from '../common/settings';
 import type { HeldValue } from '../sdk/heldConfig';

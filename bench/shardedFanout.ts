@@ -20,13 +20,11 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { FLEET_SHARD_SIZE, type RolloutPlan, type RolloutRequest } from '../common/rollout';
 import { loadAwsSettings, loadStorageSettings, loadTemporalSettings } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
-import { startRollout } from '../server/rolloutClient';
-import { historyInPages } from '../server/rollouts/historyPages';
-import { createTemporalClient } from '../server/temporalConnection';
+import { startRollout, createTemporalClient, historyInPages } from '../rolloutClient';
 import type { FleetAnswer, FleetReport, FleetRequest } from './shardFleetProcess';
 
 /** The fleet: SHARD_BENCH_INSTANCES (default 10,000) over SHARD_BENCH_FLEETS processes (default 2). */

@@ -7,7 +7,9 @@
  * One alarm, or every alarm whose name starts with a prefix. Either is the tenant's own: it is looked up
  * under `config-rollouts/<tenantId>/` (tenantAlarmName), so a plan can name no other tenant's alarm.
  */
-export type { AlarmSelector } from './api/plans';
+import type { AlarmSelector } from './api/plans';
+
+export type { AlarmSelector };
 
 /** Where a tenant's alarms live; operators create them there (by convention `<service>/<alarm>` below). */
 export const ALARM_NAMESPACE = 'config-rollouts';

@@ -3,7 +3,7 @@ import { type Freeze, describeFreeze } from './freezes';
 /**
  * One error type per failure a caller can act on. Each carries a stable `code` (also used as the Temporal
  * ApplicationFailure type, since bundlers may rename classes) and, where one input is at fault, the
- * `field` that names it. HTTP and gRPC status codes are assigned once, in server/errorStatus.ts.
+ * `field` that names it. HTTP and gRPC status codes are assigned once, in common/errorStatus.ts.
  */
 export type ErrorCode =
   | 'InvalidArgument'

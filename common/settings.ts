@@ -110,7 +110,7 @@ const serverSchema = z.object({
 });
 
 /**
- * Every process that talks to Temporal encrypts payloads (server/payloadEncryption): with a key file on
+ * Every process that talks to Temporal encrypts payloads (rolloutClient/payloadEncryption): with a key file on
  * the local stack, a KMS key on AWS. Exactly one, so a deployment never runs with the wrong one by accident.
  */
 const temporalSchema = z

@@ -7,7 +7,7 @@ import { DEFAULT_OUT_OF_BAND_PLAN } from '../common/outOfBandPlans';
 import { type RolloutPlan } from '../common/rollout';
 import { planProblems } from '../common/rolloutPlan';
 import { loadAwsSettings, loadStorageSettings, loadTemporalSettings } from '../common/settings';
-import { createTemporalClient } from '../server/temporalConnection';
+import { createTemporalClient } from '../rolloutClient';
 import { parseParameterStoreChange } from './parameterStoreChangeEvent';
 import {
   type ChangeOutcome,

@@ -3,7 +3,8 @@ import { parseParameterName } from '../activities/storage/ssmStrategy';
 import type { ConfigStore } from '../activities/storage/configStore';
 import type { OutOfBandPlanStore } from '../activities/storage/outOfBandPlanStore';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { ConfigAddress, HistoryEntry } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
+import type { HistoryEntry } from '../activities/storage/types';
 import { SSM_LIVE_LABEL } from '../common/constants';
 import { NotFoundError, PlatformError, RolloutInProgressError } from '../common/errors';
 import { assertConfigKey } from '../common/identifiers';
@@ -14,7 +15,7 @@ import {
   type RolloutState,
   rolloutWorkflowId,
 } from '../common/rollout';
-import { startRollout } from '../server/rolloutClient';
+import { startRollout } from '../rolloutClient';
 import { progressQuery } from '../workflows/definitions';
 import type { ParameterStoreChange } from './parameterStoreChangeEvent';
 

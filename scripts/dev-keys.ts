@@ -1,4 +1,4 @@
-import { ensureIssuerKeys, issuerDir } from '../server/auth/localIssuer';
+import { ensureIssuerKeys, issuerDir } from './stack/localIssuer';
 
 const keys = ensureIssuerKeys();
 console.log(`local issuer keys ready in ${issuerDir()} (kid ${keys.kid.slice(0, 12)}…)`);

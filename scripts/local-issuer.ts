@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { DEFAULT_PORTS } from '../common/constants';
-import { ensureIssuerKeys } from '../server/auth/localIssuer';
+import { ensureIssuerKeys } from './stack/localIssuer';
 
 /** Serves the local issuer's public keys on loopback, where the token verifier fetches them. */
 const port = Number(process.env.ISSUER_PORT ?? DEFAULT_PORTS.issuer);

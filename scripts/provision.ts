@@ -1,14 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
-import { ensureHttpNamespace, ensureService } from '../activities/discovery/cloudMapSetup';
+import { ensureHttpNamespace, ensureService } from '../common/cloudMapSetup';
 import { ensureConfigTable } from '../activities/storage/configTable';
 import { DEFAULT_CLOUD_MAP_NAMESPACE } from '../common/cloudMap';
 import { localStateDir } from '../common/repoRoot';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 import { ensureEd25519Keys } from '../common/signedToken';
-import { ensureIssuerKeys } from '../server/auth/localIssuer';
-import { ensurePayloadKeyFile } from '../server/payloadEncryption/localKeyFile';
+import { ensureIssuerKeys } from './stack/localIssuer';
+import { ensurePayloadKeyFile } from './stack/payloadKeyFile';
 
 /**
  * The AWS CLI v1 fetches any parameter value that looks like a URL (`--value https://…`), which is what

@@ -1,6 +1,6 @@
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { VersionConflictError } from '../common/errors';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 

@@ -9,7 +9,7 @@ import {
   type ServiceDiscoveryClient,
   ServiceNotFound,
 } from '@aws-sdk/client-servicediscovery';
-import { ensureService, findNamespaceId, findServiceId } from '../activities/discovery/cloudMapSetup';
+import { ensureService, findNamespaceId, findServiceId } from '../common/cloudMapSetup';
 import { INSTANCE_ATTRIBUTES } from '../common/cloudMap';
 import { CloudMapRegistrationError } from './errors';
 import type { InstanceTenancy } from './tenancy';

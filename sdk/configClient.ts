@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { InvalidArgumentError } from '../common/errors';
 import { assertConfigKey, assertServiceName, isTenantId } from '../common/identifiers';
 import { createLogger, type Logger } from '../common/logger';

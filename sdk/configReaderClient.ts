@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { ConfigAddress, ValueFormat } from '../activities/storage/types';
+import type { ConfigAddress, ValueFormat } from '../common/configAddress';
 import type { Tenancy } from '../common/cloudMap';
 import { InvalidArgumentError } from '../common/errors';
 import { CLIENT_CHANNEL_OPTIONS, loadProto } from '../common/proto';

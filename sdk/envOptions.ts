@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { pemFromFile } from '../common/keyFiles';
-import { createAwsClients } from '../activities/awsClients';
+import { createCloudMapClient } from '../common/cloudMapClient';
 import { type Env, loadAwsSettings, parseEnv } from '../common/settings';
 import { SERVICE_NAME_PATTERN, TENANT_ID_PATTERN } from '../common/identifiers';
 import type { ConfigClientOptions } from './configClient';
@@ -123,7 +123,7 @@ export function configClientOptionsFromEnv(env: Env = process.env): EnvConfigCli
     ...(settings.CLOUD_MAP_NAMESPACE
       ? {
           cloudMap: {
-            client: createAwsClients(loadAwsSettings(env)).serviceDiscovery,
+            client: createCloudMapClient(loadAwsSettings(env)),
             namespace: settings.CLOUD_MAP_NAMESPACE,
             instanceId: settings.INSTANCE_ID,
             zone: settings.ZONE,

@@ -1,4 +1,4 @@
-import type { ConfigAddress, ValueFormat } from '../activities/storage/types';
+import type { ConfigAddress, ValueFormat } from '../common/configAddress';
 
 /** One version of a key's value, as an instance holds it. */
 export interface HeldValue {

@@ -1,4 +1,4 @@
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { entryKey } from './heldConfig';
 
 /** What the application saw of one call that used a key's value. */

@@ -1,4 +1,4 @@
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import { InvalidArgumentError, PlatformError } from '../common/errors';
 import { assertConfigKey, assertServiceName, isTenantId } from '../common/identifiers';
 import { keysHash, type PushScope, refreshScope, sealingContext } from '../common/pushGrant';

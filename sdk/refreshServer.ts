@@ -6,10 +6,10 @@ import { type NonceGuard, type PushScope, type PushTarget, verifyPushGrant } fro
 import { type InstancePushSessions, PUSH_SESSION_METADATA } from '../common/pushSession';
 import { openSealedValue, type SessionKeys } from '../common/sealedValue';
 import type { ProtoGrpcType } from '../gen/proto/refresh';
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import type { CacheRefreshHandlers } from '../gen/proto/configsvc/v1/CacheRefresh';
-import { errorReply, grpcStatusOf } from '../server/errorStatus';
-import { serveWithReflection, stopGrpcServer } from '../server/grpc/grpcServer';
+import { errorReply, grpcStatusOf } from '../common/errorStatus';
+import { serveWithReflection, stopGrpcServer } from '../common/grpcServing';
 import type { HeldConfig } from './heldConfig';
 import type { OutcomeCounters } from './outcomeCounters';
 import { parseHeldKeys, parseRefreshRequest } from './refreshRequest';

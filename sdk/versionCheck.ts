@@ -1,4 +1,4 @@
-import type { ConfigAddress } from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
 import type { Logger } from '../common/logger';
 import type { HeldConfig, LiveValue } from './heldConfig';
 

@@ -1,10 +1,6 @@
 import type { ConfigStore } from '../activities/storage/configStore';
-import type {
-  ConfigAddress,
-  ConfigVersion,
-  HistoryPage,
-  HistoryPageRequest,
-} from '../activities/storage/types';
+import type { ConfigAddress } from '../common/configAddress';
+import type { ConfigVersion, HistoryPage, HistoryPageRequest } from '../activities/storage/types';
 import { NotFoundError } from '../common/errors';
 
 export interface ConfigCacheOptions {

@@ -13,8 +13,7 @@ import {
 import { createTokenVerifier } from './auth/tokenVerifier';
 import { startPlatformServer } from './platformServer';
 import { RolloutService } from './rollouts/rolloutService';
-import { payloadCodecFor } from './payloadEncryption/dataConverter';
-import { createTemporalClient } from './temporalConnection';
+import { payloadCodecFor, createTemporalClient } from '../rolloutClient';
 
 /** Entry point of the config service: gRPC ConfigService and the REST API. */
 async function main(): Promise<void> {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { AlarmWatch } from '../activities/alarms/alarmWatch';
 import type { AwsClients } from '../activities/awsClients';
 import { CloudMapDiscovery } from '../activities/discovery/cloudMapDiscovery';
-import { listServiceNames } from '../activities/discovery/cloudMapSetup';
+import { listServiceNames } from '../common/cloudMapSetup';
 import { InstanceAdmission } from '../activities/discovery/instanceAdmission';
 import { createReconcileActivities } from '../activities/reconcile/reconcileActivities';
 import { RolloutRecords } from '../activities/reconcile/rolloutRecords';
@@ -16,9 +16,8 @@ import { freezeStoreFor } from '../activities/storage/freezeStore';
 import type { Logger } from '../common/logger';
 import { keyFromFile, pemFromFile } from '../common/keyFiles';
 import type { RolloutWorkerSettings, StorageSettings, TemporalSettings } from '../common/settings';
-import { payloadCodecFor } from './payloadEncryption/dataConverter';
+import { payloadCodecFor, temporalConnectionOptions } from '../rolloutClient';
 import { workerDataConverter } from './payloadEncryption/workerDataConverter';
-import { temporalConnectionOptions } from './temporalConnection';
 
 /** How long a health probe waits for Temporal before it counts as unreachable. */
 const TEMPORAL_PROBE_DEADLINE_MS = 2000;

@@ -9,7 +9,7 @@ import {
 } from '../common/settings';
 import { ensureReconcileSchedule } from './reconcileSchedule';
 import { createRolloutWorker } from './rolloutWorker';
-import { createTemporalClient } from './temporalConnection';
+import { createTemporalClient } from '../rolloutClient';
 import { startWorkerHealth } from './workerHealth';
 
 /** Entry point of the rollout worker: runs rollout workflows and their activities. */

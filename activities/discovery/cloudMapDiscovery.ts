@@ -13,7 +13,7 @@ import { FLEET_SHARD_SIZE } from '../../common/rollout';
 import { BackendUnavailableError, FleetTooLargeError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { callBackend } from '../storage/backendErrors';
-import { findNamespaceId, findServiceId } from './cloudMapSetup';
+import { findNamespaceId, findServiceId } from '../../common/cloudMapSetup';
 import type { InstanceAdmission } from './instanceAdmission';
 
 const POOL: Record<string, string> = { [INSTANCE_ATTRIBUTES.tenancy]: 'pool' };

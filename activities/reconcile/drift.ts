@@ -1,6 +1,6 @@
 import type { RepairKind } from '../../common/reconcile';
 import type { RefreshPayload } from '../refresh/refreshPusher';
-import type { ConfigAddress } from '../storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 
 /** What the store says of one key: its live version, and whether any version of it is kept at all. */
 export interface KeyState {

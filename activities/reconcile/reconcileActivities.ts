@@ -8,7 +8,7 @@ import type { CloudMapDiscovery } from '../discovery/cloudMapDiscovery';
 import type { RefreshPusher } from '../refresh/refreshPusher';
 import { progressHeartbeat } from '../rolloutActivities';
 import type { ConfigStore } from '../storage/configStore';
-import type { ConfigAddress } from '../storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 import { type KeyState, type RepairPlan, repairFor } from './drift';
 import type { RolloutRecords } from './rolloutRecords';
 

@@ -1,6 +1,6 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { parseRolloutWorkflowId, ROLLOUT_WORKFLOW_TYPE, rolloutWorkflowId } from '../../common/rollout';
-import type { ConfigAddress } from '../storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 
 /** Rollouts started longer ago than this are not looked at for keys they removed: the SDK's check has. */
 export const REMOVED_KEYS_LOOKBACK_MS = 24 * 3600_000;

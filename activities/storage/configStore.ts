@@ -10,14 +10,8 @@ import type { StorageSettings } from '../../common/settings';
 import { type RegisteredStrategy, type StorageClients, StrategyRegistry } from './registry';
 import { SchemaPool } from './schemaPool';
 import { type PutSchemaOptions, SchemaRegistry, type StoredSchema } from './schemaRegistry';
-import type {
-  ConfigAddress,
-  ConfigVersion,
-  HistoryEntry,
-  HistoryPage,
-  HistoryPageRequest,
-  PutOptions,
-} from './types';
+import type { ConfigAddress } from '../../common/configAddress';
+import type { ConfigVersion, HistoryEntry, HistoryPage, HistoryPageRequest, PutOptions } from './types';
 
 /** Versions in one page of a key's history: values may be 400 KB each. */
 export const MAX_HISTORY_PAGE_SIZE = 100;

@@ -19,8 +19,8 @@ import {
 } from '../../common/errors';
 import { callBackend } from './backendErrors';
 import { queryByPrefix } from './queryByPrefix';
+import type { ConfigAddress } from '../../common/configAddress';
 import type {
-  ConfigAddress,
   ConfigStrategy,
   ConfigVersion,
   HistoryEntry,

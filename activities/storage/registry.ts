@@ -5,7 +5,8 @@ import { assertConfigKey, assertServiceName, assertTenantId } from '../../common
 import type { StorageSettings } from '../../common/settings';
 import { DynamoDbConfigStrategy } from './dynamoDbStrategy';
 import { SsmConfigStrategy } from './ssmStrategy';
-import type { ConfigAddress, ConfigStrategy } from './types';
+import type { ConfigAddress } from '../../common/configAddress';
+import type { ConfigStrategy } from './types';
 
 export interface StorageClients {
   readonly dynamodb: DynamoDBClient;

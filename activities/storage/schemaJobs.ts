@@ -1,4 +1,4 @@
-import type { ValueFormat } from './types';
+import type { ValueFormat } from '../../common/configAddress';
 
 /** What crosses between the schema pool and its threads: JSON text and plain objects only. */
 export interface SchemaWorkerData {

@@ -16,7 +16,7 @@ import type {
   SchemaWorkerData,
   SchemaWorkerMessage,
 } from './schemaJobs';
-import type { ValueFormat } from './types';
+import type { ValueFormat } from '../../common/configAddress';
 import { MAX_EVALUATED_VALUE_BYTES, schemaText } from './valueSchema';
 
 interface Job {

@@ -20,8 +20,8 @@ import {
 } from '../../common/errors';
 import { callBackend } from './backendErrors';
 import { unretried, WriteOutcomeUnknownError } from './unretriedWrite';
+import type { ConfigAddress } from '../../common/configAddress';
 import type {
-  ConfigAddress,
   ConfigStrategy,
   ConfigVersion,
   HistoryEntry,

@@ -1,14 +1,6 @@
+import type { ConfigAddress, ValueFormat } from '../../common/configAddress';
+
 /** The contract every storage backend implements; the registry picks one per key by its prefix. */
-
-export type ValueFormat = 'json' | 'text';
-
-/** Where one config value lives. The tenant always comes from a verified token, never from a request. */
-export interface ConfigAddress {
-  readonly tenantId: string;
-  readonly key: string;
-  /** Required by backends that keep values per service (Parameter Store); ignored by the others. */
-  readonly service?: string;
-}
 
 export interface ConfigVersion {
   readonly key: string;

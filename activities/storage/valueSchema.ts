@@ -5,7 +5,7 @@ import addFormats from 'ajv-formats';
 import { fastFormats } from 'ajv-formats/dist/formats';
 import { RE2JS } from 're2js';
 import { InvalidArgumentError, SchemaViolationError } from '../../common/errors';
-import type { ValueFormat } from './types';
+import type { ValueFormat } from '../../common/configAddress';
 import { uniqueItemsKeyword } from './uniqueItems';
 
 /** Big enough for any real config schema, small enough that a schema item stays far under DynamoDB's 400 KB. */

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import type { Group } from '../../common/constants';
 import { isTenantId } from '../../common/identifiers';
-import { issueDevToken } from '../../server/auth/localIssuer';
+import { issueDevToken } from '../../scripts/stack/localIssuer';
 import { positiveInteger } from '../optionParsers';
 import { UsageError } from '../usageError';
 

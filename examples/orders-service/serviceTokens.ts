@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { SettingsError } from '../../common/settings';
-import { issueDevToken } from '../../server/auth/localIssuer';
+import { issueDevToken } from '../../scripts/stack/localIssuer';
 import type { TokenProvider } from '../../sdk';
 
 /** Local-issuer tokens live an hour; mint a new one well before that. */

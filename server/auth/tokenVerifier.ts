@@ -6,15 +6,13 @@ import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 import { BackendUnavailableError, UnauthenticatedError } from '../../common/errors';
 import { isTenantId } from '../../common/identifiers';
 import type { AuthSettings } from '../../common/settings';
+import { GROUPS_CLAIM, TENANT_CLAIM } from '../../common/tokenClaims';
 import { type Identity, rolesFromGroups } from './identity';
 import {
   VERIFIED_TOKEN_CACHE,
   type VerifiedTokenCacheOptions,
   withVerifiedTokenCache,
 } from './verifiedTokenCache';
-
-export const TENANT_CLAIM = 'custom:tenantId';
-export const GROUPS_CLAIM = 'cognito:groups';
 
 export interface TokenVerifier {
   /** Fetches the signing keys; call once before serving so the first request does not pay for it. */
@@ -25,11 +23,6 @@ export interface TokenVerifier {
    * signature check): undefined when it must go through `verify`.
    */
   verifyCached?(token: string): Identity | undefined;
-}
-
-export function cognitoIssuer(userPoolId: string): string {
-  const region = userPoolId.split('_')[0];
-  return `https://cognito-idp.${region}.amazonaws.com/${userPoolId}`;
 }
 
 /**

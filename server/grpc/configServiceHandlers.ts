@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { ConfigAddress, ConfigVersion } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
+import type { ConfigVersion } from '../../activities/storage/types';
 import type { ConfigEntry } from '../../gen/proto/configsvc/v1/ConfigEntry';
 import type { ConfigServiceHandlers } from '../../gen/proto/configsvc/v1/ConfigService';
 import type { Logger } from '../../common/logger';
@@ -8,7 +9,7 @@ import type { Authenticator } from '../auth/authenticator';
 import { assertNoTenantNamed } from '../auth/tenantSmuggling';
 import type { CachedConfigReader } from '../configReader';
 import { NotFoundError } from '../../common/errors';
-import { errorReply, grpcStatusOf } from '../errorStatus';
+import { errorReply, grpcStatusOf } from '../../common/errorStatus';
 import { EncodedAnswer, getConfigAnswerEncoder } from './grpcServer';
 import type { InstanceGrantIssuer } from './instanceGrants';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ConfigAddress } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 import { InvalidArgumentError } from '../../common/errors';
 
 /**

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Problem } from '../../common/api/problems';
 import { BackendUnavailableError, NotFoundError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
-import { errorReply } from '../errorStatus';
+import { errorReply } from '../../common/errorStatus';
 
 /** RFC 9457 problem details: every error the API answers has this shape and media type. */
 export function sendProblem(

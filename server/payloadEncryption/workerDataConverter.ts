@@ -1,5 +1,5 @@
 import type { DataConverter, PayloadCodec } from '@temporalio/common';
-import { temporalDataConverter } from './dataConverter';
+import { temporalDataConverter } from '../../rolloutClient/payloadEncryption/dataConverter';
 
 /**
  * The module the worker loads by path for its failure converter. Resolved here, in a module only the

@@ -1,4 +1,4 @@
-import type { ConfigAddress } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 import type { Logger } from '../../common/logger';
 import { loadProto } from '../../common/proto';
 import {
@@ -15,7 +15,7 @@ import type { ReadCacheHandlers } from '../../gen/proto/configsvc/v1/ReadCache';
 import { authenticatedUnary } from '../../sdk/refreshServer';
 import { nonNegativeInteger, parseAddress } from '../../sdk/refreshRequest';
 import type { CachedConfigReader } from '../configReader';
-import { serveWithReflection, stopGrpcServer } from '../grpc/grpcServer';
+import { serveWithReflection, stopGrpcServer } from '../../common/grpcServing';
 
 export interface ReadCacheNoticeDeps {
   readonly reader: Pick<CachedConfigReader, 'invalidate'>;

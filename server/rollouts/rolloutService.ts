@@ -38,7 +38,8 @@ import {
 import { CONFIG_KEY_PATTERN, SERVICE_NAME_PATTERN } from '../../common/identifiers';
 import { planProblems } from '../../common/rolloutPlan';
 import { assertShapeWithin } from '../../common/shapeGuard';
-import type { ConfigAddress, ConfigVersion } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
+import type { ConfigVersion } from '../../activities/storage/types';
 import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import {
   abortUpdate,
@@ -48,10 +49,9 @@ import {
   resumeUpdate,
 } from '../../workflows/definitions';
 import type { Identity } from '../auth/identity';
-import { isErrorCode } from '../errorStatus';
-import { startRollout } from '../rolloutClient';
+import { isErrorCode } from '../../common/errorStatus';
+import { startRollout, historyInPages } from '../../rolloutClient';
 import { decodeHistoryEvents } from './decodeHistory';
-import { historyInPages } from './historyPages';
 import { publishedProgressOf } from './publishedProgress';
 import type { PendingStart } from './runningRolloutQuota';
 import { timelineOf } from './timeline';

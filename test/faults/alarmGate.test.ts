@@ -1,5 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { reachState, startGated, tenantAlarms } from '../support/alarms';
 import { type FaultRig, startFaultRig } from '../support/faultRig';
 import { type StoreFaultKeys, storeFaultKeys, storePlan } from '../support/storeFaultKeys';

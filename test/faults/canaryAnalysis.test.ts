@@ -1,5 +1,5 @@
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import type { OutcomeCounters } from '../../sdk/outcomeCounters';
 import { progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';

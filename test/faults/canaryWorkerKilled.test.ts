@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { recordedTraffic, startFleetHolding } from '../support/canaryFleet';
 import { stackClients, uniqueTenant } from '../support/env';
 import type { FleetMember } from '../support/fleet';

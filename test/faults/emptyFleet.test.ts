@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { uniqueTenant } from '../support/env';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
 import { uniqueTenant } from '../support/env';
 import { type FaultRig, startFaultRig } from '../support/faultRig';

@@ -7,7 +7,7 @@ import {
 import { type Client, ScheduleNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
-import { ensureService, listServiceNames } from '../../activities/discovery/cloudMapSetup';
+import { ensureService, listServiceNames } from '../../common/cloudMapSetup';
 import { createReconcileActivities } from '../../activities/reconcile/reconcileActivities';
 import { RolloutRecords } from '../../activities/reconcile/rolloutRecords';
 import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
@@ -23,7 +23,7 @@ import {
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings } from '../../common/settings';
 import { ensureReconcileSchedule } from '../../server/reconcileSchedule';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { createDiscovery, createPusher } from '../../server/rolloutWorker';
 import { createLogger } from '../../common/logger';
 import { TENANT_ID } from '../../common/searchAttributes';

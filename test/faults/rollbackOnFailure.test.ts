@@ -10,7 +10,7 @@ import type { ServiceInstance } from '../../common/cloudMap';
 import { createLogger } from '../../common/logger';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings, loadStorageSettings } from '../../common/settings';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { createDiscovery, createPusher } from '../../server/rolloutWorker';
 import { progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, requiredEnv, startInstance } from '../support/fleet';
 import { isRunning, kill, spawnSource } from '../support/processes';

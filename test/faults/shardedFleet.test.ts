@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { stackClients, uniqueTenant } from '../support/env';
 import type { FleetMember } from '../support/fleet';
 import { isRunning, kill, spawnWorker } from '../support/processes';

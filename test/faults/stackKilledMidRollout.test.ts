@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { destroyAwsClients, type AwsClients } from '../../activities/awsClients';
-import type { ConfigAddress } from '../../activities/storage/types';
-import { startRollout } from '../../server/rolloutClient';
+import type { ConfigAddress } from '../../common/configAddress';
+import { startRollout } from '../../rolloutClient';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import type { HealthHook } from '../../sdk';

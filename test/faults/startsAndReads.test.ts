@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigReaderClient } from '../../sdk/configReaderClient';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';

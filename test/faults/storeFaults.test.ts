@@ -1,4 +1,4 @@
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { useStoreFaultRig } from '../support/storeFaultKeys';
 
 /**

@@ -1,4 +1,4 @@
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
 import { storePlan, useStoreFaultRig } from '../support/storeFaultKeys';
 

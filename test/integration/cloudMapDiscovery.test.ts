@@ -9,7 +9,7 @@ import type {
   DiscoveryCursor,
   DiscoveryPage,
 } from '../../activities/discovery/cloudMapDiscovery';
-import { ensureService, findNamespaceId } from '../../activities/discovery/cloudMapSetup';
+import { ensureService, findNamespaceId } from '../../common/cloudMapSetup';
 import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
 import type { Logger } from '../../common/logger';
 import { loadRolloutWorkerSettings } from '../../common/settings';

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Client, Connection } from '@temporalio/client';
 import { loadTemporalSettings } from '../../common/settings';
-import { historyInPages } from '../../server/rollouts/historyPages';
-import { createTemporalClient, temporalConnectionOptions } from '../../server/temporalConnection';
+import { historyInPages, createTemporalClient, temporalConnectionOptions } from '../../rolloutClient';
 import { addNote, notesWorkflow } from '../support/notesWorkflow';
 
 /**

@@ -16,7 +16,7 @@ import {
   parseParameterStoreChange,
 } from '../../lambdas/parameterStoreChangeEvent';
 import { type ParameterChangeDeps, rollOutParameterChange } from '../../lambdas/rollOutParameterChange';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
 import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
 import { stackClients, uniqueTenant } from '../support/env';

@@ -4,9 +4,8 @@ import { destroyAwsClients, type AwsClients } from '../../activities/awsClients'
 import { createLogger } from '../../common/logger';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { loadRolloutWorkerSettings, loadStorageSettings, loadTemporalSettings } from '../../common/settings';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout, createTemporalClient } from '../../rolloutClient';
 import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWorker';
-import { createTemporalClient } from '../../server/temporalConnection';
 import { approveUpdate, progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, registerDeadInstance, startInstance } from '../support/fleet';

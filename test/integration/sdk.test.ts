@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { DeleteServiceCommand, DiscoverInstancesCommand } from '@aws-sdk/client-servicediscovery';
 import { randomUUID } from 'node:crypto';
-import { findNamespaceId, findServiceId } from '../../activities/discovery/cloudMapSetup';
+import { findNamespaceId, findServiceId } from '../../common/cloudMapSetup';
 import { type AwsClients, destroyAwsClients } from '../../activities/awsClients';
 import { verifyInstanceGrant } from '../../common/instanceGrant';
 import { keyFromFile } from '../../common/keyFiles';

@@ -2,7 +2,7 @@ import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import type { AwsClients } from '../../activities/awsClients';
 import { destroyAwsClients } from '../../activities/awsClients';
 import type { ConfigStore } from '../../activities/storage/configStore';
-import type { ConfigAddress } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 import {
   InvalidArgumentError,
   InvalidJsonError,

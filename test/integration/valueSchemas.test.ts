@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SchemaViolationError } from '../../common/errors';
 import { DEFAULT_PLAN } from '../../common/rollout';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { formatRolloutId } from '../../server/rollouts/rolloutService';
 import { runCfgctl } from '../support/cli';
 import { uniqueTenant } from '../support/env';

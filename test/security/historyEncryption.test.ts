@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { rolloutWorkflowId } from '../../common/rollout';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { formatRolloutId } from '../../server/rollouts/rolloutService';
 import { temporalUiUrl, toolPath } from '../../scripts/stack/index';
 import { stackClients, uniqueTenant } from '../support/env';

@@ -8,7 +8,7 @@ import {
 import type { Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients, type AwsClients } from '../../activities/awsClients';
-import { ensureService } from '../../activities/discovery/cloudMapSetup';
+import { ensureService } from '../../common/cloudMapSetup';
 import { INSTANCE_ATTRIBUTES, type Tenancy } from '../../common/cloudMap';
 import { FleetTooLargeError } from '../../common/errors';
 import { createLogger } from '../../common/logger';
@@ -22,7 +22,7 @@ import type { RefreshRequest__Output } from '../../gen/proto/configsvc/v1/Refres
 import { ConfigReaderClient } from '../../sdk/configReaderClient';
 import { ConfigServiceError } from '../../sdk/errors';
 import { type RefreshServer, startRefreshServer } from '../../sdk/refreshServer';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { createDiscovery } from '../../server/rolloutWorker';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ConfigStore } from '../../activities/storage/configStore';
-import type { ConfigAddress } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 import { CONFIG_SERVICE_REPLICAS, type ServiceInstance } from '../../common/cloudMap';
 import { createLogger } from '../../common/logger';
 import { loadProto } from '../../common/proto';

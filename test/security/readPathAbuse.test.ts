@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ConfigStore } from '../../activities/storage/configStore';
-import type { ConfigAddress } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 import { loadProto } from '../../common/proto';
 import type { ProtoGrpcType } from '../../gen/proto/config';
 import type { ConfigServiceClient } from '../../gen/proto/configsvc/v1/ConfigService';
@@ -9,7 +9,7 @@ import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer, type TestServerOptions } from '../support/server';
-import { devTokenClaims, ensureIssuerKeys, signJwt } from '../../server/auth/localIssuer';
+import { devTokenClaims, ensureIssuerKeys, signJwt } from '../../scripts/stack/localIssuer';
 import { validToken } from '../support/tokens';
 
 /**

@@ -10,7 +10,7 @@ import {
   parseParameterStoreChange,
 } from '../../lambdas/parameterStoreChangeEvent';
 import { rollOutParameterChange } from '../../lambdas/rollOutParameterChange';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { runCfgctl } from '../support/cli';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, registerDeadInstance, startInstance } from '../support/fleet';

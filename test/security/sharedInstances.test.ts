@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { destroyAwsClients, type AwsClients } from '../../activities/awsClients';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import type { ConfigClient } from '../../sdk';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
 import { stackClients, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';

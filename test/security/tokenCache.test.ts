@@ -3,7 +3,7 @@ import { loadProto } from '../../common/proto';
 import type { ProtoGrpcType } from '../../gen/proto/config';
 import type { ConfigServiceClient } from '../../gen/proto/configsvc/v1/ConfigService';
 import type { GetConfigResponse__Output } from '../../gen/proto/configsvc/v1/GetConfigResponse';
-import { devTokenClaims, ensureIssuerKeys, signJwt } from '../../server/auth/localIssuer';
+import { devTokenClaims, ensureIssuerKeys, signJwt } from '../../scripts/stack/localIssuer';
 import { createTokenVerifier } from '../../server/auth/tokenVerifier';
 import { localAuthSettings, uniqueTenant } from '../support/env';
 import { startTestServer, type TestServer } from '../support/server';

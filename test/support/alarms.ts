@@ -7,7 +7,7 @@ import {
 import type { WorkflowHandle } from '@temporalio/client';
 import { type AlarmSelector, tenantAlarmName } from '../../common/alarms';
 import type { RolloutState } from '../../common/rollout';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
 import type { FaultRig } from './faultRig';
 import { type StoreFaultKey, storePlan } from './storeFaultKeys';

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../activities/awsClients';
-import type { ConfigAddress } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
 import { createLogger } from '../../common/logger';
 import {
   loadAwsSettings,
@@ -10,7 +10,7 @@ import {
   loadTemporalSettings,
 } from '../../common/settings';
 import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWorker';
-import { createTemporalClient } from '../../server/temporalConnection';
+import { createTemporalClient } from '../../rolloutClient';
 import { stackClients } from './env';
 import { type FleetMember, requiredEnv, startInstance } from './fleet';
 import { startTestServer, type TestServer } from './server';

@@ -1,7 +1,7 @@
 import { DeregisterInstanceCommand, RegisterInstanceCommand } from '@aws-sdk/client-servicediscovery';
 import { readFileSync } from 'node:fs';
 import type { AwsClients } from '../../activities/awsClients';
-import { ensureService } from '../../activities/discovery/cloudMapSetup';
+import { ensureService } from '../../common/cloudMapSetup';
 import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
 import { createLogger } from '../../common/logger';
 import { loadRolloutWorkerSettings } from '../../common/settings';

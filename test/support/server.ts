@@ -14,11 +14,10 @@ import {
 import { temporalUiUrl } from '../../scripts/stack/index';
 import { createTokenVerifier } from '../../server/auth/tokenVerifier';
 import type { PayloadCodecEndpoint } from '../../server/http/codecRoutes';
-import { payloadCodecFor } from '../../server/payloadEncryption/dataConverter';
+import { payloadCodecFor, createTemporalClient } from '../../rolloutClient';
 import { type PlatformServer, startPlatformServer } from '../../server/platformServer';
 import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWorker';
 import { RolloutService } from '../../server/rollouts/rolloutService';
-import { createTemporalClient } from '../../server/temporalConnection';
 import { localAuthSettings, stackClients, stackStore } from './env';
 
 export interface TestServer extends PlatformServer {

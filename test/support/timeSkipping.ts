@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { loadTemporalSettings } from '../../common/settings';
 import { toolPath } from '../../scripts/stack/index';
-import { payloadCodecFor, temporalDataConverter } from '../../server/payloadEncryption/dataConverter';
+import { payloadCodecFor, temporalDataConverter } from '../../rolloutClient/payloadEncryption/dataConverter';
 import { FAILURE_CONVERTER_PATH } from '../../server/payloadEncryption/workerDataConverter';
 
 /** Encrypted as in production, with the local stack's key file. */

@@ -5,7 +5,7 @@ import {
   ensureIssuerKeys,
   keysFromPem,
   signJwt,
-} from '../../server/auth/localIssuer';
+} from '../../scripts/stack/localIssuer';
 
 /** Tokens good and bad, signed like the local issuer (or deliberately not), for the auth tests. */
 const keys = () => ensureIssuerKeys();

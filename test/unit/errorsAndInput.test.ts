@@ -15,7 +15,7 @@ import {
 } from '../../common/settings';
 import { authorize, bearerToken } from '../../server/auth/identity';
 import { assertNoTenantNamed } from '../../server/auth/tenantSmuggling';
-import { errorReply } from '../../server/errorStatus';
+import { errorReply } from '../../common/errorStatus';
 
 describe('error status mapping', () => {
   test.each([

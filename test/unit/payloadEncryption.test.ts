@@ -10,9 +10,10 @@ import {
   EncryptionCodec,
   METADATA_DATA_KEY,
   METADATA_KEY_ID,
-} from '../../server/payloadEncryption/encryptionCodec';
-import { KmsKey } from '../../server/payloadEncryption/kmsKey';
-import { ensurePayloadKeyFile, LocalKeyFile } from '../../server/payloadEncryption/localKeyFile';
+} from '../../rolloutClient/payloadEncryption/encryptionCodec';
+import { KmsKey } from '../../rolloutClient/payloadEncryption/kmsKey';
+import { LocalKeyFile } from '../../rolloutClient/payloadEncryption/localKeyFile';
+import { ensurePayloadKeyFile } from '../../scripts/stack/payloadKeyFile';
 
 /**
  * The payload codec on its own: round trips, tampering, pass-through of payloads written before

@@ -1,5 +1,6 @@
 import type { ConfigStore } from '../../activities/storage/configStore';
-import type { ConfigAddress, ConfigVersion } from '../../activities/storage/types';
+import type { ConfigAddress } from '../../common/configAddress';
+import type { ConfigVersion } from '../../activities/storage/types';
 import { NotFoundError } from '../../common/errors';
 import { CachedConfigReader, type ConfigCacheOptions } from '../../server/configReader';
 import { stackClients, stackStore, uniqueTenant } from '../support/env';

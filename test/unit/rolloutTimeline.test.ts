@@ -2,7 +2,7 @@ import { temporal } from '@temporalio/proto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadTemporalSettings } from '../../common/settings';
-import { payloadCodecFor } from '../../server/payloadEncryption/dataConverter';
+import { payloadCodecFor } from '../../rolloutClient';
 import { decodeHistoryEvents } from '../../server/rollouts/decodeHistory';
 import { timelineOf } from '../../server/rollouts/timeline';
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, SchemaViolationError } from '../../common/errors';
-import type { ValueFormat } from '../../activities/storage/types';
+import type { ValueFormat } from '../../common/configAddress';
 import { MAX_SCHEMA_BYTES, schemaText, ValueSchemaChecker } from '../../activities/storage/valueSchema';
 
 /** The checker each schema thread runs (schemaWorker.ts), called here on the test's own thread. */

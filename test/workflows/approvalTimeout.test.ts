@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { workerDataConverter } from '../../server/payloadEncryption/workerDataConverter';
 import { decodeHistoryEvents } from '../../server/rollouts/decodeHistory';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import { approveUpdate, progressQuery } from '../../workflows/definitions';
 import { FakeFleet } from '../support/fakeFleet';
 import { expectReplays, recordedHistory } from '../support/recordedHistories';

@@ -13,7 +13,7 @@ import {
   type RolloutRequest,
 } from '../../common/rollout';
 import { workerDataConverter } from '../../server/payloadEncryption/workerDataConverter';
-import { startRollout } from '../../server/rolloutClient';
+import { startRollout } from '../../rolloutClient';
 import {
   abortUpdate,
   approveUpdate,

@@ -1,4 +1,4 @@
-import type { ConfigAddress } from '../../../activities/storage/types';
+import type { ConfigAddress } from '../../../common/configAddress';
 import { createLogger } from '../../../common/logger';
 import { type ConfigChange, HeldConfig, type HeldValue, REMOVAL_SETTLE_MS } from '../../../sdk/heldConfig';
 import { type LiveReader, PENDING, VersionCheck } from '../../../sdk/versionCheck';

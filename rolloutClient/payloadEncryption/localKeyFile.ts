@@ -1,11 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { PayloadUndecryptableError } from '../../common/errors';
 import { open, seal } from './aesGcm';
 import type { DataKey, KeyEncryptionKey } from './keyEncryptionKey';
 
-const KEY_BYTES = 32;
+export const KEY_BYTES = 32;
 const WRAP_CONTEXT = Buffer.from('config-rollout/payload-data-key/v1');
 
 /**
@@ -54,14 +53,4 @@ export class LocalKeyFile implements KeyEncryptionKey {
       );
     }
   }
-}
-
-/** Makes the local stack's payload key once (like the push and issuer keys); later calls keep it. */
-export function ensurePayloadKeyFile(dir: string): string {
-  const file = path.join(dir, 'payload.key');
-  if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(file, `${randomBytes(KEY_BYTES).toString('base64')}\n`, { mode: 0o600 });
-  }
-  return file;
 }

@@ -1,5 +1,5 @@
 import { Metadata, type StatusObject, status as GrpcStatus } from '@grpc/grpc-js';
-import { type ErrorCode, LimitExceededError, PlatformError } from '../common/errors';
+import { type ErrorCode, LimitExceededError, PlatformError } from './errors';
 
 /** The one mapping from platform errors to HTTP and gRPC status codes. */
 const STATUS_BY_CODE: Record<ErrorCode, { http: number; grpc: GrpcStatus }> = {

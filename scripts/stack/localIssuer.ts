@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Group, LOCAL_ISSUER } from '../../common/constants';
 import { localStateDir } from '../../common/repoRoot';
-import { cognitoIssuer, GROUPS_CLAIM, TENANT_CLAIM } from './tokenVerifier';
+import { cognitoIssuer, GROUPS_CLAIM, TENANT_CLAIM } from '../../common/tokenClaims';
 
 /**
  * The local stand-in for a Cognito user pool: an RSA key pair made at setup, whose public half is served
