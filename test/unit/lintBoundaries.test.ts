@@ -54,6 +54,12 @@ const CROSSINGS: readonly (ImportCase & { readonly message: string })[] = [
     message: 'common/ is the bottom layer',
   },
   {
+    who: 'a file of the REST contract (common/api/) importing server/',
+    file: 'common/api/plans.ts',
+    source: "export { startPlatformServer } from '../../server/platformServer';",
+    message: 'common/ is the bottom layer',
+  },
+  {
     who: 'a Lambda importing server/',
     file: 'lambdas/parameterStoreChangeEvent.ts',
     source: "export { startPlatformServer } from '../server/platformServer';",
@@ -93,6 +99,11 @@ const ALLOWED: readonly ImportCase[] = [
     who: 'a Lambda importing rolloutClient/',
     file: 'lambdas/parameterStoreChangeEvent.ts',
     source: "export { startRollout } from '../rolloutClient';",
+  },
+  {
+    who: 'a file of the REST contract (common/api/) importing common/',
+    file: 'common/api/plans.ts',
+    source: "export { MAX_BAKE_SECONDS } from '../rollout';",
   },
 ];
 
