@@ -1,4 +1,11 @@
-import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  patched,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { RolloutRequest, RolloutResult } from '../common/rollout';
 import { planProblems } from '../common/rolloutPlan';
 import { discoveryOf, failClosedOnEmptyFleet, fleetCallsOf, fleetOf } from './fleet';
@@ -18,6 +25,14 @@ import { runWavesThenPromote } from './waves';
  * given the previous version back (rollBack, workflows/rollback.ts) and the candidate is never made live.
  */
 export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutResult> {
+  const result = await rollOut(request);
+  // A steering update still running would lose its answer. Not cancellable: a cancelled run has rolled
+  // back by now and returns that result, as it did before this wait.
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  return result;
+}
+
+async function rollOut(request: RolloutRequest): Promise<RolloutResult> {
   const rollout = start(request);
   const freezeGate = new FreezeGate(rollout.freezeHooks());
   installSteering(rollout, freezeGate);
