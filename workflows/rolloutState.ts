@@ -201,6 +201,6 @@ export class Rollout {
 }
 
 /** Workflow time: deterministic on replay. */
-export function now(): string {
+function now(): string {
   return new Date().toISOString();
 }
