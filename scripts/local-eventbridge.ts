@@ -1,4 +1,4 @@
-import { DescribeParametersCommand, type ParameterMetadata } from '@aws-sdk/client-ssm';
+import { paginateDescribeParameters, type ParameterMetadata } from '@aws-sdk/client-ssm';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createServer } from 'node:http';
@@ -36,19 +36,13 @@ const sqs = new SQSClient({ region: settings.region, endpoint: process.env.AWS_E
 
 async function snapshot(): Promise<Map<string, ParameterMetadata>> {
   const parameters = new Map<string, ParameterMetadata>();
-  let nextToken: string | undefined;
-  do {
-    const page = await ssm.send(
-      new DescribeParametersCommand({
-        ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: [WATCHED_PATH] }],
-        MaxResults: 50,
-        NextToken: nextToken,
-      }),
-    );
+  const pages = paginateDescribeParameters(
+    { client: ssm, pageSize: 50 },
+    { ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: [WATCHED_PATH] }] },
+  );
+  for await (const page of pages)
     for (const parameter of page.Parameters ?? [])
       if (parameter.Name) parameters.set(parameter.Name, parameter);
-    nextToken = page.NextToken;
-  } while (nextToken);
   return parameters;
 }
 

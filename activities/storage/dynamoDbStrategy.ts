@@ -4,9 +4,9 @@ import {
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
+  paginateScan,
   QueryCommand,
   ResourceNotFoundException,
-  ScanCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
   UpdateItemCommand,
@@ -209,22 +209,19 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
 
   async tenants(): Promise<string[]> {
     const tenants = new Set<string>();
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.call((client) =>
-        client.send(
-          new ScanCommand({
-            TableName: this.tableName,
-            ProjectionExpression: 'PK',
-            FilterExpression: 'begins_with(SK, :current)',
-            ExpressionAttributeValues: { ':current': { S: 'CONFIG#' } },
-            ExclusiveStartKey: startKey,
-          }),
-        ),
+    await this.call(async (client) => {
+      const pages = paginateScan(
+        { client },
+        {
+          TableName: this.tableName,
+          ProjectionExpression: 'PK',
+          FilterExpression: 'begins_with(SK, :current)',
+          ExpressionAttributeValues: { ':current': { S: 'CONFIG#' } },
+        },
       );
-      for (const item of page.Items ?? []) tenants.add(stringOf(item.PK).slice(PARTITION_PREFIX.length));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+      for await (const page of pages)
+        for (const item of page.Items ?? []) tenants.add(stringOf(item.PK).slice(PARTITION_PREFIX.length));
+    });
     return [...tenants].sort();
   }
 
