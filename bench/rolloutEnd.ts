@@ -43,6 +43,7 @@ import { startPlatformServer } from '../server/platformServer';
 import { startRollout } from '../server/rolloutClient';
 import { createRolloutWorker, type RolloutWorker } from '../server/rolloutWorker';
 import { createTemporalClient } from '../server/temporalConnection';
+import { errorMessage } from '../common/errors';
 
 const INSTANCES = 4;
 /** Rollouts per mode, alternating, after one unreported warm-up of each. */
@@ -326,7 +327,7 @@ void main()
       return code;
     },
     async (error: unknown) => {
-      log(`FAILED: ${error instanceof Error ? error.message : String(error)}`);
+      log(`FAILED: ${errorMessage(error)}`);
       await cleanUp();
       return 1;
     },

@@ -9,6 +9,7 @@ import { createLogger } from '../common/logger';
 import { loadAwsSettings, loadRolloutWorkerSettings } from '../common/settings';
 import type { HeldValue } from '../sdk/heldConfig';
 import { type Fleet, type FleetDeps, fleetKeysFromEnv, startFleet, stopFleet } from './fleet';
+import { errorMessage } from '../common/errors';
 
 export type FleetRequest =
   | { type: 'start'; service: string; size: number; address: ConfigAddress; live: HeldValue }
@@ -87,9 +88,7 @@ async function handle(request: FleetRequest): Promise<void> {
 }
 
 process.on('message', (request: FleetRequest) => {
-  handle(request).catch((error: unknown) =>
-    answer({ type: 'failed', error: error instanceof Error ? error.message : String(error) }),
-  );
+  handle(request).catch((error: unknown) => answer({ type: 'failed', error: errorMessage(error) }));
 });
 // The parent gone, nothing is left to report to.
 process.on('disconnect', () => {

@@ -11,6 +11,7 @@
  * stdout carries exactly one JSON document; progress goes to stderr. Exits non-zero when a rollout does
  * not succeed or leaves an instance off its version.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -286,7 +287,7 @@ async function pollersReady(client: Client, namespace: string, taskQueue: string
       taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
     });
     if ((pollers?.length ?? 0) >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
   throw new Error(`${count} worker(s) did not poll ${taskQueue} within 120 s`);
 }
@@ -370,10 +371,7 @@ async function cleanUp(): Promise<void> {
   await Promise.all(
     started.fleets.map(async (fleet) => {
       if (fleet.exitCode !== null || fleet.signalCode !== null) return;
-      await Promise.race([
-        ask(fleet, { type: 'stop' }).catch(() => undefined),
-        new Promise((resolve) => setTimeout(resolve, 120_000)),
-      ]);
+      await Promise.race([ask(fleet, { type: 'stop' }).catch(() => undefined), sleep(120_000)]);
       await stop(fleet, 'SIGKILL');
     }),
   );

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { paginateDescribeParameters, type ParameterMetadata } from '@aws-sdk/client-ssm';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -10,6 +11,7 @@ import { loadAwsSettings } from '../common/settings';
 import { handler } from '../lambdas/parameterStoreChange';
 import { EventRuleOnMoto } from './eventRuleOnMoto';
 import { parameterStoreRulePattern } from './parameterStoreRule';
+import { errorMessage } from '../common/errors';
 
 /**
  * LOCAL STAND-IN FOR THE AWS EVENT SOURCE AND LAMBDA INVOKER (local stack only). moto does not emit
@@ -118,14 +120,14 @@ async function watch(): Promise<void> {
       if (!health.healthy) logger.info('polling again');
       health = { healthy: true };
     } catch (error) {
-      const reason = `the last poll failed: ${error instanceof Error ? error.message : String(error)}`;
+      const reason = `the last poll failed: ${errorMessage(error)}`;
       if (health.healthy || health.reason !== reason) {
         logger.warn('poll failed; the rule and its queue are made again on the next poll', { error });
       }
       health = { healthy: false, reason };
       rule = undefined;
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await sleep(POLL_MS);
   }
 }
 

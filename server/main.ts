@@ -15,6 +15,7 @@ import { startPlatformServer } from './platformServer';
 import { RolloutService } from './rollouts/rolloutService';
 import { payloadCodecFor } from './payloadEncryption/dataConverter';
 import { createTemporalClient } from './temporalConnection';
+import { errorMessage } from '../common/errors';
 
 /** Entry point of the config service: gRPC ConfigService and the REST API. */
 async function main(): Promise<void> {
@@ -48,6 +49,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(errorMessage(error));
   process.exit(1);
 });

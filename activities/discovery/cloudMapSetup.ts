@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GetServiceCommand,
   CreateHttpNamespaceCommand,
@@ -32,7 +33,7 @@ export async function ensureHttpNamespace(
   // Namespace creation is an asynchronous operation in Cloud Map; wait until the namespace is listed.
   for (let attempt = 0; attempt < 60; attempt += 1) {
     if (await findNamespaceId(client, name)) return 'created';
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
   throw new Error(`Cloud Map namespace ${name} was not created`);
 }

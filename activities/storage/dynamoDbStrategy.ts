@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AttributeValue,
   BatchWriteItemCommand,
@@ -294,7 +295,7 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
   private async deleteBatch(keys: Record<string, AttributeValue>[]): Promise<void> {
     let pending = keys.map((Key) => ({ DeleteRequest: { Key } }));
     for (let attempt = 0; pending.length > 0; attempt += 1) {
-      if (attempt > 0) await delay(Math.min(1000, 50 * 2 ** attempt));
+      if (attempt > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));
       const result = await this.call((client) =>
         client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } })),
       );
@@ -416,8 +417,4 @@ function numberOf(attribute: AttributeValue | undefined): number {
 
 function stringOf(attribute: AttributeValue | undefined): string {
   return attribute?.S ?? '';
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
@@ -118,7 +119,7 @@ test('abort during a gated bake rolls back at once, without a last look', async 
     const handle = await startRollout(world.env.client, request(gated()), taskQueue);
     for (let i = 0; (await handle.query(progressQuery)).state !== 'BAKING'; i += 1) {
       expect(i).toBeLessThan(400);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     await handle.executeUpdate(abortUpdate, { args: [{ actor: 'bob', reason: 'pager went off' }] });
     return handle.result();

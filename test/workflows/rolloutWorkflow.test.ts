@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { type WorkflowBundleWithSourceMap, Worker } from '@temporalio/worker';
@@ -111,7 +112,7 @@ async function waitForState(
   for (let i = 0; i < 200; i += 1) {
     const progress = await handle.query(progressQuery);
     if (progress.state === state) return progress;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   throw new Error(`rollout never reached ${state}: ${(await handle.query(progressQuery)).state}`);
 }
