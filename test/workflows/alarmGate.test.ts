@@ -1,13 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from '@temporalio/worker';
-import type { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { workerDataConverter } from '../../server/payloadEncryption/workerDataConverter';
 import { startRollout } from '../../server/rolloutClient';
 import { abortUpdate, progressQuery } from '../../workflows/definitions';
 import { FakeFleet } from '../support/fakeFleet';
-import { expectReplays, recordedHistory } from '../support/recordedHistories';
+import { expectReplays, recordedHistory, scheduled } from '../support/recordedHistories';
 import { testCodec, useTimeSkipping } from '../support/timeSkipping';
 
 /**
@@ -55,11 +54,6 @@ const runToEnd = (fleet: FakeFleet, rollout: RolloutRequest) =>
     const handle = await startRollout(world.env.client, rollout, taskQueue);
     return { result: await handle.result(), history: await handle.fetchHistory() };
   });
-
-const scheduled = (history: temporal.api.history.v1.IHistory) =>
-  (history.events ?? []).flatMap(
-    (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
-  );
 
 test('an alarm firing during the canary rolls back at once: the hour-long bake is not waited out, the last wave never pushed', async () => {
   const fleet = new FakeFleet(4, { liveVersion: 1, alarm: { firesInWave: 1 } });
