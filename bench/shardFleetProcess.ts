@@ -6,9 +6,10 @@
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import type { ConfigAddress } from '../activities/storage/types';
 import { createLogger } from '../common/logger';
-import { loadAwsSettings, loadRolloutWorkerSettings } from '../common/settings';
+import { loadAwsSettings } from '../common/settings';
 import type { HeldValue } from '../sdk/heldConfig';
-import { type Fleet, type FleetDeps, fleetKeysFromEnv, startFleet, stopFleet } from './fleet';
+import { fleetDeps } from './common';
+import { type Fleet, startFleet, stopFleet } from './fleet';
 import { errorMessage } from '../common/errors';
 
 export type FleetRequest =
@@ -33,13 +34,9 @@ export interface FleetReport {
 }
 
 const clients = createAwsClients(loadAwsSettings());
-const deps: FleetDeps = {
-  clients,
-  namespace: loadRolloutWorkerSettings().cloudMapNamespace,
-  ...fleetKeysFromEnv(),
-  logger: createLogger({ component: 'bench-fleet' }, 'warn'),
-  log: (line) => process.stderr.write(`[fleet ${process.pid}] ${line}\n`),
-};
+const deps = fleetDeps(clients, createLogger({ component: 'bench-fleet' }, 'warn'), (line) =>
+  process.stderr.write(`[fleet ${process.pid}] ${line}\n`),
+);
 let fleet: Fleet | undefined;
 let address: ConfigAddress | undefined;
 /** version -> instance id -> pushes of it applied. */

@@ -28,6 +28,7 @@ import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
 import { startRollout } from '../server/rolloutClient';
 import { historyInPages } from '../server/rollouts/historyPages';
 import { createTemporalClient } from '../server/temporalConnection';
+import { errorStack, ONE_WAVE_PLAN } from './common';
 import type { FleetAnswer, FleetReport, FleetRequest } from './shardFleetProcess';
 
 /** The fleet: SHARD_BENCH_INSTANCES (default 10,000) over SHARD_BENCH_FLEETS processes (default 2). */
@@ -40,13 +41,7 @@ const OVERALL_TIMEOUT_MS = 40 * 60_000;
 const REPO = path.join(__dirname, '..');
 /** Events per history page fetched: a shard's input is ~90 KB. */
 const KEY = 'tenant_config_shardBench';
-const PLAN: RolloutPlan = {
-  strategy: { kind: 'explicit', waves: ['100%'] },
-  bakeSeconds: 0,
-  approval: 'none',
-  maxFailures: 0,
-  push: { timeoutMs: 10_000, attempts: 3, concurrency: 64 },
-};
+const PLAN: RolloutPlan = { ...ONE_WAVE_PLAN, push: { timeoutMs: 10_000, attempts: 3, concurrency: 64 } };
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 
@@ -394,7 +389,7 @@ main().then(
   },
   async (error: unknown) => {
     clearTimeout(overall);
-    log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    log(`error: ${errorStack(error)}`);
     await cleanUp();
     process.exit(1);
   },
