@@ -1,18 +1,10 @@
-import type { AwsClients } from '../../activities/awsClients';
 import { destroyAwsClients } from '../../activities/awsClients';
-import type { ConfigStore } from '../../activities/storage/configStore';
 import type { ConfigAddress } from '../../activities/storage/types';
 import { stackClients, stackStore, uniqueTenant } from '../support/env';
 
 /** Answers longer than one page of the AWS API are read whole: the SDK's paginators follow every token. */
-let clients: AwsClients;
-let store: ConfigStore;
-
-beforeAll(() => {
-  clients = stackClients();
-  store = stackStore(clients);
-});
-
+const clients = stackClients();
+const store = stackStore(clients);
 afterAll(() => destroyAwsClients(clients));
 
 test('a tenant with more Parameter Store keys than one GetParametersByPath page (10) lists all of them', async () => {
