@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { errorMessage } from '../common/errors';
 
 const BENCHMARKS = [
   { name: 'rolloutFanout', script: 'bench' },
@@ -76,6 +77,6 @@ function run(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number; st
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(errorMessage(error));
   process.exit(1);
 });

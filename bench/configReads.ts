@@ -29,6 +29,7 @@ import {
   stopProcess,
   writeDocument,
 } from './grpcLoad';
+import { errorMessage } from '../common/errors';
 
 const DURATION = '8s';
 const WARMUP = '1s';
@@ -171,7 +172,7 @@ function rssMb(pid: number): number {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    log(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    log(`failed: ${errorMessage(error)}`);
     process.exit(1);
   },
 );

@@ -2,6 +2,7 @@
  * What the gRPC read benchmarks share: the config service started as its own process from this checkout,
  * and ghz run against a gRPC server with its JSON report read back.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -80,7 +81,7 @@ export async function startConfigService(
       () => false,
     );
     if (healthy) return { process: child, grpcPort };
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
   child.kill('SIGKILL');
   throw new Error('the config service did not answer /healthz within 30 s');

@@ -39,6 +39,7 @@ import {
   stopProcess,
   writeDocument,
 } from './grpcLoad';
+import { errorMessage } from '../common/errors';
 
 const DURATION = '5s';
 const WARMUP = '2s';
@@ -285,7 +286,7 @@ async function startEchoServer(
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    log(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    log(`failed: ${errorMessage(error)}`);
     process.exit(1);
   },
 );

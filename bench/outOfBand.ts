@@ -19,9 +19,8 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import type { WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { RolloutPlan, RolloutResult } from '../common/rollout';
+import type { RolloutResult } from '../common/rollout';
 import { rolloutWorkflowId } from '../common/rollout';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
 import type { ConfigClient } from '../sdk/configClient';
@@ -31,6 +30,8 @@ import { startTestServer, type TestServer } from '../test/support/server';
 import { validToken } from '../test/support/tokens';
 import type { rolloutWorkflow } from '../workflows/rolloutWorkflow';
 import { handler } from '../lambdas/parameterStoreChange';
+import { errorStack, median, ONE_WAVE_PLAN, round2 } from './common';
+import { eventMs, type HistoryEvent } from './historyTimeline';
 
 const INSTANCES = Number(process.env.OOB_INSTANCES ?? 10);
 const RUNS = Number(process.env.OOB_RUNS ?? 5);
@@ -42,12 +43,6 @@ const GOAL_VS_API = 1.2;
 const KEY = 'param_config_oobBench';
 /** The baseline's key: each path rolls out a key of its own, so neither waits on the other's lock. */
 const API_KEY = 'param_config_oobBenchApi';
-const PLAN: RolloutPlan = {
-  strategy: { kind: 'explicit', waves: ['100%'] },
-  bakeSeconds: 0,
-  approval: 'none',
-  maxFailures: 0,
-};
 
 const log = (line: string) => process.stderr.write(`[bench:oob] ${line}\n`);
 /**
@@ -109,7 +104,7 @@ async function main(): Promise<number> {
     for (const address of preload) {
       await server.store.put(address, 'v-initial', { expectedVersion: 0, makeLive: true });
     }
-    await server.plans.put(tenantId, { selector: KEY }, PLAN, 'bench');
+    await server.plans.put(tenantId, { selector: KEY }, ONE_WAVE_PLAN, 'bench');
     log(`starting ${INSTANCES} instances of ${service}`);
     for (let i = 0; i < INSTANCES; i += 1) {
       fleet.push(await startInstance({ server, clients, service, tenancy: tenantId, preload }));
@@ -139,7 +134,7 @@ async function main(): Promise<number> {
       },
       instances: INSTANCES,
       runs: RUNS,
-      plan: PLAN,
+      plan: ONE_WAVE_PLAN,
       stack: { startedByBench: stack.started, reused: stack.alreadyRunning },
       cold: { outOfBand: cold, api: coldApi },
       outOfBand: runs,
@@ -160,7 +155,7 @@ async function main(): Promise<number> {
           measured: { p50Ms: handlerP50, runsMs: runs.map((r) => r.handlerToAllHeldMs) },
         },
         handlerVsApiPath: {
-          value: round(handlerP50 / apiP50),
+          value: round2(handlerP50 / apiP50),
           goal: `<= ${GOAL_VS_API}`,
           met: handlerP50 / apiP50 <= GOAL_VS_API,
           measured: { outOfBandP50Ms: handlerP50, apiP50Ms: apiP50 },
@@ -217,7 +212,7 @@ async function apiRun(world: World, label: string): Promise<ApiRun> {
   const response = await fetch(`${world.server.httpUrl}/v1/rollouts`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ key: API_KEY, service: world.service, value, plan: PLAN }),
+    body: JSON.stringify({ key: API_KEY, service: world.service, value, plan: ONE_WAVE_PLAN }),
   });
   if (response.status !== 202) throw new Error(`${label}: POST /v1/rollouts answered ${response.status}`);
   const heldAt = await held;
@@ -266,8 +261,6 @@ function allHold(
   });
 }
 
-type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
-
 /**
  * Workflow tasks and activities in the order they began, until the first push completed: the part of
  * a rollout every instance waits for.
@@ -294,8 +287,7 @@ function stepsUntilPushed(events: readonly HistoryEvent[]): Step[] {
 }
 
 function timeOf(event: HistoryEvent | undefined): number {
-  const time = event?.eventTime;
-  return Number(String(time?.seconds ?? 0)) * 1000 + Math.round((time?.nanos ?? 0) / 1e6);
+  return event ? eventMs(event) : 0;
 }
 
 function expectSucceeded(result: RolloutResult, instances: number, label: string): void {
@@ -319,20 +311,10 @@ function parameterStoreChange(name: string) {
   };
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : Math.round((sorted[middle - 1]! + sorted[middle]!) / 2);
-}
-
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
-}
-
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    log(`error: ${errorStack(error)}`);
     process.exit(1);
   },
 );

@@ -3,6 +3,7 @@
  * rollout worker, each `tsx` in a process of its own on free ports, stopped by the benchmark that started
  * them. BENCH_CPU_PROF=<dir> runs each under `node --cpu-prof`, its profile written there at exit.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { repoRoot } from '../scripts/stack/index';
 import { closedPort } from '../test/support/ports';
@@ -67,7 +68,7 @@ async function start(
       () => false,
     );
     if (healthy) return { name, child, httpPort, stop };
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
   await stop();
   throw new Error(`${name} did not answer /healthz within ${READY_TIMEOUT_MS / 1000} s`);

@@ -42,6 +42,9 @@ import { createTokenVerifier } from '../server/auth/tokenVerifier';
 import { startPlatformServer } from '../server/platformServer';
 import { startRollout, createTemporalClient } from '../rolloutClient';
 import { createRolloutWorker, type RolloutWorker } from '../server/rolloutWorker';
+import { errorMessage } from '../common/errors';
+import { median, round2 } from './common';
+import { eventMs, type HistoryEvent } from './historyTimeline';
 
 const INSTANCES = 4;
 /** Rollouts per mode, alternating, after one unreported warm-up of each. */
@@ -60,10 +63,6 @@ interface Sample {
   /** Where the end goes: each activity's scheduled-to-completed time (ms) from the first push's completion on. */
   readonly afterPushActivityMs: Record<string, number>;
 }
-
-type HistoryEvent = NonNullable<
-  Awaited<ReturnType<Awaited<ReturnType<typeof startRollout>>['fetchHistory']>>['events']
->[number];
 
 const log = (line: string) => process.stderr.write(`[bench:end] ${line}\n`);
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -239,8 +238,6 @@ async function main(): Promise<number> {
  * and the rest until the workflow completed (workflow tasks and their round trips), in server time.
  */
 function afterPush(events: readonly HistoryEvent[]): Record<string, number> {
-  const at = (event: HistoryEvent) =>
-    Number(String(event.eventTime?.seconds ?? 0)) * 1000 + Math.round((event.eventTime?.nanos ?? 0) / 1e6);
   const types = new Map<string, string>();
   const scheduledAt = new Map<string, number>();
   const spent: Record<string, number> = {};
@@ -250,21 +247,21 @@ function afterPush(events: readonly HistoryEvent[]): Record<string, number> {
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (scheduled) {
       types.set(String(event.eventId), scheduled.activityType?.name ?? '?');
-      scheduledAt.set(String(event.eventId), at(event));
+      scheduledAt.set(String(event.eventId), eventMs(event));
     }
     const completed = event.activityTaskCompletedEventAttributes;
     if (completed) {
       const id = String(completed.scheduledEventId);
       const type = types.get(id) ?? '?';
       if (pushedAt !== undefined) {
-        const ms = at(event) - (scheduledAt.get(id) ?? at(event));
+        const ms = eventMs(event) - (scheduledAt.get(id) ?? eventMs(event));
         spent[type] = (spent[type] ?? 0) + ms;
         activities += ms;
       }
-      if (type === 'pushToInstances' && pushedAt === undefined) pushedAt = at(event);
+      if (type === 'pushToInstances' && pushedAt === undefined) pushedAt = eventMs(event);
     }
     if (event.workflowExecutionCompletedEventAttributes && pushedAt !== undefined) {
-      spent.total = at(event) - pushedAt;
+      spent.total = eventMs(event) - pushedAt;
       spent.betweenActivities = spent.total - activities;
     }
   }
@@ -284,16 +281,6 @@ async function dropNamespace(
     if (id) await client.send(new DeleteServiceCommand({ Id: id }));
   }
   await client.send(new DeleteNamespaceCommand({ Id: namespaceId }));
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : Math.round((sorted[middle - 1]! + sorted[middle]!) / 2);
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
 }
 
 function write(document: unknown): void {
@@ -325,7 +312,7 @@ void main()
       return code;
     },
     async (error: unknown) => {
-      log(`FAILED: ${error instanceof Error ? error.message : String(error)}`);
+      log(`FAILED: ${errorMessage(error)}`);
       await cleanUp();
       return 1;
     },

@@ -14,27 +14,19 @@
  *
  * stdout carries exactly one JSON document (bench/README.md explains it); every log line goes to stderr.
  * Exits non-zero when a rollout does not succeed, reaches fewer instances than it should, or leaves any
- * instance off the new version.
+ * instance off the new version. Imported, it runs nothing: `measure` and its set-up serve other scripts.
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../activities/awsClients';
 import { type ConfigStore, configStoreFor } from '../activities/storage/configStore';
 import type { ConfigAddress } from '../common/configAddress';
-import { createLogger, type Logger } from '../common/logger';
+import { createLogger } from '../common/logger';
 import type { RolloutPlan, RolloutRequest, RolloutResult } from '../common/rollout';
-import {
-  loadAwsSettings,
-  loadRolloutWorkerSettings,
-  loadStorageSettings,
-  loadTemporalSettings,
-  type RolloutWorkerSettings,
-  type StorageSettings,
-  type TemporalSettings,
-} from '../common/settings';
+import { loadAwsSettings } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
 import { startRollout, createTemporalClient } from '../rolloutClient';
 import {
@@ -43,16 +35,17 @@ import {
   createRolloutWorker,
   type RolloutWorker,
 } from '../server/rolloutWorker';
+import { errorStack, fleetDeps, inProcessWorkerSettings, ONE_WAVE_PLAN } from './common';
 import {
   describeError as describe,
   type Fleet,
   type FleetDeps,
-  fleetKeysFromEnv,
   instancesBehind,
   startFleet,
   stopFleet,
 } from './fleet';
 import { directFanout } from './directFanout';
+import { eventMs, type HistoryEvent } from './historyTimeline';
 
 /** Fleet sizes, in order; the first is the baseline the ratios compare against. */
 const SIZES = [10, 100, 1000] as const;
@@ -66,15 +59,9 @@ const CLEANUP_TIMEOUT_MS = 60_000;
 const KEY = 'tenant_config_fanoutBench';
 const LIVE_VALUE = '{"fanout":1}';
 const CANDIDATE_VALUE = '{"fanout":2}';
-const PLAN: RolloutPlan = {
-  strategy: { kind: 'explicit', waves: ['100%'] },
-  bakeSeconds: 0,
-  approval: 'none',
-  maxFailures: 0,
-  push: { timeoutMs: 5000, attempts: 3, concurrency: 64 },
-};
+const PLAN: RolloutPlan = { ...ONE_WAVE_PLAN, push: { timeoutMs: 5000, attempts: 3, concurrency: 64 } };
 
-interface SizeResult {
+export interface SizeResult {
   readonly instances: number;
   readonly wallMs: number;
   readonly historyEvents: number;
@@ -105,20 +92,13 @@ interface VsDirect {
   readonly directWarmMs: number;
 }
 
-type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
-
-interface Context extends FleetDeps {
+export interface Context extends FleetDeps {
   readonly runId: string;
   readonly store: ConfigStore;
   readonly temporal: Client;
   readonly taskQueue: string;
   /** What a fresh worker is made with. */
-  readonly workerSettings: {
-    readonly temporal: TemporalSettings;
-    readonly storage: StorageSettings;
-    readonly rollout: RolloutWorkerSettings;
-    readonly logger: Logger;
-  };
+  readonly workerSettings: ReturnType<typeof inProcessWorkerSettings>;
 }
 
 /** Failures the benchmark exists to catch: reported, and the exit code is non-zero. */
@@ -148,38 +128,20 @@ async function main(): Promise<number> {
   const clients = createAwsClients(loadAwsSettings());
   resources.clients = clients;
   const taskQueue = `bench-rollouts-${runId}`;
-  const temporalSettings = loadTemporalSettings({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue });
-  const temporal = await createTemporalClient(temporalSettings);
+  const workerSettings = inProcessWorkerSettings(taskQueue, logger);
+  const temporal = await createTemporalClient(workerSettings.temporal);
   resources.temporal = temporal;
-  // No config service runs here, so there is no read cache for the rollout to wait out after promoting:
-  // what is measured is the fan-out alone.
-  const rolloutSettings = loadRolloutWorkerSettings({ ...process.env, CONFIG_CACHE_TTL_MS: '0' });
-  const worker = await createRolloutWorker({
-    clients,
-    temporal: temporalSettings,
-    storage: loadStorageSettings(),
-    rollout: rolloutSettings,
-    logger,
-  });
+  const worker = await createRolloutWorker({ clients, ...workerSettings });
   resources.worker = worker;
   void worker.run().catch((error: unknown) => log(`rollout worker stopped: ${describe(error)}`));
 
   const context: Context = {
+    ...fleetDeps(clients, logger, log),
     runId,
-    clients,
-    store: configStoreFor(clients, loadStorageSettings()),
+    store: configStoreFor(clients, workerSettings.storage),
     temporal,
     taskQueue,
-    namespace: rolloutSettings.cloudMapNamespace,
-    ...fleetKeysFromEnv(),
-    logger,
-    log,
-    workerSettings: {
-      temporal: temporalSettings,
-      storage: loadStorageSettings(),
-      rollout: rolloutSettings,
-      logger,
-    },
+    workerSettings,
   };
   log(`run ${runId}: task queue ${taskQueue}, Cloud Map namespace ${context.namespace}`);
 
@@ -215,7 +177,7 @@ async function main(): Promise<number> {
 }
 
 /** Starts `size` instances, rolls a new version out to them in one wave, checks them, stops them. */
-async function measure(context: Context, size: number, label: string): Promise<SizeResult> {
+export async function measure(context: Context, size: number, label: string): Promise<SizeResult> {
   const name = `bench-${context.runId}-${label}`;
   // Its own tenant per size: the key's live version is 1 and the rollout writes candidate 2.
   const address: ConfigAddress = { tenantId: name, key: KEY };
@@ -385,12 +347,6 @@ function payloadBytes(payloads: { payloads?: { data?: Uint8Array | null }[] | nu
   return (payloads?.payloads ?? []).reduce((sum, payload) => sum + (payload.data?.byteLength ?? 0), 0);
 }
 
-/** An event's time in ms; seconds may be a protobuf Long, whose decimal string Number() reads. */
-function eventMs(event: HistoryEvent): number {
-  const time = event.eventTime;
-  return Number(String(time?.seconds ?? 0)) * 1000 + Math.round((time?.nanos ?? 0) / 1e6);
-}
-
 /** Every instance must hold the candidate, and the rollout must say it reached exactly all of them. */
 function verify(
   fleet: Fleet,
@@ -524,29 +480,34 @@ function abort(reason: string, code: number): void {
   void exitAfterCleanUp(code);
 }
 
-const overall = setTimeout(
-  () => abort(`timed out after ${OVERALL_TIMEOUT_MS / 1000} s`, 2),
-  OVERALL_TIMEOUT_MS,
-);
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const) {
-  // `on`, not `once`: npm and tsx relay a Ctrl-C on top of the terminal's own, and a repeat finding no
-  // listener would make tsx end the process before the clean-up is done.
-  process.on(signal, () => abort(signal, code));
+/** The benchmark as `npm run bench` runs it: within OVERALL_TIMEOUT_MS, stopped cleanly by a signal. */
+function run(): void {
+  const overall = setTimeout(
+    () => abort(`timed out after ${OVERALL_TIMEOUT_MS / 1000} s`, 2),
+    OVERALL_TIMEOUT_MS,
+  );
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    // `on`, not `once`: npm and tsx relay a Ctrl-C on top of the terminal's own, and a repeat finding no
+    // listener would make tsx end the process before the clean-up is done.
+    process.on(signal, () => abort(signal, code));
+  }
+
+  main().then(
+    (code) => {
+      clearTimeout(overall);
+      // An abort already cleans up and exits with its own code.
+      if (!aborting) void exitAfterCleanUp(code);
+    },
+    (error: unknown) => {
+      clearTimeout(overall);
+      if (aborting) return;
+      log(`error: ${errorStack(error)}`);
+      void exitAfterCleanUp(1);
+    },
+  );
 }
 
-main().then(
-  (code) => {
-    clearTimeout(overall);
-    // An abort already cleans up and exits with its own code.
-    if (!aborting) void exitAfterCleanUp(code);
-  },
-  (error: unknown) => {
-    clearTimeout(overall);
-    if (aborting) return;
-    log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    void exitAfterCleanUp(1);
-  },
-);
+if (require.main === module) run();

@@ -44,15 +44,8 @@ import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
 import { issueDevToken } from '../scripts/stack/localIssuer';
 import { createDiscovery, createPusher } from '../server/rolloutWorker';
 import { createTemporalClient } from '../rolloutClient';
-import {
-  describeError,
-  type Fleet,
-  type FleetDeps,
-  fleetKeysFromEnv,
-  instancesBehind,
-  startFleet,
-  stopFleet,
-} from './fleet';
+import { errorStack, fleetDeps, ONE_WAVE_PLAN } from './common';
+import { describeError, type Fleet, type FleetDeps, instancesBehind, startFleet, stopFleet } from './fleet';
 import { directFanout, type DirectFanoutDeps } from './directFanout';
 import { timelineOf, type TimelineRow } from './historyTimeline';
 import { type PlatformProcess, startConfigService, startRolloutWorkerProcess } from './platformProcesses';
@@ -69,10 +62,7 @@ const OVERALL_TIMEOUT_MS = 10 * 60_000;
 const ALARM_GATE = process.argv.includes('--alarm-gate');
 const BENCH_ALARM = 'bench/5xx';
 const PLAN: Partial<RolloutPlan> = {
-  strategy: { kind: 'explicit', waves: ['100%'] },
-  bakeSeconds: 0,
-  approval: 'none',
-  maxFailures: 0,
+  ...ONE_WAVE_PLAN,
   ...(ALARM_GATE ? { alarms: [{ name: BENCH_ALARM }] } : {}),
 };
 
@@ -149,13 +139,7 @@ async function main(): Promise<number> {
     addresses.map((address) => store.put(address, '{"v":1}', { expectedVersion: 0, makeLive: true })),
   );
   const workerSettings = loadRolloutWorkerSettings();
-  const deps: FleetDeps = {
-    clients,
-    namespace: workerSettings.cloudMapNamespace,
-    ...fleetKeysFromEnv(),
-    logger,
-    log,
-  };
+  const deps = fleetDeps(clients, logger, log);
   const fleet: Fleet = { service, instances: [] };
   started.fleet = { deps, fleet };
   log(`starting ${FLEET_SIZE} instances of ${service}`);
@@ -450,7 +434,7 @@ main().then(
   },
   (error: unknown) => {
     clearTimeout(overall);
-    log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    log(`error: ${errorStack(error)}`);
     finish(1);
   },
 );

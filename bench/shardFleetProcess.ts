@@ -6,9 +6,11 @@
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import type { ConfigAddress } from '../common/configAddress';
 import { createLogger } from '../common/logger';
-import { loadAwsSettings, loadRolloutWorkerSettings } from '../common/settings';
+import { loadAwsSettings } from '../common/settings';
 import type { HeldValue } from '../sdk/heldConfig';
-import { type Fleet, type FleetDeps, fleetKeysFromEnv, startFleet, stopFleet } from './fleet';
+import { fleetDeps } from './common';
+import { type Fleet, startFleet, stopFleet } from './fleet';
+import { errorMessage } from '../common/errors';
 
 export type FleetRequest =
   | { type: 'start'; service: string; size: number; address: ConfigAddress; live: HeldValue }
@@ -32,13 +34,9 @@ export interface FleetReport {
 }
 
 const clients = createAwsClients(loadAwsSettings());
-const deps: FleetDeps = {
-  clients,
-  namespace: loadRolloutWorkerSettings().cloudMapNamespace,
-  ...fleetKeysFromEnv(),
-  logger: createLogger({ component: 'bench-fleet' }, 'warn'),
-  log: (line) => process.stderr.write(`[fleet ${process.pid}] ${line}\n`),
-};
+const deps = fleetDeps(clients, createLogger({ component: 'bench-fleet' }, 'warn'), (line) =>
+  process.stderr.write(`[fleet ${process.pid}] ${line}\n`),
+);
 let fleet: Fleet | undefined;
 let address: ConfigAddress | undefined;
 /** version -> instance id -> pushes of it applied. */
@@ -87,9 +85,7 @@ async function handle(request: FleetRequest): Promise<void> {
 }
 
 process.on('message', (request: FleetRequest) => {
-  handle(request).catch((error: unknown) =>
-    answer({ type: 'failed', error: error instanceof Error ? error.message : String(error) }),
-  );
+  handle(request).catch((error: unknown) => answer({ type: 'failed', error: errorMessage(error) }));
 });
 // The parent gone, nothing is left to report to.
 process.on('disconnect', () => {

@@ -11,6 +11,7 @@
  * stdout carries exactly one JSON document; progress goes to stderr. Exits non-zero when a rollout does
  * not succeed or leaves an instance off its version.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -25,6 +26,7 @@ import { FLEET_SHARD_SIZE, type RolloutPlan, type RolloutRequest } from '../comm
 import { loadAwsSettings, loadStorageSettings, loadTemporalSettings } from '../common/settings';
 import { localStackEnv, stackDown, stackUp } from '../scripts/stack/index';
 import { startRollout, createTemporalClient, historyInPages } from '../rolloutClient';
+import { errorStack, ONE_WAVE_PLAN } from './common';
 import type { FleetAnswer, FleetReport, FleetRequest } from './shardFleetProcess';
 
 /** The fleet: SHARD_BENCH_INSTANCES (default 10,000) over SHARD_BENCH_FLEETS processes (default 2). */
@@ -37,13 +39,7 @@ const OVERALL_TIMEOUT_MS = 40 * 60_000;
 const REPO = path.join(__dirname, '..');
 /** Events per history page fetched: a shard's input is ~90 KB. */
 const KEY = 'tenant_config_shardBench';
-const PLAN: RolloutPlan = {
-  strategy: { kind: 'explicit', waves: ['100%'] },
-  bakeSeconds: 0,
-  approval: 'none',
-  maxFailures: 0,
-  push: { timeoutMs: 10_000, attempts: 3, concurrency: 64 },
-};
+const PLAN: RolloutPlan = { ...ONE_WAVE_PLAN, push: { timeoutMs: 10_000, attempts: 3, concurrency: 64 } };
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 
@@ -284,7 +280,7 @@ async function pollersReady(client: Client, namespace: string, taskQueue: string
       taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
     });
     if ((pollers?.length ?? 0) >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
   throw new Error(`${count} worker(s) did not poll ${taskQueue} within 120 s`);
 }
@@ -368,10 +364,7 @@ async function cleanUp(): Promise<void> {
   await Promise.all(
     started.fleets.map(async (fleet) => {
       if (fleet.exitCode !== null || fleet.signalCode !== null) return;
-      await Promise.race([
-        ask(fleet, { type: 'stop' }).catch(() => undefined),
-        new Promise((resolve) => setTimeout(resolve, 120_000)),
-      ]);
+      await Promise.race([ask(fleet, { type: 'stop' }).catch(() => undefined), sleep(120_000)]);
       await stop(fleet, 'SIGKILL');
     }),
   );
@@ -394,7 +387,7 @@ main().then(
   },
   async (error: unknown) => {
     clearTimeout(overall);
-    log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    log(`error: ${errorStack(error)}`);
     await cleanUp();
     process.exit(1);
   },

@@ -4,6 +4,7 @@ import type { CommandOutcome } from './commandOutcome';
 import { EXIT, exitCodeForHttpStatus } from './exitCodes';
 import { buildProgram } from './program';
 import { UsageError } from './usageError';
+import { errorMessage } from '../common/errors';
 
 /** Runs one command line and answers its exit code (cli/exitCodes.ts); bin/cfgctl.js exits with it. */
 export async function run(argv: string[]): Promise<number> {
@@ -30,7 +31,7 @@ function reportError(error: unknown): number {
     process.stderr.write(`error: ${error.message}\n`);
     return EXIT.usage;
   }
-  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`error: ${errorMessage(error)}\n`);
   return EXIT.failure;
 }
 

@@ -1,3 +1,5 @@
+import { errorMessage } from '../common/errors';
+
 /**
  * Server-sent events (the WHATWG HTML "event stream" format), read from a fetch body. Only what the
  * rollout stream uses is kept: `event` and `data`. `id` and `retry` serve reconnection, which this
@@ -80,7 +82,7 @@ export async function* readServerSentEvents(
   try {
     for (;;) {
       const { done, value } = await reader.read().catch((error: unknown) => {
-        throw new EventStreamBrokenError(error instanceof Error ? error.message : String(error), {
+        throw new EventStreamBrokenError(errorMessage(error), {
           cause: error,
         });
       });

@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GetServiceCommand,
   CreateHttpNamespaceCommand,
   CreateServiceCommand,
-  ListNamespacesCommand,
-  ListServicesCommand,
+  paginateListNamespaces,
+  paginateListServices,
   ServiceAlreadyExists,
   type ServiceDiscoveryClient,
 } from '@aws-sdk/client-servicediscovery';
@@ -16,13 +17,10 @@ export async function findNamespaceId(
   client: ServiceDiscoveryClient,
   name: string,
 ): Promise<string | undefined> {
-  let nextToken: string | undefined;
-  do {
-    const page = await client.send(new ListNamespacesCommand({ NextToken: nextToken }));
+  for await (const page of paginateListNamespaces({ client }, {})) {
     const found = page.Namespaces?.find((namespace) => namespace.Name === name);
     if (found?.Id) return found.Id;
-    nextToken = page.NextToken;
-  } while (nextToken);
+  }
   return undefined;
 }
 
@@ -35,7 +33,7 @@ export async function ensureHttpNamespace(
   // Namespace creation is an asynchronous operation in Cloud Map; wait until the namespace is listed.
   for (let attempt = 0; attempt < 60; attempt += 1) {
     if (await findNamespaceId(client, name)) return 'created';
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
   throw new Error(`Cloud Map namespace ${name} was not created`);
 }
@@ -68,17 +66,11 @@ export async function findServiceId(
 }
 
 async function* servicesIn(client: ServiceDiscoveryClient, namespaceId: string) {
-  let nextToken: string | undefined;
-  do {
-    const page = await client.send(
-      new ListServicesCommand({
-        Filters: [{ Name: 'NAMESPACE_ID', Values: [namespaceId], Condition: 'EQ' }],
-        NextToken: nextToken,
-      }),
-    );
-    yield* page.Services ?? [];
-    nextToken = page.NextToken;
-  } while (nextToken);
+  const pages = paginateListServices(
+    { client },
+    { Filters: [{ Name: 'NAMESPACE_ID', Values: [namespaceId], Condition: 'EQ' }] },
+  );
+  for await (const page of pages) yield* page.Services ?? [];
 }
 
 export async function ensureService(

@@ -244,3 +244,8 @@ export class ShapeChangeRefusedError extends PlatformError {
     );
   }
 }
+
+/** What a caught value says: an Error's message, anything else thrown as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SettingsError } from './settings';
 import { ed25519Key } from './signedToken';
+import { errorMessage } from './errors';
 
 /** An Ed25519 key from a PEM file; a missing or wrong file stops the process naming its setting. */
 export function keyFromFile(file: string, kind: 'private' | 'public', setting: string): KeyObject {
@@ -18,7 +19,7 @@ export function pemFromFile(file: string, setting: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new SettingsError(`invalid environment: ${setting}: cannot read ${file}: ${reason}`);
   }
 }

@@ -402,6 +402,16 @@ export function loadServerSettings(env: Env = process.env): ServerSettings {
   return toServerSettings(parseEnv(serverSchema, env));
 }
 
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+// Anything but the four levels logs at info, as it always has: a typo in LOG_LEVEL never stops a service.
+const logSchema = z.object({ LOG_LEVEL: z.enum(LOG_LEVELS).catch('info') });
+
+export function loadLogSettings(env: Env = process.env): { level: LogLevel } {
+  return { level: parseEnv(logSchema, env).LOG_LEVEL };
+}
+
 function isLoopback(url: string): boolean {
   const host = new URL(url).hostname;
   return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);

@@ -1,8 +1,8 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { createAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
 import { outOfBandPlanStoreFor } from '../activities/storage/outOfBandPlanStore';
 import { InvalidArgumentError } from '../common/errors';
+import { createLogger } from '../common/logger';
 import { DEFAULT_OUT_OF_BAND_PLAN } from '../common/outOfBandPlans';
 import { type RolloutPlan } from '../common/rollout';
 import { planProblems } from '../common/rolloutPlan';
@@ -21,15 +21,15 @@ import {
  * Thin on purpose: validate the event, hand it to rollOutParameterChange, return. A failure throws, so
  * EventBridge retries and, past its retry policy, the dead-letter queue keeps the event.
  */
-const logger = new Logger({ serviceName: 'parameter-store-change' });
+const logger = createLogger({ component: 'parameter-store-change' });
 
 // One Temporal connection and one set of AWS clients per Lambda container, reused across invocations.
-let dependencies: Promise<ParameterChangeDeps> | undefined;
+let dependencies: Promise<Omit<ParameterChangeDeps, 'log'>> | undefined;
 
 export async function handler(event: unknown, context?: { awsRequestId?: string }): Promise<ChangeOutcome> {
-  if (context?.awsRequestId) logger.appendKeys({ requestId: context.awsRequestId });
   const change = parseParameterStoreChange(event);
-  logger.appendKeys({
+  const log = logger.child({
+    requestId: context?.awsRequestId,
     eventId: change.id,
     parameter: change.detail.name,
     operation: change.detail.operation,
@@ -39,16 +39,19 @@ export async function handler(event: unknown, context?: { awsRequestId?: string 
     throw error;
   });
   try {
-    const outcome = await rollOutParameterChange(change, await dependencies);
-    logger.info('handled', { ...outcome });
+    const outcome = await rollOutParameterChange(change, {
+      ...(await dependencies),
+      log: (message, fields) => log.info(message, fields),
+    });
+    log.info('handled', { ...outcome });
     return outcome;
   } catch (error) {
-    logger.error('failed; EventBridge will retry', error as Error);
+    log.error('failed; EventBridge will retry', { error });
     throw error;
   }
 }
 
-async function createDependencies(): Promise<ParameterChangeDeps> {
+async function createDependencies(): Promise<Omit<ParameterChangeDeps, 'log'>> {
   const temporalSettings = loadTemporalSettings();
   const temporal = await createTemporalClient(temporalSettings);
   const clients = createAwsClients(loadAwsSettings());
@@ -59,7 +62,6 @@ async function createDependencies(): Promise<ParameterChangeDeps> {
     temporal,
     taskQueue: temporalSettings.taskQueue,
     plan: outOfBandPlan(process.env.OUT_OF_BAND_ROLLOUT_PLAN),
-    log: (message, fields) => logger.info(message, fields),
   };
 }
 

@@ -1,15 +1,15 @@
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../common/errors';
 
 /**
- * The EventBridge "Parameter Store Change" event, validated before any logic runs. Only what the
- * handler uses is required; AWS may add fields.
+ * The EventBridge "Parameter Store Change" event, validated before any logic runs: Powertools' envelope
+ * of every EventBridge event, narrowed to this source and detail. AWS may add fields.
  */
-const eventSchema = z.object({
+const eventSchema = EventBridgeSchema.extend({
   id: z.string().min(1),
   source: z.literal('aws.ssm'),
   'detail-type': z.literal('Parameter Store Change'),
-  time: z.string().min(1),
   detail: z.object({
     operation: z.string().min(1),
     name: z.string().min(1),

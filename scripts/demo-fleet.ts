@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import type { CloudMapDiscovery } from '../activities/discovery/cloudMapDiscovery';
@@ -11,6 +12,7 @@ import { loadAwsSettings, loadRolloutWorkerSettings } from '../common/settings';
 import { createDiscovery } from '../server/rolloutWorker';
 import type { ProtoGrpcType } from '../gen/proto/refresh';
 import type { HealthResponse__Output } from '../gen/proto/configsvc/v1/HealthResponse';
+import { errorMessage } from '../common/errors';
 
 /**
  * The demo's view of its fleet (scripts/demo.sh drives the rollouts themselves with cfgctl): waits until
@@ -42,7 +44,7 @@ async function waitForFleet(discovery: CloudMapDiscovery): Promise<ServiceInstan
   for (let attempt = 0; attempt < 60; attempt += 1) {
     const instances = await discovery.instancesServing(TENANT, SERVICES);
     if (instances.length >= 2 * SERVICES.length) return instances;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
   throw new Error('the example instances did not register in Cloud Map: see .local/logs/orders-*.log');
 }
@@ -86,6 +88,6 @@ async function showFleet(fleet: ServiceInstance[]): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(errorMessage(error));
   process.exit(1);
 });

@@ -12,6 +12,9 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 
+/** The account moto answers as when none is configured. */
+const MOTO_ACCOUNT = '123456789012';
+
 /**
  * An EventBridge rule on the local stack's moto, with an SQS queue as its target in place of the
  * Lambda: events published to the bus are matched by EventBridge's own pattern logic (moto's), and the
@@ -80,6 +83,14 @@ export class EventRuleOnMoto {
         Entries: Messages.map((message, i) => ({ Id: String(i), ReceiptHandle: message.ReceiptHandle })),
       }),
     );
-    return Messages.map((message) => JSON.parse(message.Body ?? 'null') as unknown);
+    return Messages.map((message) => withAccount(JSON.parse(message.Body ?? 'null') as unknown));
   }
+}
+
+/**
+ * moto's default input template for a queue target leaves out the event's `account`, which AWS delivers
+ * and the Lambda's EventBridge schema requires: put back the account moto runs as.
+ */
+function withAccount(event: unknown): unknown {
+  return typeof event === 'object' && event !== null ? { account: MOTO_ACCOUNT, ...event } : event;
 }

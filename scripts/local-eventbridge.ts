@@ -1,4 +1,5 @@
-import { DescribeParametersCommand, type ParameterMetadata } from '@aws-sdk/client-ssm';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { paginateDescribeParameters, type ParameterMetadata } from '@aws-sdk/client-ssm';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createServer } from 'node:http';
@@ -10,6 +11,7 @@ import { loadAwsSettings } from '../common/settings';
 import { handler } from '../lambdas/parameterStoreChange';
 import { EventRuleOnMoto } from './eventRuleOnMoto';
 import { parameterStoreRulePattern } from './parameterStoreRule';
+import { errorMessage } from '../common/errors';
 
 /**
  * LOCAL STAND-IN FOR THE AWS EVENT SOURCE AND LAMBDA INVOKER (local stack only). moto does not emit
@@ -36,19 +38,13 @@ const sqs = new SQSClient({ region: settings.region, endpoint: process.env.AWS_E
 
 async function snapshot(): Promise<Map<string, ParameterMetadata>> {
   const parameters = new Map<string, ParameterMetadata>();
-  let nextToken: string | undefined;
-  do {
-    const page = await ssm.send(
-      new DescribeParametersCommand({
-        ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: [WATCHED_PATH] }],
-        MaxResults: 50,
-        NextToken: nextToken,
-      }),
-    );
+  const pages = paginateDescribeParameters(
+    { client: ssm, pageSize: 50 },
+    { ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: [WATCHED_PATH] }] },
+  );
+  for await (const page of pages)
     for (const parameter of page.Parameters ?? [])
       if (parameter.Name) parameters.set(parameter.Name, parameter);
-    nextToken = page.NextToken;
-  } while (nextToken);
   return parameters;
 }
 
@@ -124,14 +120,14 @@ async function watch(): Promise<void> {
       if (!health.healthy) logger.info('polling again');
       health = { healthy: true };
     } catch (error) {
-      const reason = `the last poll failed: ${error instanceof Error ? error.message : String(error)}`;
+      const reason = `the last poll failed: ${errorMessage(error)}`;
       if (health.healthy || health.reason !== reason) {
         logger.warn('poll failed; the rule and its queue are made again on the next poll', { error });
       }
       health = { healthy: false, reason };
       rule = undefined;
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await sleep(POLL_MS);
   }
 }
 

@@ -11,6 +11,7 @@ import { createLogger } from '../common/logger';
 import { DEFAULT_PUSH_SETTINGS } from '../common/rollout';
 import { loadAwsSettings, loadRolloutWorkerSettings } from '../common/settings';
 import { createDiscovery, createPusher } from '../server/rolloutWorker';
+import { errorMessage } from '../common/errors';
 
 const USAGE =
   'usage: push-to-instance.ts <service> <instanceId> <tenant> <key> check <version> | ' +
@@ -53,6 +54,6 @@ async function main([service, instanceId, tenantId, key, verb, version, value, r
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(errorMessage(error));
   process.exit(1);
 });

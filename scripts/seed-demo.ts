@@ -1,7 +1,7 @@
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
 import { configStoreFor } from '../activities/storage/configStore';
 import type { ConfigAddress } from '../common/configAddress';
-import { VersionConflictError } from '../common/errors';
+import { VersionConflictError, errorMessage } from '../common/errors';
 import { loadAwsSettings, loadStorageSettings } from '../common/settings';
 
 /** Two tenants' configuration in both backends, for the demo. Re-running it leaves what is there. */
@@ -48,6 +48,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(errorMessage(error));
   process.exit(1);
 });

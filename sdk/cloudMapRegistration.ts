@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import {
@@ -13,6 +14,7 @@ import { ensureService, findNamespaceId, findServiceId } from '../common/cloudMa
 import { INSTANCE_ATTRIBUTES } from '../common/cloudMap';
 import { CloudMapRegistrationError } from './errors';
 import type { InstanceTenancy } from './tenancy';
+import { errorMessage } from '../common/errors';
 
 /** How long to wait for Cloud Map to finish a (de)registration, which it performs asynchronously. */
 const OPERATION_TIMEOUT_MS = 30_000;
@@ -148,7 +150,7 @@ async function resolveServiceId(
   } catch (error) {
     if (error instanceof CloudMapRegistrationError) throw error;
     throw new CloudMapRegistrationError(
-      `cannot find Cloud Map service ${request.service} in namespace ${request.namespace}: ${describe(error)}`,
+      `cannot find Cloud Map service ${request.service} in namespace ${request.namespace}: ${errorMessage(error)}`,
       { cause: error },
     );
   }
@@ -175,10 +177,6 @@ async function waitForOperation(
         `Cloud Map did not finish ${what} within ${OPERATION_TIMEOUT_MS} ms`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, OPERATION_POLL_MS));
+    await sleep(OPERATION_POLL_MS);
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

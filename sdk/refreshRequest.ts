@@ -1,5 +1,5 @@
 import type { ConfigAddress } from '../common/configAddress';
-import { InvalidArgumentError, PlatformError } from '../common/errors';
+import { InvalidArgumentError, PlatformError, errorMessage } from '../common/errors';
 import { assertConfigKey, assertServiceName, isTenantId } from '../common/identifiers';
 import { keysHash, type PushScope, refreshScope, sealingContext } from '../common/pushGrant';
 import type { HealthRequest__Output } from '../gen/proto/configsvc/v1/HealthRequest';
@@ -59,7 +59,7 @@ export function parseRefreshRequest(
   try {
     value = open(sealed, sealingContext({ ...address, version }));
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new InvalidArgumentError(`sealed_value cannot be opened: ${reason}`, 'sealed_value');
   }
   return {

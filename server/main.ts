@@ -14,6 +14,7 @@ import { createTokenVerifier } from './auth/tokenVerifier';
 import { startPlatformServer } from './platformServer';
 import { RolloutService } from './rollouts/rolloutService';
 import { payloadCodecFor, createTemporalClient } from '../rolloutClient';
+import { errorMessage } from '../common/errors';
 
 /** Entry point of the config service: gRPC ConfigService and the REST API. */
 async function main(): Promise<void> {
@@ -47,6 +48,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(errorMessage(error));
   process.exit(1);
 });

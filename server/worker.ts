@@ -11,6 +11,7 @@ import { ensureReconcileSchedule } from './reconcileSchedule';
 import { createRolloutWorker } from './rolloutWorker';
 import { createTemporalClient } from '../rolloutClient';
 import { startWorkerHealth } from './workerHealth';
+import { errorMessage } from '../common/errors';
 
 /** Entry point of the rollout worker: runs rollout workflows and their activities. */
 async function main(): Promise<void> {
@@ -64,7 +65,7 @@ async function setReconcileSchedule(
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
+    console.error(errorMessage(error));
     process.exit(1);
   },
 );

@@ -195,7 +195,7 @@ export class AlarmWatch {
       reason: alarm.StateReason ?? '',
       updatedAt: alarm.StateUpdatedTimestamp?.getTime() ?? 0,
     }));
-    // A next page means more alarms than were asked for.
+    // A next page means more alarms than were asked for: one page is all that is read, so no paginator.
     return { alarms, more: answer.NextToken !== undefined };
   }
 }

@@ -239,6 +239,7 @@ export class CloudMapDiscovery {
     services: readonly string[],
   ): Promise<DiscoveryCursor> {
     const listing = at.listing!;
+    // Not paginateListInstances: the cursor outlives this call, carried in the workflow to the next page.
     const page = await this.call(() =>
       this.client.send(
         new ListInstancesCommand({

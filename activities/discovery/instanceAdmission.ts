@@ -4,6 +4,7 @@ import { BlockList, isIPv4 } from 'node:net';
 import { INSTANCE_ATTRIBUTES, type ServiceInstance } from '../../common/cloudMap';
 import { type InstanceGrant, verifyInstanceGrant } from '../../common/instanceGrant';
 import { nowInSeconds } from '../../common/signedToken';
+import { errorMessage } from '../../common/errors';
 
 /**
  * Whoever may call Cloud Map's RegisterInstance in a consuming service can write any attributes. A
@@ -71,7 +72,7 @@ export class InstanceAdmission {
     try {
       grant = this.verifiedGrant(token, nowSeconds);
     } catch (error) {
-      return { refused: error instanceof Error ? error.message : String(error) };
+      return { refused: errorMessage(error) };
     }
     if (grant.service !== service) return { refused: `its grant is for service "${grant.service}"` };
     if (grant.tenancy !== tenancy)

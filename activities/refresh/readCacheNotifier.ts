@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { KeyObject } from 'node:crypto';
 import { CONFIG_SERVICE_REPLICAS, instanceRef, type ServiceInstance } from '../../common/cloudMap';
@@ -117,7 +118,7 @@ export class ReadCacheNotifier {
       if (!error) return undefined;
       reason = `${grpc.status[error.code] ?? error.code}: ${error.details}`;
       if (error.code === grpc.status.UNAUTHENTICATED || error.code === grpc.status.INVALID_ARGUMENT) break;
-      if (attempt < NOTICE_ATTEMPTS) await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+      if (attempt < NOTICE_ATTEMPTS) await sleep(RETRY_PAUSE_MS);
     }
     return reason;
   }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { KeyObject } from 'node:crypto';
 import type { OutcomeSample } from '../../common/canaryAnalysis';
@@ -19,6 +20,7 @@ import { ChannelPool, type ChannelPoolLimits } from './channelPool';
 import { tenantVisibleReason } from './instanceReason';
 import type { CacheRefreshClient } from '../../gen/proto/configsvc/v1/CacheRefresh';
 import type { RefreshRequest } from '../../gen/proto/configsvc/v1/RefreshRequest';
+import { errorMessage } from '../../common/errors';
 
 /** One version of one key, as the workflow asks for it to be delivered. */
 export interface RefreshPayload {
@@ -349,7 +351,7 @@ export class RefreshPusher {
           attempt,
           error,
         });
-        await delay(Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
+        await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
       }
     }
   }
@@ -457,9 +459,5 @@ function describe(error: unknown): string {
     const { code, details } = error as { code: number; details: string };
     return `${grpc.status[code] ?? code}: ${details}`;
   }
-  return error instanceof Error ? error.message : String(error);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return errorMessage(error);
 }

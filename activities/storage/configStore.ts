@@ -4,6 +4,7 @@ import {
   NotFoundError,
   ValueTooLargeError,
   VersionConflictError,
+  errorMessage,
 } from '../../common/errors';
 import { assertConfigKey, assertServiceName, assertTenantId } from '../../common/identifiers';
 import type { StorageSettings } from '../../common/settings';
@@ -225,7 +226,7 @@ export class ConfigStore {
       try {
         JSON.parse(value);
       } catch (error) {
-        throw new InvalidJsonError(key, error instanceof Error ? error.message : String(error));
+        throw new InvalidJsonError(key, errorMessage(error));
       }
     }
     if (!this.schemas) return value;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -35,7 +36,7 @@ export async function ensureConfigTable(
   }
   for (let attempt = 0; attempt < 60; attempt += 1) {
     if ((await tableStatus(client, tableName)) === 'ACTIVE') return 'created';
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
   throw new Error(`table ${tableName} did not become ACTIVE`);
 }

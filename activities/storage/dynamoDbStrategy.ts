@@ -1,12 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AttributeValue,
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
+  paginateScan,
   QueryCommand,
   ResourceNotFoundException,
-  ScanCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
   UpdateItemCommand,
@@ -209,22 +210,19 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
 
   async tenants(): Promise<string[]> {
     const tenants = new Set<string>();
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.call((client) =>
-        client.send(
-          new ScanCommand({
-            TableName: this.tableName,
-            ProjectionExpression: 'PK',
-            FilterExpression: 'begins_with(SK, :current)',
-            ExpressionAttributeValues: { ':current': { S: 'CONFIG#' } },
-            ExclusiveStartKey: startKey,
-          }),
-        ),
+    await this.call(async (client) => {
+      const pages = paginateScan(
+        { client },
+        {
+          TableName: this.tableName,
+          ProjectionExpression: 'PK',
+          FilterExpression: 'begins_with(SK, :current)',
+          ExpressionAttributeValues: { ':current': { S: 'CONFIG#' } },
+        },
       );
-      for (const item of page.Items ?? []) tenants.add(stringOf(item.PK).slice(PARTITION_PREFIX.length));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+      for await (const page of pages)
+        for (const item of page.Items ?? []) tenants.add(stringOf(item.PK).slice(PARTITION_PREFIX.length));
+    });
     return [...tenants].sort();
   }
 
@@ -297,7 +295,7 @@ export class DynamoDbConfigStrategy implements ConfigStrategy {
   private async deleteBatch(keys: Record<string, AttributeValue>[]): Promise<void> {
     let pending = keys.map((Key) => ({ DeleteRequest: { Key } }));
     for (let attempt = 0; pending.length > 0; attempt += 1) {
-      if (attempt > 0) await delay(Math.min(1000, 50 * 2 ** attempt));
+      if (attempt > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));
       const result = await this.call((client) =>
         client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } })),
       );
@@ -419,8 +417,4 @@ function numberOf(attribute: AttributeValue | undefined): number {
 
 function stringOf(attribute: AttributeValue | undefined): string {
   return attribute?.S ?? '';
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,4 +1,4 @@
-import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, paginateQuery } from '@aws-sdk/client-dynamodb';
 import { callBackend } from './backendErrors';
 
 /**
@@ -12,26 +12,23 @@ export async function queryByPrefix(
   prefix: string,
   options: { ascending?: boolean; translate?: (error: unknown) => Error | undefined } = {},
 ): Promise<Record<string, AttributeValue>[]> {
-  const items: Record<string, AttributeValue>[] = [];
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await callBackend(
-      'DynamoDB',
-      () =>
-        client.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-            ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':prefix': { S: prefix } },
-            ScanIndexForward: options.ascending ?? true,
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
-      options.translate,
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return items;
+  return callBackend(
+    'DynamoDB',
+    async () => {
+      const pages = paginateQuery(
+        { client },
+        {
+          TableName: tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+          ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':prefix': { S: prefix } },
+          ScanIndexForward: options.ascending ?? true,
+          ConsistentRead: true,
+        },
+      );
+      const items: Record<string, AttributeValue>[] = [];
+      for await (const page of pages) items.push(...(page.Items ?? []));
+      return items;
+    },
+    options.translate,
+  );
 }

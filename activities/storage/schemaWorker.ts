@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { InvalidArgumentError, SchemaViolationError } from '../../common/errors';
+import { InvalidArgumentError, SchemaViolationError, errorMessage } from '../../common/errors';
 import type { SchemaJob, SchemaWorkerData, SchemaWorkerMessage } from './schemaJobs';
 import { ValueSchemaChecker } from './valueSchema';
 
@@ -41,7 +41,7 @@ function run(job: SchemaJob): SchemaWorkerMessage {
     return {
       id: job.id,
       outcome: 'crashed',
-      message: error instanceof Error ? error.message : String(error),
+      message: errorMessage(error),
     };
   }
 }

@@ -1,11 +1,10 @@
 import {
   DeleteParameterCommand,
   GetParameterCommand,
-  GetParameterHistoryCommand,
-  type GetParameterHistoryCommandOutput,
-  GetParametersByPathCommand,
   GetParametersCommand,
   LabelParameterVersionCommand,
+  paginateGetParameterHistory,
+  paginateGetParametersByPath,
   type Parameter,
   type ParameterHistory,
   PutParameterCommand,
@@ -198,25 +197,19 @@ export class SsmConfigStrategy implements ConfigStrategy {
 
   async history(address: ConfigAddress): Promise<HistoryEntry[]> {
     const name = parameterName(address);
-    const versions: ParameterHistory[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page: GetParameterHistoryCommandOutput = await callBackend(
-        this.backend,
-        () =>
-          this.client.send(
-            new GetParameterHistoryCommand({
-              Name: name,
-              WithDecryption: true,
-              MaxResults: 50,
-              NextToken: nextToken,
-            }),
-          ),
-        whenNotFound(() => notFound(address)),
-      );
-      versions.push(...(page.Parameters ?? []));
-      nextToken = page.NextToken;
-    } while (nextToken);
+    const versions = await callBackend(
+      this.backend,
+      async () => {
+        const pages = paginateGetParameterHistory(
+          { client: this.client, pageSize: 50 },
+          { Name: name, WithDecryption: true },
+        );
+        const read: ParameterHistory[] = [];
+        for await (const page of pages) read.push(...(page.Parameters ?? []));
+        return read;
+      },
+      whenNotFound(() => notFound(address)),
+    );
     return versions
       .map((entry) => ({
         ...this.toVersion(address, entry),
@@ -298,23 +291,16 @@ export class SsmConfigStrategy implements ConfigStrategy {
   }
 
   private async namesUnder(path: string): Promise<string[]> {
-    const names: string[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await callBackend(this.backend, () =>
-        this.client.send(
-          new GetParametersByPathCommand({
-            Path: path,
-            Recursive: true,
-            MaxResults: 10,
-            NextToken: nextToken,
-          }),
-        ),
+    return callBackend(this.backend, async () => {
+      const pages = paginateGetParametersByPath(
+        { client: this.client, pageSize: 10 },
+        { Path: path, Recursive: true },
       );
-      names.push(...(page.Parameters ?? []).flatMap((p) => (p.Name ? [p.Name] : [])));
-      nextToken = page.NextToken;
-    } while (nextToken);
-    return names;
+      const names: string[] = [];
+      for await (const page of pages)
+        names.push(...(page.Parameters ?? []).flatMap((p) => (p.Name ? [p.Name] : [])));
+      return names;
+    });
   }
 
   private toVersion(address: ConfigAddress, parameter: Parameter | ParameterHistory): ConfigVersion {

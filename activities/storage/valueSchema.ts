@@ -4,7 +4,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { fastFormats } from 'ajv-formats/dist/formats';
 import { RE2JS } from 're2js';
-import { InvalidArgumentError, SchemaViolationError } from '../../common/errors';
+import { InvalidArgumentError, SchemaViolationError, errorMessage } from '../../common/errors';
 import type { ValueFormat } from '../../common/configAddress';
 import { uniqueItemsKeyword } from './uniqueItems';
 
@@ -100,10 +100,7 @@ export class ValueSchemaChecker {
     try {
       validate = newValidator(schema).compile(schema);
     } catch (error) {
-      throw new InvalidArgumentError(
-        `schema is not a usable JSON Schema: ${error instanceof Error ? error.message : String(error)}`,
-        'schema',
-      );
+      throw new InvalidArgumentError(`schema is not a usable JSON Schema: ${errorMessage(error)}`, 'schema');
     }
     if (this.compiled.size >= this.cacheEntries) this.compiled.delete(this.compiled.keys().next().value!);
     this.compiled.set(text, validate);

@@ -2,6 +2,7 @@ import { createLogger } from '../../common/logger';
 import { type ConfigChange, ConfigClient, configClientOptionsFromEnv } from '../../sdk';
 import { FEATURE_FLAGS_KEY, featureFlagsProblem } from './featureFlags';
 import { poolGrantTokenProvider, serviceTokenProvider } from './serviceTokens';
+import { errorMessage } from '../../common/errors';
 
 const API_ENDPOINT_KEY = 'param_config_apiEndpoint';
 
@@ -83,6 +84,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(errorMessage(error));
   process.exit(1);
 });

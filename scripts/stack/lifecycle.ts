@@ -21,6 +21,7 @@ import {
   type ExitInfo,
   type LaunchSpec,
 } from './processes';
+import { errorMessage } from '../../common/errors';
 
 export type Log = (line: string) => void;
 
@@ -113,7 +114,7 @@ async function upAll(
             result[outcome.kind].push(component.name);
             log(`${component.name}: ${outcome.detail}`);
           } catch (error) {
-            failures.push(`${component.name}: ${describe(error)}`);
+            failures.push(`${component.name}: ${errorMessage(error)}`);
           }
         }),
     );
@@ -250,7 +251,7 @@ async function provision(log: Log): Promise<void> {
   try {
     for (const line of await provisionStack()) log(`provision: ${line}`);
   } catch (error) {
-    throw new StackError(`provisioning failed (scripts/provision.ts): ${describe(error)}`);
+    throw new StackError(`provisioning failed (scripts/provision.ts): ${errorMessage(error)}`);
   }
 }
 
@@ -307,8 +308,4 @@ function logPath(name: string): string {
 
 function indent(text: string): string {
   return text.replace(/^/gm, '    ');
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

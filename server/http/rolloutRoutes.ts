@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Response, Router } from 'express';
 import { ROLLOUT_ACTIONS, type RolloutState } from '../../common/rollout';
 import type { Identity } from '../auth/identity';
@@ -7,6 +8,7 @@ import type { RolloutService } from '../rollouts/rolloutService';
 import type { RunningRolloutQuota } from '../rollouts/runningRolloutQuota';
 import type { Authenticate } from './authenticate';
 import { optionalPositiveInteger, optionalString } from './requestValues';
+import { errorMessage } from '../../common/errors';
 
 const FINISHED: readonly RolloutState[] = ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'];
 const STREAM_POLL_MS = 1_000;
@@ -140,7 +142,7 @@ async function streamProgress(
     try {
       view = await read(identity, first.rolloutId);
     } catch (error) {
-      send('error', { detail: error instanceof Error ? error.message : String(error) });
+      send('error', { detail: errorMessage(error) });
       break;
     }
   }
@@ -149,14 +151,5 @@ async function streamProgress(
 
 /** Waits `ms`, or less when `signal` aborts. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return sleep(ms, undefined, { signal }).catch(() => undefined);
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { reachState, startGated } from '../support/alarms';
 import { useStoreFaultRig } from '../support/storeFaultKeys';
 
@@ -30,7 +31,7 @@ test('CloudWatch gone for a moment mid-bake: the watch retries through it and th
   const { handle } = await startGated(world.rig, key, 'orders/5xx', { name: 'orders/5xx' }, 4);
   await reachState(handle, 'BAKING');
   await world.rig.cloudWatch.setEnabled(false);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await sleep(1500);
   await world.rig.cloudWatch.setEnabled(true);
   expect(await handle.result()).toMatchObject({ state: 'SUCCEEDED', liveVersion: 2 });
   await key.expectConsistent(2, [handle.firstExecutionRunId]);

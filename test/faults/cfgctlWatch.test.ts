@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -58,7 +59,7 @@ test('the API stopping mid-watch ends the watch with exit 7, saying the connecti
   const exited = new Promise<number | null>((resolve) => watch.once('exit', resolve));
 
   for (let attempt = 0; attempt < 300 && !stdout.includes('"BAKING"'); attempt += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   expect(stdout).toContain('"BAKING"');
   await server.stop();

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { randomUUID } from 'node:crypto';
@@ -138,7 +139,7 @@ test('a freeze pauses a running rollout at its next wave boundary; unfreezing co
   });
   expect(paused.audit.some((entry) => entry.action === 'freeze' && entry.actor === 'rm-fzrun')).toBe(true);
   // Held: past its bake, the canary alone has the candidate, and it stays so.
-  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  await sleep(3_000);
   expect((await rolloutOf(a.rm, rolloutId)).state).toBe('PAUSED');
   expect((await a.held()).sort()).toEqual([1, 1, 2]);
   expect((await server.store.getLive(a.address)).version).toBe(1);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { temporal as proto } from '@temporalio/proto';
@@ -104,7 +105,7 @@ test('SIGTERM to a worker mid-wave drains it within its bound and exits 0; a wor
   // the whole gate would hold the worker 45 s; the drain stops it after the call under way.
   const fleet = await fleetOf(tenant, 3, async () => {
     healthAsked();
-    if (slow) await new Promise((resolve) => setTimeout(resolve, SLOW_HEALTH_MS));
+    if (slow) await sleep(SLOW_HEALTH_MS);
     return true;
   });
   const workerProcess = spawnProcess('server/worker.ts', { WORKER_HEALTH_PORT: '0' });

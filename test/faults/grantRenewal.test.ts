@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DiscoverInstancesCommand } from '@aws-sdk/client-servicediscovery';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
@@ -62,7 +63,7 @@ test('the SDK renews its instance grant at half its lifetime and re-registers; s
 
   let renewed: string | undefined;
   for (let attempt = 0; attempt < 90 && renewed === undefined; attempt += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     renewed = (await registeredGrants(service, member.client.instanceId)).find((grant) => grant !== first);
   }
   expect(renewed).toBeDefined();

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RegisterInstanceCommand } from '@aws-sdk/client-servicediscovery';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -216,7 +217,7 @@ async function untilRegistered(instanceId: string): Promise<void> {
   for (let i = 0; i < 300; i += 1) {
     const { admitted } = await discovery.registrationsOf(CONFIG_SERVICE_REPLICAS);
     if (admitted.some((replica) => replica.instanceId === instanceId)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`replica ${instanceId} never registered`);
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeregisterInstanceCommand,
   DiscoverInstancesCommand,
@@ -194,8 +195,7 @@ test('a rollout lost mid-bake: its never-live candidate is reverted to live, and
     request({ plan: plan({ strategy: { kind: 'explicit', waves: ['50%', '100%'] }, bakeSeconds: 600 }) }),
     taskQueue,
   );
-  for (let i = 0; i < 300 && (await lost.query(progressQuery)).state !== 'BAKING'; i += 1)
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < 300 && (await lost.query(progressQuery)).state !== 'BAKING'; i += 1) await sleep(100);
   // As if the Temporal server had lost the workflow: it ends where it was, nothing undone.
   await lost.terminate('simulated loss of the workflow');
   const before = await Promise.all(fleet.map((member) => held(member, tenantId)));
@@ -253,8 +253,7 @@ test("a new key's first rollout lost mid-bake: instances forget its candidate, a
     }),
     taskQueue,
   );
-  for (let i = 0; i < 300 && (await lost.query(progressQuery)).state !== 'BAKING'; i += 1)
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < 300 && (await lost.query(progressQuery)).state !== 'BAKING'; i += 1) await sleep(100);
   await lost.terminate('simulated loss of the workflow');
   const heldOf = async (member: FleetMember) => (await member.client.get(tenantId, key, service))?.version;
   expect((await Promise.all(fleet.map(heldOf))).sort()).toEqual([1, undefined]);
@@ -289,7 +288,7 @@ test('a key held while a rollout of it runs is left to the rollout', async () =>
     taskQueue,
   );
   for (let i = 0; i < 300 && (await running.query(progressQuery)).state !== 'BAKING'; i += 1)
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
 
   const result = await reconcile({ tenantId, service });
 
@@ -308,7 +307,7 @@ test('an instance whose Cloud Map registration was deleted registers again', asy
 
   let back = await registrations(service, instanceId);
   for (let i = 0; i < 100 && back.length === 0; i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     back = await registrations(service, instanceId);
   }
   expect(back).toHaveLength(1);
@@ -327,8 +326,7 @@ test('an instance whose Cloud Map registration was deleted registers again', asy
 test('the fleet pass reconciles each tenant and service it is given, each in a workflow of its own', async () => {
   const { tenantId, service, fleet, request } = await fleetOf(1);
   const lost = await startRollout(temporal, request({ plan: plan({ bakeSeconds: 600 }) }), taskQueue);
-  for (let i = 0; i < 300 && (await lost.query(progressQuery)).state !== 'BAKING'; i += 1)
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < 300 && (await lost.query(progressQuery)).state !== 'BAKING'; i += 1) await sleep(100);
   await lost.terminate('simulated loss of the workflow');
   expect(await held(fleet[0]!, tenantId)).toBe(2);
   // What the schedule's run finds by itself: the tenant in the store, the service in Cloud Map.

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Client } from '@temporalio/client';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -190,7 +191,7 @@ test('an instance frozen past the push timeout during a rollout that rolls back 
   );
   // The candidate's push to it timed out (over the budget: the rollback began), and so did a revert.
   await waitForState(handle, 'ROLLING_BACK');
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await sleep(2000);
   frozen.child.kill('SIGCONT');
   const result = await handle.result();
 

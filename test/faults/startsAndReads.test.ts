@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { ConfigReaderClient } from '../../sdk/configReaderClient';
 import { startRollout } from '../../rolloutClient';
@@ -77,7 +78,7 @@ test('ten release managers start a rollout of one key at once: one runs, nine ge
   let state: unknown;
   for (let i = 0; i < 300 && state !== 'SUCCEEDED'; i += 1) {
     state = (await callApi(server.httpUrl, 'GET', `/v1/rollouts/${rolloutId}`, operator)).body.state;
-    if (state !== 'SUCCEEDED') await new Promise((resolve) => setTimeout(resolve, 100));
+    if (state !== 'SUCCEEDED') await sleep(100);
   }
   expect(state).toBe('SUCCEEDED');
   const history = await server.store.history({ tenantId, key: KEY });
@@ -119,7 +120,7 @@ test('readers never go backwards through a rollout, and are back once a killed c
           () => ({ failed: true as const }),
         );
         seen[index]!.push(read);
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
       }
     });
     const handle = await startRollout(
@@ -143,7 +144,7 @@ test('readers never go backwards through a rollout, and are back once a killed c
       (await handle.query(progressQuery)).state === 'BAKING' ? true : undefined,
     );
     await kill(configService);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sleep(1500);
     configService = spawnConfigService(ports);
 
     expect(await handle.result()).toMatchObject({
@@ -155,7 +156,7 @@ test('readers never go backwards through a rollout, and are back once a killed c
       readers[0]!.getLive({ tenantId, key: KEY }).then(() => true),
     );
     // The service's read cache lives 1 s: a read after it sees the promotion.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sleep(1500);
   } finally {
     reading = false;
     await Promise.all(loops);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startRollout } from '../../rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
 import { storePlan, useStoreFaultRig } from '../support/storeFaultKeys';
@@ -21,11 +22,11 @@ test('DynamoDB down for 20 s during the bake: the promotion waits it out and the
     const { state } = await handle.query(progressQuery);
     if (state === 'BAKING') break;
     expect(['PREPARING', 'ROLLING_OUT']).toContain(state);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   await world.rig.dynamodb.setEnabled(false);
   try {
-    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    await sleep(OUTAGE_MS);
     // The bake ended long ago: the promotion is what waits for the store.
     expect((await handle.query(progressQuery)).state).toBe('PROMOTING');
   } finally {

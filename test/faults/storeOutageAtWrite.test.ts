@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startRollout } from '../../rolloutClient';
 import { storePlan, useStoreFaultRig } from '../support/storeFaultKeys';
 
@@ -23,7 +24,7 @@ test('DynamoDB and Parameter Store down for 20 s as rollouts write: both finish 
         await startRollout(world.rig.temporal, key.request({ plan: storePlan() }), world.rig.taskQueue),
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    await sleep(OUTAGE_MS);
   } finally {
     await world.rig.dynamodb.setEnabled(true);
     await world.rig.ssm.setEnabled(true);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
 import type { Rollout } from '../../common/api/rollouts';
@@ -130,7 +131,7 @@ test("another tenant's alarm named in a plan: the rollout fails before writing, 
   expect(answer.status).toBe(202);
   let rollout: Rollout | undefined;
   for (let i = 0; i < 100 && rollout?.state !== 'FAILED'; i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     rollout = (await api('GET', `/v1/rollouts/${String(answer.body.rolloutId)}`)).body as unknown as Rollout;
   }
   expect(rollout?.state).toBe('FAILED');

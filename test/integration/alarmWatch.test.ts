@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AlarmWatch } from '../../activities/alarms/alarmWatch';
 import { destroyAwsClients } from '../../activities/awsClients';
 import { MAX_ALARMS_PER_PREFIX } from '../../common/alarms';
@@ -59,7 +60,7 @@ test("a look reads an alarm's history from the wave's start: a trip before it do
   const alarm = await alarms.create(tenant, 'orders/5xx');
   await alarms.set(alarm, 'ALARM', 'before the wave');
   await alarms.set(alarm, 'OK', 'recovered');
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await sleep(50);
   const waveStart = new Date();
   const watch = watchWith();
   expect(await watch.check(tenant, [{ name: 'orders/5xx' }], waveStart)).toBeUndefined();

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
 import type { Rollout, RolloutPage, TimelineEntry } from '../../common/api/rollouts';
@@ -85,7 +86,7 @@ async function waitForState(rolloutId: string, state: string): Promise<Rollout> 
     } else {
       last = status.stderr;
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
   throw new Error(`rollout ${rolloutId} never reached ${state} (last: ${last})`);
 }
@@ -135,7 +136,7 @@ test('rollout list --key finds the rollout with its end state', async () => {
     const listed = await cfgctl(['--json', 'rollout', 'list', '--key', KEYS.gated], operator());
     expect(listed.code).toBe(0);
     page = JSON.parse(listed.stdout) as RolloutPage;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
   expect(page.items).toEqual([
     expect.objectContaining({ rolloutId: gatedRolloutId, key: KEYS.gated, state: 'SUCCEEDED' }),

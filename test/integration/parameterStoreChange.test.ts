@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteParameterCommand,
   LabelParameterVersionCommand,
@@ -293,7 +294,7 @@ test('a parameter created again while its deletion rolls out is kept, and rolled
     removal.runId,
   );
   for (let i = 0; i < 100 && (await handle.query(progressQuery)).state !== 'BAKING'; i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   await clients.ssm.send(
     new PutParameterCommand({ Name: name, Value: 'https://reborn.example', Type: 'String' }),

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -49,7 +50,7 @@ async function waitForState(rolloutId: string, state: string): Promise<Record<st
   for (let i = 0; i < 300; i += 1) {
     const { body } = await api('GET', `/v1/rollouts/${rolloutId}`, operator());
     if (body.state === state) return body;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`rollout ${rolloutId} never reached ${state}`);
 }
@@ -112,7 +113,7 @@ test('a release manager starts a gated rollout, approves it, and reads its histo
   };
   let state = await listedState();
   for (let attempt = 0; attempt < 40 && state !== 'SUCCEEDED'; attempt += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
     state = await listedState();
   }
   expect(state).toBe('SUCCEEDED');

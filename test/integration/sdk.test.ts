@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { DeleteServiceCommand, DiscoverInstancesCommand } from '@aws-sdk/client-servicediscovery';
 import { randomUUID } from 'node:crypto';
@@ -117,7 +118,7 @@ async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<voi
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -396,7 +397,7 @@ describe('the version check (safety net for a lost push)', () => {
       makeLive: false,
     });
     await push(flagsPush(tenant, candidate.version, '{"v":3}'));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     expect((await client.get(tenant, FLAGS))?.version).toBe(candidate.version);
     caller.close();
   });
@@ -429,7 +430,7 @@ describe('the version check (safety net for a lost push)', () => {
     });
     await push(flagsPush(tenant, candidate.version, '{"first":true}'));
     // Several checks pass (the config service's read cache lives 1 s) while the key is pending.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await sleep(1_500);
     expect(await client.get(tenant, FLAGS)).toMatchObject({ version: 1, value: '{"first":true}' });
     caller.close();
   });
@@ -450,7 +451,7 @@ describe('the version check (safety net for a lost push)', () => {
 
     // Deleted and created again by hand; both pushes (the removal's and the new key's) were lost.
     await server.store.delete(address);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
     await server.store.put(address, 'https://reborn.example', { expectedVersion: 0, makeLive: true });
     await eventually(() => changes.some((change) => change.current?.value === 'https://reborn.example'));
     expect(await client.get(tenant, ENDPOINT, SERVICE)).toMatchObject({

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { ConfigStore } from '../../activities/storage/configStore';
 import type { ConfigAddress } from '../../common/configAddress';
@@ -366,7 +367,7 @@ describe('streams and running rollouts have quotas', () => {
     first.abort.abort();
     let reopened: Response | undefined;
     for (let attempt = 0; attempt < 50 && reopened?.status !== 200; attempt += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
       const next = open();
       reopened = await next.response;
       next.abort.abort();

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
@@ -58,7 +59,7 @@ async function waitForState(rolloutId: string, ...states: string[]): Promise<Rec
   for (let i = 0; i < 600; i += 1) {
     const { body } = await api('GET', `/v1/rollouts/${rolloutId}`, operator());
     if (states.includes(body.state as string)) return body;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`rollout ${rolloutId} never reached ${states.join(' or ')}`);
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { destroyAwsClients, type AwsClients } from '../../activities/awsClients';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
@@ -76,7 +77,7 @@ test('tenant A’s broken candidate baking on a pooled instance does not fail te
   });
   const rolloutA = await startRollout(server.temporal!, request(a, BROKEN, 15), server.taskQueue);
   for (let i = 0; i < 300 && (await rolloutA.query(progressQuery)).state !== 'BAKING'; i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   expect((await rolloutA.query(progressQuery)).state).toBe('BAKING');
   expect(await poolHealth()).toBe(false);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { loadProto } from '../../common/proto';
 import type { ProtoGrpcType } from '../../gen/proto/config';
@@ -54,7 +55,7 @@ test('a token that expires while cached is refused at its expiry, though it was 
   const exp = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
   expect(codeOf(await getConfig(token))).toBe(grpc.status.OK);
   expect(codeOf(await getConfig(token))).toBe(grpc.status.OK);
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50));
+  await sleep(Math.max(0, exp * 1000 - Date.now()) + 50);
   const late = await getConfig(token);
   expect(codeOf(late)).toBe(grpc.status.UNAUTHENTICATED);
   expect((late as grpc.ServiceError).details).toMatch(/expired/);

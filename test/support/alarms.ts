@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CloudWatchClient,
   PutMetricAlarmCommand,
@@ -64,7 +65,7 @@ export async function reachState(handle: Pick<WorkflowHandle, 'query'>, state: R
     if (progress.state === state) return;
     if (['SUCCEEDED', 'ROLLED_BACK', 'FAILED'].includes(progress.state))
       throw new Error(`the rollout ended ${progress.state} before ${state}: ${progress.outcome ?? ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`the rollout never reached ${state}`);
 }

@@ -16,6 +16,15 @@ export function recordedHistory(file: string): temporal.api.history.v1.History {
   );
 }
 
+/** The activity types `history` scheduled, in order: what a workflow asked its workers to do. */
+export function scheduled(history: temporal.api.history.v1.IHistory): string[] {
+  return (history.events ?? []).flatMap((event) =>
+    event.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+      ? [event.activityTaskScheduledEventAttributes?.activityType?.name ?? '?']
+      : [],
+  );
+}
+
 /** Replays `history` with the current workflow code, its payloads decoded as the worker decodes them. */
 export async function expectReplays(
   workflowBundle: WorkflowBundleWithSourceMap,

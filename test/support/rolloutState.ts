@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RolloutProgress } from '../../common/rollout';
 import { progressQuery } from '../../workflows/definitions';
 
@@ -15,7 +16,7 @@ export async function waitForState(
     const progress = await handle.query(progressQuery).catch(() => undefined);
     if (progress?.state === state) return progress;
     seen = progress?.state ?? seen;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`rollout never reached ${state} in ${seconds} s (last seen: ${seen ?? 'no answer'})`);
 }

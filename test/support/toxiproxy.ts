@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -76,7 +77,7 @@ async function waitUntilAnswering(client: Toxiproxy, child: ChildProcess): Promi
         child.kill('SIGKILL');
         throw new Error(`toxiproxy-server did not answer within ${READY_WITHIN_MS} ms`, { cause: error });
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConfigStore } from '../../activities/storage/configStore';
 import type { ConfigAddress } from '../../common/configAddress';
 import type { ConfigVersion } from '../../activities/storage/types';
@@ -179,7 +180,7 @@ describe('a promotion notice on the read cache, over the real store', () => {
     const reader = new CachedConfigReader(delayed, options);
 
     const before = reader.getLive(key);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     const candidate = await store.put(key, '{"v":2}', { expectedVersion: 1, makeLive: false });
     await store.promote(key, candidate.version);
     reader.invalidate(key);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { LimitExceededError } from '../../common/errors';
 import { type PendingStart, RunningRolloutQuota } from '../../server/rollouts/runningRolloutQuota';
@@ -57,7 +58,7 @@ test('concurrent starts of one tenant: as many start as the quota allows, side b
     ),
   );
   // Every admitted start is under way before any finishes: they do not wait for one another.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await sleep(50);
   expect(mostInFlight).toBe(3);
   release();
   expect((await Promise.all(answers)).sort()).toEqual([
@@ -131,7 +132,7 @@ test('starts of one key hold one place between them: the quota never answers for
     'acme',
     pending('other', () => Promise.resolve('started')),
   );
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await sleep(20);
   release();
   expect(await Promise.all([...sameKey, other])).toEqual([...Array<string>(10).fill('raced'), 'started']);
   running.add('same');
@@ -161,7 +162,7 @@ test('a start already listed by visibility while its call returns is counted onc
       return 'started';
     }),
   );
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await sleep(20);
   const second = quota.admit(
     'acme',
     pending('second', () => Promise.resolve('started')),

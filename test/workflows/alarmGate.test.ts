@@ -1,12 +1,12 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from '@temporalio/worker';
-import type { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { workerDataConverter } from '../../server/payloadEncryption/workerDataConverter';
 import { startRollout } from '../../rolloutClient';
 import { abortUpdate, progressQuery } from '../../workflows/definitions';
 import { FakeFleet } from '../support/fakeFleet';
-import { expectReplays, recordedHistory } from '../support/recordedHistories';
+import { expectReplays, recordedHistory, scheduled } from '../support/recordedHistories';
 import { testCodec, useTimeSkipping } from '../support/timeSkipping';
 
 /**
@@ -54,11 +54,6 @@ const runToEnd = (fleet: FakeFleet, rollout: RolloutRequest) =>
     const handle = await startRollout(world.env.client, rollout, taskQueue);
     return { result: await handle.result(), history: await handle.fetchHistory() };
   });
-
-const scheduled = (history: temporal.api.history.v1.IHistory) =>
-  (history.events ?? []).flatMap(
-    (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
-  );
 
 test('an alarm firing during the canary rolls back at once: the hour-long bake is not waited out, the last wave never pushed', async () => {
   const fleet = new FakeFleet(4, { liveVersion: 1, alarm: { firesInWave: 1 } });
@@ -118,7 +113,7 @@ test('abort during a gated bake rolls back at once, without a last look', async 
     const handle = await startRollout(world.env.client, request(gated()), taskQueue);
     for (let i = 0; (await handle.query(progressQuery)).state !== 'BAKING'; i += 1) {
       expect(i).toBeLessThan(400);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     await handle.executeUpdate(abortUpdate, { args: [{ actor: 'bob', reason: 'pager went off' }] });
     return handle.result();

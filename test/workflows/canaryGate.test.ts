@@ -1,12 +1,12 @@
 import { Worker } from '@temporalio/worker';
-import { temporal } from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
 import type { RolloutPlan, RolloutRequest } from '../../common/rollout';
 import { workerDataConverter } from '../../server/payloadEncryption/workerDataConverter';
 import { startRollout } from '../../rolloutClient';
 import { progressQuery } from '../../workflows/definitions';
 import { FakeFleet } from '../support/fakeFleet';
-import { expectReplays, recordedHistory } from '../support/recordedHistories';
+import { expectReplays, recordedHistory, scheduled } from '../support/recordedHistories';
 import { testCodec, useTimeSkipping } from '../support/timeSkipping';
 
 /**
@@ -15,7 +15,6 @@ import { testCodec, useTimeSkipping } from '../support/timeSkipping';
  * Health RPC and the real activities are tried on the stack in test/faults/canaryAnalysis.test.ts.
  */
 const server = useTimeSkipping();
-const Type = temporal.api.enums.v1.EventType;
 
 const plan = (overrides: Partial<RolloutPlan> = {}): RolloutPlan => ({
   strategy: { kind: 'explicit', waves: [2, '50%', '100%'] },
@@ -56,12 +55,6 @@ const timers = (history: temporal.api.history.v1.IHistory) =>
   (history.events ?? []).flatMap((event) =>
     event.timerStartedEventAttributes
       ? [Number(event.timerStartedEventAttributes.startToFireTimeout?.seconds)]
-      : [],
-  );
-const scheduled = (history: temporal.api.history.v1.IHistory) =>
-  (history.events ?? []).flatMap((event) =>
-    event.eventType === Type.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-      ? [event.activityTaskScheduledEventAttributes?.activityType?.name ?? '?']
       : [],
   );
 /** The patches a run recorded, as the SDK lists them in the plain search attribute TemporalChangeVersion. */

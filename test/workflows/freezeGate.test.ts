@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PayloadCodec } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 // The package's index exports only the workflow client; this one wraps a whole Client the same way.
@@ -92,7 +93,7 @@ async function until(
   for (let i = 0; i < 200; i += 1) {
     const progress = await handle.query(progressQuery);
     if (ready(progress)) return progress;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   throw new Error(`never ready: ${JSON.stringify(await handle.query(progressQuery))}`);
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { type WorkflowBundleWithSourceMap, Worker } from '@temporalio/worker';
@@ -22,7 +23,7 @@ import {
   resumeUpdate,
 } from '../../workflows/definitions';
 import { FakeFleet } from '../support/fakeFleet';
-import { expectReplays, recordedHistory } from '../support/recordedHistories';
+import { expectReplays, recordedHistory, scheduled } from '../support/recordedHistories';
 import { startTimeSkipping, testCodec } from '../support/timeSkipping';
 
 /**
@@ -111,7 +112,7 @@ async function waitForState(
   for (let i = 0; i < 200; i += 1) {
     const progress = await handle.query(progressQuery);
     if (progress.state === state) return progress;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   throw new Error(`rollout never reached ${state}: ${(await handle.query(progressQuery)).state}`);
 }
@@ -524,13 +525,6 @@ describe('a fleet larger than a shard (patch sharded-fleet)', () => {
     plan({ strategy: { kind: 'explicit', waves: ['100%'] }, bakeSeconds: 0, ...overrides });
   const candidatePushes = (fleet: FakeFleet) =>
     fleet.pushes.filter((push) => push.version === 2 && push.revertFrom === undefined);
-  const Type = temporal.api.enums.v1.EventType;
-  const scheduled = (history: temporal.api.history.v1.IHistory) =>
-    (history.events ?? []).flatMap((event) =>
-      event.eventType === Type.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        ? [event.activityTaskScheduledEventAttributes?.activityType?.name ?? '?']
-        : [],
-    );
 
   test('1,001 instances are discovered in pages, pushed and checked in shards of at most 500; history grows per shard', async () => {
     const fleet = new FakeFleet(1001, { liveVersion: 1 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConfigAddress } from '../../../common/configAddress';
 import { createLogger } from '../../../common/logger';
 import { type ConfigChange, HeldConfig, type HeldValue, REMOVAL_SETTLE_MS } from '../../../sdk/heldConfig';
@@ -97,12 +98,12 @@ describe('the version check', () => {
     const check = new VersionCheck({ held, reader, intervalMs: 10, logger: quiet });
     check.start();
     for (let waited = 0; reads.length < 2 && waited < 5_000; waited += 10) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
     }
     await check.stop();
     const readsAtStop = reads.length;
     expect(readsAtStop).toBeGreaterThanOrEqual(2);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     expect(reads).toHaveLength(readsAtStop);
   });
 
@@ -111,7 +112,7 @@ describe('the version check', () => {
     const { reader, reads } = fakeLive({ tenant_config_a: 2 });
     const check = new VersionCheck({ held, reader, intervalMs: 0, logger: quiet });
     check.start();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     await check.stop();
     expect(reads).toHaveLength(0);
   });
