@@ -263,7 +263,7 @@ function spawnWorker(taskQueue: string): ChildProcess {
       CONFIG_CACHE_TTL_MS: '0',
       MAX_INSTANCES_PER_ROLLOUT: String(Math.max(INSTANCES, 1)),
       // A worker's push capacity, as a deployed one's is bounded by its machine: shards past it wait for
-      // another worker (see README, "Several workers").
+      // another worker (see deploy/README.md, "Several workers").
       WORKER_MAX_CONCURRENT_ACTIVITIES: String(SHARDS_PER_WORKER),
       LOG_LEVEL: 'error',
     },

@@ -1,6 +1,6 @@
 import type { RolloutState } from '../common/rollout';
 
-/** Exit codes a script can act on; the README's CLI section lists them. */
+/** Exit codes a script can act on; cli/README.md lists them. */
 export const EXIT = {
   ok: 0,
   failure: 1,

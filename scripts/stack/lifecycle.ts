@@ -269,7 +269,7 @@ function notOurs(component: Component, port: number): StackError {
     `port ${port} (${envVars.join(', ')}) is held by ${describeHolder(port)}, not by this stack ` +
       `(${displayPath(stateDir())} of ${repoRoot}); it is not reused: its data and keys are not this ` +
       `checkout's. Stop it where it was started, or run this checkout's stack on other ports: ` +
-      `set ${allEnvVars.join(', ')} to free ports (README, "The local stack").`,
+      `set ${allEnvVars.join(', ')} to free ports (docs/operations.md, "The local stack").`,
   );
 }
 
