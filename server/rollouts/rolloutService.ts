@@ -7,7 +7,6 @@ import {
   TerminatedFailure,
   TimeoutFailure,
   WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
@@ -20,9 +19,7 @@ import {
   FrozenError,
   InvalidArgumentError,
   NotFoundError,
-  PermissionDeniedError,
   PlatformError,
-  RolloutStateConflictError,
 } from '../../common/errors';
 import {
   type ActorInput,
@@ -41,16 +38,10 @@ import { assertShapeWithin } from '../../common/shapeGuard';
 import type { ConfigAddress } from '../../common/configAddress';
 import type { ConfigVersion } from '../../activities/storage/types';
 import type { rolloutWorkflow } from '../../workflows/rolloutWorkflow';
-import {
-  abortUpdate,
-  approveUpdate,
-  pauseUpdate,
-  progressQuery,
-  resumeUpdate,
-} from '../../workflows/definitions';
+import { progressQuery } from '../../workflows/definitions';
 import type { Identity } from '../auth/identity';
 import { isErrorCode } from '../../common/errorStatus';
-import { startRollout, historyInPages } from '../../rolloutClient';
+import { historyInPages, startRollout, steerRollout } from '../../rolloutClient';
 import { decodeHistoryEvents } from './decodeHistory';
 import { publishedProgressOf } from './publishedProgress';
 import type { PendingStart } from './runningRolloutQuota';
@@ -64,12 +55,6 @@ import type {
   TimelineEntry,
 } from '../../common/api/rollouts';
 
-const UPDATES = {
-  approve: approveUpdate,
-  pause: pauseUpdate,
-  resume: resumeUpdate,
-  abort: abortUpdate,
-} as const;
 /** How long a call waits for Temporal itself: past it Temporal counts as down (503), not a hung read. */
 const TEMPORAL_ANSWER_MS = 3_000;
 /**
@@ -197,23 +182,8 @@ export class RolloutService {
   async act(identity: Identity, rolloutId: string, action: RolloutAction, reason?: string): Promise<Rollout> {
     const { handle } = await this.find(identity, rolloutId);
     const input: ActorInput = { actor: identity.subject, ...(reason ? { reason } : {}) };
-    try {
-      // Not bounded: an update waits for a worker to apply it, and answers once it has.
-      const progress = await reachTemporal(() => handle.executeUpdate(UPDATES[action], { args: [input] }));
-      return { rolloutId, workflowId: handle.workflowId, ...progress };
-    } catch (error) {
-      if (error instanceof WorkflowUpdateFailedError) {
-        const reasonText = error.cause instanceof Error ? error.cause.message : error.message;
-        if (error.cause instanceof ApplicationFailure && error.cause.type === 'PermissionDenied') {
-          throw new PermissionDeniedError(reasonText);
-        }
-        throw new RolloutStateConflictError(reasonText, 'rolloutId');
-      }
-      if (error instanceof WorkflowNotFoundError) {
-        throw new RolloutStateConflictError(`cannot ${action}: the rollout has finished`, 'rolloutId');
-      }
-      throw error;
-    }
+    const progress = await reachTemporal(() => steerRollout(handle, action, input));
+    return { rolloutId, workflowId: handle.workflowId, ...progress };
   }
 
   async history(identity: Identity, rolloutId: string): Promise<TimelineEntry[]> {
