@@ -110,9 +110,15 @@ async function main(): Promise<number> {
   const runId = randomUUID().slice(0, 8);
   const taskQueue = `latency-${runId}`;
   // The worker's read-cache wait is off: see the header. The quota is raised to let 20 rollouts of one
-  // tenant run at once; it still counts every start.
+  // tenant run at once; it still counts every start. No reconciler: the direct baseline's candidates
+  // have no rollout workflow, so a pass landing mid-change would revert them as drift (it did, once in
+  // a few runs: "100 behind").
   started.processes.push(
-    await startRolloutWorkerProcess({ TEMPORAL_TASK_QUEUE: taskQueue, CONFIG_CACHE_TTL_MS: '0' }),
+    await startRolloutWorkerProcess({
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      CONFIG_CACHE_TTL_MS: '0',
+      RECONCILE_INTERVAL_SECONDS: '0',
+    }),
   );
   const api = await startConfigService({
     TEMPORAL_TASK_QUEUE: taskQueue,
