@@ -1,12 +1,7 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  CancellationScope,
-  isCancellation,
-  proxyActivities,
-} from '@temporalio/workflow';
+import { CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { AlarmTrip, RolloutActivities } from '../activities/rolloutActivities';
 import type { AlarmSelector } from '../common/alarms';
+import { activityFailureCause } from './failures';
 
 /**
  * The alarm gate of one rollout: from each wave's start to the end of its bake, one heartbeating
@@ -104,7 +99,6 @@ export function alarmGate(tenantId: string, alarms: readonly AlarmSelector[]): A
 }
 
 function failureMessage(error: unknown): string {
-  const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
-  const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
-  return `${type}${cause instanceof Error ? cause.message : String(cause)}`;
+  const { type, message } = activityFailureCause(error);
+  return `${type ? `${type}: ` : ''}${message}`;
 }

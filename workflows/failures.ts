@@ -1,4 +1,5 @@
 import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { errorMessage } from '../common/errors';
 import type { Rollout } from './rolloutState';
 
 /** Thrown inside the workflow to unwind to the rollback; never leaves it. */
@@ -18,9 +19,17 @@ export function rollbackReason(rollout: Rollout, error: unknown): string {
 export function failureReason(error: unknown, step: string): string {
   const during = step.toLowerCase().replaceAll('_', ' ');
   if (isCancellation(error)) return `the workflow was cancelled while ${during}`;
+  const { type, message } = activityFailureCause(error);
+  return `failed while ${during}${type ? ` (${type})` : ''}: ${message}`;
+}
+
+/** What an activity's failure says of itself: the type its ApplicationFailure names, if any, and its message. */
+export function activityFailureCause(error: unknown): { type?: string; message: string } {
   const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
-  const type = cause instanceof ApplicationFailure && cause.type ? ` (${cause.type})` : '';
-  return `failed while ${during}${type}: ${cause instanceof Error ? cause.message : String(cause)}`;
+  return {
+    ...(cause instanceof ApplicationFailure && cause.type ? { type: cause.type } : {}),
+    message: errorMessage(cause),
+  };
 }
 
 export function isVersionConflict(error: unknown): boolean {

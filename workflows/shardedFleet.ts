@@ -1,9 +1,10 @@
-import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { isCancellation } from '@temporalio/workflow';
 import type { DiscoveryCursor } from '../activities/discovery/cloudMapDiscovery';
 import type { FleetOutcome, InstanceFailure } from '../activities/refresh/refreshPusher';
 import type { RolloutActivities } from '../activities/rolloutActivities';
 import { instanceRef, type ServiceInstance } from '../common/cloudMap';
 import { FLEET_SHARD_SIZE } from '../common/rollout';
+import { activityFailureCause } from './failures';
 
 type Push = Parameters<RolloutActivities['pushToInstances']>[0];
 type Check = Parameters<RolloutActivities['checkInstances']>[0];
@@ -100,10 +101,8 @@ async function inShards(
 }
 
 function shardFailure(error: unknown, size: number): string {
-  const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
-  const type = cause instanceof ApplicationFailure && cause.type ? ` (${cause.type})` : '';
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return `its shard of ${size} instance(s) failed${type}: ${message}`;
+  const { type, message } = activityFailureCause(error);
+  return `its shard of ${size} instance(s) failed${type ? ` (${type})` : ''}: ${message}`;
 }
 
 /** `instances` less those in `known`, by reference: a set, so a 10,000-instance sweep stays linear. */
