@@ -33,11 +33,15 @@ export async function startTimeSkipping(): Promise<{
       ]),
     ),
   });
-  const bundle = await bundleWorkflowCode({
+  return { env, bundle: await bundleWorkflows() };
+}
+
+/** The workflows as the worker bundles them, failure converter included: what a replay runs. */
+export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
     workflowsPath: path.join(__dirname, '..', '..', 'workflows'),
     failureConverterPath: FAILURE_CONVERTER_PATH,
   });
-  return { env, bundle };
 }
 
 /** The same, started before a test file's tests and torn down after them. */

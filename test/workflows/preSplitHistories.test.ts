@@ -1,9 +1,8 @@
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import path from 'node:path';
 import type { RolloutResult } from '../../common/rollout';
-import { FAILURE_CONVERTER_PATH } from '../../server/payloadEncryption/workerDataConverter';
 import { expectReplays, recordedHistory } from '../support/recordedHistories';
+import { bundleWorkflows } from '../support/timeSkipping';
 
 /**
  * Issue 12 split the rollout workflow into modules with no change in the commands it issues. Beside the
@@ -38,10 +37,7 @@ const RECORDED: readonly {
 let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  bundle = await bundleWorkflowCode({
-    workflowsPath: path.join(__dirname, '..', '..', 'workflows'),
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-  });
+  bundle = await bundleWorkflows();
 }, 120_000);
 
 test.each(RECORDED)(
