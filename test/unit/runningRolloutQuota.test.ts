@@ -189,3 +189,31 @@ test('a start of a key that already runs is let through to learn RolloutInProgre
     ),
   ).rejects.toThrow(LimitExceededError);
 });
+
+test("one tenant at its quota leaves another tenant's start alone, even a start of the same key", async () => {
+  const running = ['rollout:acme:-:tenant_config_flags', 'rollout:acme:-:tenant_config_other'];
+  // Visibility as the real query asks it: only the running rollouts of the tenant the query names.
+  const client = {
+    workflow: {
+      list: ({ query }: { query: string }) =>
+        (async function* () {
+          const tenant = /TenantId = '([^']+)'/.exec(query)?.[1];
+          for (const workflowId of running)
+            if (workflowId.startsWith(`rollout:${tenant}:`)) yield { workflowId };
+        })(),
+    },
+  } as unknown as Client;
+  const quota = new RunningRolloutQuota(client, 2);
+  await expect(
+    quota.admit(
+      'acme',
+      pending('rollout:acme:-:tenant_config_third', () => Promise.resolve('asked')),
+    ),
+  ).rejects.toThrow(LimitExceededError);
+  await expect(
+    quota.admit(
+      'globex',
+      pending('rollout:globex:-:tenant_config_flags', () => Promise.resolve('started')),
+    ),
+  ).resolves.toBe('started');
+});
