@@ -14,7 +14,7 @@ import { queryByPrefix } from './queryByPrefix';
 /** The JSON Schema a tenant's values of one key must match, with who set it and when. */
 export interface StoredSchema {
   readonly key: string;
-  readonly schema: object;
+  readonly schema: { readonly [field: string]: unknown };
   /** Starts at 1 and grows with each change, for optimistic concurrency between release managers. */
   readonly version: number;
   /** ISO 8601, UTC. */
@@ -115,7 +115,7 @@ function itemKey(tenantId: string, key: string): Record<string, AttributeValue> 
 function toSchema(key: string, item: Record<string, AttributeValue>): StoredSchema {
   return {
     key,
-    schema: JSON.parse(item.schema?.S ?? '{}') as object,
+    schema: JSON.parse(item.schema?.S ?? '{}') as StoredSchema['schema'],
     version: Number(item.version?.N ?? 0),
     updatedAt: item.updatedAt?.S ?? '',
     updatedBy: item.updatedBy?.S ?? '',

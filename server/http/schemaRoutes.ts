@@ -1,12 +1,8 @@
 import { Router } from 'express';
 import type { ConfigStore } from '../../activities/storage/configStore';
 import type { StoredSchema } from '../../activities/storage/schemaRegistry';
+import type { PutSchema, ValueSchema } from '../../common/api/schemas';
 import type { Authenticate } from './authenticate';
-
-interface PutSchemaBody {
-  readonly schema: unknown;
-  readonly expectedVersion?: number;
-}
 
 /**
  * The JSON Schemas a tenant's values must match, per key: release managers set them, everyone who reads
@@ -28,7 +24,7 @@ export function schemaRoutes(deps: { store: ConfigStore; authenticate: Authentic
 
   router.put('/schemas/:key', async (request, response) => {
     const identity = await authenticate(request, 'config:write');
-    const body = request.body as PutSchemaBody;
+    const body = request.body as PutSchema;
     const stored = await store.putSchema(identity.tenantId, request.params.key, body.schema, {
       actor: identity.subject,
       ...(body.expectedVersion !== undefined ? { expectedVersion: body.expectedVersion } : {}),
@@ -45,7 +41,7 @@ export function schemaRoutes(deps: { store: ConfigStore; authenticate: Authentic
   return router;
 }
 
-function toJson(stored: StoredSchema) {
+function toJson(stored: StoredSchema): ValueSchema {
   return {
     key: stored.key,
     version: stored.version,
