@@ -261,6 +261,9 @@ function spawnWorker(taskQueue: string): ChildProcess {
       WORKER_HEALTH_PORT: '0',
       // No config service runs: no read cache to wait out after promoting.
       CONFIG_CACHE_TTL_MS: '0',
+      // A scheduled reconcile pass walks the whole 10,000-instance fleet: it would compete with the
+      // rollout under test for the same two cores, in one phase and not the other.
+      RECONCILE_INTERVAL_SECONDS: '0',
       MAX_INSTANCES_PER_ROLLOUT: String(Math.max(INSTANCES, 1)),
       // A worker's push capacity, as a deployed one's is bounded by its machine: shards past it wait for
       // another worker (see deploy/README.md, "Several workers").
