@@ -48,3 +48,8 @@ export function localStackEnv(): Record<string, string> {
 export function temporalUiUrl(): string {
   return `http://${STACK_HOST}:${resolvePort(PORTS.temporalUi)}`;
 }
+
+/** The stack's Prometheus: its targets page is `<url>/targets`, its alerts `<url>/alerts`. */
+export function prometheusUrl(): string {
+  return `http://${STACK_HOST}:${resolvePort(PORTS.prometheus)}`;
+}
