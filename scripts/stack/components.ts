@@ -3,7 +3,7 @@ import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { EXAMPLE_SERVICES } from '../provision';
 import { localStackEnv, temporalUiUrl } from './env';
 import { StackError } from './errors';
-import { dataDir, expectedToolPath, repoRoot } from './paths';
+import { dataDir, expectedToolPath, repoRoot, toolsDir } from './paths';
 import { PORTS, STACK_HOST, resolvePort, type PortSetting } from './ports';
 import { httpGetSucceeds, portAnswers, temporalNamespaceReady, type Probe } from './probes';
 import type { LaunchSpec } from './processes';
@@ -104,6 +104,9 @@ const EXAMPLE_INSTANCES = EXAMPLE_SERVICES.flatMap((service, s) =>
   })),
 );
 
+/** Where scripts/setup.sh unpacks Debian's prometheus package. */
+const PROMETHEUS_ROOT = path.join(toolsDir, 'prometheus');
+
 /**
  * Prometheus on the shipped configuration and rules (deploy/prometheus/), scraping every process of
  * the stack whether it runs yet or not: a target down is what the targets page should show.
@@ -126,6 +129,10 @@ function prometheusServer(): LaunchSpec {
       `--storage.tsdb.path=${path.join(prometheusDataDir(), 'tsdb')}`,
       `--web.listen-address=${STACK_HOST}:${resolvePort(PORTS.prometheus)}`,
       '--storage.tsdb.retention.time=7d',
+      // Debian's build looks for its pages under /usr/share and /etc: here they are unpacked in .tools/.
+      `--web.local-assets=${path.join(PROMETHEUS_ROOT, 'usr', 'share', 'prometheus', 'web')}`,
+      `--web.console.templates=${path.join(PROMETHEUS_ROOT, 'etc', 'prometheus', 'consoles')}`,
+      `--web.console.libraries=${path.join(PROMETHEUS_ROOT, 'etc', 'prometheus', 'console_libraries')}`,
       '--log.level=warn',
     ],
   };

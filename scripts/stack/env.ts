@@ -49,7 +49,7 @@ export function temporalUiUrl(): string {
   return `http://${STACK_HOST}:${resolvePort(PORTS.temporalUi)}`;
 }
 
-/** The stack's Prometheus: its targets page is `<url>/targets`, its alerts `<url>/alerts`. */
+/** The stack's Prometheus; Debian's build serves the classic pages: `<url>/classic/targets`, `/classic/alerts`. */
 export function prometheusUrl(): string {
   return `http://${STACK_HOST}:${resolvePort(PORTS.prometheus)}`;
 }
