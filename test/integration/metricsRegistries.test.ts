@@ -200,6 +200,12 @@ test('the SDK counts pushes applied, keys held, and a version check that finds i
   );
 });
 
+test('the API port does not serve the metrics: a tenant who can call the API cannot read them', async () => {
+  const answer = await fetch(`${server.httpUrl}/metrics`);
+  expect(answer.status).toBe(404);
+  expect(await answer.text()).not.toContain('cfg_');
+});
+
 test('no scrape carries a config value, a key, a tenant, a rollout id or an instance id', async () => {
   const scraped = [
     await serverMetrics.registry.metrics(),
