@@ -19,6 +19,8 @@ export const DEFAULT_PORTS = {
   moto: 5000,
   issuer: 8090,
   workerHealth: 8091,
+  metrics: 9464,
+  workerRuntimeMetrics: 9465,
 } as const;
 
 /** The local issuer impersonates a Cognito user pool so the very same verifier runs locally and on AWS. */

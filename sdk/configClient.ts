@@ -28,6 +28,8 @@ import {
 } from './refreshServer';
 import { assertServesTenant, type InstanceTenancy } from './tenancy';
 import { DEFAULT_VERSION_CHECK_INTERVAL_MS, VersionCheck } from './versionCheck';
+import { Registry } from 'prom-client';
+import { SdkMetrics } from './metrics';
 
 export interface PreloadKey {
   readonly tenantId: string;
@@ -94,6 +96,11 @@ export interface ConfigClientOptions {
   readonly health?: HealthHook;
   /** Per tenant and key; without it, each key reports the instance's overall health. */
   readonly keyHealth?: KeyHealthHook;
+  /**
+   * Where the client registers its metrics (the service's own registry, served on its /metrics); one of
+   * its own otherwise, read from `metricsRegistry`. One ConfigClient per registry.
+   */
+  readonly metricsRegistry?: Registry;
 }
 
 type State = 'new' | 'starting' | 'ready' | 'stopping' | 'stopped';
@@ -122,6 +129,7 @@ export class ConfigClient {
   private readonly sealingKeys: SealingKeyPair = generateSealingKeys();
   private readonly pushSessions: InstancePushSessions;
   private readonly nonces = new NonceGuard();
+  private readonly metrics: SdkMetrics;
   private advertised: string | undefined;
   private grantRenewal: NodeJS.Timeout | undefined;
   private registrationCheck: NodeJS.Timeout | undefined;
@@ -152,6 +160,10 @@ export class ConfigClient {
         error,
       }),
     );
+    this.metrics = new SdkMetrics(
+      options.metricsRegistry ?? new Registry(),
+      () => this.held.addresses().length,
+    );
     this.reader = new ConfigReaderClient(options.configServiceAddress, options.tokenFor, {
       credentials: options.configServiceCredentials,
     });
@@ -160,6 +172,7 @@ export class ConfigClient {
       reader: this.reader,
       intervalMs: options.versionCheckIntervalMs ?? DEFAULT_VERSION_CHECK_INTERVAL_MS,
       logger: this.logger,
+      metrics: this.metrics,
     });
   }
 
@@ -255,6 +268,11 @@ export class ConfigClient {
     return this.sealingKeys.publicKey;
   }
 
+  /** The registry this client's metrics are in: serve it on the service's /metrics. */
+  get metricsRegistry(): Registry {
+    return this.metrics.registry;
+  }
+
   /** The id this instance reports in Health and registers in Cloud Map. */
   get instanceId(): string {
     if (!this.boundInstanceId) throw new ConfigClientStateError('the instance id is known once started');
@@ -281,6 +299,7 @@ export class ConfigClient {
           ...(this.advertised ? { address: this.advertised } : {}),
         }),
         logger: this.logger,
+        metrics: this.metrics,
       }),
       { host: options.refreshServer.host, port: options.refreshServer.port },
       options.refreshServer.tls,

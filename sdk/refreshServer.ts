@@ -12,6 +12,7 @@ import { errorReply, grpcStatusOf } from '../common/errorStatus';
 import { serveWithReflection, stopGrpcServer } from '../common/grpcServing';
 import type { HeldConfig } from './heldConfig';
 import type { OutcomeCounters } from './outcomeCounters';
+import type { RefreshCallOutcome, SdkMetrics } from './metrics';
 import { parseHeldKeys, parseRefreshRequest } from './refreshRequest';
 import { assertServesTenant, type InstanceTenancy } from './tenancy';
 
@@ -39,6 +40,7 @@ export interface CacheRefreshDeps {
   /** Who this instance is, as grants must name it: its id, and its advertised `ip:port` once registered. */
   readonly target: () => PushTarget;
   readonly logger: Logger;
+  readonly metrics?: SdkMetrics;
 }
 
 /** CacheRefresh as proto/refresh.proto specifies it; every call must carry a push grant for exactly it. */
@@ -93,7 +95,10 @@ export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefresh
 }
 
 /** What checks a call from the rollout worker: its sessions, the grants' nonces, and who is called. */
-export type PushCallAuthentication = Pick<CacheRefreshDeps, 'pushSessions' | 'nonces' | 'target' | 'logger'>;
+export type PushCallAuthentication = Pick<
+  CacheRefreshDeps,
+  'pushSessions' | 'nonces' | 'target' | 'logger' | 'metrics'
+>;
 
 /**
  * A call is parsed only once its session certificate and its grant's MAC, audience and times hold; then
@@ -107,6 +112,13 @@ export function authenticatedUnary<Req, Parsed extends { readonly scope: PushSco
   label = 'CacheRefresh',
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
+    const started = performance.now();
+    const counted = (outcome: RefreshCallOutcome) =>
+      deps.metrics?.refreshCall(
+        call.getPath().split('/').pop() ?? 'unknown',
+        outcome,
+        (performance.now() - started) / 1000,
+      );
     void (async () => {
       try {
         const grant = bearerGrant(call.metadata);
@@ -118,8 +130,11 @@ export function authenticatedUnary<Req, Parsed extends { readonly scope: PushSco
           () => parse(call.request, session),
           deps.nonces,
         );
-        callback(null, await handle(parsed));
+        const answer = await handle(parsed);
+        counted(outcomeOf(answer));
+        callback(null, answer);
       } catch (error) {
+        counted('refused');
         const reply = errorReply(error);
         const fields = { method: call.getPath(), code: reply.code, reason: reply.message };
         if (reply.code === 'Internal') deps.logger.error(`${label} internal error`, { ...fields, error });
@@ -128,6 +143,13 @@ export function authenticatedUnary<Req, Parsed extends { readonly scope: PushSco
       }
     })();
   };
+}
+
+/** A Refresh answer says whether it applied; any other call was simply answered. */
+function outcomeOf(answer: unknown): RefreshCallOutcome {
+  const applied = (answer as { applied?: unknown }).applied;
+  if (typeof applied !== 'boolean') return 'answered';
+  return applied ? 'applied' : 'unchanged';
 }
 
 function bearerGrant(metadata: grpc.Metadata): string {

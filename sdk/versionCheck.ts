@@ -1,6 +1,7 @@
 import type { ConfigAddress } from '../common/configAddress';
 import type { Logger } from '../common/logger';
 import type { HeldConfig, LiveValue } from './heldConfig';
+import type { SdkMetrics } from './metrics';
 
 export const DEFAULT_VERSION_CHECK_INTERVAL_MS = 60_000;
 
@@ -32,6 +33,7 @@ export class VersionCheck {
       readonly reader: LiveReader;
       readonly intervalMs: number;
       readonly logger: Logger;
+      readonly metrics?: SdkMetrics;
     },
   ) {}
 
@@ -56,10 +58,15 @@ export class VersionCheck {
       try {
         const live = await this.deps.reader.getLive(address, { acceptPending: true });
         // A new key's candidate, pushed by its first rollout, stays until that rollout promotes it.
-        if (live === PENDING) continue;
+        if (live === PENDING) {
+          this.deps.metrics?.versionChecked('current');
+          continue;
+        }
         // An absent key is reported too: a removal that was missed drops the key, and a removed key's
         // tombstone learns the store let it go.
-        if (this.deps.held.applyRead(address, live, 'version-check')) {
+        const behind = this.deps.held.applyRead(address, live, 'version-check');
+        this.deps.metrics?.versionChecked(behind ? 'behind' : 'current');
+        if (behind) {
           caught += 1;
           const found = live ? 'a newer live version, or the key created anew' : 'the key removed';
           this.deps.logger.warn(`version check found ${found}: a push was missed`, {
@@ -71,6 +78,7 @@ export class VersionCheck {
           });
         }
       } catch (error) {
+        this.deps.metrics?.versionChecked('failed');
         this.deps.logger.warn('version check could not read a key', {
           tenantId: address.tenantId,
           key: address.key,
@@ -79,6 +87,7 @@ export class VersionCheck {
         });
       }
     }
+    this.deps.metrics?.versionCheckPassed(caught);
     return caught;
   }
 

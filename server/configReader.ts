@@ -14,6 +14,14 @@ export interface ConfigCacheOptions {
    * `ttlMs`: a key that becomes live is then served within the same bound as a changed one.
    */
   readonly negativeTtlMs: number;
+  /** Told of each lookup and backend read, for the service's metrics. */
+  readonly observer?: ReadObserver;
+}
+
+/** What the reader reports of its work: whether memory answered, and how each backend read went. */
+export interface ReadObserver {
+  cacheLookup(hit: boolean): void;
+  backendRead(backend: string | undefined, outcome: 'ok' | 'not_found' | 'error', seconds: number): void;
 }
 
 /** A cached answer: the live value, or the key's absence. */
@@ -77,6 +85,7 @@ export class CachedConfigReader {
     const address = this.store.address(requested.tenantId, requested.key, requested.service);
     const cacheKey = keyOf(address);
     const cached = this.freshEntry(cacheKey);
+    this.options.observer?.cacheLookup(cached !== undefined);
     if (cached) return answerOf(cached.answer);
 
     // A read that began longer than the TTL ago may answer what the store held before a promotion the
@@ -85,14 +94,22 @@ export class CachedConfigReader {
     if (pending && this.now() - pending.startedAt < this.options.ttlMs) return pending.read;
     const startedAt = this.now();
     const began = this.beginRead(cacheKey);
+    const observed = (outcome: 'ok' | 'not_found' | 'error') =>
+      this.options.observer?.backendRead(
+        this.store.backendOf(address.key),
+        outcome,
+        (this.now() - startedAt) / 1000,
+      );
     const read = this.store
       .getLive(address)
       .then(
         (value) => {
+          observed('ok');
           this.remember(cacheKey, { value }, startedAt, began);
           return value;
         },
         (error: unknown) => {
+          observed(error instanceof NotFoundError ? 'not_found' : 'error');
           if (error instanceof NotFoundError) {
             const missing = { message: error.message, field: error.field };
             this.remember(cacheKey, { missing }, startedAt, began);
@@ -116,6 +133,8 @@ export class CachedConfigReader {
     const address = this.store.address(requested.tenantId, requested.key, requested.service);
     const cached = this.freshEntry(keyOf(address));
     if (!cached || !('value' in cached.answer)) return undefined;
+    // A miss here is counted by the getLive that follows it.
+    this.options.observer?.cacheLookup(true);
     return cached.answer.value;
   }
 
@@ -167,6 +186,11 @@ export class CachedConfigReader {
 
   list(tenantId: string, service?: string): Promise<ConfigVersion[]> {
     return this.store.list(tenantId, service);
+  }
+
+  /** The backend a key's reads go to, for metrics: bounded by the registered prefixes. */
+  backendOf(key: unknown): string | undefined {
+    return typeof key === 'string' ? this.store.backendOf(key) : undefined;
   }
 
   get size(): number {

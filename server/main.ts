@@ -6,6 +6,7 @@ import { createLogger } from '../common/logger';
 import {
   loadAuthSettings,
   loadAwsSettings,
+  loadMetricsSettings,
   loadServerSettings,
   loadStorageSettings,
   loadTemporalSettings,
@@ -15,6 +16,8 @@ import { startPlatformServer } from './platformServer';
 import { RolloutService } from './rollouts/rolloutService';
 import { payloadCodecFor, createTemporalClient } from '../rolloutClient';
 import { errorMessage } from '../common/errors';
+import { startMetricsServer } from '../common/metricsEndpoint';
+import { ServerMetrics } from './metrics/serverMetrics';
 
 /** Entry point of the config service: gRPC ConfigService and the REST API. */
 async function main(): Promise<void> {
@@ -27,6 +30,8 @@ async function main(): Promise<void> {
   const codec = payloadCodecFor(temporalSettings.payloadEncryption);
   const temporal = await createTemporalClient(temporalSettings, { lazy: true, codec });
   const freezes = freezeStoreFor(clients, storageSettings);
+  const metrics = new ServerMetrics();
+  const metricsSettings = loadMetricsSettings();
   const server = await startPlatformServer({
     store,
     plans: outOfBandPlanStoreFor(clients, storageSettings),
@@ -38,9 +43,16 @@ async function main(): Promise<void> {
     temporal,
     serviceDiscovery: clients.serviceDiscovery,
     freezes,
+    metrics,
   });
+  const metricsServer = await startMetricsServer(metrics.registry, {
+    host: metricsSettings.bindAddress,
+    port: metricsSettings.port,
+  });
+  logger.info('metrics listening', { port: metricsServer.port, bindAddress: metricsSettings.bindAddress });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });
+    metricsServer.close();
     void server.stop().then(() => process.exit(0));
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -23,6 +23,9 @@ import { StreamQuota } from './limits/streamQuota';
 import { type ReadCacheReplica, startReadCacheReplica } from './readCache/replica';
 import { RunningRolloutQuota } from './rollouts/runningRolloutQuota';
 import { GateSignals } from './rollouts/gateSignals';
+import type { ServerMetrics } from './metrics/serverMetrics';
+import { observeReads } from './metrics/readMetrics';
+import { countRolloutsByState } from './metrics/rolloutStates';
 
 /**
  * How long a stop waits for requests under way (streams are told to reconnect at once) before it
@@ -56,8 +59,10 @@ export async function startPlatformServer(deps: {
   readonly serviceDiscovery?: ServiceDiscoveryClient;
   /** Freezes and change windows (REST /v1/freeze, /v1/platform/freeze, /v1/change-windows). */
   readonly freezes?: FreezeStore;
+  /** Where the service counts its work; the caller serves its registry (never on the API's port). */
+  readonly metrics?: ServerMetrics;
 }): Promise<PlatformServer> {
-  const { settings, logger } = deps;
+  const { settings, logger, metrics } = deps;
   // Keys are fetched before listening so no request waits for, or fails on, the first JWKS download.
   await deps.verifier.hydrate();
   const { limits } = settings;
@@ -68,7 +73,21 @@ export async function startPlatformServer(deps: {
     maxEntries: settings.cacheMaxEntries,
     maxBytes: settings.cacheMaxBytes,
     negativeTtlMs: settings.cacheNegativeTtlMs,
+    ...(metrics ? { observer: observeReads(metrics) } : {}),
   });
+  if (metrics) {
+    metrics.gauge({
+      name: 'cfg_read_cache_bytes',
+      help: 'What the read cache holds, keys and values counted (bounded by CONFIG_CACHE_MAX_BYTES)',
+      collect: (gauge) => gauge.set(reader.bytes),
+    });
+    metrics.gauge({
+      name: 'cfg_read_cache_entries',
+      help: 'Entries the read cache holds (bounded by CONFIG_CACHE_MAX_ENTRIES)',
+      collect: (gauge) => gauge.set(reader.size),
+    });
+    if (deps.temporal) countRolloutsByState(metrics, deps.temporal, logger);
+  }
 
   const grantSigningKey = keyFromFile(
     settings.instanceGrantSigningKeyFile,
@@ -94,10 +113,13 @@ export async function startPlatformServer(deps: {
       advertiseAddress: notices.advertiseAddress,
     });
   }
-  const grpc = await startGrpcServer(createConfigServiceHandlers({ authenticator, reader, grants, logger }), {
-    host: settings.bindAddress,
-    port: settings.grpcPort,
-  });
+  const grpc = await startGrpcServer(
+    createConfigServiceHandlers({ authenticator, reader, grants, logger, metrics }),
+    {
+      host: settings.bindAddress,
+      port: settings.grpcPort,
+    },
+  );
   const http = await listen(
     createHttpApp({
       authenticator,
@@ -118,6 +140,7 @@ export async function startPlatformServer(deps: {
       shuttingDown: shuttingDown.signal,
       freezes: deps.freezes,
       gateSignals: deps.temporal ? new GateSignals(deps.temporal, logger) : undefined,
+      metrics,
     }),
     settings.bindAddress,
     settings.httpPort,

@@ -9,7 +9,7 @@ import { InstanceAdmission } from '../activities/discovery/instanceAdmission';
 import { createReconcileActivities } from '../activities/reconcile/reconcileActivities';
 import { RolloutRecords } from '../activities/reconcile/rolloutRecords';
 import { ReadCacheNotifier } from '../activities/refresh/readCacheNotifier';
-import { RefreshPusher } from '../activities/refresh/refreshPusher';
+import { PUSH_CHANNEL_LIMITS, RefreshPusher } from '../activities/refresh/refreshPusher';
 import { createRolloutActivities } from '../activities/rolloutActivities';
 import { configStoreFor } from '../activities/storage/configStore';
 import { freezeStoreFor } from '../activities/storage/freezeStore';
@@ -18,6 +18,7 @@ import { keyFromFile, pemFromFile } from '../common/keyFiles';
 import type { RolloutWorkerSettings, StorageSettings, TemporalSettings } from '../common/settings';
 import { payloadCodecFor, temporalConnectionOptions } from '../rolloutClient';
 import { workerDataConverter } from './payloadEncryption/workerDataConverter';
+import type { PushObserver } from '../activities/refresh/pushObserver';
 
 /** How long a health probe waits for Temporal before it counts as unreachable. */
 const TEMPORAL_PROBE_DEADLINE_MS = 2000;
@@ -46,10 +47,12 @@ export async function createRolloutWorker(deps: {
   readonly storage: StorageSettings;
   readonly rollout: RolloutWorkerSettings;
   readonly logger: Logger;
+  /** Told of every push (the worker's metrics). */
+  readonly pushes?: PushObserver;
 }): Promise<RolloutWorker> {
   const { clients, temporal, logger } = deps;
   const { rollout } = deps;
-  const pusher = createPusher(rollout, logger);
+  const pusher = createPusher(rollout, logger, deps.pushes);
   const store = configStoreFor(clients, deps.storage);
   const discovery = createDiscovery(clients, rollout, logger);
   const readCaches = rollout.readCacheNotices
@@ -164,7 +167,11 @@ export function createAlarmWatch(
   });
 }
 
-export function createPusher(settings: RolloutWorkerSettings, logger: Logger): RefreshPusher {
+export function createPusher(
+  settings: RolloutWorkerSettings,
+  logger: Logger,
+  observer?: PushObserver,
+): RefreshPusher {
   const { pushTls } = settings;
   return new RefreshPusher(
     keyFromFile(settings.pushSigningKeyFile, 'private', 'PUSH_SIGNING_KEY_FILE'),
@@ -175,5 +182,7 @@ export function createPusher(settings: RolloutWorkerSettings, logger: Logger): R
       ...(pushTls.keyFile ? { keyPem: pemFromFile(pushTls.keyFile, 'PUSH_TLS_KEY_FILE') } : {}),
       serverNameSuffix: pushTls.serverNameSuffix,
     },
+    PUSH_CHANNEL_LIMITS,
+    observer,
   );
 }

@@ -2,6 +2,7 @@ import { createAwsClients } from '../activities/awsClients';
 import { createLogger, type Logger } from '../common/logger';
 import {
   loadAwsSettings,
+  loadMetricsSettings,
   loadRolloutWorkerSettings,
   loadStorageSettings,
   loadTemporalSettings,
@@ -12,24 +13,31 @@ import { createRolloutWorker } from './rolloutWorker';
 import { createTemporalClient } from '../rolloutClient';
 import { startWorkerHealth } from './workerHealth';
 import { errorMessage } from '../common/errors';
+import { WorkerMetrics } from './metrics/workerMetrics';
+import { installRuntimeMetrics } from './metrics/runtimeMetrics';
 
 /** Entry point of the rollout worker: runs rollout workflows and their activities. */
 async function main(): Promise<void> {
   const logger = createLogger({ component: 'rollout-worker' });
   const temporal = loadTemporalSettings();
   const rollout = loadRolloutWorkerSettings();
+  // Before any connection: the Runtime is made with the first one, and its telemetry is fixed then.
+  installRuntimeMetrics(loadMetricsSettings());
+  const metrics = new WorkerMetrics();
   const rolloutWorker = await createRolloutWorker({
     clients: createAwsClients(loadAwsSettings()),
     temporal,
     storage: loadStorageSettings(),
     rollout,
     logger,
+    pushes: metrics,
   });
   await setReconcileSchedule(temporal, rollout.reconcileIntervalSeconds, logger);
-  const health = await startWorkerHealth(rolloutWorker, {
-    host: rollout.bindAddress,
-    port: rollout.healthPort,
-  });
+  const health = await startWorkerHealth(
+    rolloutWorker,
+    { host: rollout.bindAddress, port: rollout.healthPort },
+    metrics.registry,
+  );
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.info('shutting down: finishing running tasks', { signal });

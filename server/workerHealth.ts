@@ -1,17 +1,22 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { answerMetrics } from '../common/metricsEndpoint';
 import type { RolloutWorker } from './rolloutWorker';
 
 /**
  * The worker's `GET /healthz`, for container health checks and the stack script: 200 only while the
  * worker polls and Temporal answers; 503 with the reason otherwise. A worker whose Temporal is down
- * runs nothing, so reporting it healthy would keep a broken deployment looking fine.
+ * runs nothing, so reporting it healthy would keep a broken deployment looking fine. With a registry,
+ * `GET /metrics` too: this port is the worker's own, never a tenant's.
  */
 export async function startWorkerHealth(
   rolloutWorker: Pick<RolloutWorker, 'worker' | 'temporalReachable'>,
   address: { readonly host: string; readonly port: number },
+  metrics?: Registry,
 ): Promise<Server & { readonly port: number }> {
   const server = createServer((request, response) => {
+    if (metrics && answerMetrics(metrics, request, response)) return;
     if (request.url !== '/healthz') {
       response.writeHead(404).end();
       return;

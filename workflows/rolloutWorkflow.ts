@@ -17,6 +17,7 @@ import { Rollout } from './rolloutState';
 import { installSteering } from './steeringUpdates';
 import { succeed, sweepJoiners } from './sweep';
 import { runWavesThenPromote } from './waves';
+import { countFinished } from './rolloutMetrics';
 
 /**
  * One staged rollout of one config change for one tenant: write the candidate, push it wave by wave to
@@ -25,7 +26,11 @@ import { runWavesThenPromote } from './waves';
  * given the previous version back (rollBack, workflows/rollback.ts) and the candidate is never made live.
  */
 export async function rolloutWorkflow(request: RolloutRequest): Promise<RolloutResult> {
-  const result = await rollOut(request);
+  const result = await rollOut(request).catch((error: unknown) => {
+    countFinished('FAILED');
+    throw error;
+  });
+  countFinished(result.state);
   // A steering update still running would lose its answer. Not cancellable: a cancelled run has rolled
   // back by now and returns that result, as it did before this wait.
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));

@@ -12,6 +12,7 @@ import {
   approvalTimeoutSecondsOf,
 } from './approvalTimeout';
 import { type CanaryGate, canaryGate } from './canaryGate';
+import { countGate, countWave, recordLastAck } from './rolloutMetrics';
 import { budgetMessage, RollbackRequired, rollbackReason } from './failures';
 import type { Fleet } from './fleet';
 import type { FreezeGate } from './freezeGate';
@@ -101,6 +102,7 @@ class Waves {
         if (patched(FREEZES_AND_WINDOWS)) {
           const bound = index > 0 ? rollout.maxPauseSeconds * 1000 : undefined;
           const why = await this.freezeGate.pass(index, this.candidate.prepared.gates, bound);
+          countGate('freeze', !why);
           if (why) throw new RollbackRequired(why);
         }
         await checkpoint(rollout);
@@ -115,12 +117,14 @@ class Waves {
           await condition(() => rollout.aborted || alarms?.tripped !== undefined, bakeSeconds * 1000);
         if (alarms && !rollout.aborted) {
           const alarmed = await alarms.end();
+          countGate('alarm', !alarmed);
           if (alarmed) throw new RollbackRequired(alarmed);
         }
         await checkpoint(rollout);
         this.checked(index, batch, await fleet.calls.check(this.checkInput()));
         if (canary) {
           const regression = await canary.judge(canaryWindow);
+          countGate('canary', !regression);
           if (regression) throw new RollbackRequired(regression);
           await checkpoint(rollout);
         }
@@ -128,15 +132,20 @@ class Waves {
         if (this.approvalDue(index)) {
           const approval = this.startApproval(index);
           if (!rollout.patches.boundedHolds) await condition(approval.decided);
-          else if (!(await condition(approval.decided, approval.seconds * 1000)))
+          else if (!(await condition(approval.decided, approval.seconds * 1000))) {
+            countGate('approval', false);
             throw this.notApproved(index, approval);
+          }
+          countGate('approval', !rollout.aborted);
           rollout.awaitedUntil = undefined;
           await checkpoint(rollout);
         }
         rollout.setWave(index, { state: 'done' });
+        countWave('done');
       }
       await checkpoint(rollout);
     } catch (error) {
+      countWave('rolled_back');
       alarms?.stop();
       return { rolledBack: await rollBack(rollout, this.candidate, fleet, rollbackReason(rollout, error)) };
     }
@@ -160,6 +169,7 @@ class Waves {
   }
 
   private pushed(index: number, batch: readonly ServiceInstance[], outcome: FleetOutcome): void {
+    if (index === this.sizes.length - 1) recordLastAck();
     this.tallyWave(index, batch, outcome, 'push');
     if (this.alarms?.tripped) throw new RollbackRequired(this.alarms.tripped);
   }
@@ -193,7 +203,12 @@ class Waves {
   }
 
   private checked(index: number, batch: readonly ServiceInstance[], outcome: FleetOutcome): void {
-    this.tallyWave(index, batch, outcome, 'health check');
+    const failedBefore = this.rollout.failures.size;
+    try {
+      this.tallyWave(index, batch, outcome, 'health check');
+    } finally {
+      countGate('health', this.rollout.failures.size === failedBefore);
+    }
   }
 
   private tallyWave(index: number, batch: readonly ServiceInstance[], outcome: FleetOutcome, stage: string) {

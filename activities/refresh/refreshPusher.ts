@@ -21,6 +21,7 @@ import { tenantVisibleReason } from './instanceReason';
 import type { CacheRefreshClient } from '../../gen/proto/configsvc/v1/CacheRefresh';
 import type { RefreshRequest } from '../../gen/proto/configsvc/v1/RefreshRequest';
 import { errorMessage } from '../../common/errors';
+import { pushErrorCode, type PushObserver } from './pushObserver';
 
 /** One version of one key, as the workflow asks for it to be delivered. */
 export interface RefreshPayload {
@@ -109,6 +110,7 @@ export class RefreshPusher {
     private readonly logger: Logger,
     private readonly tls?: PushTls,
     channelLimits: ChannelPoolLimits = PUSH_CHANNEL_LIMITS,
+    private readonly observer?: PushObserver,
   ) {
     this.clients = new ChannelPool(channelLimits);
     this.sessions = new WorkerPushSessions(signingKey);
@@ -147,6 +149,8 @@ export class RefreshPusher {
       async (instance) => {
         const { sealKey } = session.keysFor(instance.sealingKey);
         const request = toRefreshRequest(payload, (value) => sealValue(sealKey, value, context));
+        const started = performance.now();
+        const elapsed = () => (performance.now() - started) / 1000;
         const response = await this.withRetries(instance, settings, () =>
           this.call<RefreshRequest, RefreshAnswer>(
             session,
@@ -156,7 +160,12 @@ export class RefreshPusher {
             scope,
             settings.timeoutMs,
           ),
-        );
+        ).catch((error: unknown) => {
+          this.observer?.pushed(instance.service, pushErrorCode(error), elapsed());
+          throw error;
+        });
+        const converged = response.held_version === payload.version;
+        this.observer?.pushed(instance.service, converged ? 'OK' : 'NOT_CONVERGED', elapsed());
         // Only the call that applied the change saw the key as it was before it: a retry after a lost
         // answer sees the change itself, so it excuses nothing.
         if (
@@ -168,9 +177,7 @@ export class RefreshPusher {
           unhealthyBefore.push(instanceRef(instance));
         }
         // The instance answers what it holds: anything but the pushed version means it did not converge.
-        return response.held_version === payload.version
-          ? undefined
-          : `holds version ${response.held_version}, not ${payload.version}`;
+        return converged ? undefined : `holds version ${response.held_version}, not ${payload.version}`;
       },
     );
     return unhealthyBefore.length > 0 ? { ...outcome, unhealthyBefore } : outcome;

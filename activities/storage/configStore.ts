@@ -72,6 +72,15 @@ export class ConfigStore {
     return this.registry.address(tenantId, key, service);
   }
 
+  /** The backend a key's prefix routes to, undefined for a key of no known prefix: a bounded name. */
+  backendOf(key: string): string | undefined {
+    try {
+      return this.registry.resolve(key).strategy.backend;
+    } catch {
+      return undefined;
+    }
+  }
+
   async getLive(address: ConfigAddress): Promise<ConfigVersion> {
     const { strategy, normalized } = this.route(address);
     return strategy.getLive(normalized);

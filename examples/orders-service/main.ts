@@ -3,6 +3,9 @@ import { type ConfigChange, ConfigClient, configClientOptionsFromEnv } from '../
 import { FEATURE_FLAGS_KEY, featureFlagsProblem } from './featureFlags';
 import { poolGrantTokenProvider, serviceTokenProvider } from './serviceTokens';
 import { errorMessage } from '../../common/errors';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { startMetricsServer } from '../../common/metricsEndpoint';
+import { loadMetricsSettings } from '../../common/settings';
 
 const API_ENDPOINT_KEY = 'param_config_apiEndpoint';
 
@@ -17,6 +20,9 @@ async function main(): Promise<void> {
   const { preloadTenants, ...fromEnv } = configClientOptionsFromEnv();
   // Tenants whose flags the health check looks at: those preloaded, and any a rollout pushes to.
   const tenants = new Set(preloadTenants);
+  // The service's own registry, shared with the SDK: one /metrics for the whole process.
+  const metricsRegistry = new Registry();
+  collectDefaultMetrics({ register: metricsRegistry, prefix: 'orders_service_' });
 
   const client = new ConfigClient({
     ...fromEnv,
@@ -24,6 +30,7 @@ async function main(): Promise<void> {
       ? { cloudMap: { ...fromEnv.cloudMap, grantToken: poolGrantTokenProvider(fromEnv.service) } }
       : {}),
     logger,
+    metricsRegistry,
     tokenFor: serviceTokenProvider(fromEnv.service),
     preload: preloadTenants.flatMap((tenantId) => [
       { tenantId, key: FEATURE_FLAGS_KEY },
@@ -59,9 +66,14 @@ async function main(): Promise<void> {
   client.onChange(API_ENDPOINT_KEY, logChange);
 
   await client.start();
+  // Only where METRICS_PORT is set: every instance on one host needs a port of its own.
+  const metricsServer = process.env.METRICS_PORT
+    ? await startMetricsServer(metricsRegistry, toAddress(loadMetricsSettings()))
+    : undefined;
   logger.info('orders service ready', {
     instanceId: client.instanceId,
     refreshPort: client.refreshPort,
+    metricsPort: metricsServer?.port,
     tenants: [...tenants],
   });
 
@@ -70,6 +82,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down', { signal });
+    metricsServer?.close();
     // stop() deregisters from Cloud Map before it closes the refresh server.
     void client
       .stop()
@@ -81,6 +94,10 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+function toAddress(settings: { bindAddress: string; port: number }) {
+  return { host: settings.bindAddress, port: settings.port };
 }
 
 main().catch((error: unknown) => {

@@ -3,10 +3,16 @@ import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { EXAMPLE_SERVICES } from '../provision';
 import { localStackEnv, temporalUiUrl } from './env';
 import { StackError } from './errors';
-import { dataDir, expectedToolPath, repoRoot } from './paths';
+import { dataDir, expectedToolPath, repoRoot, toolsDir } from './paths';
 import { PORTS, STACK_HOST, resolvePort, type PortSetting } from './ports';
 import { httpGetSucceeds, portAnswers, temporalNamespaceReady, type Probe } from './probes';
 import type { LaunchSpec } from './processes';
+import {
+  prometheusDataDir,
+  writeStackPrometheusConfig,
+  writeTargets,
+  type PrometheusJob,
+} from './prometheusConfig';
 
 /** One server of the local stack. Adding a server is adding one entry to `COMPONENTS`. */
 export interface Component {
@@ -44,6 +50,7 @@ const motoJournal = (name: string) => () => path.join(dataDir(), `${name}.jsonl`
 function temporalDevServer(): LaunchSpec {
   const listen = ['--ip', STACK_HOST, '--port', String(resolvePort(PORTS.temporal))];
   const ui = ['--ui-port', String(resolvePort(PORTS.temporalUi))];
+  const metrics = ['--metrics-port', String(resolvePort(PORTS.temporalMetrics))];
   const searchAttributes = ROLLOUT_SEARCH_ATTRIBUTES.flatMap(({ name }) => [
     '--search-attribute',
     `${name}=Keyword`,
@@ -53,7 +60,17 @@ function temporalDevServer(): LaunchSpec {
   const database = ['--db-filename', temporalDatabase()];
   return {
     command: expectedToolPath('temporal'),
-    args: ['server', 'start-dev', ...listen, ...ui, ...database, '--log-level', 'warn', ...searchAttributes],
+    args: [
+      'server',
+      'start-dev',
+      ...listen,
+      ...ui,
+      ...metrics,
+      ...database,
+      '--log-level',
+      'warn',
+      ...searchAttributes,
+    ],
   };
 }
 
@@ -80,19 +97,67 @@ const EXAMPLE_INSTANCES = EXAMPLE_SERVICES.flatMap((service, s) =>
       envVar: `EXAMPLE_${service.toUpperCase()}_${tenancy.toUpperCase()}_PORT`,
       defaultPort: 7101 + s * 3 + t,
     },
+    metricsPort: {
+      envVar: `EXAMPLE_${service.toUpperCase()}_${tenancy.toUpperCase()}_METRICS_PORT`,
+      defaultPort: 7201 + s * 3 + t,
+    },
   })),
 );
+
+/** Where scripts/setup.sh unpacks Debian's prometheus package. */
+const PROMETHEUS_ROOT = path.join(toolsDir, 'prometheus');
+
+/**
+ * Prometheus on the shipped configuration and rules (deploy/prometheus/), scraping every process of
+ * the stack whether it runs yet or not: a target down is what the targets page should show.
+ */
+function prometheusServer(): LaunchSpec {
+  const at = (setting: PortSetting) => [`${STACK_HOST}:${resolvePort(setting)}`];
+  const stackTargets: Record<PrometheusJob, string[]> = {
+    'config-service': at(PORTS.configMetrics),
+    'rollout-worker': at(PORTS.workerHealth),
+    'rollout-worker-runtime': at(PORTS.workerRuntimeMetrics),
+    'config-sdk': EXAMPLE_INSTANCES.flatMap(({ metricsPort }) => at(metricsPort)),
+    'temporal-server': at(PORTS.temporalMetrics),
+  };
+  for (const [job, targets] of Object.entries(stackTargets))
+    writeTargets(job as PrometheusJob, 'stack', [{ targets, labels: { stack: 'local' } }]);
+  return {
+    command: expectedToolPath('prometheus'),
+    args: [
+      `--config.file=${writeStackPrometheusConfig()}`,
+      `--storage.tsdb.path=${path.join(prometheusDataDir(), 'tsdb')}`,
+      `--web.listen-address=${STACK_HOST}:${resolvePort(PORTS.prometheus)}`,
+      '--storage.tsdb.retention.time=7d',
+      // Debian's build looks for its pages under /usr/share and /etc: here they are unpacked in .tools/.
+      `--web.local-assets=${path.join(PROMETHEUS_ROOT, 'usr', 'share', 'prometheus', 'web')}`,
+      `--web.console.templates=${path.join(PROMETHEUS_ROOT, 'etc', 'prometheus', 'consoles')}`,
+      `--web.console.libraries=${path.join(PROMETHEUS_ROOT, 'etc', 'prometheus', 'console_libraries')}`,
+      '--log.level=warn',
+    ],
+  };
+}
 
 export const COMPONENTS: readonly Component[] = [
   {
     name: 'temporal',
     tier: 'infrastructure',
     port: PORTS.temporal,
-    otherPorts: [PORTS.temporalUi],
+    otherPorts: [PORTS.temporalUi, PORTS.temporalMetrics],
     launch: temporalDevServer,
     stateFile: temporalDatabase,
     answers: temporalNamespaceReady,
     readyTimeoutMs: 60_000,
+  },
+  {
+    // Infrastructure, so the tests have it: they list their in-process servers as its targets.
+    name: 'prometheus',
+    tier: 'infrastructure',
+    port: PORTS.prometheus,
+    launch: prometheusServer,
+    stateFile: prometheusDataDir,
+    answers: httpGetSucceeds('/-/ready'),
+    readyTimeoutMs: 30_000,
   },
   {
     // A moto server of its own rather than DynamoDB Local, whose licence is the vendor's own terms,
@@ -130,12 +195,13 @@ export const COMPONENTS: readonly Component[] = [
     name: 'config-service',
     tier: 'application',
     port: PORTS.configHttp,
-    otherPorts: [PORTS.configGrpc],
+    otherPorts: [PORTS.configGrpc, PORTS.configMetrics],
     sourceFile: 'server/main.ts',
     launch: () =>
       tsxProcess('server/main.ts', {
         HTTP_PORT: String(resolvePort(PORTS.configHttp)),
         GRPC_PORT: String(resolvePort(PORTS.configGrpc)),
+        METRICS_PORT: String(resolvePort(PORTS.configMetrics)),
         // The Temporal UI may call the codec endpoint from the browser.
         CODEC_CORS_ORIGINS: temporalUiUrl(),
       }),
@@ -147,9 +213,13 @@ export const COMPONENTS: readonly Component[] = [
     name: 'rollout-worker',
     tier: 'application',
     port: PORTS.workerHealth,
+    otherPorts: [PORTS.workerRuntimeMetrics],
     sourceFile: 'server/worker.ts',
     launch: () =>
-      tsxProcess('server/worker.ts', { WORKER_HEALTH_PORT: String(resolvePort(PORTS.workerHealth)) }),
+      tsxProcess('server/worker.ts', {
+        WORKER_HEALTH_PORT: String(resolvePort(PORTS.workerHealth)),
+        WORKER_RUNTIME_METRICS_PORT: String(resolvePort(PORTS.workerRuntimeMetrics)),
+      }),
     answers: httpGetSucceeds('/healthz'),
     readyTimeoutMs: 60_000,
   },
@@ -170,10 +240,11 @@ export const COMPONENTS: readonly Component[] = [
     readyTimeoutMs: 30_000,
   },
   ...EXAMPLE_INSTANCES.map(
-    ({ service, tenancy, zone, port }): Component => ({
+    ({ service, tenancy, zone, port, metricsPort }): Component => ({
       name: `${service}-${tenancy}`,
       tier: 'example',
       port,
+      otherPorts: [metricsPort],
       sourceFile: 'examples/orders-service/main.ts',
       launch: () =>
         tsxProcess('examples/orders-service/main.ts', {
@@ -183,6 +254,7 @@ export const COMPONENTS: readonly Component[] = [
             ? { TENANCY: 'pool', PRELOAD_TENANTS: 'acme,globex' }
             : { TENANCY: 'silo', TENANT_ID: tenancy }),
           REFRESH_PORT: String(resolvePort(port)),
+          METRICS_PORT: String(resolvePort(metricsPort)),
           INSTANCE_ID: `${service}-${tenancy}`,
           ZONE: zone,
           CLOUD_MAP_CREATE_SERVICE: 'true',

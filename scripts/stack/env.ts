@@ -48,3 +48,8 @@ export function localStackEnv(): Record<string, string> {
 export function temporalUiUrl(): string {
   return `http://${STACK_HOST}:${resolvePort(PORTS.temporalUi)}`;
 }
+
+/** The stack's Prometheus; Debian's build serves the classic pages: `<url>/classic/targets`, `/classic/alerts`. */
+export function prometheusUrl(): string {
+  return `http://${STACK_HOST}:${resolvePort(PORTS.prometheus)}`;
+}

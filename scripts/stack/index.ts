@@ -1,6 +1,6 @@
 /** The local stack: its servers, how to start, stop and inspect them, and how to reach them. */
 export { COMPONENTS, type Component } from './components';
-export { localStackEnv, temporalUiUrl } from './env';
+export { localStackEnv, prometheusUrl, temporalUiUrl } from './env';
 export { StackError } from './errors';
 export {
   stackDown,
@@ -16,3 +16,4 @@ export { PORTS, STACK_HOST, resolvePort, type PortSetting } from './ports';
 export { ownerEnv } from './owner';
 export { logFile, pidFile } from './processes';
 export { portAnswers } from './probes';
+export { writeTargets, type PrometheusJob, type TargetGroup } from './prometheusConfig';

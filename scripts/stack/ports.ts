@@ -16,6 +16,11 @@ export const PORTS = {
   configGrpc: { envVar: 'GRPC_PORT', defaultPort: 50051 },
   workerHealth: { envVar: 'WORKER_HEALTH_PORT', defaultPort: 8091 },
   localEventBridge: { envVar: 'LOCAL_EVENTBRIDGE_PORT', defaultPort: 8092 },
+  // Metrics: each process serves /metrics on a port of its own, and the stack's Prometheus scrapes them.
+  configMetrics: { envVar: 'METRICS_PORT', defaultPort: 9464 },
+  workerRuntimeMetrics: { envVar: 'WORKER_RUNTIME_METRICS_PORT', defaultPort: 9465 },
+  temporalMetrics: { envVar: 'TEMPORAL_METRICS_PORT', defaultPort: 8236 },
+  prometheus: { envVar: 'PROMETHEUS_PORT', defaultPort: 9090 },
 } as const satisfies Record<string, PortSetting>;
 
 /** Every server of the stack binds here only. */

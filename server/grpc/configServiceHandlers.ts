@@ -1,3 +1,4 @@
+import { type handleUnaryCall, status as GrpcStatus } from '@grpc/grpc-js';
 import type * as grpc from '@grpc/grpc-js';
 import type { ConfigAddress } from '../../common/configAddress';
 import type { ConfigVersion } from '../../activities/storage/types';
@@ -12,6 +13,7 @@ import { NotFoundError } from '../../common/errors';
 import { errorReply, grpcStatusOf } from '../../common/errorStatus';
 import { EncodedAnswer, getConfigAnswerEncoder } from './grpcServer';
 import type { InstanceGrantIssuer } from './instanceGrants';
+import { backendLabel, type ServerMetrics } from '../metrics/serverMetrics';
 
 export function toConfigEntry(version: ConfigVersion): ConfigEntry {
   return {
@@ -34,9 +36,10 @@ export function createConfigServiceHandlers(deps: {
   readonly reader: CachedConfigReader;
   readonly grants: InstanceGrantIssuer;
   readonly logger: Logger;
+  readonly metrics?: ServerMetrics;
 }): ConfigServiceHandlers {
   const unary = <Req, Res>(action: Action, handle: (identity: Identity, request: Req) => Answer<Res>) =>
-    authenticatedUnary(action, deps.authenticator, deps.logger, handle);
+    observed(deps, authenticatedUnary(action, deps.authenticator, deps.logger, handle));
   const encode = getConfigAnswerEncoder();
   // Keyed by the reader's value object, which answers every read of its tenant's key until its cache
   // entry expires: the encoding is made from that object alone, and goes when it does.
@@ -76,6 +79,30 @@ export function createConfigServiceHandlers(deps: {
       return { entries: entries.map(toConfigEntry) };
     }),
     IssueInstanceGrant: unary('instance:grant', (identity, request) => deps.grants.issue(identity, request)),
+  };
+}
+
+/**
+ * Counts each call by method, status and the backend its key routes to (GetConfig's; `none` for the
+ * others), and times it. Wraps the callback only: a call answered from memory stays synchronous.
+ */
+function observed<Req, Res>(
+  deps: { readonly reader: CachedConfigReader; readonly metrics?: ServerMetrics },
+  handler: handleUnaryCall<Req, Res>,
+): handleUnaryCall<Req, Res> {
+  const { metrics } = deps;
+  if (!metrics) return handler;
+  return (call, callback) => {
+    const started = performance.now();
+    handler(call, (error, value, ...rest) => {
+      const method = call.getPath().split('/').pop() ?? 'unknown';
+      const code = GrpcStatus[error?.code ?? GrpcStatus.OK];
+      const backend = backendLabel(deps.reader.backendOf((call.request as { key?: unknown }).key));
+      metrics.read('grpc', method, code, backend, (performance.now() - started) / 1000);
+      const limit = error?.metadata?.get('error-limit')[0];
+      if (limit !== undefined) metrics.refused(String(limit), 'grpc');
+      callback(error, value, ...rest);
+    });
   };
 }
 

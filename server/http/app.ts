@@ -20,6 +20,8 @@ import { planRoutes } from './planRoutes';
 import { isPlainObject } from './requestValues';
 import { rolloutRoutes } from './rolloutRoutes';
 import { schemaRoutes } from './schemaRoutes';
+import { httpMetrics, notingRoute } from '../metrics/httpMetrics';
+import type { ServerMetrics } from '../metrics/serverMetrics';
 
 export interface HttpAppDeps {
   readonly authenticator: Authenticator;
@@ -45,6 +47,8 @@ export interface HttpAppDeps {
   readonly freezes?: FreezeStore;
   /** Tells running rollouts of a freeze or window change (absent without Temporal: they read it anyway). */
   readonly gateSignals?: GateSignals;
+  /** Counts requests by route template; served on the metrics port, never on this app. */
+  readonly metrics?: ServerMetrics;
 }
 
 /**
@@ -54,13 +58,15 @@ export interface HttpAppDeps {
 export function createHttpApp(deps: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  const { metrics } = deps;
+  if (metrics) app.use(httpMetrics(metrics, (key) => deps.reader.backendOf(key)));
   app.use(express.json({ limit: '1mb' }));
 
   app.get('/openapi.json', (_request, response) => {
     response.json(openApiDocument);
   });
 
-  const authenticate = authenticateWith(deps.authenticator);
+  const authenticate = notingRoute(authenticateWith(deps.authenticator));
   // Temporal's remote codec protocol, not part of this API's contract: mounted before its validator.
   if (deps.payloadCodec) {
     app.use(
@@ -106,6 +112,6 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     );
   }
   app.use(unmatchedRoute({ rolloutsAvailable: deps.rollouts !== undefined }));
-  app.use(problemErrorHandler(deps.logger));
+  app.use(problemErrorHandler(deps.logger, metrics && ((limit) => metrics.refused(limit, 'http'))));
   return app;
 }

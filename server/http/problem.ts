@@ -50,7 +50,8 @@ const CODE_BY_STATUS: Record<number, string> = {
   415: 'UnsupportedMediaType',
 };
 
-export function problemErrorHandler(logger: Logger): ErrorRequestHandler {
+/** `onLimit` is told the name of each limit that refuses a request (for the service's metrics). */
+export function problemErrorHandler(logger: Logger, onLimit?: (limit: string) => void): ErrorRequestHandler {
   return (error: unknown, request, response, _next) => {
     const status = (error as { status?: unknown }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -63,6 +64,7 @@ export function problemErrorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     const reply = errorReply(error);
+    if (reply.limit !== undefined) onLimit?.(reply.limit);
     if (reply.code === 'Internal')
       logger.error('API internal error', { method: request.method, path: request.path, error });
     if (response.headersSent) {

@@ -5,7 +5,7 @@ import { ensureService } from '../../common/cloudMapSetup';
 import { INSTANCE_ATTRIBUTES } from '../../common/cloudMap';
 import { createLogger } from '../../common/logger';
 import { loadRolloutWorkerSettings } from '../../common/settings';
-import { ConfigClient, type HealthHook } from '../../sdk';
+import { ConfigClient, type ConfigClientOptions, type HealthHook } from '../../sdk';
 import type { RefreshTls } from '../../sdk/refreshServer';
 import type { TestServer } from './server';
 import { grantFor } from './instanceGrants';
@@ -42,6 +42,8 @@ export async function startInstance(options: {
   /** Where CacheRefresh listens (default 127.0.0.1), and the IPv4 registered in its place (a proxy's). */
   refreshHost?: string;
   advertiseAddress?: string;
+  /** Where the SDK registers its metrics (a registry of its own otherwise). */
+  metricsRegistry?: ConfigClientOptions['metricsRegistry'];
 }): Promise<FleetMember> {
   const settings = loadRolloutWorkerSettings();
   const client = new ConfigClient({
@@ -73,6 +75,7 @@ export async function startInstance(options: {
     versionCheckIntervalMs: options.versionCheckIntervalMs ?? 0,
     registrationCheckIntervalMs: options.registrationCheckIntervalMs ?? 0,
     ...(options.health ? { health: options.health } : {}),
+    ...(options.metricsRegistry ? { metricsRegistry: options.metricsRegistry } : {}),
     logger: createLogger({ component: 'test-instance' }, 'error'),
   });
   await client.start();

@@ -44,7 +44,7 @@ export async function startPrivateStack(label: string): Promise<PrivateStack> {
   const savedEnv = { ...process.env };
   const stateDir = mkdtempSync(path.join(os.tmpdir(), `${label}-`));
   process.env.STACK_STATE_DIR = stateDir;
-  for (const setting of [PORTS.temporal, PORTS.temporalUi, PORTS.dynamodb, PORTS.moto])
+  for (const setting of [PORTS.temporal, PORTS.temporalUi, PORTS.temporalMetrics, PORTS.dynamodb, PORTS.moto])
     process.env[setting.envVar] = String(await closedPort());
   Object.assign(process.env, localStackEnv());
   const servers = [...STATEFUL_SERVERS];

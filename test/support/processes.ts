@@ -11,7 +11,8 @@ const REPO = path.join(__dirname, '..', '..');
 export function spawnSource(sourceFile: string, env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, ['--require', 'tsx/cjs', sourceFile], {
     cwd: REPO,
-    env: { ...process.env, LOG_LEVEL: 'error', ...env },
+    // Metrics on ports of the system's choosing: several of these run at once, beside the stack's own.
+    env: { ...process.env, LOG_LEVEL: 'error', METRICS_PORT: '0', WORKER_RUNTIME_METRICS_PORT: '0', ...env },
     stdio: 'ignore',
   });
 }

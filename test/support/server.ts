@@ -19,6 +19,8 @@ import { type PlatformServer, startPlatformServer } from '../../server/platformS
 import { createRolloutWorker, type RolloutWorker } from '../../server/rolloutWorker';
 import { RolloutService } from '../../server/rollouts/rolloutService';
 import { localAuthSettings, stackClients, stackStore } from './env';
+import type { ServerMetrics } from '../../server/metrics/serverMetrics';
+import type { PushObserver } from '../../activities/refresh/pushObserver';
 
 export interface TestServer extends PlatformServer {
   readonly store: ReturnType<typeof stackStore>;
@@ -54,6 +56,10 @@ export interface TestServerOptions {
   readonly wrapStore?: (store: ConfigStore) => ConfigStore;
   /** The read cache's TTL, for the config service and its in-process worker alike (default 1 s). */
   readonly readCacheTtlMs?: number;
+  /** Where the config service counts its work. */
+  readonly metrics?: ServerMetrics;
+  /** Told of the in-process worker's pushes (the worker's metrics). */
+  readonly pushes?: PushObserver;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -73,7 +79,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     temporal = await createTemporalClient(temporalSettings, { codec });
     payloadCodec = { codec, namespace: temporalSettings.namespace };
     if (options.worker !== false) {
-      worker = await startTestWorker(taskQueue, clients, readCacheTtlMs);
+      worker = await startTestWorker(taskQueue, clients, readCacheTtlMs, options.pushes);
     }
     rollouts = new RolloutService(temporal, store, taskQueue, freezes);
   }
@@ -97,6 +103,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     temporal,
     serviceDiscovery: clients.serviceDiscovery,
     freezes,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   return {
     ...server,
@@ -121,6 +128,7 @@ export async function startTestWorker(
   taskQueue: string,
   clients: ReturnType<typeof stackClients>,
   readCacheTtlMs = READ_CACHE_TTL_MS,
+  pushes?: PushObserver,
 ): Promise<RolloutWorker> {
   const worker = await createRolloutWorker({
     clients,
@@ -128,6 +136,7 @@ export async function startTestWorker(
     storage: loadStorageSettings(),
     rollout: loadRolloutWorkerSettings({ ...process.env, CONFIG_CACHE_TTL_MS: readCacheTtlMs }),
     logger: createLogger({ component: 'test-worker' }, 'error'),
+    ...(pushes ? { pushes } : {}),
   });
   void worker.run();
   return worker;
