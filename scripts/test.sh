@@ -13,6 +13,7 @@ echo "== node $(node --version) ($(command -v node))"
 npm run --silent gen:proto
 echo "== typecheck"
 npx tsc --noEmit -p .
+npx tsc --noEmit -p console
 echo "== lint"
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --list-different .; echo "prettier: run npm run format"; exit 1; }
