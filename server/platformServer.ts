@@ -118,6 +118,7 @@ export async function startPlatformServer(deps: {
       shuttingDown: shuttingDown.signal,
       freezes: deps.freezes,
       gateSignals: deps.temporal ? new GateSignals(deps.temporal, logger) : undefined,
+      console: settings.console,
     }),
     settings.bindAddress,
     settings.httpPort,
