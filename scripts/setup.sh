@@ -352,6 +352,14 @@ install_chromium() {
   echo "chromium $(dpkg-query -W -f='${Version}' chromium) (Debian): installed"
 }
 
+# The web console's bundle (console/dist), which npm ci's `prepare` builds: rebuilt here too, as a
+# checkout whose modules were already installed would otherwise serve none (or an old one). Under a second.
+build_console() {
+  : >"$SETUP_LOGS_DIR/console.log"
+  (cd "$REPO_ROOT" && run_logged console npm run --silent build:console)
+  echo "console: built (console/dist)"
+}
+
 make_dev_keys() {
   if [[ ! -f "$REPO_ROOT/scripts/dev-keys.ts" ]]; then
     echo "dev keys: skipped (scripts/dev-keys.ts does not exist yet)"
@@ -371,5 +379,6 @@ install_grpcurl
 install_toxiproxy
 install_docker_compose
 install_chromium
+build_console
 make_dev_keys
 if [[ "${1:-}" == "--bench" ]]; then install_ghz; fi
