@@ -27,7 +27,7 @@ export function showSignIn(
     el(
       'p',
       { class: 'hint', id: 'token-hint' },
-      'Locally, `cfgctl dev-token --tenant <tenant> --group release-managers` prints one.',
+      'Locally, `cfgctl dev-token --tenant <tenant> --role release-manager` prints one.',
     ),
     token,
     el('button', { type: 'submit' }, 'Sign in with token'),
