@@ -83,6 +83,11 @@ async function route(): Promise<void> {
 
 async function start(): Promise<void> {
   whenSignedOut((reason) => signOut(reason));
+  // The routes live in the hash: the skip link moves the focus instead of navigating to "#main".
+  document.querySelector('.skip')?.addEventListener('click', (event) => {
+    event.preventDefault();
+    main.focus();
+  });
   const config = (await (await fetch('/console/config.json')).json()) as { hostedUi: HostedUi | null };
   hostedUi = config.hostedUi ?? undefined;
   if (hostedUi) {

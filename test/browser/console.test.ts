@@ -197,6 +197,9 @@ describe('a release manager', () => {
   test("reads the key's history with a diff between two versions", async () => {
     const page = await newPage();
     await signInWithToken(page, consoleUrl, releaseManager('bob'));
+    await page.locator('.skip').focus();
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => [document.activeElement?.id, location.hash])).toEqual(['main', '']);
     await page.getByRole('link', { name: 'Key history' }).click();
     await page.getByRole('textbox', { name: 'Key' }).fill(KEY);
     await page.keyboard.press('Enter');
