@@ -11,8 +11,8 @@ import { type FleetMember, startInstance } from '../support/fleet';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
-import { launchBrowser, signInWithToken, watchPage } from '../support/browser';
-import { checkAccessibility, focusOutline, tabTo } from '../support/browserAccessibility';
+import { launchBrowser, signInWithToken, watchPage } from './support/browser';
+import { checkAccessibility, focusOutline, tabTo } from './support/accessibility';
 
 /**
  * The web console as a person uses it: Debian's chromium against the real config service with rollout

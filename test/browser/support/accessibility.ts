@@ -1,5 +1,3 @@
-/// <reference lib="dom" />
-// Functions handed to page.evaluate run in the browser: they are typed against the DOM.
 import type { Page } from 'playwright-core';
 
 /**
