@@ -7,7 +7,8 @@ import { LOCAL_ISSUER } from '../../common/constants';
 import { repoRoot } from '../../common/repoRoot';
 import { buildConsole } from '../../scripts/build-console';
 import { stackClients, uniqueTenant } from '../support/env';
-import { type FleetMember, startInstance } from '../support/fleet';
+import { type FleetMember, startTenantFleet } from '../support/fleet';
+import { allAtOnce } from '../support/plans';
 import { callApi } from '../support/restApi';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
@@ -51,21 +52,16 @@ beforeAll(async () => {
   consoleUrl = `${server.httpUrl}/console/`;
   tenant = uniqueTenant('console');
   service = `console-${randomUUID().slice(0, 6)}`;
-  await server.store.put({ tenantId: tenant, key: KEY }, '{"limit":1}', {
-    expectedVersion: 0,
-    makeLive: true,
-  });
-  for (let i = 0; i < INSTANCES; i += 1) {
-    instances.push(
-      await startInstance({
-        server,
-        clients,
-        service,
-        tenancy: tenant,
-        preload: [{ tenantId: tenant, key: KEY }],
-      }),
-    );
-  }
+  instances.push(
+    ...(await startTenantFleet({
+      server,
+      clients,
+      tenantId: tenant,
+      service,
+      keys: [KEY],
+      count: INSTANCES,
+    })),
+  );
   chromium = await launchBrowser();
 }, 180_000);
 
@@ -102,11 +98,8 @@ async function startGatedRollout(starter: string, value: string): Promise<string
     key: KEY,
     value,
     targetServices: [service],
-    plan: {
-      strategy: { kind: 'explicit', waves: [1, '100%'] },
-      bakeSeconds: 0,
-      approval: 'after-first-wave',
-    },
+    // A canary instance, then the rest once another release manager approves.
+    plan: allAtOnce({ strategy: { kind: 'explicit', waves: [1, '100%'] }, approval: 'after-first-wave' }),
   });
   expect(started.status).toBe(202);
   const rolloutId = started.body.rolloutId as string;
@@ -121,7 +114,7 @@ describe('a release manager', () => {
   let rolloutId: string;
 
   beforeAll(async () => {
-    rolloutId = await startGatedRollout('alice', '{"limit":2}');
+    rolloutId = await startGatedRollout('alice', '{"v":2}');
   });
   // The three tests follow one rollout; it is ended after the last of them.
   afterAll(() => Promise.all(running.splice(0).map(finish)));
@@ -207,15 +200,15 @@ describe('a release manager', () => {
     expect(await page.locator('#diff figcaption').textContent()).toMatch(
       /^v\d+ → v\d+: 2 line\(s\) changed$/,
     );
-    expect(await page.locator('#diff del').allTextContents()).toEqual(['-   "limit": 1\n']);
-    expect(await page.locator('#diff ins').allTextContents()).toEqual(['+   "limit": 2\n']);
+    expect(await page.locator('#diff del').allTextContents()).toEqual(['-   "v": 1\n']);
+    expect(await page.locator('#diff ins').allTextContents()).toEqual(['+   "v": 2\n']);
     await screenshot(page, 'history');
   });
 });
 
 describe('an operator', () => {
   test('finds no action buttons, and a POST forced from the page gets 403 with the reason', async () => {
-    const rolloutId = await startGatedRollout('alice', '{"limit":3}');
+    const rolloutId = await startGatedRollout('alice', '{"v":3}');
     const page = await newPage();
     await signInWithToken(page, consoleUrl, operator());
     expect(await page.locator('#who').textContent()).toContain('operator');
@@ -243,7 +236,7 @@ describe('an operator', () => {
 
 describe('another tenant', () => {
   test("a tenant B release manager sees none of tenant A's rollouts, and A's rollout URL shows not found", async () => {
-    const rolloutId = await startGatedRollout('alice', '{"limit":4}');
+    const rolloutId = await startGatedRollout('alice', '{"v":4}');
     const page = await newPage();
     await signInWithToken(
       page,

@@ -2,7 +2,7 @@ import type { ConfigHistoryEntry, ConfigHistoryPage } from '../../../common/api/
 import { api, ApiProblem, path } from '../api';
 import { diffText, lineDiff } from '../diff';
 import { el, replaceChildren } from '../dom';
-import type { ViewContext } from './shared';
+import { searchForm, type ViewContext } from './shared';
 
 /** A key's kept versions (the newest page) and a line diff between any two of them. */
 export async function showHistory(context: ViewContext, key: string | undefined): Promise<void> {
@@ -13,16 +13,12 @@ export async function showHistory(context: ViewContext, key: string | undefined)
     required: true,
     autocomplete: 'off',
   });
-  const form = el(
-    'form',
-    { class: 'filter', role: 'search', 'aria-label': 'Find a key' },
-    el('label', { for: 'history-key' }, 'Key'),
-    keyInput,
-    el('button', { type: 'submit' }, 'Show history'),
-  );
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    location.hash = `#/history/${encodeURIComponent(keyInput.value.trim())}`;
+  const form = searchForm({
+    name: 'Find a key',
+    field: keyInput,
+    label: 'Key',
+    button: 'Show history',
+    target: (value) => `#/history/${encodeURIComponent(value)}`,
   });
   const results = el('div', { id: 'history' });
   replaceChildren(context.main, el('h1', { tabindex: '-1' }, 'Key history'), form, results);

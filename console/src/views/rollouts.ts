@@ -1,7 +1,7 @@
 import type { RolloutPage } from '../../../common/api/rollouts';
 import { api, ApiProblem } from '../api';
 import { el, replaceChildren } from '../dom';
-import { type RolloutState, STATE_LABELS, stateBadge, type ViewContext } from './shared';
+import { type RolloutState, searchForm, STATE_LABELS, stateBadge, type ViewContext } from './shared';
 
 /** The tenant's rollouts, newest first, filtered by state through the API's own `state` parameter. */
 export async function showRollouts(context: ViewContext, state: string | undefined): Promise<void> {
@@ -13,16 +13,12 @@ export async function showRollouts(context: ViewContext, state: string | undefin
       el('option', { value, selected: value === state }, STATE_LABELS[value]),
     ),
   );
-  const form = el(
-    'form',
-    { class: 'filter', role: 'search', 'aria-label': 'Filter rollouts' },
-    el('label', { for: 'state-filter' }, 'State'),
-    filter,
-    el('button', { type: 'submit' }, 'Filter'),
-  );
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    location.hash = filter.value ? `#/rollouts?state=${encodeURIComponent(filter.value)}` : '#/rollouts';
+  const form = searchForm({
+    name: 'Filter rollouts',
+    field: filter,
+    label: 'State',
+    button: 'Filter',
+    target: (value) => (value ? `#/rollouts?state=${encodeURIComponent(value)}` : '#/rollouts'),
   });
   const results = el('div', { id: 'rollout-results' }, el('p', { class: 'loading' }, 'Loading…'));
   replaceChildren(context.main, el('h1', { tabindex: '-1' }, 'Rollouts'), form, results);

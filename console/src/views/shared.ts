@@ -36,3 +36,28 @@ export interface ViewContext {
   readonly alert: (message: string) => void;
   readonly canAct: boolean;
 }
+
+/**
+ * A one-field search form whose submit changes the route (so the browser's back button and a copied
+ * URL keep the choice); `target` turns the field's value into the route.
+ */
+export function searchForm(options: {
+  name: string;
+  field: HTMLInputElement | HTMLSelectElement;
+  label: string;
+  button: string;
+  target: (value: string) => string;
+}): HTMLFormElement {
+  const form = el(
+    'form',
+    { class: 'filter', role: 'search', 'aria-label': options.name },
+    el('label', { for: options.field.id }, options.label),
+    options.field,
+    el('button', { type: 'submit' }, options.button),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    location.hash = options.target(options.field.value.trim());
+  });
+  return form;
+}
