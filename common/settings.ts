@@ -111,7 +111,15 @@ const serverSchema = z.object({
    * The web console's Cognito hosted UI (the user pool domain, e.g. https://auth.example.com) and its app
    * client: public, without a secret. Unset, the console signs in with a pasted token only.
    */
-  CONSOLE_COGNITO_DOMAIN: z.string().url().optional(),
+  CONSOLE_COGNITO_DOMAIN: z
+    .string()
+    .url()
+    // The authorization code and the tokens cross this origin: never in the clear, but on loopback.
+    .refine(
+      (url) => url.startsWith('https://') || (URL.canParse(url) && isLoopback(url)),
+      'must be https (http only on loopback)',
+    )
+    .optional(),
   CONSOLE_CLIENT_ID: z.string().min(1).optional(),
   /** The callback URL registered on the app client; unset, the console uses its own /console/ URL. */
   CONSOLE_REDIRECT_URI: z.string().url().optional(),
