@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 
 /** Debian's chromium, installed by scripts/setup.sh: Playwright's own browser download is not reachable. */
@@ -20,6 +21,10 @@ const CHROMIUM_ARGS = [
 ];
 
 export function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH))
+    throw new Error(
+      `no ${CHROMIUM_PATH}: run scripts/setup.sh as root (it installs Debian's chromium with apt-get)`,
+    );
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 }
 
