@@ -20,6 +20,7 @@ export default tseslint.config(
     ignores: [
       'node_modules/',
       'dist/',
+      'console/dist/',
       'gen/',
       '.tools/',
       '.local/',
@@ -156,6 +157,30 @@ export default tseslint.config(
             {
               regex: folders('server', 'cli', 'sdk'),
               message: 'Activities receive their clients; they never import server/, cli/ or sdk/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The web console runs in the browser: no third-party code in the page, nothing of the server, and
+    // only types of the REST contract (common/api), so zod and Node stay out of the bundle.
+    files: ['console/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^[^.]', message: 'The console bundles no package: only its own files.' },
+            {
+              regex: '^(\\.\\./)+common/api/',
+              allowTypeImports: true,
+              message: 'The console imports only types from common/api.',
+            },
+            {
+              regex: '^(\\.\\./)+(?!common/api/)[a-zA-Z]+/',
+              message: 'The console imports only its own files and types from common/api.',
             },
           ],
         },

@@ -107,6 +107,22 @@ const serverSchema = z.object({
   READ_CACHE_NOTICE_PORT: port(0),
   /** The IPv4 registered for the notices when BIND_ADDRESS cannot be (0.0.0.0). */
   READ_CACHE_ADVERTISE_ADDRESS: z.string().ip({ version: 'v4' }).optional(),
+  /**
+   * The web console's Cognito hosted UI (the user pool domain, e.g. https://auth.example.com) and its app
+   * client: public, without a secret. Unset, the console signs in with a pasted token only.
+   */
+  CONSOLE_COGNITO_DOMAIN: z
+    .string()
+    .url()
+    // The authorization code and the tokens cross this origin: never in the clear, but on loopback.
+    .refine(
+      (url) => url.startsWith('https://') || (URL.canParse(url) && isLoopback(url)),
+      'must be https (http only on loopback)',
+    )
+    .optional(),
+  CONSOLE_CLIENT_ID: z.string().min(1).optional(),
+  /** The callback URL registered on the app client; unset, the console uses its own /console/ URL. */
+  CONSOLE_REDIRECT_URI: z.string().url().optional(),
 });
 
 /**
@@ -289,8 +305,28 @@ function toAuthSettings(s: z.infer<typeof authSchema>) {
   };
 }
 
+export interface ConsoleSettings {
+  readonly hostedUi?: { readonly domain: string; readonly clientId: string; readonly redirectUri?: string };
+}
+
+function toConsoleSettings(s: z.infer<typeof serverSchema>): ConsoleSettings {
+  if (!s.CONSOLE_COGNITO_DOMAIN && !s.CONSOLE_CLIENT_ID) return {};
+  if (!s.CONSOLE_COGNITO_DOMAIN || !s.CONSOLE_CLIENT_ID)
+    throw new SettingsError(
+      'invalid environment: CONSOLE_COGNITO_DOMAIN and CONSOLE_CLIENT_ID go together: set both or neither',
+    );
+  return {
+    hostedUi: {
+      domain: s.CONSOLE_COGNITO_DOMAIN.replace(/\/+$/, ''),
+      clientId: s.CONSOLE_CLIENT_ID,
+      redirectUri: s.CONSOLE_REDIRECT_URI,
+    },
+  };
+}
+
 function toServerSettings(s: z.infer<typeof serverSchema>) {
   return {
+    console: toConsoleSettings(s),
     bindAddress: s.BIND_ADDRESS,
     grpcPort: s.GRPC_PORT,
     httpPort: s.HTTP_PORT,

@@ -153,6 +153,7 @@ cat <<INFO
   REST API        $CFG_API_URL            (try: CFG_TOKEN=\$(npx cfgctl dev-token --tenant acme --role operator) npx cfgctl config list)
   gRPC            $GRPC
   Temporal UI     http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}   (the rollouts' histories)
+  Web console     $CFG_API_URL/console/   (sign in with your organisation: the local hosted-UI stand-in)
   Rollouts        CFG_TOKEN=\$(npx cfgctl dev-token --tenant acme --role release-manager) npx cfgctl rollout list
   Instance logs   .local/logs/orders-*.log, .local/logs/billing-*.log
   Status          npm run stack -- status

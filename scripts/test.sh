@@ -13,6 +13,8 @@ echo "== node $(node --version) ($(command -v node))"
 npm run --silent gen:proto
 echo "== typecheck"
 npx tsc --noEmit -p .
+npx tsc --noEmit -p console
+npx tsc --noEmit -p test/browser
 echo "== lint"
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --list-different .; echo "prettier: run npm run format"; exit 1; }

@@ -141,6 +141,7 @@ export async function startPlatformServer(deps: {
       freezes: deps.freezes,
       gateSignals: deps.temporal ? new GateSignals(deps.temporal, logger) : undefined,
       metrics,
+      console: settings.console,
     }),
     settings.bindAddress,
     settings.httpPort,

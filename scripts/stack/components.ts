@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { LOCAL_ISSUER } from '../../common/constants';
 import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { EXAMPLE_SERVICES } from '../provision';
 import { localStackEnv, temporalUiUrl } from './env';
@@ -204,6 +205,9 @@ export const COMPONENTS: readonly Component[] = [
         METRICS_PORT: String(resolvePort(PORTS.configMetrics)),
         // The Temporal UI may call the codec endpoint from the browser.
         CODEC_CORS_ORIGINS: temporalUiUrl(),
+        // The web console signs in through the local issuer's stand-in for Cognito's hosted UI.
+        CONSOLE_COGNITO_DOMAIN: `http://${STACK_HOST}:${resolvePort(PORTS.issuer)}`,
+        CONSOLE_CLIENT_ID: LOCAL_ISSUER.clientId,
       }),
     answers: httpGetSucceeds('/healthz'),
     readyTimeoutMs: 30_000,

@@ -9,10 +9,13 @@ import type { StreamQuota } from '../limits/streamQuota';
 import type { RunningRolloutQuota } from '../rollouts/runningRolloutQuota';
 import { assertNoTenantNamed } from '../auth/tenantSmuggling';
 import type { CachedConfigReader } from '../configReader';
+import type { ConsoleSettings } from '../../common/settings';
+import { consoleBuildDir } from '../../common/consoleBuild';
 import type { RolloutService } from '../rollouts/rolloutService';
 import { authenticateWith } from './authenticate';
 import { codecRoutes, type PayloadCodecEndpoint } from './codecRoutes';
 import { configRoutes } from './configRoutes';
+import { consoleRoutes } from './consoleRoutes';
 import { freezeRoutes } from './freezeRoutes';
 import { contractValidator, openApiDocument } from './openapi';
 import { problemErrorHandler, unmatchedRoute } from './problem';
@@ -49,6 +52,8 @@ export interface HttpAppDeps {
   readonly gateSignals?: GateSignals;
   /** Counts requests by route template; served on the metrics port, never on this app. */
   readonly metrics?: ServerMetrics;
+  /** The web console's sign-in settings; absent, it signs in with a pasted token only. */
+  readonly console?: ConsoleSettings;
 }
 
 /**
@@ -79,6 +84,9 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
       }),
     );
   }
+
+  // The web console's files, not part of this API's contract: mounted before its validator.
+  app.use('/console', consoleRoutes({ settings: deps.console ?? {}, buildDir: consoleBuildDir() }));
 
   // Before validation, so a tenant named anywhere gets this error rather than "unknown parameter".
   app.use('/v1', (request, _response, next) => {

@@ -110,6 +110,32 @@ describe('settings', () => {
     );
   });
 
+  test("the console's hosted UI needs its domain and client together; neither means token sign-in only", () => {
+    expect(loadServerSettings(SERVER_KEYS).console).toEqual({});
+    expect(
+      loadServerSettings({
+        ...SERVER_KEYS,
+        CONSOLE_COGNITO_DOMAIN: 'https://auth.example.com/',
+        CONSOLE_CLIENT_ID: 'console',
+      }).console,
+    ).toEqual({
+      hostedUi: { domain: 'https://auth.example.com', clientId: 'console', redirectUri: undefined },
+    });
+    expect(() => loadServerSettings({ ...SERVER_KEYS, CONSOLE_CLIENT_ID: 'console' })).toThrow(
+      /CONSOLE_COGNITO_DOMAIN and CONSOLE_CLIENT_ID go together/,
+    );
+    expect(() => loadServerSettings({ ...SERVER_KEYS, CONSOLE_COGNITO_DOMAIN: 'auth.example.com' })).toThrow(
+      /CONSOLE_COGNITO_DOMAIN/,
+    );
+    expect(() =>
+      loadServerSettings({
+        ...SERVER_KEYS,
+        CONSOLE_COGNITO_DOMAIN: 'http://auth.example.com',
+        CONSOLE_CLIENT_ID: 'c',
+      }),
+    ).toThrow(/CONSOLE_COGNITO_DOMAIN: must be https/);
+  });
+
   test('the config service and the worker name the key files they cannot start without', () => {
     expect(() => loadServerSettings({})).toThrow(/INSTANCE_GRANT_SIGNING_KEY_FILE: Required/);
     expect(() => loadRolloutWorkerSettings({ PUSH_SIGNING_KEY_FILE: 'k.pem' })).toThrow(
