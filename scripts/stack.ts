@@ -13,6 +13,7 @@ import {
   stackStatus,
   stackUp,
   temporalUiUrl,
+  traceUiUrl,
   type ComponentStatus,
 } from './stack/index';
 
@@ -27,6 +28,7 @@ async function main([verb, ...names]: string[]): Promise<void> {
           : ['infrastructure', 'application'],
       });
       console.log(`Temporal UI: ${temporalUiUrl()}`);
+      console.log(`Trace UI (Jaeger): ${traceUiUrl()}`);
       return;
     case 'down':
       await stackDown(names);
@@ -40,6 +42,7 @@ async function main([verb, ...names]: string[]): Promise<void> {
       for (const { name, port, holder } of statuses)
         if (holder !== undefined) console.log(`${name}: port ${port} is held by ${holder}`);
       console.log(`Temporal UI: ${temporalUiUrl()}`);
+      console.log(`Trace UI (Jaeger): ${traceUiUrl()}`);
       console.log(`Data kept across restarts: ${dataDir()} (\`npm run stack -- reset\` deletes it)`);
       return;
     case 'env':

@@ -45,6 +45,16 @@ export function localStackEnv(): Record<string, string> {
   };
 }
 
+/** Jaeger's UI, where the stack's traces are read; its query API (/api/traces) is under the same URL. */
+export function traceUiUrl(): string {
+  return `http://${STACK_HOST}:${resolvePort(PORTS.jaegerUi)}`;
+}
+
+/** Where the stack's processes send their spans (OTLP over HTTP): OTEL_EXPORTER_OTLP_ENDPOINT. */
+export function otlpEndpoint(): string {
+  return `http://${STACK_HOST}:${resolvePort(PORTS.otlpHttp)}`;
+}
+
 export function temporalUiUrl(): string {
   return `http://${STACK_HOST}:${resolvePort(PORTS.temporalUi)}`;
 }

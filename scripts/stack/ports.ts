@@ -16,6 +16,11 @@ export const PORTS = {
   configGrpc: { envVar: 'GRPC_PORT', defaultPort: 50051 },
   workerHealth: { envVar: 'WORKER_HEALTH_PORT', defaultPort: 8091 },
   localEventBridge: { envVar: 'LOCAL_EVENTBRIDGE_PORT', defaultPort: 8092 },
+  // The trace receiver (Jaeger): OTLP in, its UI and query API out.
+  otlpGrpc: { envVar: 'OTLP_GRPC_PORT', defaultPort: 4317 },
+  otlpHttp: { envVar: 'OTLP_HTTP_PORT', defaultPort: 4318 },
+  jaegerUi: { envVar: 'JAEGER_UI_PORT', defaultPort: 16686 },
+  jaegerQueryGrpc: { envVar: 'JAEGER_QUERY_GRPC_PORT', defaultPort: 16685 },
 } as const satisfies Record<string, PortSetting>;
 
 /** Every server of the stack binds here only. */
