@@ -15,10 +15,12 @@ import { startPlatformServer } from './platformServer';
 import { RolloutService } from './rollouts/rolloutService';
 import { payloadCodecFor, createTemporalClient } from '../rolloutClient';
 import { errorMessage } from '../common/errors';
+import { startTracing } from '../common/tracing';
 
 /** Entry point of the config service: gRPC ConfigService and the REST API. */
 async function main(): Promise<void> {
   const logger = createLogger({ component: 'config-service' });
+  const tracing = startTracing('config-service', logger);
   const clients = createAwsClients(loadAwsSettings());
   const storageSettings = loadStorageSettings();
   const store = configStoreFor(clients, storageSettings);
@@ -38,10 +40,14 @@ async function main(): Promise<void> {
     temporal,
     serviceDiscovery: clients.serviceDiscovery,
     freezes,
+    traced: tracing.enabled,
   });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });
-    void server.stop().then(() => process.exit(0));
+    void server
+      .stop()
+      .then(() => tracing.shutdown())
+      .then(() => process.exit(0));
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

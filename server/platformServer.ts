@@ -56,6 +56,8 @@ export async function startPlatformServer(deps: {
   readonly serviceDiscovery?: ServiceDiscoveryClient;
   /** Freezes and change windows (REST /v1/freeze, /v1/platform/freeze, /v1/change-windows). */
   readonly freezes?: FreezeStore;
+  /** A span per REST request and gRPC call (the process installed a tracer provider: common/tracing.ts). */
+  readonly traced?: boolean;
 }): Promise<PlatformServer> {
   const { settings, logger } = deps;
   // Keys are fetched before listening so no request waits for, or fails on, the first JWKS download.
@@ -94,10 +96,11 @@ export async function startPlatformServer(deps: {
       advertiseAddress: notices.advertiseAddress,
     });
   }
-  const grpc = await startGrpcServer(createConfigServiceHandlers({ authenticator, reader, grants, logger }), {
-    host: settings.bindAddress,
-    port: settings.grpcPort,
-  });
+  const grpc = await startGrpcServer(
+    createConfigServiceHandlers({ authenticator, reader, grants, logger }),
+    { host: settings.bindAddress, port: settings.grpcPort },
+    deps.traced,
+  );
   const http = await listen(
     createHttpApp({
       authenticator,
@@ -118,6 +121,7 @@ export async function startPlatformServer(deps: {
       shuttingDown: shuttingDown.signal,
       freezes: deps.freezes,
       gateSignals: deps.temporal ? new GateSignals(deps.temporal, logger) : undefined,
+      traced: deps.traced,
     }),
     settings.bindAddress,
     settings.httpPort,

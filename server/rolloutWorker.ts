@@ -18,6 +18,8 @@ import { keyFromFile, pemFromFile } from '../common/keyFiles';
 import type { RolloutWorkerSettings, StorageSettings, TemporalSettings } from '../common/settings';
 import { payloadCodecFor, temporalConnectionOptions } from '../rolloutClient';
 import { workerDataConverter } from './payloadEncryption/workerDataConverter';
+import type { Tracing } from '../common/tracing';
+import { workerTracing } from './tracing/workerTracing';
 
 /** How long a health probe waits for Temporal before it counts as unreachable. */
 const TEMPORAL_PROBE_DEADLINE_MS = 2000;
@@ -46,6 +48,8 @@ export async function createRolloutWorker(deps: {
   readonly storage: StorageSettings;
   readonly rollout: RolloutWorkerSettings;
   readonly logger: Logger;
+  /** The process's tracing (common/tracing.ts); without it, or off, workflows and activities run untraced. */
+  readonly tracing?: Tracing;
 }): Promise<RolloutWorker> {
   const { clients, temporal, logger } = deps;
   const { rollout } = deps;
@@ -91,6 +95,7 @@ export async function createRolloutWorker(deps: {
     maxConcurrentActivityTaskExecutions: rollout.maxConcurrentActivities,
     shutdownGraceTime: SHUTDOWN_GRACE,
     shutdownForceTime: SHUTDOWN_FORCE,
+    ...(deps.tracing ? workerTracing(deps.tracing) : {}),
   });
   let running: Promise<void> | undefined;
   return {

@@ -12,18 +12,21 @@ import { createRolloutWorker } from './rolloutWorker';
 import { createTemporalClient } from '../rolloutClient';
 import { startWorkerHealth } from './workerHealth';
 import { errorMessage } from '../common/errors';
+import { startTracing } from '../common/tracing';
 
 /** Entry point of the rollout worker: runs rollout workflows and their activities. */
 async function main(): Promise<void> {
   const logger = createLogger({ component: 'rollout-worker' });
   const temporal = loadTemporalSettings();
   const rollout = loadRolloutWorkerSettings();
+  const tracing = startTracing('rollout-worker', logger);
   const rolloutWorker = await createRolloutWorker({
     clients: createAwsClients(loadAwsSettings()),
     temporal,
     storage: loadStorageSettings(),
     rollout,
     logger,
+    tracing,
   });
   await setReconcileSchedule(temporal, rollout.reconcileIntervalSeconds, logger);
   const health = await startWorkerHealth(rolloutWorker, {
@@ -40,6 +43,8 @@ async function main(): Promise<void> {
   logger.info('rollout worker running', { address: temporal.address, taskQueue: temporal.taskQueue });
   // Resolves once a shutdown has drained the worker (rejects if it overran its bound).
   await rolloutWorker.run();
+  // The spans of the last tasks the worker ran are still queued.
+  await tracing.shutdown();
   logger.info('rollout worker stopped');
 }
 

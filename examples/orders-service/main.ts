@@ -3,6 +3,7 @@ import { type ConfigChange, ConfigClient, configClientOptionsFromEnv } from '../
 import { FEATURE_FLAGS_KEY, featureFlagsProblem } from './featureFlags';
 import { poolGrantTokenProvider, serviceTokenProvider } from './serviceTokens';
 import { errorMessage } from '../../common/errors';
+import { startTracing } from '../../common/tracing';
 
 const API_ENDPOINT_KEY = 'param_config_apiEndpoint';
 
@@ -15,6 +16,8 @@ const API_ENDPOINT_KEY = 'param_config_apiEndpoint';
 async function main(): Promise<void> {
   const logger = createLogger({ component: 'orders-service' });
   const { preloadTenants, ...fromEnv } = configClientOptionsFromEnv();
+  // The SDK records its spans through the OpenTelemetry API; the embedding service decides where they go.
+  const tracing = startTracing(fromEnv.service, logger);
   // Tenants whose flags the health check looks at: those preloaded, and any a rollout pushes to.
   const tenants = new Set(preloadTenants);
 
@@ -74,6 +77,7 @@ async function main(): Promise<void> {
     void client
       .stop()
       .catch((error: unknown) => logger.error('shutdown failed', { error }))
+      .then(() => tracing.shutdown())
       .finally(() => {
         fromEnv.cloudMap?.client.destroy();
         process.exit(0);

@@ -20,6 +20,7 @@ import { planRoutes } from './planRoutes';
 import { isPlainObject } from './requestValues';
 import { rolloutRoutes } from './rolloutRoutes';
 import { schemaRoutes } from './schemaRoutes';
+import { httpServerSpans } from '../tracing/httpSpans';
 
 export interface HttpAppDeps {
   readonly authenticator: Authenticator;
@@ -45,6 +46,8 @@ export interface HttpAppDeps {
   readonly freezes?: FreezeStore;
   /** Tells running rollouts of a freeze or window change (absent without Temporal: they read it anyway). */
   readonly gateSignals?: GateSignals;
+  /** A server span per request (the process installed a tracer provider). */
+  readonly traced?: boolean;
 }
 
 /**
@@ -54,6 +57,7 @@ export interface HttpAppDeps {
 export function createHttpApp(deps: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  if (deps.traced) app.use(httpServerSpans());
   app.use(express.json({ limit: '1mb' }));
 
   app.get('/openapi.json', (_request, response) => {
