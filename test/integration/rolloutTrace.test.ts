@@ -17,9 +17,11 @@ import {
   type JaegerTrace,
   newTraceparent,
   parentOf,
+  rolloutSucceeded,
   searchTraces,
   serviceOf,
   spawnTracedPlatform,
+  startRolloutOver,
   tagOf,
   traceWhen,
 } from '../support/traces';
@@ -67,29 +69,14 @@ afterAll(async () => {
 
 const releaseManager = () => validToken({ tenantId: tenant, groups: ['release-managers'], subject: 'rita' });
 
-async function startRollout(value: string, headers: Record<string, string>, token = releaseManager()) {
-  const response = await fetch(`${platform.httpUrl}/v1/rollouts`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ key: KEY, value, targetServices: [service], plan: allAtOnce() }),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-async function succeeded(rolloutId: string): Promise<void> {
-  await until(
-    `rollout ${rolloutId} SUCCEEDED`,
-    async () => {
-      const response = await fetch(`${platform.httpUrl}/v1/rollouts/${rolloutId}`, {
-        headers: { authorization: `Bearer ${releaseManager()}` },
-      });
-      const body = (await response.json()) as { state?: string };
-      if (body.state === 'ROLLED_BACK' || body.state === 'FAILED') throw new Error(`rollout ${body.state}`);
-      return body.state === 'SUCCEEDED' ? true : undefined;
-    },
-    90,
+const startRollout = (value: string, headers: Record<string, string>, token = releaseManager()) =>
+  startRolloutOver(
+    platform.httpUrl,
+    token,
+    { key: KEY, value, targetServices: [service], plan: allAtOnce() },
+    headers,
   );
-}
+const succeeded = (rolloutId: string) => rolloutSucceeded(platform.httpUrl, releaseManager(), rolloutId);
 
 const named = (trace: JaegerTrace, name: string) => trace.spans.filter((span) => span.operationName === name);
 const one = (trace: JaegerTrace, name: string): JaegerSpan => {

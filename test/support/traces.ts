@@ -85,6 +85,29 @@ export function newTraceparent(): { traceparent: string; traceId: string; spanId
 /** Spans exported soon after they end, so a test waits for them in tenths of seconds rather than seconds. */
 export const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_EXPORTER_OTLP_TIMEOUT: '2000' };
 
+/** A config service as its own process (service.name config-service), its spans sent to `endpoint`. */
+export async function spawnTracedConfigService(
+  queue: string,
+  endpoint = otlpEndpoint(),
+  env: Record<string, string> = {},
+): Promise<{ httpUrl: string; grpcAddress: string; process: ChildProcess }> {
+  const [httpPort, grpcPort] = [await closedPort(), await closedPort()];
+  const child = spawnSource('server/main.ts', {
+    ...tracingEnv(queue, endpoint, env),
+    HTTP_PORT: String(httpPort),
+    GRPC_PORT: String(grpcPort),
+    BIND_ADDRESS: '127.0.0.1',
+    CONFIG_CACHE_TTL_MS: '1000',
+  });
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  await until(
+    'the traced config service answers',
+    async () => ((await fetch(`${httpUrl}/healthz`)).ok ? true : undefined),
+    60,
+  );
+  return { httpUrl, grpcAddress: `127.0.0.1:${grpcPort}`, process: child };
+}
+
 /**
  * The config service and a rollout worker as their own processes (each its own service.name), both
  * sending spans to `endpoint` (default: the stack's Jaeger), the worker serving `queue`.
@@ -94,30 +117,45 @@ export async function spawnTracedPlatform(
   endpoint = otlpEndpoint(),
   env: Record<string, string> = {},
 ): Promise<{ httpUrl: string; grpcAddress: string; processes: ChildProcess[] }> {
-  const [httpPort, grpcPort] = [await closedPort(), await closedPort()];
-  const tracing = {
-    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-    ...FAST_EXPORT,
-    TEMPORAL_TASK_QUEUE: queue,
-    ...env,
-  };
-  const configService = spawnSource('server/main.ts', {
-    ...tracing,
-    HTTP_PORT: String(httpPort),
-    GRPC_PORT: String(grpcPort),
-    BIND_ADDRESS: '127.0.0.1',
-    CONFIG_CACHE_TTL_MS: '1000',
-  });
   const worker = spawnSource('server/worker.ts', {
-    ...tracing,
+    ...tracingEnv(queue, endpoint, env),
     WORKER_HEALTH_PORT: '0',
     CONFIG_CACHE_TTL_MS: '1000',
   });
-  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const { process: configService, ...reached } = await spawnTracedConfigService(queue, endpoint, env);
+  return { ...reached, processes: [configService, worker] };
+}
+
+function tracingEnv(queue: string, endpoint: string, env: Record<string, string>): Record<string, string> {
+  return { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...FAST_EXPORT, TEMPORAL_TASK_QUEUE: queue, ...env };
+}
+
+/** Starts a rollout through the REST API at `httpUrl` as `token`'s holder, with extra request headers. */
+export async function startRolloutOver(
+  httpUrl: string,
+  token: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${httpUrl}/v1/rollouts`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** Waits until the rollout reads SUCCEEDED through the REST API. */
+export async function rolloutSucceeded(httpUrl: string, token: string, rolloutId: string, seconds = 90) {
   await until(
-    'the traced config service answers',
-    async () => ((await fetch(`${httpUrl}/healthz`)).ok ? true : undefined),
-    60,
+    `rollout ${rolloutId} SUCCEEDED`,
+    async () => {
+      const response = await fetch(`${httpUrl}/v1/rollouts/${encodeURIComponent(rolloutId)}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const { state } = (await response.json()) as { state?: string };
+      return state === 'SUCCEEDED' ? true : undefined;
+    },
+    seconds,
   );
-  return { httpUrl, grpcAddress: `127.0.0.1:${grpcPort}`, processes: [configService, worker] };
 }
