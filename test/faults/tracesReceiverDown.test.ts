@@ -25,7 +25,7 @@ import { until } from '../support/until';
  * within its bound. A Jaeger of this test's own, on its own ports, so the stack's is never stopped.
  */
 const KEY = 'tenant_config_receiverDown';
-/** What a rollout of two instances may take here; ones with the receiver up take 2-4 s. */
+/** What a rollout of two instances may take here; with the receiver up they took 3-7 s. */
 const PROMPT_MS = 15_000;
 const clients = stackClients();
 const store = stackStore(clients);
