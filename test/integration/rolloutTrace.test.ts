@@ -1,9 +1,12 @@
+import * as grpc from '@grpc/grpc-js';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createLogger } from '../../common/logger';
+import { loadProto } from '../../common/proto';
 import { rolloutWorkflowId } from '../../common/rollout';
 import { loadTracingSettings } from '../../common/settings';
 import { startTracing, type Tracing } from '../../common/tracing';
+import type { ProtoGrpcType } from '../../gen/proto/config';
 import { otlpEndpoint } from '../../scripts/stack/index';
 import { stackClients, stackStore, uniqueTenant } from '../support/env';
 import { type FleetMember, startInstance } from '../support/fleet';
@@ -247,3 +250,39 @@ test.each([
   },
   120_000,
 );
+
+test("a ConfigService call is a server span named by its method, the child of the caller's traceparent, with its status", async () => {
+  const { proto } = loadProto<ProtoGrpcType>('config.proto');
+  const client = new proto.configsvc.v1.ConfigService(
+    platform.grpcAddress,
+    grpc.credentials.createInsecure(),
+  );
+  const call = (token: string | undefined, traceparent: string) =>
+    new Promise<number>((resolve) => {
+      const metadata = new grpc.Metadata();
+      if (token) metadata.set('authorization', `Bearer ${token}`);
+      metadata.set('traceparent', traceparent);
+      client.GetConfig({ key: KEY }, metadata, (error) => resolve(error ? error.code : grpc.status.OK));
+    });
+  try {
+    const reader = validToken({ tenantId: tenant, groups: ['services'] });
+    const read = newTraceparent();
+    expect(await call(reader, read.traceparent)).toBe(grpc.status.OK);
+    const refused = newTraceparent();
+    expect(await call(undefined, refused.traceparent)).toBe(grpc.status.UNAUTHENTICATED);
+
+    const readSpan = one(
+      await traceWhen(read.traceId, (found) => found.spans.length > 0),
+      'configsvc.v1.ConfigService/GetConfig',
+    );
+    expect(parentOf(readSpan)).toBe(read.spanId);
+    expect(tagOf(readSpan, 'rpc.grpc.status_code')).toBe(grpc.status.OK);
+    const refusedTrace = await traceWhen(refused.traceId, (found) => found.spans.length > 0);
+    const refusedSpan = one(refusedTrace, 'configsvc.v1.ConfigService/GetConfig');
+    expect(serviceOf(refusedTrace, refusedSpan)).toBe('config-service');
+    expect(tagOf(refusedSpan, 'rpc.grpc.status_code')).toBe(grpc.status.UNAUTHENTICATED);
+    expect(JSON.stringify(refusedTrace)).not.toContain(reader);
+  } finally {
+    client.close();
+  }
+});
