@@ -13,7 +13,7 @@ import {
   stackStatus,
   stackUp,
   temporalUiUrl,
-  traceUiUrl,
+  traceQueryUrl,
   type ComponentStatus,
 } from './stack/index';
 
@@ -28,7 +28,9 @@ async function main([verb, ...names]: string[]): Promise<void> {
           : ['infrastructure', 'application'],
       });
       console.log(`Temporal UI: ${temporalUiUrl()}`);
-      console.log(`Trace UI (Jaeger): ${traceUiUrl()}`);
+      console.log(
+        `Traces (Jaeger query API): ${traceQueryUrl()}/api/traces (npx tsx scripts/show-trace.ts <id>)`,
+      );
       return;
     case 'down':
       await stackDown(names);
@@ -42,7 +44,9 @@ async function main([verb, ...names]: string[]): Promise<void> {
       for (const { name, port, holder } of statuses)
         if (holder !== undefined) console.log(`${name}: port ${port} is held by ${holder}`);
       console.log(`Temporal UI: ${temporalUiUrl()}`);
-      console.log(`Trace UI (Jaeger): ${traceUiUrl()}`);
+      console.log(
+        `Traces (Jaeger query API): ${traceQueryUrl()}/api/traces (npx tsx scripts/show-trace.ts <id>)`,
+      );
       console.log(`Data kept across restarts: ${dataDir()} (\`npm run stack -- reset\` deletes it)`);
       return;
     case 'env':

@@ -125,8 +125,8 @@ export const COMPONENTS: readonly Component[] = [
     readyTimeoutMs: MOTO_READY_TIMEOUT_MS,
   },
   {
-    // Jaeger v2: receives the processes' spans over OTLP and keeps them in memory; its UI shows a
-    // rollout's trace and its query API is what the trace tests read.
+    // Jaeger v2: receives the processes' spans over OTLP and keeps them in memory; its query API is what
+    // the trace tests and scripts/show-trace.ts read (built from its Go module, it has no web UI).
     name: 'jaeger',
     tier: 'infrastructure',
     port: PORTS.jaegerUi,

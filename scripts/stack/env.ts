@@ -45,8 +45,11 @@ export function localStackEnv(): Record<string, string> {
   };
 }
 
-/** Jaeger's UI, where the stack's traces are read; its query API (/api/traces) is under the same URL. */
-export function traceUiUrl(): string {
+/**
+ * Jaeger's query API (/api/traces), where the stack's traces are read (scripts/show-trace.ts prints one):
+ * Jaeger built from its Go module has no web UI's assets, and answers its page with a placeholder.
+ */
+export function traceQueryUrl(): string {
   return `http://${STACK_HOST}:${resolvePort(PORTS.jaegerUi)}`;
 }
 

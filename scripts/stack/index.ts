@@ -1,6 +1,6 @@
 /** The local stack: its servers, how to start, stop and inspect them, and how to reach them. */
 export { COMPONENTS, type Component } from './components';
-export { localStackEnv, otlpEndpoint, temporalUiUrl, traceUiUrl } from './env';
+export { localStackEnv, otlpEndpoint, temporalUiUrl, traceQueryUrl } from './env';
 export { StackError } from './errors';
 export {
   stackDown,

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { otlpEndpoint, traceUiUrl } from '../../scripts/stack/index';
+import { otlpEndpoint, traceQueryUrl } from '../../scripts/stack/index';
 import { closedPort } from './ports';
 import { spawnSource } from './processes';
 import { until } from './until';
@@ -24,7 +24,10 @@ export interface JaegerTrace {
 }
 
 /** The trace with this id as Jaeger holds it now, or undefined while it has none of it. */
-export async function fetchTrace(traceId: string, queryUrl = traceUiUrl()): Promise<JaegerTrace | undefined> {
+export async function fetchTrace(
+  traceId: string,
+  queryUrl = traceQueryUrl(),
+): Promise<JaegerTrace | undefined> {
   const response = await fetch(`${queryUrl}/api/traces/${traceId}`);
   if (response.status === 404) return undefined;
   if (!response.ok) throw new Error(`Jaeger answered ${response.status} for trace ${traceId}`);
@@ -37,7 +40,7 @@ export async function searchTraces(
   service: string,
   tags: Record<string, string>,
   operation: string,
-  queryUrl = traceUiUrl(),
+  queryUrl = traceQueryUrl(),
 ): Promise<JaegerTrace[]> {
   const query = new URLSearchParams({
     service,
@@ -56,7 +59,7 @@ export function traceWhen(
   traceId: string,
   complete: (trace: JaegerTrace) => boolean,
   seconds = 30,
-  queryUrl = traceUiUrl(),
+  queryUrl = traceQueryUrl(),
 ): Promise<JaegerTrace> {
   return until(
     `trace ${traceId} complete`,
