@@ -461,6 +461,46 @@ export function loadMetricsSettings(env: Env = process.env) {
   };
 }
 
+/**
+ * OpenTelemetry traces, by the standard OTEL_* variables (so an ADOT collector's documented set-up works
+ * as it is). Without OTEL_EXPORTER_OTLP_ENDPOINT, or with OTEL_SDK_DISABLED=true, tracing is off.
+ */
+const tracingSchema = z.object({
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  OTEL_SDK_DISABLED: z.enum(['true', 'false']).default('false'),
+  OTEL_SERVICE_NAME: z.string().min(1).max(100).optional(),
+  // Parent-based: a caller's sampling decision is kept; only a trace's root is sampled by the ratio.
+  OTEL_TRACES_SAMPLER: z
+    .enum(['parentbased_always_on', 'parentbased_traceidratio', 'parentbased_always_off'])
+    .default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  // The export queue is bounded: with the receiver down or slow, spans past it are dropped, never held.
+  OTEL_BSP_MAX_QUEUE_SIZE: z.coerce.number().int().min(1).max(100_000).default(2048),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(512),
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(10).max(60_000).default(5000),
+  OTEL_EXPORTER_OTLP_TIMEOUT: z.coerce.number().int().min(100).max(60_000).default(10_000),
+});
+
+export type TracingSettings = ReturnType<typeof toTracingSettings>;
+
+function toTracingSettings(s: z.infer<typeof tracingSchema>) {
+  return {
+    endpoint: s.OTEL_SDK_DISABLED === 'true' ? undefined : s.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: s.OTEL_SERVICE_NAME,
+    sampler: s.OTEL_TRACES_SAMPLER,
+    samplerRatio: s.OTEL_TRACES_SAMPLER_ARG,
+    maxQueueSize: s.OTEL_BSP_MAX_QUEUE_SIZE,
+    // A batch never exceeds the queue it is taken from.
+    maxExportBatchSize: Math.min(s.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, s.OTEL_BSP_MAX_QUEUE_SIZE),
+    scheduledDelayMs: s.OTEL_BSP_SCHEDULE_DELAY,
+    exportTimeoutMs: s.OTEL_EXPORTER_OTLP_TIMEOUT,
+  };
+}
+
+export function loadTracingSettings(env: Env = process.env): TracingSettings {
+  return toTracingSettings(parseEnv(tracingSchema, env));
+}
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

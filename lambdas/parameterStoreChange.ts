@@ -8,6 +8,8 @@ import { type RolloutPlan } from '../common/rollout';
 import { planProblems } from '../common/rolloutPlan';
 import { loadAwsSettings, loadStorageSettings, loadTemporalSettings } from '../common/settings';
 import { createTemporalClient } from '../rolloutClient';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { startTracing } from '../common/tracing';
 import { parseParameterStoreChange } from './parameterStoreChangeEvent';
 import {
   type ChangeOutcome,
@@ -22,6 +24,9 @@ import {
  * EventBridge retries and, past its retry policy, the dead-letter queue keeps the event.
  */
 const logger = createLogger({ component: 'parameter-store-change' });
+// The out-of-band path's own trace: the invocation is its root, the workflow it starts its child.
+const tracing = startTracing('lambda', logger);
+const tracer = trace.getTracer('config-platform/lambda');
 
 // One Temporal connection and one set of AWS clients per Lambda container, reused across invocations.
 let dependencies: Promise<Omit<ParameterChangeDeps, 'log'>> | undefined;
@@ -38,17 +43,29 @@ export async function handler(event: unknown, context?: { awsRequestId?: string 
     dependencies = undefined; // the next invocation tries again
     throw error;
   });
-  try {
-    const outcome = await rollOutParameterChange(change, {
-      ...(await dependencies),
-      log: (message, fields) => log.info(message, fields),
-    });
-    log.info('handled', { ...outcome });
-    return outcome;
-  } catch (error) {
-    log.error('failed; EventBridge will retry', { error });
-    throw error;
-  }
+  const ready = dependencies;
+  return tracer.startActiveSpan(
+    'ParameterStoreChange',
+    { attributes: { 'config.parameter.operation': change.detail.operation, 'event.id': change.id } },
+    async (span) => {
+      try {
+        const outcome = await rollOutParameterChange(change, {
+          ...(await ready),
+          log: (message, fields) => log.info(message, fields),
+        });
+        log.info('handled', { ...outcome });
+        return outcome;
+      } catch (error) {
+        log.error('failed; EventBridge will retry', { error });
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      } finally {
+        span.end();
+        // A Lambda is frozen between invocations: what it queued would wait, or be lost with the container.
+        await tracing.flush();
+      }
+    },
+  );
 }
 
 async function createDependencies(): Promise<Omit<ParameterChangeDeps, 'log'>> {

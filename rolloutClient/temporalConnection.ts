@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { TemporalSettings } from '../common/settings';
 import { payloadCodecFor, temporalDataConverter } from './payloadEncryption/dataConverter';
 
@@ -18,7 +19,9 @@ export function temporalConnectionOptions(settings: TemporalSettings): {
 
 /**
  * A Temporal client that encrypts every payload it sends and decrypts what it reads. `lazy` connects on
- * first use, so a server keeps serving what needs no Temporal while Temporal is unreachable.
+ * first use, so a server keeps serving what needs no Temporal while Temporal is unreachable. Its calls
+ * (StartWorkflow, the steering updates) are spans of the caller's trace, and carry its context to the
+ * workflow in their headers, when the process installed a tracer provider (common/tracing.ts).
  */
 export async function createTemporalClient(
   settings: TemporalSettings,
@@ -31,5 +34,6 @@ export async function createTemporalClient(
       : await Connection.connect(connectionOptions),
     namespace: settings.namespace,
     dataConverter: temporalDataConverter(options.codec ?? payloadCodecFor(settings.payloadEncryption)),
+    interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
   });
 }

@@ -30,6 +30,7 @@ CFN_LINT_VERSION="1.58.0"                 # PyPI cfn-lint: lints deploy/template
 GRPCURL_VERSION="v1.9.3"                  # Go module github.com/fullstorydev/grpcurl
 GHZ_VERSION="v0.121.0"                    # Go module github.com/bojand/ghz: gRPC load (bench only)
 TOXIPROXY_VERSION="v2.12.0"               # Go module github.com/Shopify/toxiproxy/v2: the fault tests' proxy
+JAEGER_VERSION="v1.76.0"                  # Go module github.com/jaegertracing/jaeger (Jaeger v2): the trace receiver
 # Debian's docker-compose, only to validate docker-compose.yml (`config -q`; no Docker daemon needed).
 # Installed only when no docker-compose is on PATH and apt-get can run as root.
 DOCKER_COMPOSE_DEBIAN_VERSION="1.29.2-3"
@@ -278,6 +279,30 @@ install_toxiproxy() {
   echo "toxiproxy $TOXIPROXY_VERSION: installed"
 }
 
+# Jaeger v2, the stack's trace receiver (OTLP in, in-memory store, UI and query API). Its go.mod carries
+# `replace` directives, which `go install pkg@version` refuses: it is built as a tool of a throwaway
+# module instead. About 10 minutes on two busy cores, once.
+install_jaeger() {
+  if is_cached jaeger "$JAEGER_VERSION" "$TOOLS_BIN/jaeger"; then
+    echo "jaeger $JAEGER_VERSION: ok (cached)"
+    return
+  fi
+  need_command jaeger go "install Go 1.24 or later"
+  : >"$SETUP_LOGS_DIR/jaeger.log"
+  local build_dir
+  build_dir="$(mktemp -d)"
+  (
+    cd "$build_dir"
+    run_logged jaeger go mod init jaeger-build
+    run_logged jaeger go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION"
+    run_logged jaeger go build -o "$TOOLS_BIN/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
+  )
+  rm -rf "$build_dir"
+  run_logged jaeger "$TOOLS_BIN/jaeger" version
+  mark_installed jaeger "$JAEGER_VERSION"
+  echo "jaeger $JAEGER_VERSION: installed"
+}
+
 # Only for `npm run bench:reads` (`setup.sh --bench`): the tests never need it.
 install_ghz() {
   if is_cached ghz "$GHZ_VERSION" "$TOOLS_BIN/ghz"; then
@@ -421,6 +446,7 @@ install_python_tools
 record_test_server_path
 install_grpcurl
 install_toxiproxy
+install_jaeger
 install_docker_compose
 install_prometheus
 install_chromium

@@ -12,8 +12,12 @@ import {
   stackReset,
   stackStatus,
   stackUp,
+  PORTS,
   prometheusUrl,
+  resolvePort,
+  STACK_HOST,
   temporalUiUrl,
+  traceQueryUrl,
   type ComponentStatus,
 } from './stack/index';
 
@@ -27,8 +31,7 @@ async function main([verb, ...names]: string[]): Promise<void> {
           ? ['infrastructure', 'application', 'example']
           : ['infrastructure', 'application'],
       });
-      console.log(`Temporal UI: ${temporalUiUrl()}`);
-      console.log(`Prometheus: ${prometheusUrl()} (targets: ${prometheusUrl()}/classic/targets)`);
+      printUrls();
       return;
     case 'down':
       await stackDown(names);
@@ -41,8 +44,7 @@ async function main([verb, ...names]: string[]): Promise<void> {
       console.log(statusTable(statuses));
       for (const { name, port, holder } of statuses)
         if (holder !== undefined) console.log(`${name}: port ${port} is held by ${holder}`);
-      console.log(`Temporal UI: ${temporalUiUrl()}`);
-      console.log(`Prometheus: ${prometheusUrl()} (targets: ${prometheusUrl()}/classic/targets)`);
+      printUrls();
       console.log(`Data kept across restarts: ${dataDir()} (\`npm run stack -- reset\` deletes it)`);
       return;
     case 'env':
@@ -79,3 +81,13 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   console.error(error instanceof StackError ? error.message : error);
   process.exitCode = 1;
 });
+
+/** Where a person looks at the stack: printed after `up` and by `status`. */
+function printUrls(): void {
+  console.log(`Web console: http://${STACK_HOST}:${resolvePort(PORTS.configHttp)}/console/`);
+  console.log(`Temporal UI: ${temporalUiUrl()}`);
+  console.log(`Prometheus: ${prometheusUrl()} (targets: ${prometheusUrl()}/classic/targets)`);
+  console.log(
+    `Traces (Jaeger query API): ${traceQueryUrl()}/api/traces (npx tsx scripts/show-trace.ts <id>)`,
+  );
+}

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { UnauthenticatedError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { loadProto } from '../common/proto';
@@ -10,6 +11,7 @@ import type { ConfigAddress } from '../common/configAddress';
 import type { CacheRefreshHandlers } from '../gen/proto/configsvc/v1/CacheRefresh';
 import { errorReply, grpcStatusOf } from '../common/errorStatus';
 import { serveWithReflection, stopGrpcServer } from '../common/grpcServing';
+import { extractTraceContext } from '../common/grpcTraceContext';
 import type { HeldConfig } from './heldConfig';
 import type { OutcomeCounters } from './outcomeCounters';
 import type { RefreshCallOutcome, SdkMetrics } from './metrics';
@@ -17,6 +19,12 @@ import { parseHeldKeys, parseRefreshRequest } from './refreshRequest';
 import { assertServesTenant, type InstanceTenancy } from './tenancy';
 
 export type ServingStatus = 'SERVING' | 'NOT_SERVING';
+
+/**
+ * The SDK records spans through the OpenTelemetry API alone: they go wherever the embedding service's
+ * tracer provider sends them, and nowhere (at no cost) when it installed none.
+ */
+const tracer = trace.getTracer('config-platform/sdk');
 
 export interface CacheRefreshDeps {
   readonly service: string;
@@ -66,6 +74,10 @@ export function createCacheRefreshHandlers(deps: CacheRefreshDeps): CacheRefresh
           rolloutId: delivery.rolloutId,
           heldVersion: outcome.heldVersion,
         };
+        trace.getActiveSpan()?.setAttributes({
+          'config.refresh.outcome': outcome.applied ? 'applied' : 'unchanged',
+          'config.held_version': outcome.heldVersion,
+        });
         if (outcome.applied) logger.info(delivery.revertFrom ? 'rollback applied' : 'push applied', fields);
         else logger.debug('push changed nothing: duplicate, outdated or not holding revert_from', fields);
         return {
@@ -119,7 +131,22 @@ export function authenticatedUnary<Req, Parsed extends { readonly scope: PushSco
         outcome,
         (performance.now() - started) / 1000,
       );
-    void (async () => {
+    // The caller's trace context parents this call's span and nothing else: it is read before the grant is
+    // checked, and a refused call's span says only that it was refused.
+    const parent = extractTraceContext(context.active(), call.metadata);
+    const span = tracer.startSpan(
+      call.getPath().replace(/^\//, ''),
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'rpc.system': 'grpc',
+          'rpc.method': call.getPath().split('/').at(-1) ?? '',
+          'config.instance_id': deps.target().instanceId,
+        },
+      },
+      parent,
+    );
+    void context.with(trace.setSpan(parent, span), async () => {
       try {
         const grant = bearerGrant(call.metadata);
         const session = deps.pushSessions.keysFor(sessionCertificate(call.metadata));
@@ -132,6 +159,7 @@ export function authenticatedUnary<Req, Parsed extends { readonly scope: PushSco
         );
         const answer = await handle(parsed);
         counted(outcomeOf(answer));
+        span.setAttribute('rpc.grpc.status_code', grpc.status.OK);
         callback(null, answer);
       } catch (error) {
         counted('refused');
@@ -139,9 +167,14 @@ export function authenticatedUnary<Req, Parsed extends { readonly scope: PushSco
         const fields = { method: call.getPath(), code: reply.code, reason: reply.message };
         if (reply.code === 'Internal') deps.logger.error(`${label} internal error`, { ...fields, error });
         else deps.logger.warn(`${label} call refused`, fields);
-        callback(grpcStatusOf(reply));
+        const status = grpcStatusOf(reply);
+        span.setAttributes({ 'rpc.grpc.status_code': status.code, 'config.refresh.outcome': 'refused' });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: reply.code });
+        callback(status);
+      } finally {
+        span.end();
       }
-    })();
+    });
   };
 }
 

@@ -18,10 +18,12 @@ import { payloadCodecFor, createTemporalClient } from '../rolloutClient';
 import { errorMessage } from '../common/errors';
 import { startMetricsServer } from '../common/metricsEndpoint';
 import { ServerMetrics } from './metrics/serverMetrics';
+import { startTracing } from '../common/tracing';
 
 /** Entry point of the config service: gRPC ConfigService and the REST API. */
 async function main(): Promise<void> {
   const logger = createLogger({ component: 'config-service' });
+  const tracing = startTracing('config-service', logger);
   const clients = createAwsClients(loadAwsSettings());
   const storageSettings = loadStorageSettings();
   const store = configStoreFor(clients, storageSettings);
@@ -44,6 +46,7 @@ async function main(): Promise<void> {
     serviceDiscovery: clients.serviceDiscovery,
     freezes,
     metrics,
+    traced: tracing.enabled,
   });
   const metricsServer = await startMetricsServer(metrics.registry, {
     host: metricsSettings.bindAddress,
@@ -53,7 +56,10 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });
     metricsServer.close();
-    void server.stop().then(() => process.exit(0));
+    void server
+      .stop()
+      .then(() => tracing.shutdown())
+      .then(() => process.exit(0));
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -61,6 +61,8 @@ export async function startPlatformServer(deps: {
   readonly freezes?: FreezeStore;
   /** Where the service counts its work; the caller serves its registry (never on the API's port). */
   readonly metrics?: ServerMetrics;
+  /** A span per REST request and gRPC call (the process installed a tracer provider: common/tracing.ts). */
+  readonly traced?: boolean;
 }): Promise<PlatformServer> {
   const { settings, logger, metrics } = deps;
   // Keys are fetched before listening so no request waits for, or fails on, the first JWKS download.
@@ -115,10 +117,8 @@ export async function startPlatformServer(deps: {
   }
   const grpc = await startGrpcServer(
     createConfigServiceHandlers({ authenticator, reader, grants, logger, metrics }),
-    {
-      host: settings.bindAddress,
-      port: settings.grpcPort,
-    },
+    { host: settings.bindAddress, port: settings.grpcPort },
+    deps.traced,
   );
   const http = await listen(
     createHttpApp({
@@ -142,6 +142,7 @@ export async function startPlatformServer(deps: {
       gateSignals: deps.temporal ? new GateSignals(deps.temporal, logger) : undefined,
       metrics,
       console: settings.console,
+      traced: deps.traced,
     }),
     settings.bindAddress,
     settings.httpPort,

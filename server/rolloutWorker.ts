@@ -19,6 +19,8 @@ import type { RolloutWorkerSettings, StorageSettings, TemporalSettings } from '.
 import { payloadCodecFor, temporalConnectionOptions } from '../rolloutClient';
 import { workerDataConverter } from './payloadEncryption/workerDataConverter';
 import type { PushObserver } from '../activities/refresh/pushObserver';
+import type { Tracing } from '../common/tracing';
+import { workerTracing } from './tracing/workerTracing';
 
 /** How long a health probe waits for Temporal before it counts as unreachable. */
 const TEMPORAL_PROBE_DEADLINE_MS = 2000;
@@ -49,6 +51,8 @@ export async function createRolloutWorker(deps: {
   readonly logger: Logger;
   /** Told of every push (the worker's metrics). */
   readonly pushes?: PushObserver;
+  /** The process's tracing (common/tracing.ts); without it, or off, workflows and activities run untraced. */
+  readonly tracing?: Tracing;
 }): Promise<RolloutWorker> {
   const { clients, temporal, logger } = deps;
   const { rollout } = deps;
@@ -94,6 +98,7 @@ export async function createRolloutWorker(deps: {
     maxConcurrentActivityTaskExecutions: rollout.maxConcurrentActivities,
     shutdownGraceTime: SHUTDOWN_GRACE,
     shutdownForceTime: SHUTDOWN_FORCE,
+    ...(deps.tracing ? workerTracing(deps.tracing) : {}),
   });
   let running: Promise<void> | undefined;
   return {

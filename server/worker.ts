@@ -15,6 +15,7 @@ import { startWorkerHealth } from './workerHealth';
 import { errorMessage } from '../common/errors';
 import { WorkerMetrics } from './metrics/workerMetrics';
 import { installRuntimeMetrics } from './metrics/runtimeMetrics';
+import { startTracing } from '../common/tracing';
 
 /** Entry point of the rollout worker: runs rollout workflows and their activities. */
 async function main(): Promise<void> {
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   // Before any connection: the Runtime is made with the first one, and its telemetry is fixed then.
   installRuntimeMetrics(loadMetricsSettings());
   const metrics = new WorkerMetrics();
+  const tracing = startTracing('rollout-worker', logger);
   const rolloutWorker = await createRolloutWorker({
     clients: createAwsClients(loadAwsSettings()),
     temporal,
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
     rollout,
     logger,
     pushes: metrics,
+    tracing,
   });
   await setReconcileSchedule(temporal, rollout.reconcileIntervalSeconds, logger);
   const health = await startWorkerHealth(
@@ -48,6 +51,8 @@ async function main(): Promise<void> {
   logger.info('rollout worker running', { address: temporal.address, taskQueue: temporal.taskQueue });
   // Resolves once a shutdown has drained the worker (rejects if it overran its bound).
   await rolloutWorker.run();
+  // The spans of the last tasks the worker ran are still queued.
+  await tracing.shutdown();
   logger.info('rollout worker stopped');
 }
 

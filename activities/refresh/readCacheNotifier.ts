@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import { context } from '@opentelemetry/api';
 import type { KeyObject } from 'node:crypto';
 import { CONFIG_SERVICE_REPLICAS, instanceRef, type ServiceInstance } from '../../common/cloudMap';
 import type { Logger } from '../../common/logger';
@@ -11,6 +12,7 @@ import type { InvalidateRequest } from '../../gen/proto/configsvc/v1/InvalidateR
 import type { ReadCacheClient } from '../../gen/proto/configsvc/v1/ReadCache';
 import type { CloudMapDiscovery } from '../discovery/cloudMapDiscovery';
 import type { InstanceFailure } from './refreshPusher';
+import { injectTraceContext } from '../../common/grpcTraceContext';
 
 /** Whether every read cache has the new state: then no read answers the old one any more. */
 export interface NoticeOutcome {
@@ -107,6 +109,8 @@ export class ReadCacheNotifier {
       );
       metadata.set('authorization', `Bearer ${grant}`);
       metadata.set(PUSH_SESSION_METADATA, session.certificate);
+      // The replica's span of the notice joins the rollout's trace.
+      injectTraceContext(context.active(), metadata);
       const error = await new Promise<grpc.ServiceError | null>((resolve) =>
         this.clientFor(replica).Invalidate(
           request,

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import { type Attributes, context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { KeyObject } from 'node:crypto';
 import type { OutcomeSample } from '../../common/canaryAnalysis';
 import { instanceRef, type ServiceInstance } from '../../common/cloudMap';
@@ -22,6 +23,7 @@ import type { CacheRefreshClient } from '../../gen/proto/configsvc/v1/CacheRefre
 import type { RefreshRequest } from '../../gen/proto/configsvc/v1/RefreshRequest';
 import { errorMessage } from '../../common/errors';
 import { pushErrorCode, type PushObserver } from './pushObserver';
+import { injectTraceContext } from '../../common/grpcTraceContext';
 
 /** One version of one key, as the workflow asks for it to be delivered. */
 export interface RefreshPayload {
@@ -82,6 +84,8 @@ const PERMANENT_CODES = new Set([
   grpc.status.INVALID_ARGUMENT,
   grpc.status.UNIMPLEMENTED,
 ]);
+/** Spans of the calls to instances; a no-op unless the worker installed a tracer provider. */
+const tracer = trace.getTracer('config-platform/refresh-pusher');
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_MAX_MS = 2_000;
 /**
@@ -159,6 +163,12 @@ export class RefreshPusher {
             request,
             scope,
             settings.timeoutMs,
+            {
+              'config.tenant_id': payload.tenantId,
+              'config.key': payload.key,
+              'config.version': payload.version,
+              'config.rollout_id': payload.rolloutId,
+            },
           ),
         ).catch((error: unknown) => {
           this.observer?.pushed(instance.service, pushErrorCode(error), elapsed());
@@ -370,7 +380,8 @@ export class RefreshPusher {
     request: Req,
     scope: PushScope,
     timeoutMs: number,
-  ) {
+    attributes: Attributes = {},
+  ): Promise<Res> {
     // Made per attempt: a grant is single-use, and a retry may follow a call that did arrive.
     const grant = signPushGrant(
       session.keysFor(instance.sealingKey).macKey,
@@ -384,6 +395,66 @@ export class RefreshPusher {
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${grant}`);
     metadata.set(PUSH_SESSION_METADATA, session.certificate);
+    return this.traced(instance, method, attributes, metadata, () =>
+      this.send<Req, Res>(instance, method, request, metadata, timeoutMs),
+    );
+  }
+
+  /**
+   * A client span around one call to an instance (every attempt its own), its trace context sent in the
+   * call's metadata: the instance's span of the refresh joins the rollout's trace as its child.
+   */
+  private traced<Res>(
+    instance: ServiceInstance,
+    method: 'Refresh' | 'Health',
+    attributes: Attributes,
+    metadata: grpc.Metadata,
+    send: () => Promise<Res>,
+  ): Promise<Res> {
+    return tracer.startActiveSpan(
+      `configsvc.v1.CacheRefresh/${method}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'rpc.system': 'grpc',
+          'rpc.service': 'configsvc.v1.CacheRefresh',
+          'rpc.method': method,
+          'server.address': instance.address,
+          'server.port': instance.port,
+          'config.service': instance.service,
+          'config.instance_id': instance.instanceId,
+          ...attributes,
+        },
+      },
+      async (span) => {
+        injectTraceContext(context.active(), metadata);
+        try {
+          const response = await send();
+          span.setAttribute('rpc.grpc.status_code', grpc.status.OK);
+          return response;
+        } catch (error) {
+          const code = (error as { code?: unknown }).code;
+          if (typeof code === 'number') span.setAttribute('rpc.grpc.status_code', code);
+          // The code's name only: an instance's refusal text is not the trace's business.
+          span.setStatus({
+            code: SpanStatusCode.ERROR,
+            message: typeof code === 'number' ? (grpc.status[code] ?? String(code)) : 'no answer',
+          });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  private send<Req, Res>(
+    instance: ServiceInstance,
+    method: 'Refresh' | 'Health',
+    request: Req,
+    metadata: grpc.Metadata,
+    timeoutMs: number,
+  ): Promise<Res> {
     return this.clients.use(
       channelKeyOf(instance),
       () => this.channelTo(instance),

@@ -6,6 +6,7 @@ import { errorMessage } from '../../common/errors';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { startMetricsServer } from '../../common/metricsEndpoint';
 import { loadMetricsSettings } from '../../common/settings';
+import { startTracing } from '../../common/tracing';
 
 const API_ENDPOINT_KEY = 'param_config_apiEndpoint';
 
@@ -18,6 +19,8 @@ const API_ENDPOINT_KEY = 'param_config_apiEndpoint';
 async function main(): Promise<void> {
   const logger = createLogger({ component: 'orders-service' });
   const { preloadTenants, ...fromEnv } = configClientOptionsFromEnv();
+  // The SDK records its spans through the OpenTelemetry API; the embedding service decides where they go.
+  const tracing = startTracing(fromEnv.service, logger);
   // Tenants whose flags the health check looks at: those preloaded, and any a rollout pushes to.
   const tenants = new Set(preloadTenants);
   // The service's own registry, shared with the SDK: one /metrics for the whole process.
@@ -87,6 +90,7 @@ async function main(): Promise<void> {
     void client
       .stop()
       .catch((error: unknown) => logger.error('shutdown failed', { error }))
+      .then(() => tracing.shutdown())
       .finally(() => {
         fromEnv.cloudMap?.client.destroy();
         process.exit(0);

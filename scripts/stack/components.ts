@@ -2,7 +2,7 @@ import path from 'node:path';
 import { LOCAL_ISSUER } from '../../common/constants';
 import { ROLLOUT_SEARCH_ATTRIBUTES } from '../../common/searchAttributes';
 import { EXAMPLE_SERVICES } from '../provision';
-import { localStackEnv, temporalUiUrl } from './env';
+import { localStackEnv, otlpEndpoint, temporalUiUrl } from './env';
 import { StackError } from './errors';
 import { dataDir, expectedToolPath, repoRoot, toolsDir } from './paths';
 import { PORTS, STACK_HOST, resolvePort, type PortSetting } from './ports';
@@ -85,6 +85,15 @@ function motoServer(port: PortSetting, journal: string): LaunchSpec {
       String(resolvePort(port)),
       journal,
     ],
+  };
+}
+
+function jaegerServer(): LaunchSpec {
+  const ports = [PORTS.otlpGrpc, PORTS.otlpHttp, PORTS.jaegerUi, PORTS.jaegerQueryGrpc];
+  return {
+    command: expectedToolPath('jaeger'),
+    args: ['--config', path.join(repoRoot, 'scripts', 'stack', 'jaeger.yaml')],
+    env: Object.fromEntries(ports.map((setting) => [setting.envVar, String(resolvePort(setting))])),
   };
 }
 
@@ -180,6 +189,17 @@ export const COMPONENTS: readonly Component[] = [
     stateFile: motoJournal('moto'),
     answers: motoAnswers,
     readyTimeoutMs: MOTO_READY_TIMEOUT_MS,
+  },
+  {
+    // Jaeger v2: receives the processes' spans over OTLP and keeps them in memory; its query API is what
+    // the trace tests and scripts/show-trace.ts read (built from its Go module, it has no web UI).
+    name: 'jaeger',
+    tier: 'infrastructure',
+    port: PORTS.jaegerUi,
+    otherPorts: [PORTS.otlpGrpc, PORTS.otlpHttp, PORTS.jaegerQueryGrpc],
+    launch: jaegerServer,
+    answers: httpGetSucceeds('/api/services'),
+    readyTimeoutMs: 30_000,
   },
   {
     // Serves the JWKS of the local JWT issuer that stands in for Cognito.
@@ -280,7 +300,13 @@ function tsxProcess(sourceFile: string, env: Record<string, string>): LaunchSpec
   return {
     command: path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
     args: [sourceFile],
-    env: { ...localStackEnv(), PATH: searchPath.join(path.delimiter), ...env },
+    env: {
+      ...localStackEnv(),
+      // Every process of the stack sends its spans to the stack's Jaeger (common/tracing.ts).
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint(),
+      PATH: searchPath.join(path.delimiter),
+      ...env,
+    },
   };
 }
 

@@ -45,6 +45,19 @@ export function localStackEnv(): Record<string, string> {
   };
 }
 
+/**
+ * Jaeger's query API (/api/traces), where the stack's traces are read (scripts/show-trace.ts prints one):
+ * Jaeger built from its Go module has no web UI's assets, and answers its page with a placeholder.
+ */
+export function traceQueryUrl(): string {
+  return `http://${STACK_HOST}:${resolvePort(PORTS.jaegerUi)}`;
+}
+
+/** Where the stack's processes send their spans (OTLP over HTTP): OTEL_EXPORTER_OTLP_ENDPOINT. */
+export function otlpEndpoint(): string {
+  return `http://${STACK_HOST}:${resolvePort(PORTS.otlpHttp)}`;
+}
+
 export function temporalUiUrl(): string {
   return `http://${STACK_HOST}:${resolvePort(PORTS.temporalUi)}`;
 }

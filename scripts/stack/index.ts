@@ -1,6 +1,6 @@
 /** The local stack: its servers, how to start, stop and inspect them, and how to reach them. */
 export { COMPONENTS, type Component } from './components';
-export { localStackEnv, prometheusUrl, temporalUiUrl } from './env';
+export { localStackEnv, otlpEndpoint, prometheusUrl, temporalUiUrl, traceQueryUrl } from './env';
 export { StackError } from './errors';
 export {
   stackDown,

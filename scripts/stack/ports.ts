@@ -21,6 +21,11 @@ export const PORTS = {
   workerRuntimeMetrics: { envVar: 'WORKER_RUNTIME_METRICS_PORT', defaultPort: 9465 },
   temporalMetrics: { envVar: 'TEMPORAL_METRICS_PORT', defaultPort: 8236 },
   prometheus: { envVar: 'PROMETHEUS_PORT', defaultPort: 9090 },
+  // The trace receiver (Jaeger): OTLP in, its UI and query API out.
+  otlpGrpc: { envVar: 'OTLP_GRPC_PORT', defaultPort: 4317 },
+  otlpHttp: { envVar: 'OTLP_HTTP_PORT', defaultPort: 4318 },
+  jaegerUi: { envVar: 'JAEGER_UI_PORT', defaultPort: 16686 },
+  jaegerQueryGrpc: { envVar: 'JAEGER_QUERY_GRPC_PORT', defaultPort: 16685 },
 } as const satisfies Record<string, PortSetting>;
 
 /** Every server of the stack binds here only. */

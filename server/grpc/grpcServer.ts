@@ -4,6 +4,7 @@ import { loadProto } from '../../common/proto';
 import type { ProtoGrpcType } from '../../gen/proto/config';
 import type { ConfigServiceHandlers } from '../../gen/proto/configsvc/v1/ConfigService';
 import type { GetConfigResponse } from '../../gen/proto/configsvc/v1/GetConfigResponse';
+import { withServerSpans } from '../tracing/grpcSpans';
 
 /**
  * An answer already encoded, sent as its bytes: a cached read's answer is encoded once per cache entry
@@ -43,16 +44,20 @@ export function getConfigAnswerEncoder(): (answer: GetConfigResponse) => Buffer 
  */
 const CONFIG_SERVICE_OPTIONS: grpc.ServerOptions = { 'grpc.enable_channelz': 0 };
 
-/** The gRPC server with ConfigService and server reflection. */
+/**
+ * The gRPC server with ConfigService and server reflection; `traced`, a span per call (only then: a
+ * cached GetConfig is cheap enough for even the no-op tracer's work to show).
+ */
 export function startGrpcServer(
   handlers: ConfigServiceHandlers,
   address: { host: string; port: number },
+  traced = false,
 ): Promise<{ server: grpc.Server; port: number }> {
   const { definition, proto } = loadProto<ProtoGrpcType>('config.proto');
   return serveWithReflection(
     definition,
     withEncodedAnswers(proto.configsvc.v1.ConfigService.service),
-    handlers,
+    traced ? withServerSpans('configsvc.v1.ConfigService', handlers) : handlers,
     address,
     'ConfigService',
     grpc.ServerCredentials.createInsecure(),

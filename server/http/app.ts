@@ -25,6 +25,7 @@ import { rolloutRoutes } from './rolloutRoutes';
 import { schemaRoutes } from './schemaRoutes';
 import { httpMetrics, notingRoute } from '../metrics/httpMetrics';
 import type { ServerMetrics } from '../metrics/serverMetrics';
+import { httpServerSpans } from '../tracing/httpSpans';
 
 export interface HttpAppDeps {
   readonly authenticator: Authenticator;
@@ -54,6 +55,8 @@ export interface HttpAppDeps {
   readonly metrics?: ServerMetrics;
   /** The web console's sign-in settings; absent, it signs in with a pasted token only. */
   readonly console?: ConsoleSettings;
+  /** A server span per request (the process installed a tracer provider). */
+  readonly traced?: boolean;
 }
 
 /**
@@ -65,6 +68,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   app.disable('x-powered-by');
   const { metrics } = deps;
   if (metrics) app.use(httpMetrics(metrics, (key) => deps.reader.backendOf(key)));
+  if (deps.traced) app.use(httpServerSpans());
   app.use(express.json({ limit: '1mb' }));
 
   app.get('/openapi.json', (_request, response) => {

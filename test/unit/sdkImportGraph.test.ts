@@ -80,4 +80,9 @@ describe("the SDK's import graph", () => {
     expect(forbidden).toEqual([]);
     expect(graph.packages.has('@grpc/grpc-js')).toBe(true);
   });
+
+  test("traces through OpenTelemetry's API alone: the embedding service chooses the SDK and exporter", () => {
+    const openTelemetry = [...graph.packages.keys()].filter((name) => name.startsWith('@opentelemetry/'));
+    expect(openTelemetry).toEqual(['@opentelemetry/api']);
+  });
 });

@@ -1,0 +1,45 @@
+import * as grpc from '@grpc/grpc-js';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { extractTraceContext } from '../../common/grpcTraceContext';
+
+const tracer = trace.getTracer('config-platform/grpc-server');
+
+/**
+ * Every unary handler of `service` inside a server span named by its method (`configsvc.v1.ConfigService/
+ * GetConfig`), a child of the caller's `traceparent` when it sends a valid one. The span carries the method
+ * and the status code; never the request, which names keys and carries tokens in its metadata.
+ */
+export function withServerSpans(
+  serviceName: string,
+  handlers: grpc.UntypedServiceImplementation,
+): grpc.UntypedServiceImplementation {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([method, handler]) => [
+      method,
+      traced(`${serviceName}/${method}`, method, handler as grpc.handleUnaryCall<unknown, unknown>),
+    ]),
+  );
+}
+
+function traced(
+  name: string,
+  method: string,
+  handler: grpc.handleUnaryCall<unknown, unknown>,
+): grpc.handleUnaryCall<unknown, unknown> {
+  return (call, callback) => {
+    const parent = extractTraceContext(context.active(), call.metadata);
+    const span = tracer.startSpan(
+      name,
+      { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.method': method } },
+      parent,
+    );
+    const ending: grpc.sendUnaryData<unknown> = (error, ...rest) => {
+      const code = error ? (error.code ?? grpc.status.UNKNOWN) : grpc.status.OK;
+      span.setAttribute('rpc.grpc.status_code', code);
+      if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: grpc.status[code] });
+      span.end();
+      callback(error, ...rest);
+    };
+    context.with(trace.setSpan(parent, span), () => handler(call, ending));
+  };
+}
