@@ -23,6 +23,7 @@ const BENCHMARKS = [
   { name: 'grpcReads', script: 'bench:grpc' },
   { name: 'rolloutEnd', script: 'bench:end' },
   { name: 'shardedFanout', script: 'bench:shards' },
+  { name: 'observabilityOverhead', script: 'bench:obs' },
 ] as const;
 
 async function main(): Promise<void> {
