@@ -148,12 +148,21 @@ step "What operators see in Temporal"
 show .tools/venv/bin/temporal workflow list --address "$TEMPORAL_ADDRESS" --query "TenantId=\"acme\" AND ConfigKey=\"$KEY\""
 CFG_TOKEN=$OPERATOR show npx cfgctl rollout list --key "$KEY"
 
+step "What operators see in Prometheus, and rollout 1 as one trace from the API call to each instance"
+PROMETHEUS="http://127.0.0.1:${PROMETHEUS_PORT:-9090}"
+show .tools/bin/promtool query instant "$PROMETHEUS" 'sum by (service, code) (cfg_pushes_total)'
+show .tools/bin/promtool query instant "$PROMETHEUS" 'sum by (gate, outcome) (cfg_rollout_gates_total)'
+show .tools/bin/promtool query instant "$PROMETHEUS" 'sum by (state) (cfg_rollouts_finished_total)'
+show npx tsx scripts/show-trace.ts "$ID" | sed -n '1,30p'
+
 step "Running"
 cat <<INFO
   REST API        $CFG_API_URL            (try: CFG_TOKEN=\$(npx cfgctl dev-token --tenant acme --role operator) npx cfgctl config list)
   gRPC            $GRPC
   Temporal UI     http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}   (the rollouts' histories)
   Web console     $CFG_API_URL/console/   (sign in with your organisation: the local hosted-UI stand-in)
+  Prometheus      $PROMETHEUS/classic/targets   (every process; alerts at /classic/alerts)
+  Traces          npx tsx scripts/show-trace.ts <rollout id>   (Jaeger's query API: http://127.0.0.1:${JAEGER_UI_PORT:-16686}/api/traces)
   Rollouts        CFG_TOKEN=\$(npx cfgctl dev-token --tenant acme --role release-manager) npx cfgctl rollout list
   Instance logs   .local/logs/orders-*.log, .local/logs/billing-*.log
   Status          npm run stack -- status

@@ -4,7 +4,9 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { createAwsClients } from '../activities/awsClients';
+import { answerMetrics } from '../common/metricsEndpoint';
 import { SSM_ROOT } from '../common/constants';
 import { createLogger } from '../common/logger';
 import { loadAwsSettings } from '../common/settings';
@@ -27,6 +29,26 @@ const DUPLICATES = process.env.LOCAL_EVENTBRIDGE_DUPLICATES === 'true';
 const port = Number(process.env.LOCAL_EVENTBRIDGE_PORT ?? 8092);
 /** Where to watch: the whole tree, or (tests sharing one Parameter Store) a subtree of it. */
 const WATCHED_PATH = process.env.LOCAL_EVENTBRIDGE_PATH ?? SSM_ROOT;
+
+/**
+ * What an operator must hear about this path: edits the handler failed on (on AWS, the Lambda's own
+ * `Errors` metric and its retries) and polls that fail (nothing is delivered meanwhile). Served beside
+ * /healthz on the stand-in's port; the labels are fixed words, never a parameter's name or value.
+ */
+const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'cfg_local_eventbridge_' });
+const deliveries = new Counter({
+  name: 'cfg_out_of_band_deliveries_total',
+  help: "Parameter Store change events handed to the Lambda's handler, by its outcome (failed: it threw)",
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+const polls = new Counter({
+  name: 'cfg_out_of_band_polls_total',
+  help: "The stand-in's polls of Parameter Store and its event queue, by result",
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
 
 const settings = loadAwsSettings();
 const { ssm } = createAwsClients(settings);
@@ -67,8 +89,11 @@ async function deliverRouted(rule: EventRuleOnMoto): Promise<void> {
     if (typeof parameter !== 'string' || !isWatched(parameter)) continue;
     for (let copy = 1; copy <= (DUPLICATES ? 2 : 1); copy += 1) {
       try {
-        logger.info('delivered', { copy, parameter, ...(await handler(event)) });
+        const handled = await handler(event);
+        deliveries.inc({ outcome: handled.outcome });
+        logger.info('delivered', { copy, parameter, ...handled });
       } catch (error) {
+        deliveries.inc({ outcome: 'failed' });
         // EventBridge would retry; this stand-in does not, so say so plainly.
         logger.error('the handler failed; an AWS deployment would retry this event', { error });
       }
@@ -119,12 +144,14 @@ async function watch(): Promise<void> {
       await deliverRouted(rule);
       if (!health.healthy) logger.info('polling again');
       health = { healthy: true };
+      polls.inc({ result: 'ok' });
     } catch (error) {
       const reason = `the last poll failed: ${errorMessage(error)}`;
       if (health.healthy || health.reason !== reason) {
         logger.warn('poll failed; the rule and its queue are made again on the next poll', { error });
       }
       health = { healthy: false, reason };
+      polls.inc({ result: 'failed' });
       rule = undefined;
     }
     await sleep(POLL_MS);
@@ -132,6 +159,7 @@ async function watch(): Promise<void> {
 }
 
 const healthServer = createServer((request, response) => {
+  if (answerMetrics(registry, request, response)) return;
   if (request.url !== '/healthz') {
     response.writeHead(404).end();
     return;

@@ -129,6 +129,7 @@ function prometheusServer(): LaunchSpec {
     'rollout-worker-runtime': at(PORTS.workerRuntimeMetrics),
     'config-sdk': EXAMPLE_INSTANCES.flatMap(({ metricsPort }) => at(metricsPort)),
     'temporal-server': at(PORTS.temporalMetrics),
+    'out-of-band': at(PORTS.localEventBridge),
   };
   for (const [job, targets] of Object.entries(stackTargets))
     writeTargets(job as PrometheusJob, 'stack', [{ targets, labels: { stack: 'local' } }]);

@@ -19,6 +19,7 @@ export const PROMETHEUS_JOBS = [
   'rollout-worker-runtime',
   'config-sdk',
   'temporal-server',
+  'out-of-band',
 ] as const;
 export type PrometheusJob = (typeof PROMETHEUS_JOBS)[number];
 

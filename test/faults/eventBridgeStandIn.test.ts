@@ -90,3 +90,16 @@ test('a lost queue makes /healthz 503 with the reason; the stand-in makes it aga
     log.split('\n').some((line) => line.includes('"delivered"') && line.includes(name)),
   );
 });
+
+test('its /metrics counts the failed polls and the delivery by outcome, naming no parameter or value', async () => {
+  const response = await fetch(`http://127.0.0.1:${healthPort()}/metrics`);
+  expect(response.status).toBe(200);
+  const text = await response.text();
+  const sample = (series: string) => Number(new RegExp(`^${series} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  expect(sample('cfg_out_of_band_polls_total\\{result="failed"\\}')).toBeGreaterThan(0);
+  expect(sample('cfg_out_of_band_polls_total\\{result="ok"\\}')).toBeGreaterThan(0);
+  const delivered = [...text.matchAll(/^cfg_out_of_band_deliveries_total\{outcome="([^"]+)"\} (\S+)$/gm)];
+  expect(delivered.map(([, outcome]) => outcome)).toEqual(['started']);
+  expect(text).not.toContain(tenantId);
+  expect(text).not.toContain('v1.example');
+});
