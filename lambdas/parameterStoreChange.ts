@@ -70,7 +70,7 @@ export async function handler(event: unknown, context?: { awsRequestId?: string 
 
 async function createDependencies(): Promise<Omit<ParameterChangeDeps, 'log'>> {
   const temporalSettings = loadTemporalSettings();
-  const temporal = await createTemporalClient(temporalSettings);
+  const temporal = await createTemporalClient(temporalSettings, { traced: tracing.enabled });
   const clients = createAwsClients(loadAwsSettings());
   const storageSettings = loadStorageSettings();
   return {

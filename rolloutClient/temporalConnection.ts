@@ -19,13 +19,15 @@ export function temporalConnectionOptions(settings: TemporalSettings): {
 
 /**
  * A Temporal client that encrypts every payload it sends and decrypts what it reads. `lazy` connects on
- * first use, so a server keeps serving what needs no Temporal while Temporal is unreachable. Its calls
- * (StartWorkflow, the steering updates) are spans of the caller's trace, and carry its context to the
- * workflow in their headers, when the process installed a tracer provider (common/tracing.ts).
+ * first use, so a server keeps serving what needs no Temporal while Temporal is unreachable. With
+ * `traced` (the process installed a tracer provider: common/tracing.ts), its calls (StartWorkflow, the
+ * steering updates) are spans of the caller's trace and carry its context to the workflow in a header.
+ * Only then: Temporal's TypeScript SDK passes headers past the payload codec (temporalio/features#331),
+ * so that header is the one payload of a history in the clear, and it holds nothing but the trace ids.
  */
 export async function createTemporalClient(
   settings: TemporalSettings,
-  options: { lazy?: boolean; codec?: PayloadCodec } = {},
+  options: { lazy?: boolean; codec?: PayloadCodec; traced?: boolean } = {},
 ): Promise<Client> {
   const connectionOptions = temporalConnectionOptions(settings);
   return new Client({
@@ -34,6 +36,6 @@ export async function createTemporalClient(
       : await Connection.connect(connectionOptions),
     namespace: settings.namespace,
     dataConverter: temporalDataConverter(options.codec ?? payloadCodecFor(settings.payloadEncryption)),
-    interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+    ...(options.traced ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
   });
 }

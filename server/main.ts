@@ -30,7 +30,11 @@ async function main(): Promise<void> {
   const temporalSettings = loadTemporalSettings();
   // Lazy: config reads keep working while Temporal is unreachable; rollout calls then answer 503.
   const codec = payloadCodecFor(temporalSettings.payloadEncryption);
-  const temporal = await createTemporalClient(temporalSettings, { lazy: true, codec });
+  const temporal = await createTemporalClient(temporalSettings, {
+    lazy: true,
+    codec,
+    traced: tracing.enabled,
+  });
   const freezes = freezeStoreFor(clients, storageSettings);
   const metrics = new ServerMetrics();
   const metricsSettings = loadMetricsSettings();
