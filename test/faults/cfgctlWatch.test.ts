@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { destroyAwsClients } from '../../activities/awsClients';
 import { runCfgctl } from '../support/cli';
 import { stackClients, uniqueTenant } from '../support/env';
+import { terminateLeftoverRollouts } from '../support/leftoverRollouts';
 import { type FleetMember, startInstance } from '../support/fleet';
 import { startTestServer, type TestServer } from '../support/server';
 import { validToken } from '../support/tokens';
@@ -18,16 +19,18 @@ const CFGCTL = path.join(__dirname, '..', '..', 'bin', 'cfgctl.js');
 const clients = stackClients();
 let server: TestServer | undefined;
 const instances: FleetMember[] = [];
+const tenant = uniqueTenant('watch');
 
 afterAll(async () => {
   await Promise.all(instances.map((instance) => instance.client.stop()));
   await server?.stop();
+  // Its rollout bakes for 600 s, and its worker stopped with the server.
+  await terminateLeftoverRollouts(tenant);
   destroyAwsClients(clients);
 });
 
 test('the API stopping mid-watch ends the watch with exit 7, saying the connection broke and how to resume', async () => {
   server = await startTestServer({ rollouts: true });
-  const tenant = uniqueTenant('watch');
   const service = `orders-${randomUUID().slice(0, 6)}`;
   await server.store.put({ tenantId: tenant, key: KEY }, '{"v":1}', { expectedVersion: 0, makeLive: true });
   instances.push(

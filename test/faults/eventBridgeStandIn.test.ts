@@ -6,6 +6,7 @@ import { DeleteQueueCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/clie
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { loadAwsSettings } from '../../common/settings';
 import { stackClients, uniqueTenant } from '../support/env';
+import { terminateLeftoverRollouts } from '../support/leftoverRollouts';
 
 /**
  * The local EventBridge stand-in when its queue vanishes (as when the emulator restarts). Tried by hand
@@ -32,6 +33,9 @@ beforeAll(async () => {
       LOCAL_EVENTBRIDGE_PATH: `/config-service/${tenantId}`,
       LOCAL_EVENTBRIDGE_RULE: rule,
       LOCAL_EVENTBRIDGE_POLL_MS: '300',
+      // The rollout the edit starts has no worker here: on a queue of its own, no stack worker takes it
+      // up later, and afterAll ends it.
+      TEMPORAL_TASK_QUEUE: `${rule}-rollouts`,
       LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,9 +45,10 @@ beforeAll(async () => {
   await until('the stand-in to watch', async () => log.includes('watching Parameter Store'));
 }, 60_000);
 
-afterAll(() => {
+afterAll(async () => {
   standIn?.kill('SIGTERM');
   sqs.destroy();
+  await terminateLeftoverRollouts(tenantId);
 });
 
 async function until(what: string, condition: () => Promise<boolean>): Promise<void> {
@@ -99,7 +104,11 @@ test('its /metrics counts the failed polls and the delivery by outcome, naming n
   expect(sample('cfg_out_of_band_polls_total\\{result="failed"\\}')).toBeGreaterThan(0);
   expect(sample('cfg_out_of_band_polls_total\\{result="ok"\\}')).toBeGreaterThan(0);
   const delivered = [...text.matchAll(/^cfg_out_of_band_deliveries_total\{outcome="([^"]+)"\} (\S+)$/gm)];
-  expect(delivered.map(([, outcome]) => outcome)).toEqual(['started']);
+  // One delivery, counted by the handler's outcome: `already-rolling-out` when another stand-in on the
+  // same Parameter Store (the demo's, say) handed the edit to the handler first.
+  expect(delivered).toHaveLength(1);
+  expect(['started', 'already-rolling-out']).toContain(delivered[0]![1]);
+  expect(delivered[0]![2]).toBe('1');
   expect(text).not.toContain(tenantId);
   expect(text).not.toContain('v1.example');
 });
