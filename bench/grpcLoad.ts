@@ -109,6 +109,8 @@ export interface GhzLoad {
   readonly port: number;
   readonly request: Record<string, unknown>;
   readonly token?: string;
+  /** Other metadata every call sends (a `traceparent`, say). */
+  readonly metadata?: Readonly<Record<string, string>>;
   readonly concurrency: number;
   readonly connections: number;
   readonly duration: string;
@@ -128,7 +130,15 @@ export async function ghzGetConfig(load: GhzLoad): Promise<GhzReport> {
       'configsvc.v1.ConfigService/GetConfig',
       '--data',
       JSON.stringify(load.request),
-      ...(load.token ? ['--metadata', JSON.stringify({ authorization: `Bearer ${load.token}` })] : []),
+      ...(load.token || load.metadata
+        ? [
+            '--metadata',
+            JSON.stringify({
+              ...load.metadata,
+              ...(load.token ? { authorization: `Bearer ${load.token}` } : {}),
+            }),
+          ]
+        : []),
       '--concurrency',
       String(load.concurrency),
       '--connections',

@@ -92,10 +92,12 @@ function observed<Req, Res>(
 ): handleUnaryCall<Req, Res> {
   const { metrics } = deps;
   if (!metrics) return handler;
+  // A handler serves one method: its name is read from the first call's path, then kept.
+  let method: string | undefined;
   return (call, callback) => {
     const started = performance.now();
     handler(call, (error, value, ...rest) => {
-      const method = call.getPath().split('/').pop() ?? 'unknown';
+      method ??= call.getPath().split('/').pop() ?? 'unknown';
       const code = GrpcStatus[error?.code ?? GrpcStatus.OK];
       const backend = backendLabel(deps.reader.backendOf((call.request as { key?: unknown }).key));
       metrics.read('grpc', method, code, backend, (performance.now() - started) / 1000);

@@ -87,13 +87,33 @@ export class ServerMetrics {
     });
   }
 
+  /**
+   * Each series of a read bound once: prom-client hashes a label object (its names sorted) on every
+   * `inc` or `observe` given one, which was most of what counting cost a cached read. The labels are
+   * bounded (see above), so is this map.
+   */
+  private readonly readSeries = new Map<string, { count: () => void; time: (seconds: number) => void }>();
+
   read(transport: ReadTransport, method: string, code: string, backend: string, seconds: number): void {
-    this.reads.inc({ transport, method, code, backend });
-    this.readSeconds.observe({ transport, method, backend }, seconds);
+    const key = `${transport} ${method} ${code} ${backend}`;
+    let series = this.readSeries.get(key);
+    if (series === undefined) {
+      const count = this.reads.labels({ transport, method, code, backend });
+      const time = this.readSeconds.labels({ transport, method, backend });
+      series = { count: () => count.inc(), time: (value) => time.observe(value) };
+      this.readSeries.set(key, series);
+    }
+    series.count();
+    series.time(seconds);
   }
 
+  private readonly lookups = {
+    hit: this.cacheLookups.labels({ result: 'hit' }),
+    miss: this.cacheLookups.labels({ result: 'miss' }),
+  };
+
   cacheLookup(hit: boolean): void {
-    this.cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
+    (hit ? this.lookups.hit : this.lookups.miss).inc();
   }
 
   backendRead(backend: string, outcome: 'ok' | 'not_found' | 'error', seconds: number): void {
@@ -110,7 +130,16 @@ export class ServerMetrics {
   }
 }
 
+/** One per registered backend (a prefix registry's names), so bounded: read on every call. */
+const backendLabels = new Map<string, string>();
+
 /** A backend's display name ('Parameter Store') as a label value ('parameter_store'); 'none' without one. */
 export function backendLabel(backend: string | undefined): string {
-  return backend ? backend.toLowerCase().replace(/[^a-z0-9]+/g, '_') : 'none';
+  if (!backend) return 'none';
+  let label = backendLabels.get(backend);
+  if (label === undefined) {
+    label = backend.toLowerCase().replace(/[^a-z0-9]+/g, '_');
+    backendLabels.set(backend, label);
+  }
+  return label;
 }

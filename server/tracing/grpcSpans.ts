@@ -5,8 +5,8 @@ import { extractTraceContext } from '../../common/grpcTraceContext';
 const tracer = trace.getTracer('config-platform/grpc-server');
 
 /**
- * Every unary handler of `service` inside a server span named by its method (`configsvc.v1.ConfigService/
- * GetConfig`), a child of the caller's `traceparent` when it sends a valid one. The span carries the method
+ * Every unary handler of `service`, when its caller sends a valid `traceparent`, inside a server span
+ * named by its method (`configsvc.v1.ConfigService/GetConfig`), the child of the caller's span. The span carries the method
  * and the status code; never the request, which names keys and carries tokens in its metadata.
  */
 export function withServerSpans(
@@ -28,6 +28,12 @@ function traced(
 ): grpc.handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
     const parent = extractTraceContext(context.active(), call.metadata);
+    // Instances read by the thousand a second: a call starts no trace of its own, and is a span only in a
+    // caller's trace (bench:obs measured a fifth of the calls lost to sampling bare reads at 1 %).
+    if (trace.getSpanContext(parent) === undefined) {
+      handler(call, callback);
+      return;
+    }
     const span = tracer.startSpan(
       name,
       { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.method': method } },
