@@ -70,6 +70,8 @@ export async function startConfigService(
       HTTP_PORT: String(httpPort),
       ...BENCH_RATE_LIMITS,
       LOG_LEVEL: 'warn',
+      // Nothing scrapes it here, and two services at once must not share the default port.
+      METRICS_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -49,7 +49,8 @@ async function start(
     : [];
   const child = spawn(process.execPath, [...profile, '--require', 'tsx/cjs', source], {
     cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    // Metrics on free ports: nothing scrapes them here, and two processes must not share the defaults.
+    env: { ...process.env, LOG_LEVEL: 'warn', METRICS_PORT: '0', WORKER_RUNTIME_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -259,6 +259,8 @@ function spawnWorker(taskQueue: string): ChildProcess {
       ...process.env,
       TEMPORAL_TASK_QUEUE: taskQueue,
       WORKER_HEALTH_PORT: '0',
+      // Two workers at once: the Runtime's metrics exporter of each on a port of its own.
+      WORKER_RUNTIME_METRICS_PORT: '0',
       // No config service runs: no read cache to wait out after promoting.
       CONFIG_CACHE_TTL_MS: '0',
       // A scheduled reconcile pass walks the whole 10,000-instance fleet: it would compete with the
