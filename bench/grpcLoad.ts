@@ -6,6 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import type { AwsClients } from '../activities/awsClients';
+import { configStoreFor } from '../activities/storage/configStore';
+import { loadStorageSettings } from '../common/settings';
+import { issueDevToken } from '../scripts/stack/localIssuer';
 import { repoRoot, toolPath } from '../scripts/stack/index';
 import { closedPort } from '../test/support/ports';
 
@@ -22,6 +27,20 @@ const BENCH_RATE_LIMITS = {
   RATE_LIMIT_TENANT_PER_SECOND: '1000000',
   RATE_LIMIT_TENANT_BURST: '1000000',
 };
+
+/** The key the read benchmarks read, and its value: a cached GetConfig of it answers 134 bytes. */
+export const READ_KEY = 'tenant_config_featureFlags';
+const READ_VALUE = '{"newCheckout":true,"darkMode":false}';
+
+/** A fresh tenant holding READ_KEY live, and a service token of it (an instance's reads). */
+export async function seedReadTenant(clients: AwsClients, label: string): Promise<{ token: string }> {
+  const tenantId = `${label}-${randomUUID().slice(0, 8)}`;
+  await configStoreFor(clients, loadStorageSettings()).put({ tenantId, key: READ_KEY }, READ_VALUE, {
+    expectedVersion: 0,
+    makeLive: true,
+  });
+  return { token: issueDevToken({ tenantId, groups: ['services'], ttlSeconds: 3600 }) };
+}
 
 export interface ServiceProcess {
   readonly process: ChildProcess;

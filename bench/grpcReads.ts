@@ -14,18 +14,15 @@
  * stdout carries exactly one JSON document; progress goes to stderr. Exits non-zero when any call fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
-import { configStoreFor } from '../activities/storage/configStore';
 import { loadProto } from '../common/proto';
-import { loadAwsSettings, loadStorageSettings } from '../common/settings';
+import { loadAwsSettings } from '../common/settings';
 import type { ProtoGrpcType } from '../gen/proto/config';
 import type { GetConfigResponse } from '../gen/proto/configsvc/v1/GetConfigResponse';
-import { issueDevToken } from '../scripts/stack/localIssuer';
 import { localStackEnv, repoRoot, stackDown, stackUp } from '../scripts/stack/index';
 import {
   compileForBench,
@@ -37,6 +34,8 @@ import {
   percentileMs,
   startConfigService,
   stopProcess,
+  READ_KEY,
+  seedReadTenant,
   writeDocument,
 } from './grpcLoad';
 import { errorMessage } from '../common/errors';
@@ -47,8 +46,6 @@ const CONCURRENCIES = [50, 100] as const;
 const RUNS = 3;
 const CONNECTIONS = 4;
 const GHZ_CPUS = 1;
-const KEY = 'tenant_config_featureFlags';
-const VALUE = '{"newCheckout":true,"darkMode":false}';
 const GOALS = { rps: 0.8, p50: 1.3 };
 
 const log = (line: string) => process.stderr.write(`[bench:grpc] ${line}\n`);
@@ -80,12 +77,7 @@ async function main(): Promise<number> {
   const clients = createAwsClients(loadAwsSettings());
   const started: ChildProcess[] = [];
   try {
-    const tenantId = `bench-grpc-${randomUUID().slice(0, 8)}`;
-    await configStoreFor(clients, loadStorageSettings()).put({ tenantId, key: KEY }, VALUE, {
-      expectedVersion: 0,
-      makeLive: true,
-    });
-    const token = issueDevToken({ tenantId, groups: ['services'], ttlSeconds: 3600 });
+    const { token } = await seedReadTenant(clients, 'bench-grpc');
     log('compiling this checkout with tsc, as the image does');
     const launch = {
       compiled: await compileForBench(),
@@ -160,7 +152,7 @@ function profileDirFromArgs(): string | undefined {
 function load(server: Server, concurrency: number, duration: string): Promise<GhzReport> {
   return ghzGetConfig({
     port: server.port,
-    request: { key: KEY },
+    request: { key: READ_KEY },
     token: server.token,
     concurrency,
     connections: CONNECTIONS,
@@ -248,7 +240,7 @@ async function getConfig(port: number, token: string): Promise<GetConfigResponse
   metadata.set('authorization', `Bearer ${token}`);
   try {
     return await new Promise<GetConfigResponse>((resolve, reject) =>
-      client.GetConfig({ key: KEY }, metadata, (error, response) =>
+      client.GetConfig({ key: READ_KEY }, metadata, (error, response) =>
         error || !response ? reject(error ?? new Error('no answer')) : resolve(response),
       ),
     );

@@ -15,16 +15,13 @@
  * baseline: calls/s and p50. stdout carries exactly one JSON document; progress goes to stderr.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createAwsClients, destroyAwsClients } from '../activities/awsClients';
-import { configStoreFor } from '../activities/storage/configStore';
 import { errorMessage } from '../common/errors';
-import { loadAwsSettings, loadStorageSettings } from '../common/settings';
-import { issueDevToken } from '../scripts/stack/localIssuer';
+import { loadAwsSettings } from '../common/settings';
 import {
   localStackEnv,
   otlpEndpoint,
@@ -41,6 +38,8 @@ import {
   percentileMs,
   startConfigService,
   stopProcess,
+  READ_KEY,
+  seedReadTenant,
   writeDocument,
 } from './grpcLoad';
 
@@ -56,10 +55,8 @@ const CONCURRENCIES = [50] as const;
 const RUNS = 3;
 const CONNECTIONS = 4;
 const GHZ_CPUS = 1;
-const KEY = 'tenant_config_featureFlags';
 /** A caller's span with the sampled flag: the service records (and exports) a child span of every read. */
 const SAMPLED_PARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-const VALUE = '{"newCheckout":true,"darkMode":false}';
 /** Metrics may cost a tenth of the calls and of the median latency; tracing on, too; a span per read, a fifth. */
 const GOALS: Record<Exclude<Variant, 'baseline'>, { rps: number; p50: number }> = {
   metrics: { rps: 0.9, p50: 1.1 },
@@ -85,12 +82,7 @@ async function main(): Promise<number> {
   const clients = createAwsClients(loadAwsSettings());
   const started: ChildProcess[] = [];
   try {
-    const tenantId = `bench-obs-${randomUUID().slice(0, 8)}`;
-    await configStoreFor(clients, loadStorageSettings()).put({ tenantId, key: KEY }, VALUE, {
-      expectedVersion: 0,
-      makeLive: true,
-    });
-    const token = issueDevToken({ tenantId, groups: ['services'], ttlSeconds: 3600 });
+    const { token } = await seedReadTenant(clients, 'bench-obs');
     log(`compiling this checkout, and ${BASELINE_REF} (the baseline), with tsc`);
     const current = await compileForBench();
     const baseline = await compileBaseline(BASELINE_REF);
@@ -106,7 +98,7 @@ async function main(): Promise<number> {
     const load = (variant: Variant, concurrency: number, duration: string) =>
       ghzGetConfig({
         port: services[variant].grpcPort,
-        request: { key: KEY },
+        request: { key: READ_KEY },
         token,
         ...(variant === 'traced' ? { metadata: { traceparent: SAMPLED_PARENT } } : {}),
         concurrency,
